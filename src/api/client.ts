@@ -1,0 +1,189 @@
+import http from 'node:http'
+import { Readable } from 'node:stream'
+import { API_CONNECT_TIMEOUT } from '../constants.js'
+import { ApiUnreachableError, RemoteError } from '../errors.js'
+import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
+import type {
+  AbortOptions, CatOptions, ExportEntry, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
+  PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+} from './types.js'
+
+export interface ApiClientInit {
+  /** HOST:PORT of the daemon's API */
+  address: string
+  token: string
+}
+
+interface CallOptions extends AbortOptions {
+  json?: unknown
+  body?: AsyncIterable<Uint8Array>
+  query?: Record<string, string | undefined>
+}
+
+/** `ShoalApi` over the HTTP control API of a running daemon */
+class HttpApiClient implements ShoalApi {
+  private readonly init: ApiClientInit
+  private readonly agent = new http.Agent({ keepAlive: true })
+
+  constructor (init: ApiClientInit) {
+    this.init = init
+  }
+
+  /** Release pooled sockets */
+  close (): void {
+    this.agent.destroy()
+  }
+
+  private async call (route: string, options: CallOptions = {}): Promise<http.IncomingMessage> {
+    const url = new URL(`http://${this.init.address}/api/v0/${route}`)
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v != null) url.searchParams.set(k, v)
+    }
+    const json = options.json != null ? JSON.stringify(options.json) : undefined
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(url, {
+        method: 'POST',
+        agent: this.agent,
+        signal: options.signal,
+        headers: {
+          Authorization: `Bearer ${this.init.token}`,
+          ...(json != null ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) } : {})
+        }
+      }, resolve)
+      const timer = setTimeout(() => {
+        req.destroy(new ApiUnreachableError(`the daemon's API at ${this.init.address} did not answer within ${API_CONNECT_TIMEOUT} ms: is the daemon stuck? Restart it with "shoal start"`))
+      }, API_CONNECT_TIMEOUT)
+      req.on('socket', (s) => {
+        if (!s.connecting) clearTimeout(timer)
+        else s.once('connect', () => clearTimeout(timer))
+      })
+      req.on('error', (err: any) => {
+        clearTimeout(timer)
+        if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET') {
+          reject(new ApiUnreachableError(`cannot reach the daemon's API at ${this.init.address} (${err.code}): start the daemon with "shoal start"`))
+        } else {
+          reject(err)
+        }
+      })
+      if (options.body != null) {
+        Readable.from(options.body).on('error', (err) => req.destroy(err)).pipe(req)
+      } else {
+        req.end(json)
+      }
+    })
+    if (res.statusCode !== 200) {
+      throw await errorOf(res)
+    }
+    return res
+  }
+
+  private async json<T> (route: string, body: unknown = {}, options: AbortOptions = {}): Promise<T> {
+    const res = await this.call(route, { json: body, signal: options.signal })
+    return JSON.parse(await text(res)) as T
+  }
+
+  async id (options?: AbortOptions): Promise<IdResult> {
+    return this.json('id', {}, options)
+  }
+
+  async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
+    let bytes = 0
+    const counted = async function * (): AsyncGenerator<ImportEntry> {
+      for await (const entry of entries) {
+        if (entry.kind === 'file' && entry.content != null) {
+          const content = entry.content
+          yield {
+            ...entry,
+            content: (async function * () {
+              for await (const chunk of content) {
+                bytes += chunk.byteLength
+                options.onProgress?.({ type: 'publish:bytes', bytes })
+                yield chunk
+              }
+            })()
+          }
+        } else {
+          yield entry
+        }
+      }
+    }
+    const res = await this.call('publish', {
+      body: encodeEntries(counted()),
+      query: { profile: options.profile, pin: options.pin === false ? 'false' : undefined },
+      signal: options.signal
+    })
+    const result = JSON.parse(await text(res)) as PublishResult
+    options.onProgress?.({ type: 'publish:done', bytes: result.size })
+    return result
+  }
+
+  async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+    const res = await this.call('cat', { json: { path, offset: options.offset, length: options.length }, signal: options.signal })
+    yield * decodeBytes(res)
+  }
+
+  async * get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
+    const res = await this.call('get', { json: { path }, signal: options.signal })
+    for await (const e of decodeEntries(res)) {
+      yield { path: e.path, kind: e.kind, size: e.size ?? 0, content: e.content, target: e.target }
+    }
+  }
+
+  async ls (path: string, options?: AbortOptions): Promise<LsEntry[]> {
+    return (await this.json<{ entries: LsEntry[] }>('ls', { path }, options)).entries
+  }
+
+  async pinAdd (cid: string, options: AbortOptions & { name?: string } = {}): Promise<PinInfo> {
+    return this.json('pin/add', { cid, name: options.name }, options)
+  }
+
+  async pinRm (cid: string, options?: AbortOptions): Promise<void> {
+    await this.json('pin/rm', { cid }, options)
+  }
+
+  async pinLs (options?: AbortOptions): Promise<PinInfo[]> {
+    return (await this.json<{ pins: PinInfo[] }>('pin/ls', {}, options)).pins
+  }
+
+  async gc (options?: AbortOptions): Promise<GcResult> {
+    return this.json('gc', {}, options)
+  }
+
+  async verify (options: AbortOptions & { drop?: boolean } = {}): Promise<VerifyResult> {
+    return this.json('verify', { drop: options.drop === true }, options)
+  }
+
+  async peers (options?: AbortOptions): Promise<PeerInfo[]> {
+    return (await this.json<{ peers: PeerInfo[] }>('peers', {}, options)).peers
+  }
+
+  async connect (multiaddr: string, options?: AbortOptions): Promise<PeerInfo> {
+    return this.json('connect', { multiaddr }, options)
+  }
+
+  async stats (options?: AbortOptions): Promise<StatsResult> {
+    return this.json('stats', {}, options)
+  }
+}
+
+async function text (res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of res) chunks.push(c)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+async function errorOf (res: http.IncomingMessage): Promise<Error> {
+  const body = await text(res).catch(() => '')
+  try {
+    const { error } = JSON.parse(body)
+    return new RemoteError(String(error.name), String(error.message), res.statusCode ?? 500)
+  } catch {
+    return new RemoteError('ApiError', `the daemon answered ${res.statusCode}: ${body.slice(0, 200)}`, res.statusCode ?? 500)
+  }
+}
+
+export type ApiClient = ShoalApi & { close(): void }
+
+export function createApiClient (init: ApiClientInit): ApiClient {
+  return new HttpApiClient(init)
+}

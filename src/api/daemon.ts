@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import writeFileAtomic from 'write-file-atomic'
+import { createPeer, initRepo, isInitialized, parseHostPort, repoPaths, resolveRepo } from '../peer/index.js'
+import { InvalidArgumentError } from '../errors.js'
+import { createApiServer } from './server.js'
+import type { Config, ShoalPeer } from '../peer/index.js'
+import type { ApiServer } from './server.js'
+
+export interface DaemonInit {
+  repo?: string
+  /** Create the repo first when there is none */
+  init?: boolean
+  /** Listen multiaddrs, replacing the config's */
+  listen?: string[]
+  /** HOST:PORT of the API, replacing the config's */
+  api?: string
+}
+
+export interface Daemon {
+  peer: ShoalPeer
+  repo: string
+  /** Bound HOST:PORT of the control API */
+  apiAddress: string
+  stop(): Promise<void>
+}
+
+/**
+ * Run a peer with its libp2p host and the control API. The API address and a fresh random token
+ * are written into the repo (token mode 0600) for the CLI to find, and removed on stop.
+ */
+export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
+  const repo = resolveRepo(init.repo)
+  if (init.init === true && !await isInitialized(repo)) {
+    await initRepo(repo)
+  }
+  let apiHostPort: { host: string, port: number } | undefined
+  if (init.api != null) {
+    try {
+      apiHostPort = parseHostPort(init.api, '--api')
+    } catch (err: any) {
+      throw new InvalidArgumentError(err.message)
+    }
+  }
+  const peer = await createPeer({
+    repo,
+    online: true,
+    override: (config: Config) => ({
+      ...config,
+      addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
+      api: { address: init.api ?? config.api.address }
+    })
+  })
+  const paths = repoPaths(repo)
+  let server: ApiServer | undefined
+  try {
+    await peer.start()
+    const { host, port } = apiHostPort ?? parseHostPort(peer.config.api.address, 'api.address')
+    const token = randomBytes(32).toString('hex')
+    server = createApiServer({ api: peer, host, port, token })
+    const apiAddress = await server.start()
+    await writeFileAtomic(paths.token, token + '\n', { mode: 0o600 })
+    await writeFileAtomic(paths.api, apiAddress + '\n', { mode: 0o600 })
+    let stopped = false
+    const s = server
+    return {
+      peer,
+      repo,
+      apiAddress,
+      stop: async () => {
+        if (stopped) return
+        stopped = true
+        await fs.rm(paths.api, { force: true })
+        await fs.rm(paths.token, { force: true })
+        await s.stop()
+        await peer.stop()
+      }
+    }
+  } catch (err) {
+    await server?.stop().catch(() => {})
+    await peer.stop().catch(() => {})
+    throw err
+  }
+}

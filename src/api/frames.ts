@@ -1,0 +1,200 @@
+/**
+ * The frame stream the control API uses for streaming bodies (publish uploads, cat and get
+ * downloads): varint-length-prefixed frames, each starting with a tag byte. Lengths are checked
+ * before a frame is allocated. A stream ends with an END frame; one that stops without it is
+ * truncated, and an ERROR frame carries a failure that happened after the response began.
+ *
+ *   HEADER 0x01 + JSON {path, kind, size?, target?}   starts an entry
+ *   DATA   0x02 + bytes                                file bytes (of the entry before it)
+ *   END    0x03                                        the stream is complete
+ *   ERROR  0x04 + JSON {name, message, status}        the stream failed
+ */
+import * as lp from 'it-length-prefixed'
+import * as varint from 'uint8-varint'
+import { MAX_ENTRY_FRAME } from '../constants.js'
+import { InvalidArgumentError, RemoteError, ShoalError } from '../errors.js'
+import type { ExportEntry, ImportEntry } from './types.js'
+
+const HEADER = 0x01
+const DATA = 0x02
+const END = 0x03
+const ERROR = 0x04
+
+/** The largest data frame the encoder emits; larger chunks are split */
+const MAX_DATA = 1024 * 1024
+
+export const FRAMES_CONTENT_TYPE = 'application/vnd.shoal.frames'
+
+export interface Entry {
+  path: string
+  kind: 'file' | 'directory' | 'symlink'
+  size?: number
+  target?: string
+  content?: AsyncIterable<Uint8Array>
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+function frame (tag: number, body?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + (body?.byteLength ?? 0))
+  out[0] = tag
+  if (body != null) out.set(body, 1)
+  return lp.encode.single(out).subarray()
+}
+
+function jsonFrame (tag: number, value: unknown): Uint8Array {
+  return frame(tag, encoder.encode(JSON.stringify(value)))
+}
+
+/** Bytes to DATA frames, one per chunk (split at 1 MiB); the chunk itself is not copied */
+async function * dataFrames (content: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of content) {
+    for (let off = 0; off < chunk.byteLength; off += MAX_DATA) {
+      const part = chunk.subarray(off, off + MAX_DATA)
+      const len = varint.encode(part.byteLength + 1)
+      const head = new Uint8Array(len.byteLength + 1)
+      head.set(len)
+      head[len.byteLength] = DATA
+      yield head
+      yield part
+    }
+  }
+}
+
+/** Entries to frames; a failure becomes an ERROR frame so the reader learns why */
+export async function * encodeEntries (entries: AsyncIterable<Entry | ImportEntry | ExportEntry>): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const entry of entries) {
+      yield jsonFrame(HEADER, { path: entry.path, kind: entry.kind, size: (entry as Entry).size, target: entry.target })
+      if (entry.kind === 'file' && entry.content != null) {
+        yield * dataFrames(entry.content)
+      }
+    }
+    yield frame(END)
+  } catch (err) {
+    yield errorFrame(err)
+  }
+}
+
+/** Bytes to frames, ending with END, or ERROR on failure */
+export async function * encodeBytes (content: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield * dataFrames(content)
+    yield frame(END)
+  } catch (err) {
+    yield errorFrame(err)
+  }
+}
+
+function errorFrame (err: any): Uint8Array {
+  const status = err instanceof ShoalError ? err.status : 500
+  return jsonFrame(ERROR, { name: err?.name ?? 'Error', message: err?.message ?? String(err), status })
+}
+
+function remoteError (body: Uint8Array): Error {
+  try {
+    const e = JSON.parse(decoder.decode(body))
+    return new RemoteError(String(e.name), String(e.message), Number(e.status) || 500)
+  } catch {
+    return new InvalidArgumentError('malformed error frame')
+  }
+}
+
+class FrameReader {
+  private readonly it: AsyncIterator<{ subarray(): Uint8Array }>
+  private pending?: Uint8Array
+
+  constructor (source: AsyncIterable<Uint8Array>, maxFrame: number) {
+    this.it = lp.decode(source, { maxDataLength: maxFrame })[Symbol.asyncIterator]()
+  }
+
+  async next (): Promise<Uint8Array> {
+    if (this.pending != null) {
+      const f = this.pending
+      this.pending = undefined
+      return f
+    }
+    let r
+    try {
+      r = await this.it.next()
+    } catch (err: any) {
+      throw new InvalidArgumentError(`bad frame stream: ${err.message}`)
+    }
+    if (r.done === true) throw new InvalidArgumentError('frame stream ended before its END frame (truncated)')
+    const f = r.value.subarray()
+    if (f.byteLength === 0) throw new InvalidArgumentError('empty frame')
+    return f
+  }
+
+  unread (f: Uint8Array): void {
+    this.pending = f
+  }
+}
+
+/** Frames to bytes; throws on ERROR or truncation */
+export async function * decodeBytes (source: AsyncIterable<Uint8Array>, maxFrame = MAX_ENTRY_FRAME): AsyncGenerator<Uint8Array> {
+  const reader = new FrameReader(source, maxFrame)
+  while (true) {
+    const f = await reader.next()
+    if (f[0] === DATA) yield f.subarray(1)
+    else if (f[0] === END) return
+    else if (f[0] === ERROR) throw remoteError(f.subarray(1))
+    else throw new InvalidArgumentError(`unexpected frame tag ${f[0]}`)
+  }
+}
+
+/**
+ * Frames to entries. A file's content must be read before the next entry is asked for;
+ * whatever of it was not read is skipped.
+ */
+export async function * decodeEntries (source: AsyncIterable<Uint8Array>, maxFrame = MAX_ENTRY_FRAME): AsyncGenerator<Entry> {
+  const reader = new FrameReader(source, maxFrame)
+  while (true) {
+    let f = await reader.next()
+    // skip what the consumer left of the previous file
+    while (f[0] === DATA) f = await reader.next()
+    if (f[0] === END) return
+    if (f[0] === ERROR) throw remoteError(f.subarray(1))
+    if (f[0] !== HEADER) throw new InvalidArgumentError(`unexpected frame tag ${f[0]}`)
+    const header = parseHeader(f.subarray(1))
+    if (header.kind === 'file') {
+      header.content = (async function * () {
+        while (true) {
+          const d = await reader.next()
+          if (d[0] === DATA) {
+            yield d.subarray(1)
+          } else if (d[0] === ERROR) {
+            throw remoteError(d.subarray(1))
+          } else {
+            reader.unread(d)
+            return
+          }
+        }
+      })()
+    }
+    yield header
+  }
+}
+
+function parseHeader (body: Uint8Array): Entry {
+  let h: any
+  try {
+    h = JSON.parse(decoder.decode(body))
+  } catch {
+    throw new InvalidArgumentError('entry header is not JSON')
+  }
+  if (typeof h?.path !== 'string' || h.path.length > 4096) {
+    throw new InvalidArgumentError('entry header needs a path of at most 4096 characters')
+  }
+  if (h.kind !== 'file' && h.kind !== 'directory' && h.kind !== 'symlink') {
+    throw new InvalidArgumentError(`entry "${h.path}" has an unknown kind`)
+  }
+  if (h.kind === 'symlink' && typeof h.target !== 'string') {
+    throw new InvalidArgumentError(`symlink "${h.path}" has no target`)
+  }
+  const entry: Entry = { path: h.path, kind: h.kind }
+  if (typeof h.size === 'number') entry.size = h.size
+  if (typeof h.target === 'string') entry.target = h.target
+  return entry
+}

@@ -1,0 +1,221 @@
+import { timingSafeEqual } from 'node:crypto'
+import http from 'node:http'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { logger } from '@libp2p/logger'
+import { MAX_API_JSON_BODY } from '../constants.js'
+import { InvalidArgumentError, ShoalError } from '../errors.js'
+import { FRAMES_CONTENT_TYPE, decodeEntries, encodeBytes, encodeEntries } from './frames.js'
+import type { ShoalApi } from './types.js'
+import type { AddressInfo } from 'node:net'
+
+const log = logger('shoal:api:server')
+
+export interface ApiServerInit {
+  /** What the API serves */
+  api: ShoalApi
+  /** Loopback host to bind */
+  host: string
+  /** Port to bind; 0 picks a free one */
+  port: number
+  /** Bearer token every request must carry */
+  token: string
+}
+
+export interface ApiServer {
+  /** Bind and listen; resolves with the bound HOST:PORT */
+  start(): Promise<string>
+  stop(): Promise<void>
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: () => Promise<any>, signal: AbortSignal) => Promise<void>
+
+/**
+ * The daemon's control API: HTTP on loopback. Every request must carry the token; any request
+ * with an `Origin` header (a browser page) is refused, and so is a `Host` that is not the
+ * loopback address, which stops DNS-rebinding pages from reaching it.
+ */
+class HttpApiServer implements ApiServer {
+  private readonly init: ApiServerInit
+  private readonly server: http.Server
+  private readonly routes: Record<string, Handler>
+  private readonly sockets = new Set<import('node:net').Socket>()
+
+  constructor (init: ApiServerInit) {
+    this.init = init
+    this.routes = routes(init.api)
+    this.server = http.createServer((req, res) => { void this.handle(req, res) })
+    this.server.on('connection', (s) => {
+      this.sockets.add(s)
+      s.on('close', () => this.sockets.delete(s))
+    })
+  }
+
+  async start (): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.init.port, this.init.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const addr = this.server.address() as AddressInfo
+    return addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`
+  }
+
+  async stop (): Promise<void> {
+    if (!this.server.listening) return
+    const closed = new Promise<void>(resolve => this.server.close(() => { resolve() }))
+    for (const s of this.sockets) s.destroy()
+    await closed
+  }
+
+  private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const controller = new AbortController()
+    res.on('close', () => { if (!res.writableFinished) controller.abort() })
+    try {
+      if (req.headers.origin != null) {
+        return reply(res, 403, { error: { name: 'ForbiddenError', message: 'the control API does not answer browser requests (Origin header present)' } })
+      }
+      if (!this.hostAllowed(req.headers.host)) {
+        return reply(res, 403, { error: { name: 'ForbiddenError', message: 'the control API answers only requests addressed to its loopback address' } })
+      }
+      if (!this.authorized(req.headers.authorization)) {
+        return reply(res, 401, { error: { name: 'ApiAuthError', message: 'missing or wrong API token: use the token in the repo\'s api.token file' } })
+      }
+      const url = new URL(req.url ?? '/', 'http://api')
+      const handler = this.routes[url.pathname]
+      if (handler == null) {
+        return reply(res, 404, { error: { name: 'NotFoundError', message: `no such API call ${url.pathname}` } })
+      }
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST')
+        return reply(res, 405, { error: { name: 'MethodNotAllowedError', message: 'API calls use POST' } })
+      }
+      await handler(req, res, async () => readJson(req), controller.signal)
+    } catch (err: any) {
+      log.trace('request failed %s', err.message)
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      const status = err instanceof ShoalError ? err.status : (err.name === 'AbortError' ? 499 : 500)
+      reply(res, status, { error: { name: err.name ?? 'Error', message: err.message ?? String(err) } })
+    }
+  }
+
+  private hostAllowed (host?: string): boolean {
+    if (host == null) return false
+    const addr = this.server.address() as AddressInfo
+    const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+    const port = /:(\d+)$/.exec(host)?.[1]
+    return (name === 'localhost' || name === addr.address || name === '127.0.0.1' || name === '::1') && Number(port) === addr.port
+  }
+
+  private authorized (header?: string): boolean {
+    const m = /^Bearer (.+)$/.exec(header ?? '')
+    if (m?.[1] == null) return false
+    const given = Buffer.from(m[1])
+    const expected = Buffer.from(this.init.token)
+    return given.byteLength === expected.byteLength && timingSafeEqual(given, expected)
+  }
+}
+
+function reply (res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value)
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+async function readJson (req: http.IncomingMessage): Promise<any> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_API_JSON_BODY) throw new InvalidArgumentError(`request body is larger than ${MAX_API_JSON_BODY} bytes`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += chunk.byteLength
+    if (size > MAX_API_JSON_BODY) throw new InvalidArgumentError(`request body is larger than ${MAX_API_JSON_BODY} bytes`)
+    chunks.push(chunk)
+  }
+  if (size === 0) return {}
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new Error()
+    return value
+  } catch {
+    throw new InvalidArgumentError('request body must be a JSON object')
+  }
+}
+
+function str (v: unknown, name: string): string {
+  if (typeof v !== 'string' || v === '') throw new InvalidArgumentError(`"${name}" must be a non-empty string`)
+  return v
+}
+
+function optNum (v: unknown, name: string): number | undefined {
+  if (v == null) return undefined
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`"${name}" must be a whole number of 0 or more`)
+  return v
+}
+
+async function streamFrames (res: http.ServerResponse, frames: AsyncIterable<Uint8Array>): Promise<void> {
+  res.writeHead(200, { 'Content-Type': FRAMES_CONTENT_TYPE })
+  await pipeline(Readable.from(frames), res)
+}
+
+/**
+ * Pull the first item before answering 200, so a bad path is a plain error response rather
+ * than an ERROR frame in a 200
+ */
+async function peeked<T> (source: AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const it = source[Symbol.asyncIterator]()
+  const first = await it.next()
+  return (async function * () {
+    if (first.done === true) return
+    yield first.value
+    while (true) {
+      const r = await it.next()
+      if (r.done === true) return
+      yield r.value
+    }
+  })()
+}
+
+function routes (api: ShoalApi): Record<string, Handler> {
+  const json = (fn: (body: any, signal: AbortSignal) => Promise<unknown>): Handler =>
+    async (_req, res, body, signal) => { reply(res, 200, await fn(await body(), signal) ?? {}) }
+
+  return {
+    '/api/v0/id': json(async (_b, signal) => api.id({ signal })),
+    '/api/v0/publish': async (req, res, _body, signal) => {
+      const url = new URL(req.url ?? '/', 'http://api')
+      const profile = url.searchParams.get('profile') ?? undefined
+      const pin = url.searchParams.get('pin') !== 'false'
+      const result = await api.publish(decodeEntries(req), { profile, pin, signal })
+      reply(res, 200, result)
+    },
+    '/api/v0/cat': async (_req, res, body, signal) => {
+      const b = await body()
+      const source = api.cat(str(b.path, 'path'), { offset: optNum(b.offset, 'offset'), length: optNum(b.length, 'length'), signal })
+      await streamFrames(res, encodeBytes(await peeked(source)))
+    },
+    '/api/v0/get': async (_req, res, body, signal) => {
+      const b = await body()
+      const source = api.get(str(b.path, 'path'), { signal })
+      await streamFrames(res, encodeEntries(await peeked(source)))
+    },
+    '/api/v0/ls': json(async (b, signal) => ({ entries: await api.ls(str(b.path, 'path'), { signal }) })),
+    '/api/v0/pin/add': json(async (b, signal) => api.pinAdd(str(b.cid, 'cid'), { name: typeof b.name === 'string' ? b.name : undefined, signal })),
+    '/api/v0/pin/rm': json(async (b, signal) => { await api.pinRm(str(b.cid, 'cid'), { signal }) }),
+    '/api/v0/pin/ls': json(async (_b, signal) => ({ pins: await api.pinLs({ signal }) })),
+    '/api/v0/gc': json(async (_b, signal) => api.gc({ signal })),
+    '/api/v0/verify': json(async (b, signal) => api.verify({ drop: b.drop === true, signal })),
+    '/api/v0/peers': json(async (_b, signal) => ({ peers: await api.peers({ signal }) })),
+    '/api/v0/connect': json(async (b, signal) => api.connect(str(b.multiaddr, 'multiaddr'), { signal })),
+    '/api/v0/stats': json(async (_b, signal) => api.stats({ signal }))
+  }
+}
+
+export function createApiServer (init: ApiServerInit): ApiServer {
+  return new HttpApiServer(init)
+}

@@ -1,0 +1,113 @@
+import type { ImportEntry, ExportEntry } from '../content/index.js'
+
+export type { ImportEntry, ExportEntry }
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/** Events of long operations; `publish:bytes` and `get:bytes` are sampled, `*:done` is guaranteed */
+export type ProgressEvent =
+  | { type: 'publish:bytes', bytes: number }
+  | { type: 'publish:done', bytes: number }
+
+export interface ProgressOptions {
+  onProgress?(event: ProgressEvent): void
+}
+
+export interface IdResult {
+  peerId: string
+  /** Multiaddrs others can dial, each ending in /p2p/<peerId>; empty when the peer is offline */
+  addresses: string[]
+  agentVersion: string
+  /** Whether the libp2p host is running */
+  online: boolean
+}
+
+export interface PublishOptions extends AbortOptions, ProgressOptions {
+  /** IPIP-499 profile; the config's `publish.profile` when absent */
+  profile?: string
+  /** Pin the root (default true) */
+  pin?: boolean
+}
+
+export interface PublishResult {
+  cid: string
+  /** Bytes of file content */
+  size: number
+  name: string
+}
+
+export interface CatOptions extends AbortOptions {
+  offset?: number
+  length?: number
+}
+
+export interface PinInfo {
+  cid: string
+  name: string
+  size: number
+  pinnedAt: number
+}
+
+export interface LsEntry {
+  name: string
+  cid: string
+  kind: 'file' | 'directory' | 'symlink' | 'other'
+  size: number
+}
+
+export interface GcResult {
+  removed: number
+  freed: number
+  kept: number
+}
+
+export interface VerifyResult {
+  checked: number
+  corrupt: string[]
+  skipped: number
+  dropped: boolean
+}
+
+export interface PeerInfo {
+  peerId: string
+  addresses: string[]
+  direction: 'inbound' | 'outbound'
+  latencyMs?: number
+}
+
+export interface StatsResult {
+  peerId: string
+  online: boolean
+  store: { blocks: number, bytes: number, pins: number }
+  /** Present when online */
+  network?: { connections: number, peers: number, knownPeers: number, gossipTopics: number }
+  /** Seconds since the peer started */
+  uptime: number
+}
+
+/**
+ * What every front end of shoal can ask of a peer. Two implementations: the in-process peer and the
+ * HTTP client of a running daemon; one compliance suite runs against both. Errors carry the same
+ * `name` through either.
+ */
+export interface ShoalApi {
+  id(options?: AbortOptions): Promise<IdResult>
+  /** Import one file or directory tree (entries sharing one top-level name) and pin its root */
+  publish(entries: AsyncIterable<ImportEntry>, options?: PublishOptions): Promise<PublishResult>
+  /** Bytes of a file (`CID`, `CID/path`), optionally a range */
+  cat(path: string, options?: CatOptions): AsyncIterable<Uint8Array>
+  /** Every entry under a path, parents first; paths are relative to it */
+  get(path: string, options?: AbortOptions): AsyncIterable<ExportEntry>
+  /** Entries of a directory, or the one entry of a file */
+  ls(path: string, options?: AbortOptions): Promise<LsEntry[]>
+  pinAdd(cid: string, options?: AbortOptions & { name?: string }): Promise<PinInfo>
+  pinRm(cid: string, options?: AbortOptions): Promise<void>
+  pinLs(options?: AbortOptions): Promise<PinInfo[]>
+  gc(options?: AbortOptions): Promise<GcResult>
+  verify(options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult>
+  peers(options?: AbortOptions): Promise<PeerInfo[]>
+  connect(multiaddr: string, options?: AbortOptions): Promise<PeerInfo>
+  stats(options?: AbortOptions): Promise<StatsResult>
+}

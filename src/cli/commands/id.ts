@@ -1,0 +1,16 @@
+import { withApi } from '../context.js'
+import { printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('id')
+    .description('show this peer\'s id and the addresses others can dial')
+    .action(withApi('id', true, async (api, globals) => {
+      const id = await api.id()
+      printResult(globals, [
+        `peer id ${id.peerId}`,
+        ...(id.online ? id.addresses.map(a => `address ${a}`) : ['offline (no daemon running): no addresses']),
+        `agent ${id.agentVersion}`
+      ], id)
+    }))
+}

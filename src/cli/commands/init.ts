@@ -1,0 +1,28 @@
+import fs from 'node:fs/promises'
+import { initRepo, resolveRepo } from '../../api/index.js'
+import { InvalidConfigError } from '../../errors.js'
+import { globalsOf } from '../context.js'
+import { printResult } from '../output.js'
+import type { Command } from 'commander'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+
+export function register (program: Command): void {
+  program.command('init')
+    .description('create a repo: an Ed25519 identity and config.json (from configs/default.json)')
+    .option('--config <file>', 'start from this config file instead of configs/default.json')
+    .action(async (opts: { config?: string }, ...rest: any[]) => {
+      const globals = globalsOf(rest)
+      const repo = resolveRepo(globals.repo)
+      let configText: string | undefined
+      if (opts.config != null) {
+        try {
+          configText = await fs.readFile(opts.config, 'utf8')
+        } catch (err: any) {
+          throw new InvalidConfigError(`cannot read config file ${opts.config}: ${err.code ?? err.message}`)
+        }
+      }
+      const { key } = await initRepo(repo, { configText })
+      const peerId = peerIdFromPrivateKey(key).toString()
+      printResult(globals, [`initialized repo ${repo}`, `peer id ${peerId}`], { repo, peerId })
+    })
+}

@@ -1,0 +1,17 @@
+import { withApi } from '../context.js'
+import { formatBytes, printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('ls [path]')
+    .description('list pinned roots with name and size, or the entries of a directory (CID or CID/path)')
+    .action(withApi('ls', true, async (api, globals, [target]) => {
+      if (target == null) {
+        const pins = await api.pinLs()
+        printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins })
+        return
+      }
+      const entries = await api.ls(target)
+      printResult(globals, entries.map(e => `${e.cid}\t${e.kind === 'directory' ? '-' : formatBytes(e.size)}\t${e.name}${e.kind === 'directory' ? '/' : ''}`), { entries })
+    }))
+}

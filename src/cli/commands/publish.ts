@@ -1,0 +1,51 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { fsSource } from '../../api/index.js'
+import { InvalidArgumentError } from '../../errors.js'
+import { withApi } from '../context.js'
+import { formatBytes, printResult, progressBar } from '../output.js'
+import type { ImportEntry } from '../../api/index.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('publish <path>')
+    .description('import a file or directory tree into the store as a UnixFS DAG and pin it ("-" reads stdin)')
+    .option('--profile <name>', 'CID profile: unixfs-v1-2025 (default) or unixfs-v0-2015 (Kubo\'s legacy CIDs)')
+    .option('--name <name>', 'name for stdin input', 'stdin')
+    .option('--no-pin', 'do not pin the root (gc may remove it)')
+    .action(withApi('publish', true, async (api, globals, [target]) => {
+      let entries: AsyncIterable<ImportEntry>
+      let total: number | undefined
+      if (target === '-') {
+        const name = String(globals.name)
+        if (name.includes('/') || name === '.' || name === '..' || name === '') {
+          throw new InvalidArgumentError(`invalid --name "${name}": a name has no "/"`)
+        }
+        entries = (async function * () { yield { path: name, kind: 'file' as const, content: process.stdin } })()
+      } else {
+        entries = await fsSource(target ?? '')
+        total = await sizeOf(target ?? '')
+      }
+      const bar = progressBar(globals, total, 'publish')
+      try {
+        const result = await api.publish(entries, {
+          profile: globals.profile,
+          pin: globals.pin !== false,
+          onProgress: (e) => { bar.update(e.bytes) }
+        })
+        bar.stop()
+        printResult(globals, `published ${result.name} ${result.cid} (${formatBytes(result.size)})`, result)
+      } finally {
+        bar.stop()
+      }
+    }))
+}
+
+/** Bytes under a path, for the progress bar's total */
+async function sizeOf (p: string): Promise<number> {
+  const st = await fs.lstat(p)
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0
+  let total = 0
+  for (const child of await fs.readdir(p)) total += await sizeOf(path.join(p, child))
+  return total
+}

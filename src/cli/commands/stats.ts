@@ -1,0 +1,16 @@
+import { withApi } from '../context.js'
+import { formatBytes, printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('stats')
+    .description('store and network figures')
+    .action(withApi('stats', true, async (api, globals) => {
+      const s = await api.stats()
+      printResult(globals, [
+        `peer ${s.peerId} (${s.online ? 'online' : 'offline'}, up ${s.uptime} s)`,
+        `store: ${s.store.blocks} blocks, ${formatBytes(s.store.bytes)}, ${s.store.pins} pins`,
+        ...(s.network != null ? [`network: ${s.network.connections} connections, ${s.network.peers} peers, ${s.network.knownPeers} known, ${s.network.gossipTopics} topics`] : [])
+      ], s)
+    }))
+}

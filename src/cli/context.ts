@@ -1,0 +1,41 @@
+import { InvalidArgumentError as CommanderInvalidArgument } from 'commander'
+import { openApi } from '../api/index.js'
+import type { Globals } from './output.js'
+import type { ShoalApi } from '../api/index.js'
+import type { Command } from 'commander'
+
+/**
+ * A commander action that runs `fn` with the repo's `ShoalApi`: the running daemon if there is
+ * one, else (for `offline` commands) the repo opened in process.
+ */
+export function withApi (what: string, offline: boolean, fn: (api: ShoalApi, globals: Globals & Record<string, any>, args: string[]) => Promise<void>) {
+  return async (...params: any[]): Promise<void> => {
+    const cmd = params[params.length - 1] as Command
+    const globals = cmd.optsWithGlobals() as Globals & Record<string, any>
+    const args = params.slice(0, -2).flat().filter((a): a is string => typeof a === 'string')
+    const opened = await openApi({ repo: globals.repo, offline, what })
+    try {
+      await fn(opened.api, globals, args)
+    } finally {
+      await opened.close()
+    }
+  }
+}
+
+export function globalsOf (params: any[]): Globals & Record<string, any> {
+  return (params[params.length - 1] as Command).optsWithGlobals()
+}
+
+/** commander parser for a whole number of 0 or more */
+export function nonNegativeInt (value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new CommanderInvalidArgument('must be a whole number of 0 or more')
+  }
+  return n
+}
+
+/** commander collector for repeatable options */
+export function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}

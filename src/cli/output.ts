@@ -1,0 +1,75 @@
+import cliProgress from 'cli-progress'
+import { ShoalError } from '../errors.js'
+
+/** Global flags every command sees */
+export interface Globals {
+  repo?: string
+  json?: boolean
+}
+
+/**
+ * Print a command's result: lines for people, or with `--json` the result as one JSON object on
+ * the last line of stdout.
+ */
+export function printResult (globals: Globals, human: string | string[], result: unknown): void {
+  if (globals.json === true) {
+    process.stdout.write(JSON.stringify(result) + '\n')
+    return
+  }
+  const lines = Array.isArray(human) ? human : [human]
+  if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n')
+}
+
+export interface Progress {
+  update(bytes: number): void
+  stop(): void
+}
+
+/**
+ * A progress bar (bytes, rate, ETA) on stderr, shown only when stderr is a terminal and the
+ * output is not `--json`
+ */
+export function progressBar (globals: Globals, total: number | undefined, label: string): Progress {
+  if (globals.json === true || process.stderr.isTTY !== true) {
+    return { update () {}, stop () {} }
+  }
+  const started = Date.now()
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr,
+    format: `${label} [{bar}] {percentage}% | {done} / {size} | {rate}/s | ETA {eta_formatted}`,
+    hideCursor: true,
+    clearOnComplete: true,
+    etaBuffer: 50
+  }, cliProgress.Presets.shades_classic)
+  const size = total ?? 0
+  bar.start(Math.max(size, 1), 0, { done: formatBytes(0), size: total != null ? formatBytes(size) : '?', rate: formatBytes(0) })
+  return {
+    update (bytes) {
+      const seconds = Math.max((Date.now() - started) / 1000, 0.001)
+      bar.update(Math.min(bytes, Math.max(size, 1)), { done: formatBytes(bytes), rate: formatBytes(bytes / seconds) })
+    },
+    stop () { bar.stop() }
+  }
+}
+
+export function formatBytes (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`
+}
+
+/** Exit code for an error: 2 for bad input, 1 for every other failure */
+export function exitCodeOf (err: unknown): number {
+  return err instanceof ShoalError && err.status === 400 ? 2 : 1
+}
+
+/** One line on stderr naming the problem */
+export function reportError (err: any): void {
+  const message = String(err?.message ?? err).split('\n')[0]
+  process.stderr.write(`shoal: ${message}\n`)
+  if (process.env.SHOAL_DEBUG != null && err?.stack != null) process.stderr.write(`${err.stack}\n`)
+}

@@ -1,0 +1,44 @@
+/**
+ * Every default shoal uses, in one place, with readable units.
+ */
+
+export const second = 1000
+export const minute = 60 * second
+export const hour = 60 * minute
+
+export const KiB = 1024
+export const MiB = 1024 * KiB
+export const GiB = 1024 * MiB
+
+/** Repo directory when neither `--repo` nor `$SHOAL_REPO` is given, relative to the home directory */
+export const DEFAULT_REPO_DIRNAME = '.shoal'
+
+/** Environment variable naming the repo directory */
+export const REPO_ENV = 'SHOAL_REPO'
+
+/** Import profile used by `publish` unless `--profile` says otherwise */
+export const DEFAULT_PROFILE = 'unixfs-v1-2025'
+
+/** Profiles the importer understands (IPIP-499) */
+export const PROFILES = ['unixfs-v1-2025', 'unixfs-v0-2015'] as const
+
+/** Control API address unless config or `--api` says otherwise */
+export const DEFAULT_API_ADDRESS = '127.0.0.1:5080'
+
+/** The largest block the store accepts, matching the exchange protocol's limit */
+export const MAX_BLOCK_SIZE = 2 * MiB
+
+/** How many blocks the importer hashes and writes at once */
+export const DEFAULT_BLOCK_WRITE_CONCURRENCY = 16
+
+/** The largest control API request body that is parsed as JSON */
+export const MAX_API_JSON_BODY = 64 * KiB
+
+/** The largest frame of the entry stream used for publish/get over the API */
+export const MAX_ENTRY_FRAME = 4 * MiB
+
+/** How long the CLI waits for a daemon's API before calling it unreachable */
+export const API_CONNECT_TIMEOUT = 2 * second
+
+/** How long `shoal start` waits for libp2p to stop before giving up */
+export const SHUTDOWN_TIMEOUT = 10 * second

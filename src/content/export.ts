@@ -1,0 +1,140 @@
+import { exporter } from 'ipfs-unixfs-exporter'
+import { CID } from 'multiformats/cid'
+import { InvalidCIDError, InvalidPathError, PathNotFoundError } from '../errors.js'
+import type { Blockstore } from 'interface-blockstore'
+import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
+
+type Blocks = Pick<Blockstore, 'get'>
+
+/** A CID and a path of names inside its DAG */
+export interface ContentPath {
+  cid: CID
+  segments: string[]
+}
+
+/**
+ * Parse `CID`, `CID/a/b` or `/ipfs/CID/a/b`. Segments that could climb out of the DAG (`.`,
+ * `..`) or are empty are refused, so no path names anything but a link in the DAG.
+ */
+export function parseContentPath (input: string): ContentPath {
+  let s = input.trim()
+  if (s.startsWith('/ipfs/')) s = s.slice('/ipfs/'.length)
+  const [first, ...rest] = s.split('/')
+  let cid: CID
+  try {
+    cid = CID.parse(first ?? '')
+  } catch {
+    throw new InvalidCIDError(first ?? input)
+  }
+  const segments = rest.filter((seg, i) => !(seg === '' && i === rest.length - 1))
+  for (const seg of segments) {
+    if (seg === '' || seg === '.' || seg === '..') {
+      throw new InvalidPathError(`invalid path "${input}": empty, "." and ".." segments are not allowed`)
+    }
+  }
+  return { cid, segments }
+}
+
+function pathString (p: ContentPath): string {
+  return [p.cid.toString(), ...p.segments].join('/')
+}
+
+async function resolve (p: ContentPath, blocks: Blocks, signal?: AbortSignal): Promise<UnixFSEntry> {
+  try {
+    return await exporter(pathString(p), blocks, { signal })
+  } catch (err: any) {
+    if (err.name === 'NotFoundError' && p.segments.length > 0) {
+      throw new PathNotFoundError(`no link named by ${pathString(p)}`)
+    }
+    throw err
+  }
+}
+
+export interface CatOptions {
+  offset?: number
+  length?: number
+  signal?: AbortSignal
+}
+
+/** The bytes of a file in the DAG, in order, optionally a byte range of it */
+export async function * cat (blocks: Blocks, p: ContentPath, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+  const entry = await resolve(p, blocks, options.signal)
+  if (entry.type === 'directory') {
+    throw new InvalidPathError(`${pathString(p)} is a directory: use "shoal get" or "shoal ls"`)
+  }
+  if (entry.type === 'object') {
+    throw new InvalidPathError(`${pathString(p)} is not a UnixFS file`)
+  }
+  if (options.offset != null && options.offset < 0) throw new InvalidPathError('offset must be 0 or more')
+  if (options.length != null && options.length < 0) throw new InvalidPathError('length must be 0 or more')
+  const size = Number(entry.size)
+  if (options.offset != null && options.offset >= size) return
+  if (options.length === 0) return
+  yield * entry.content({ offset: options.offset, length: options.length, signal: options.signal })
+}
+
+/** One entry of an exported tree; `path` is relative to the root, '' for the root itself */
+export interface ExportEntry {
+  path: string
+  kind: 'file' | 'directory' | 'symlink'
+  size: number
+  content?: AsyncIterable<Uint8Array>
+  target?: string
+}
+
+/** Every entry under a path, parents before children */
+export async function * exportTree (blocks: Blocks, p: ContentPath, options: { signal?: AbortSignal } = {}): AsyncGenerator<ExportEntry> {
+  const signal = options.signal
+  const walk = async function * (entry: UnixFSEntry, rel: string): AsyncGenerator<ExportEntry> {
+    if (entry.type === 'directory') {
+      yield { path: rel, kind: 'directory', size: 0 }
+      for await (const child of entry.entries({ signal })) {
+        if (child.name === '' || child.name === '.' || child.name === '..' || child.name.includes('/') || child.name.includes('\\')) {
+          throw new InvalidPathError(`refusing entry "${child.name}" under "${rel}": its name could escape the output directory`)
+        }
+        yield * walk(await exporter(child.cid, blocks, { signal }), rel === '' ? child.name : `${rel}/${child.name}`)
+      }
+    } else if (entry.type === 'file' && entry.unixfs.type === 'symlink') {
+      yield { path: rel, kind: 'symlink', size: 0, target: new TextDecoder().decode(entry.unixfs.data) }
+    } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+      yield { path: rel, kind: 'file', size: Number(entry.size), content: entry.content({ signal }) }
+    } else {
+      throw new InvalidPathError(`${entry.path} is not UnixFS`)
+    }
+  }
+  yield * walk(await resolve(p, blocks, signal), '')
+}
+
+export interface ListEntry {
+  name: string
+  cid: CID
+  kind: 'file' | 'directory' | 'symlink' | 'other'
+  size: number
+}
+
+/** What a path is, with its size */
+export async function statPath (blocks: Blocks, p: ContentPath, options: { signal?: AbortSignal } = {}): Promise<{ kind: ListEntry['kind'], size: number }> {
+  const entry = await resolve(p, blocks, options.signal)
+  return { kind: kindOf(entry), size: Number(entry.size) }
+}
+
+/** The entries of a directory (or the single entry of a file) */
+export async function list (blocks: Blocks, p: ContentPath, options: { signal?: AbortSignal } = {}): Promise<ListEntry[]> {
+  const entry = await resolve(p, blocks, options.signal)
+  if (entry.type !== 'directory') {
+    return [{ name: entry.name, cid: entry.cid, kind: kindOf(entry), size: Number(entry.size) }]
+  }
+  const out: ListEntry[] = []
+  for await (const child of entry.entries({ signal: options.signal })) {
+    const full = await exporter(child.cid, blocks, { signal: options.signal })
+    out.push({ name: child.name, cid: child.cid, kind: kindOf(full), size: Number(full.size) })
+  }
+  return out
+}
+
+function kindOf (entry: UnixFSEntry): ListEntry['kind'] {
+  if (entry.type === 'directory') return 'directory'
+  if (entry.type === 'file') return entry.unixfs.type === 'symlink' ? 'symlink' : 'file'
+  if (entry.type === 'raw' || entry.type === 'identity') return 'file'
+  return 'other'
+}

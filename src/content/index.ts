@@ -1,0 +1,9 @@
+/**
+ * Content: UnixFS import (chunk + DAG under an IPIP-499 profile) and export (files, directory
+ * trees, byte ranges). It reads and writes blocks through the store and knows nothing of the network.
+ */
+export { importContent } from './import.js'
+export type { ImportEntry, ImportResult, ImportOptions, ImportProgressEvent } from './import.js'
+export { fsSource } from './fs-source.js'
+export { parseContentPath, cat, exportTree, list, statPath } from './export.js'
+export type { ContentPath, ExportEntry, ListEntry, CatOptions } from './export.js'

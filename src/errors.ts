@@ -1,0 +1,112 @@
+/**
+ * One error class per condition. Callers branch on `err.name`, never on the message.
+ * Every error that reaches the CLI carries a message that names the problem and what to do.
+ */
+
+export class ShoalError extends Error {
+  /** HTTP status the control API answers with; 400 marks bad input (the CLI exits 2) */
+  readonly status: number = 500
+
+  constructor (message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+export class InvalidCIDError extends ShoalError {
+  override readonly status = 400
+  constructor (input: string) {
+    super(`invalid CID "${truncate(input)}": expected a CID such as bafy... or Qm...`)
+  }
+}
+
+export class InvalidPathError extends ShoalError {
+  override readonly status = 400
+}
+
+export class InvalidProfileError extends ShoalError {
+  override readonly status = 400
+  constructor (profile: string, known: readonly string[]) {
+    super(`unknown profile "${truncate(profile)}": use one of ${known.join(', ')}`)
+  }
+}
+
+export class InvalidArgumentError extends ShoalError {
+  override readonly status = 400
+}
+
+export class PathNotFoundError extends ShoalError {
+  override readonly status = 404
+}
+
+export class BlockNotFoundError extends ShoalError {
+  override readonly status = 404
+}
+
+export class NotPinnedError extends ShoalError {
+  override readonly status = 404
+}
+
+export class BlockTooLargeError extends ShoalError {
+  override readonly status = 413
+}
+
+export class InvalidBlockError extends ShoalError {
+  override readonly status = 400
+}
+
+export class RepoNotInitializedError extends ShoalError {
+  constructor (repo: string) {
+    super(`no shoal repo at ${repo}: run "shoal init" (or pass --repo DIR)`)
+  }
+}
+
+export class RepoExistsError extends ShoalError {
+  constructor (repo: string) {
+    super(`a shoal repo already exists at ${repo}: use it, or pass --repo DIR for a new one`)
+  }
+}
+
+export class RepoLockedError extends ShoalError {
+  constructor (repo: string, pid: number) {
+    super(`repo ${repo} is in use by process ${pid}: stop it first, or pass --repo DIR for another repo`)
+  }
+}
+
+export class InvalidConfigError extends ShoalError {
+}
+
+export class DaemonNotRunningError extends ShoalError {
+  override readonly status = 503
+  constructor (repo: string, what: string) {
+    super(`${what} needs a running daemon and none is running for repo ${repo}: start one with "shoal start"`)
+  }
+}
+
+export class ApiUnreachableError extends ShoalError {
+}
+
+export class ApiAuthError extends ShoalError {
+  override readonly status = 401
+}
+
+export class UsageError extends ShoalError {
+  override readonly status = 400
+}
+
+/**
+ * An error reported by a daemon through the control API. It takes the name the daemon's
+ * error had, so callers branch on `err.name` the same way whichever `ShoalApi` they hold.
+ */
+export class RemoteError extends ShoalError {
+  override readonly status: number
+  constructor (name: string, message: string, status: number) {
+    super(message)
+    this.name = name
+    this.status = status
+  }
+}
+
+function truncate (s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max)}...` : s
+}

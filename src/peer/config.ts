@@ -1,0 +1,147 @@
+import fs from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { PROFILES } from '../constants.js'
+import { InvalidConfigError } from '../errors.js'
+
+/** A peer's config.json, after defaults are filled in and every field is checked */
+export interface Config {
+  /** Name of the swarm this config joins */
+  swarm: string
+  addresses: {
+    /** Multiaddrs to listen on; port 0 picks a free port */
+    listen: string[]
+    /** Multiaddrs to announce instead of the listen addresses, when set */
+    announce: string[]
+  }
+  api: {
+    /** HOST:PORT of the control API; the host must be a loopback address */
+    address: string
+  }
+  /** Multiaddrs (with /p2p/) of peers to dial at start */
+  bootstrap: string[]
+  limits: {
+    maxConnections: number
+    maxIncomingPendingConnections: number
+    /** Inbound connections accepted per second from one host */
+    inboundConnectionThreshold: number
+    dialTimeoutMs: number
+  }
+  dht: {
+    protocol: string
+    clientMode: boolean
+    /** Which peer addresses the DHT keeps: `public` (internet), `private` (LAN) or `all` */
+    peerAddresses: 'public' | 'private' | 'all'
+  }
+  store: {
+    fsync: boolean
+  }
+  publish: {
+    profile: string
+  }
+}
+
+/** configs/ in the installed package */
+export const CONFIGS_DIR = fileURLToPath(new URL('../../../configs/', import.meta.url))
+
+/** The config a new repo starts from */
+export async function defaultConfigText (): Promise<string> {
+  return fs.readFile(new URL('default.json', `file://${CONFIGS_DIR}`), 'utf8')
+}
+
+/** Parse and check a config file's text; `source` names it in errors */
+export function parseConfig (text: string, source: string): Config {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err: any) {
+    throw new InvalidConfigError(`${source} is not valid JSON (${String(err.message).split('\n')[0]}): fix it, or move it aside and run "shoal init"`)
+  }
+  return validateConfig(raw, source)
+}
+
+type Check = (value: unknown, key: string) => void
+
+const str: Check = (v, k) => { if (typeof v !== 'string' || v === '') throw new Error(`${k} must be a non-empty string`) }
+const bool: Check = (v, k) => { if (typeof v !== 'boolean') throw new Error(`${k} must be true or false`) }
+const posInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`${k} must be a whole number of 1 or more`) }
+const maddrs: Check = (v, k) => {
+  if (!Array.isArray(v)) throw new Error(`${k} must be a list of multiaddrs`)
+  for (const a of v) {
+    try {
+      multiaddr(String(a))
+      if (typeof a !== 'string') throw new Error()
+    } catch {
+      throw new Error(`${k} has an invalid multiaddr "${String(a)}"`)
+    }
+  }
+}
+const oneOf = (values: readonly string[]): Check => (v, k) => {
+  if (typeof v !== 'string' || !values.includes(v)) throw new Error(`${k} must be one of ${values.join(', ')}`)
+}
+const hostPort: Check = (v, k) => {
+  str(v, k)
+  parseHostPort(v as string, k)
+}
+
+const SCHEMA: Record<string, Record<string, Check> | Check> = {
+  swarm: str,
+  addresses: { listen: maddrs, announce: maddrs },
+  api: { address: hostPort },
+  bootstrap: maddrs,
+  limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
+  dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']) },
+  store: { fsync: bool },
+  publish: { profile: oneOf(PROFILES) }
+}
+
+/** Check a parsed config: every key known, every value of its type, nothing missing */
+export function validateConfig (raw: unknown, source: string): Config {
+  const fail = (msg: string): never => { throw new InvalidConfigError(`${source}: ${msg}`) }
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) fail('must be a JSON object')
+  const obj = raw as Record<string, unknown>
+  for (const key of Object.keys(obj)) {
+    if (!(key in SCHEMA)) fail(`unknown key "${key}"`)
+  }
+  for (const [key, check] of Object.entries(SCHEMA)) {
+    if (!(key in obj)) fail(`missing key "${key}"`)
+    const value = obj[key]
+    try {
+      if (typeof check === 'function') {
+        check(value, key)
+        continue
+      }
+      if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${key} must be an object`)
+      const section = value as Record<string, unknown>
+      for (const sub of Object.keys(section)) {
+        if (!(sub in check)) throw new Error(`unknown key "${key}.${sub}"`)
+      }
+      for (const [sub, subCheck] of Object.entries(check)) {
+        if (!(sub in section)) throw new Error(`missing key "${key}.${sub}"`)
+        subCheck(section[sub], `${key}.${sub}`)
+      }
+    } catch (err: any) {
+      if (err instanceof InvalidConfigError) throw err
+      fail(err.message)
+    }
+  }
+  return obj as unknown as Config
+}
+
+/** `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only */
+export function parseHostPort (value: string, what: string): { host: string, port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
+  const host = m?.[1] ?? m?.[2]
+  const port = Number(m?.[3])
+  if (m == null || host == null || port > 65535) {
+    throw new Error(`${what} must be HOST:PORT, for example 127.0.0.1:5080 (got "${value}")`)
+  }
+  if (!isLoopback(host)) {
+    throw new Error(`${what} must be a loopback address (127.0.0.1, ::1 or localhost); got "${host}"`)
+  }
+  return { host, port }
+}
+
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}

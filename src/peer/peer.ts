@@ -1,0 +1,224 @@
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { cat, exportTree, importContent, list, parseContentPath } from '../content/index.js'
+import { DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
+import { createHost } from '../host/index.js'
+import { createStore } from '../store/index.js'
+import { AGENT_VERSION } from '../version.js'
+import { repoPaths } from './repo.js'
+import type { Config } from './config.js'
+import type { RepoLock } from './repo.js'
+import type {
+  AbortOptions, CatOptions, ExportEntry, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
+  PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+} from '../api/types.js'
+import type { Host } from '../host/index.js'
+import type { Pin, Store } from '../store/index.js'
+import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
+
+export interface PeerComponents {
+  root: string
+  config: Config
+  privateKey: PrivateKey
+  lock: RepoLock
+  online: boolean
+}
+
+/**
+ * A shoal peer: the store, and, when online, the libp2p host. It implements `ShoalApi` in
+ * process. Start order: store, then host; stop order: host, then the repo lock.
+ */
+export class ShoalPeer implements ShoalApi {
+  readonly peerId: PeerId
+  readonly store: Store
+  readonly config: Config
+  host?: Host
+  private readonly components: PeerComponents
+  private started = false
+  private startedAt = Date.now()
+
+  constructor (components: PeerComponents) {
+    this.components = components
+    this.config = components.config
+    this.peerId = peerIdFromPrivateKey(components.privateKey)
+    this.store = createStore(repoPaths(components.root).store, { fsync: components.config.store.fsync })
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.store.open()
+    if (this.components.online) {
+      const host = await createHost({
+        privateKey: this.components.privateKey,
+        datastorePath: repoPaths(this.components.root).datastore,
+        listen: this.config.addresses.listen,
+        announce: this.config.addresses.announce,
+        bootstrap: this.config.bootstrap,
+        limits: this.config.limits,
+        dht: this.config.dht,
+        agentVersion: AGENT_VERSION
+      })
+      await host.start()
+      this.host = host
+    }
+    this.startedAt = Date.now()
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) {
+      await this.components.lock.release()
+      return
+    }
+    this.started = false
+    try {
+      await this.host?.stop()
+    } finally {
+      this.host = undefined
+      await this.components.lock.release()
+    }
+  }
+
+  private requireHost (what: string): Host {
+    if (this.host == null) throw new DaemonNotRunningError(this.components.root, what)
+    return this.host
+  }
+
+  async id (): Promise<IdResult> {
+    return {
+      peerId: this.peerId.toString(),
+      addresses: this.host?.getMultiaddrs().map(a => a.toString()) ?? [],
+      agentVersion: AGENT_VERSION,
+      online: this.host != null
+    }
+  }
+
+  async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
+    return this.store.withWriteGuard(async () => {
+      const result = await importContent(entries, this.store.blocks, {
+        profile: options.profile ?? this.config.publish.profile,
+        signal: options.signal,
+        onProgress: (e) => {
+          options.onProgress?.(e.type === 'import:bytes' ? { type: 'publish:bytes', bytes: e.bytes } : { type: 'publish:done', bytes: e.bytes })
+        }
+      })
+      if (options.pin !== false) {
+        await this.store.pin(result.cid, { name: result.name, size: result.size }, options)
+      }
+      return { cid: result.cid.toString(), size: result.size, name: result.name }
+    })
+  }
+
+  async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+    yield * cat(this.store.blocks, parseContentPath(path), options)
+  }
+
+  async * get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
+    yield * exportTree(this.store.blocks, parseContentPath(path), options)
+  }
+
+  async ls (path: string, options: AbortOptions = {}): Promise<LsEntry[]> {
+    const entries = await list(this.store.blocks, parseContentPath(path), options)
+    return entries.map(e => ({ name: e.name, cid: e.cid.toString(), kind: e.kind, size: e.size }))
+  }
+
+  async pinAdd (cid: string, options: AbortOptions & { name?: string } = {}): Promise<PinInfo> {
+    const parsed = parseCid(cid)
+    const existing = await this.store.pins.get(parsed)
+    let size = existing?.size
+    if (size == null) {
+      try {
+        const [entry] = await list(this.store.blocks, { cid: parsed, segments: [] }, options)
+        size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options))
+      } catch {
+        size = 0
+      }
+    }
+    const pin = await this.store.pin(parsed, { name: options.name ?? existing?.name ?? parsed.toString(), size }, options)
+    return pinInfo(pin)
+  }
+
+  async pinRm (cid: string): Promise<void> {
+    await this.store.unpin(parseCid(cid))
+  }
+
+  async pinLs (): Promise<PinInfo[]> {
+    return (await this.store.pins.list()).map(pinInfo)
+  }
+
+  async gc (options: AbortOptions = {}): Promise<GcResult> {
+    return this.store.gc(options)
+  }
+
+  async verify (options: AbortOptions & { drop?: boolean } = {}): Promise<VerifyResult> {
+    const r = await this.store.verify(options)
+    return { ...r, corrupt: r.corrupt.map(c => c.toString()) }
+  }
+
+  async peers (): Promise<PeerInfo[]> {
+    const host = this.requireHost('listing peers')
+    const byPeer = new Map<string, PeerInfo>()
+    for (const conn of host.getConnections()) {
+      const id = conn.remotePeer.toString()
+      const info = byPeer.get(id) ?? { peerId: id, addresses: [], direction: conn.direction }
+      info.addresses.push(conn.remoteAddr.toString())
+      byPeer.set(id, info)
+    }
+    return [...byPeer.values()]
+  }
+
+  async connect (addr: string, options: AbortOptions = {}): Promise<PeerInfo> {
+    const host = this.requireHost('connecting to a peer')
+    let ma
+    try {
+      ma = multiaddr(addr)
+    } catch {
+      throw new InvalidArgumentError(`invalid multiaddr "${addr}": expected something like /ip4/1.2.3.4/tcp/4001/p2p/12D3Koo...`)
+    }
+    if (ma.getComponents().find(c => c.name === 'p2p') == null) {
+      throw new InvalidArgumentError(`multiaddr "${addr}" has no /p2p/<peer id>: add the peer id of the peer to connect to`)
+    }
+    const conn: Connection = await host.dial(ma, { signal: options.signal })
+    return { peerId: conn.remotePeer.toString(), addresses: [conn.remoteAddr.toString()], direction: conn.direction }
+  }
+
+  async stats (options: AbortOptions = {}): Promise<StatsResult> {
+    const store = await this.store.stat(options)
+    const result: StatsResult = {
+      peerId: this.peerId.toString(),
+      online: this.host != null,
+      store,
+      uptime: Math.round((Date.now() - this.startedAt) / 1000)
+    }
+    if (this.host != null) {
+      result.network = {
+        connections: this.host.getConnections().length,
+        peers: this.host.getPeers().length,
+        knownPeers: (await this.host.peerStore.all()).length,
+        gossipTopics: this.host.services.pubsub.getTopics().length
+      }
+    }
+    return result
+  }
+}
+
+function parseCid (s: string): CID {
+  try {
+    return CID.parse(s.trim())
+  } catch {
+    throw new InvalidCIDError(s)
+  }
+}
+
+function pinInfo (pin: Pin): PinInfo {
+  return { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt }
+}
+
+async function treeSize (entries: AsyncIterable<ExportEntry>): Promise<number> {
+  let size = 0
+  for await (const e of entries) {
+    if (e.kind === 'file') size += e.size
+  }
+  return size
+}

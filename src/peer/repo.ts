@@ -1,0 +1,175 @@
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import writeFileAtomic from 'write-file-atomic'
+import { DEFAULT_REPO_DIRNAME, REPO_ENV } from '../constants.js'
+import { InvalidConfigError, RepoExistsError, RepoLockedError, RepoNotInitializedError } from '../errors.js'
+import { defaultConfigText, parseConfig } from './config.js'
+import type { Config } from './config.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** Where each part of a repo lives */
+export interface RepoPaths {
+  root: string
+  config: string
+  key: string
+  store: string
+  datastore: string
+  lock: string
+  /** HOST:PORT of the running daemon's control API */
+  api: string
+  /** The running daemon's API token */
+  token: string
+}
+
+/** `--repo DIR`, else `$SHOAL_REPO`, else `~/.shoal` */
+export function resolveRepo (flag?: string): string {
+  const dir = flag ?? process.env[REPO_ENV] ?? path.join(os.homedir(), DEFAULT_REPO_DIRNAME)
+  return path.resolve(dir)
+}
+
+export function repoPaths (root: string): RepoPaths {
+  return {
+    root,
+    config: path.join(root, 'config.json'),
+    key: path.join(root, 'identity.key'),
+    store: path.join(root, 'store'),
+    datastore: path.join(root, 'datastore'),
+    lock: path.join(root, 'repo.lock'),
+    api: path.join(root, 'api'),
+    token: path.join(root, 'api.token')
+  }
+}
+
+export async function isInitialized (root: string): Promise<boolean> {
+  try {
+    await fs.access(repoPaths(root).config)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Create a repo: an Ed25519 identity (mode 0600) and config.json from the given text (by default
+ * configs/default.json). The config is checked before anything is written.
+ */
+export async function initRepo (root: string, options: { configText?: string } = {}): Promise<{ key: PrivateKey }> {
+  const paths = repoPaths(root)
+  if (await isInitialized(root)) {
+    throw new RepoExistsError(root)
+  }
+  const configText = options.configText ?? await defaultConfigText()
+  parseConfig(configText, 'the config template')
+  await fs.mkdir(root, { recursive: true, mode: 0o700 })
+  const key = await generateKeyPair('Ed25519')
+  await writeFileAtomic(paths.key, Buffer.from(privateKeyToProtobuf(key)), { mode: 0o600, fsync: true })
+  // written last: its presence marks the repo as initialized
+  await writeFileAtomic(paths.config, configText, { mode: 0o600, fsync: true })
+  return { key }
+}
+
+export async function loadConfig (root: string): Promise<Config> {
+  const file = repoPaths(root).config
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (err: any) {
+    if (err.code === 'ENOENT') throw new RepoNotInitializedError(root)
+    throw new InvalidConfigError(`cannot read ${file}: ${err.message}`)
+  }
+  return parseConfig(text, file)
+}
+
+export async function loadKey (root: string): Promise<PrivateKey> {
+  const file = repoPaths(root).key
+  let bytes: Uint8Array
+  try {
+    bytes = await fs.readFile(file)
+  } catch (err: any) {
+    if (err.code === 'ENOENT') throw new RepoNotInitializedError(root)
+    throw err
+  }
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch {
+    throw new InvalidConfigError(`${file} is not a valid private key: restore it from a backup, or start a new repo with "shoal init --repo DIR"`)
+  }
+}
+
+/** The owner of a lock: a process, told apart from a later one that reused its pid */
+interface LockOwner {
+  pid: number
+  /** The process's start time from /proc, where there is one */
+  started?: string
+}
+
+export interface RepoLock {
+  release(): Promise<void>
+}
+
+/**
+ * Take the repo's lock, so two processes never write one repo at once. A lock left by a process
+ * that no longer runs (killed, crashed) is taken over.
+ */
+export async function acquireLock (root: string): Promise<RepoLock> {
+  const file = repoPaths(root).lock
+  const me: LockOwner = { pid: process.pid, started: await startTimeOf(process.pid) }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await fs.writeFile(file, JSON.stringify(me), { flag: 'wx', mode: 0o600 })
+      return {
+        release: async () => {
+          const owner = await readLock(file)
+          if (owner?.pid === me.pid) await fs.rm(file, { force: true })
+        }
+      }
+    } catch (err: any) {
+      if (err.code !== 'EEXIST') throw err
+    }
+    const owner = await readLock(file)
+    if (owner != null && owner.pid !== process.pid && await isAlive(owner)) {
+      throw new RepoLockedError(root, owner.pid)
+    }
+    // stale: its owner is gone
+    await fs.rm(file, { force: true })
+  }
+  throw new RepoLockedError(root, -1)
+}
+
+/** The pid holding the lock, when it is alive */
+export async function lockHolder (root: string): Promise<number | undefined> {
+  const owner = await readLock(repoPaths(root).lock)
+  if (owner != null && await isAlive(owner)) return owner.pid
+  return undefined
+}
+
+async function readLock (file: string): Promise<LockOwner | undefined> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(file, 'utf8'))
+    if (typeof parsed?.pid === 'number') return parsed
+  } catch {}
+  return undefined
+}
+
+async function isAlive (owner: LockOwner): Promise<boolean> {
+  try {
+    process.kill(owner.pid, 0)
+  } catch (err: any) {
+    if (err.code !== 'EPERM') return false
+  }
+  if (owner.started == null) return true
+  const started = await startTimeOf(owner.pid)
+  return started == null || started === owner.started
+}
+
+/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot */
+async function startTimeOf (pid: number): Promise<string | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}

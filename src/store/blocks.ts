@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { CID } from 'multiformats/cid'
+import { base32 } from 'multiformats/bases/base32'
+import * as Digest from 'multiformats/hashes/digest'
+import { identity } from 'multiformats/hashes/identity'
+import { BlockNotFoundError, BlockTooLargeError } from '../errors.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
+
+const RAW_CODE = 0x55
+const TMP_DIR = '.tmp'
+
+export interface FsBlocksInit {
+  /** Largest block accepted by `put` */
+  maxBlockSize: number
+  /** fdatasync each block before it is renamed into place */
+  fsync: boolean
+}
+
+/**
+ * Blocks on disk, one file each, keyed by multihash (so CIDv0 and CIDv1 of the same bytes share
+ * a file) and sharded by the next-to-last two characters of the key, as Kubo's flatfs does.
+ *
+ * A block is written under a temporary name in `.tmp/` and renamed into place only when it is
+ * complete (and, by default, synced), so a crash at any moment never leaves a partial block
+ * under a block's name. `.tmp/` is emptied when the store opens.
+ */
+export class FsBlocks implements Blockstore {
+  readonly dir: string
+  private readonly tmpDir: string
+  private readonly init: FsBlocksInit
+  private readonly knownShards = new Set<string>()
+
+  constructor (dir: string, init: FsBlocksInit) {
+    this.dir = dir
+    this.tmpDir = path.join(dir, TMP_DIR)
+    this.init = init
+  }
+
+  async open (): Promise<void> {
+    await fs.rm(this.tmpDir, { recursive: true, force: true })
+    await fs.mkdir(this.tmpDir, { recursive: true })
+  }
+
+  /** The file a block lives in */
+  pathOf (cid: CID): string {
+    const key = keyOf(cid)
+    return path.join(this.dir, shardOf(key), key)
+  }
+
+  async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    if (cid.multihash.code === identity.code) {
+      return true
+    }
+    try {
+      await fs.access(this.pathOf(cid))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Size of a stored block, or undefined when it is not stored */
+  async sizeOf (cid: CID): Promise<number | undefined> {
+    if (cid.multihash.code === identity.code) {
+      return cid.multihash.digest.byteLength
+    }
+    try {
+      return (await fs.stat(this.pathOf(cid))).size
+    } catch {
+      return undefined
+    }
+  }
+
+  async put (cid: CID, val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+    options?.signal?.throwIfAborted()
+    if (cid.multihash.code === identity.code) {
+      return cid
+    }
+    const final = this.pathOf(cid)
+    if (await exists(final)) {
+      return cid
+    }
+    const tmp = path.join(this.tmpDir, `${randomBytes(8).toString('hex')}`)
+    const handle = await fs.open(tmp, 'wx')
+    let renamed = false
+    try {
+      let size = 0
+      for await (const chunk of toIterable(val)) {
+        size += chunk.byteLength
+        if (size > this.init.maxBlockSize) {
+          throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
+        }
+        await handle.write(chunk)
+      }
+      if (this.init.fsync) {
+        await handle.datasync()
+      }
+      await handle.close()
+      const shard = path.dirname(final)
+      if (!this.knownShards.has(shard)) {
+        await fs.mkdir(shard, { recursive: true })
+        this.knownShards.add(shard)
+      }
+      await fs.rename(tmp, final)
+      renamed = true
+      return cid
+    } finally {
+      if (!renamed) {
+        await handle.close().catch(() => {})
+        await fs.rm(tmp, { force: true })
+      }
+    }
+  }
+
+  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const { cid, bytes } of source) {
+      yield await this.put(cid, bytes, options)
+    }
+  }
+
+  /** The whole block in one buffer; blocks are small (at most `maxBlockSize`) */
+  async getBytes (cid: CID, options?: AbortOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    if (cid.multihash.code === identity.code) {
+      return cid.multihash.digest
+    }
+    try {
+      return await fs.readFile(this.pathOf(cid), { signal: options?.signal })
+    } catch (err: any) {
+      if (err.code === 'ENOENT') {
+        throw new BlockNotFoundError(`block ${cid} is not in the store`)
+      }
+      throw err
+    }
+  }
+
+  async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
+    yield await this.getBytes(cid, options)
+  }
+
+  async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
+    for await (const cid of source) {
+      yield { cid, bytes: this.get(cid, options) }
+    }
+  }
+
+  async delete (cid: CID, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    await fs.rm(this.pathOf(cid), { force: true })
+  }
+
+  async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const cid of source) {
+      await this.delete(cid, options)
+      yield cid
+    }
+  }
+
+  /** Every stored block, as a raw CIDv1 of its multihash, with its size on disk */
+  async * list (options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number }> {
+    let shards: string[]
+    try {
+      shards = await fs.readdir(this.dir)
+    } catch (err: any) {
+      if (err.code === 'ENOENT') return
+      throw err
+    }
+    for (const shard of shards.sort()) {
+      if (shard === TMP_DIR) continue
+      options?.signal?.throwIfAborted()
+      const files = await fs.readdir(path.join(this.dir, shard)).catch(() => [] as string[])
+      for (const file of files.sort()) {
+        const cid = cidOfKey(file)
+        if (cid == null) continue
+        const st = await fs.stat(path.join(this.dir, shard, file)).catch(() => null)
+        if (st == null) continue
+        yield { cid, size: st.size }
+      }
+    }
+  }
+
+  async * getAll (options?: AbortOptions): AsyncGenerator<Pair> {
+    for await (const { cid } of this.list(options)) {
+      yield { cid, bytes: this.get(cid, options) }
+    }
+  }
+}
+
+/** base32 (lowercase, unpadded) of the multihash: the file name of a block */
+export function keyOf (cid: CID): string {
+  return base32.encode(cid.multihash.bytes).slice(1)
+}
+
+function cidOfKey (key: string): CID | undefined {
+  try {
+    return CID.createV1(RAW_CODE, Digest.decode(base32.decode(`b${key}`)))
+  } catch {
+    return undefined
+  }
+}
+
+function shardOf (key: string): string {
+  return key.slice(-3, -1)
+}
+
+async function exists (p: string): Promise<boolean> {
+  try {
+    await fs.access(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function * toIterable (val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (val instanceof Uint8Array) {
+    yield val
+  } else {
+    yield * val
+  }
+}

@@ -1,0 +1,71 @@
+import * as dagPb from '@ipld/dag-pb'
+import { identity } from 'multiformats/hashes/identity'
+import type { CID } from 'multiformats/cid'
+
+const RAW_CODE = 0x55
+
+/** The CIDs a block links to, by codec; a codec shoal cannot read has no links it can follow */
+export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code === dagPb.code) {
+    return dagPb.decode(bytes).Links.map(l => l.Hash)
+  }
+  return []
+}
+
+/** Whether shoal can walk into blocks of this CID's codec */
+export function isKnownCodec (cid: CID): boolean {
+  return cid.code === dagPb.code || cid.code === RAW_CODE
+}
+
+export interface WalkResult {
+  /** Every CID reached, the root first */
+  cids: CID[]
+  /** CIDs that were linked but are not in the store */
+  missing: CID[]
+  /** Bytes of all blocks reached */
+  bytes: number
+}
+
+/**
+ * Breadth-first walk of a DAG in the store. Blocks that are not stored are reported, not thrown,
+ * so gc can keep what it can see and `pin add` can say what is missing.
+ */
+export interface DagSource {
+  /** The block's bytes, or undefined when it is not stored */
+  getBytes(cid: CID): Promise<Uint8Array | undefined>
+  /** The block's size, or undefined when it is not stored; used for leaves, which need no reading */
+  sizeOf(cid: CID): Promise<number | undefined>
+}
+
+export async function walkDag (root: CID, source: DagSource, options?: { signal?: AbortSignal }): Promise<WalkResult> {
+  const seen = new Set<string>()
+  const result: WalkResult = { cids: [], missing: [], bytes: 0 }
+  let frontier: CID[] = [root]
+  while (frontier.length > 0) {
+    const next: CID[] = []
+    for (const cid of frontier) {
+      options?.signal?.throwIfAborted()
+      const key = cid.multihash.toString()
+      if (seen.has(key)) continue
+      seen.add(key)
+      result.cids.push(cid)
+      if (cid.multihash.code === identity.code) continue
+      if (cid.code === RAW_CODE) {
+        // raw leaves have no links: their presence is all that matters
+        const size = await source.sizeOf(cid)
+        if (size == null) result.missing.push(cid)
+        else result.bytes += size
+        continue
+      }
+      const bytes = await source.getBytes(cid)
+      if (bytes == null) {
+        result.missing.push(cid)
+        continue
+      }
+      result.bytes += bytes.byteLength
+      next.push(...linksOf(cid, bytes))
+    }
+    frontier = next
+  }
+  return result
+}

@@ -1,0 +1,199 @@
+/**
+ * The store: blocks on disk, recursive pins, gc and verify. It knows nothing of the network.
+ */
+import path from 'node:path'
+import { sha256 } from 'multiformats/hashes/sha2'
+import createMortice from 'mortice'
+import { MAX_BLOCK_SIZE } from '../constants.js'
+import { walkDag } from './dag.js'
+import { FsBlocks } from './blocks.js'
+import { Pins } from './pins.js'
+import { BlockNotFoundError, NotPinnedError } from '../errors.js'
+import type { Pin } from './pins.js'
+import type { CID } from 'multiformats/cid'
+import type { Mortice } from 'mortice'
+
+export type { Pin } from './pins.js'
+export type { FsBlocks } from './blocks.js'
+
+export interface StoreInit {
+  /**
+   * Largest block `put` accepts
+   * @default 2 MiB
+   */
+  maxBlockSize?: number
+  /**
+   * fdatasync every block before it is renamed into place, so a power cut cannot leave a
+   * block whose name promises bytes it lacks
+   * @default true
+   */
+  fsync?: boolean
+}
+
+export interface AbortOptions { signal?: AbortSignal }
+
+export interface GcResult {
+  /** Blocks removed */
+  removed: number
+  /** Bytes freed */
+  freed: number
+  /** Blocks kept because a pin needs them */
+  kept: number
+}
+
+export interface VerifyResult {
+  /** Blocks re-hashed */
+  checked: number
+  /** CIDs (raw, of the stored multihash) whose bytes no longer match */
+  corrupt: CID[]
+  /** Blocks stored with a hash function shoal cannot check */
+  skipped: number
+  /** Whether the corrupt blocks were removed */
+  dropped: boolean
+}
+
+export interface StoreStat {
+  blocks: number
+  bytes: number
+  pins: number
+}
+
+export interface Store {
+  readonly blocks: FsBlocks
+  readonly pins: Pins
+  open(): Promise<void>
+  /**
+   * Pin a root whose whole DAG is in the store; throws BlockNotFoundError naming the first
+   * missing block otherwise
+   */
+  pin(cid: CID, meta: { name: string, size: number }, options?: AbortOptions): Promise<Pin>
+  unpin(cid: CID): Promise<void>
+  /** Remove every block no pin needs */
+  gc(options?: AbortOptions): Promise<GcResult>
+  /** Re-hash every block; with `drop`, remove those that no longer match */
+  verify(options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult>
+  stat(options?: AbortOptions): Promise<StoreStat>
+  /**
+   * Run `fn` while gc cannot run: for writers whose blocks are not pinned yet (publish, fetch)
+   */
+  withWriteGuard<T>(fn: () => Promise<T>): Promise<T>
+}
+
+class DiskStore implements Store {
+  readonly blocks: FsBlocks
+  readonly pins: Pins
+  private readonly gcLock: Mortice
+
+  constructor (dir: string, init: StoreInit) {
+    this.blocks = new FsBlocks(path.join(dir, 'blocks'), {
+      maxBlockSize: init.maxBlockSize ?? MAX_BLOCK_SIZE,
+      fsync: init.fsync ?? true
+    })
+    this.pins = new Pins(path.join(dir, 'pins'))
+    this.gcLock = createMortice({ singleProcess: true })
+  }
+
+  async open (): Promise<void> {
+    await this.blocks.open()
+    await this.pins.open()
+  }
+
+  private dagSource () {
+    return {
+      getBytes: async (cid: CID) => this.blocks.getBytes(cid).catch(() => undefined),
+      sizeOf: async (cid: CID) => this.blocks.sizeOf(cid)
+    }
+  }
+
+  async pin (cid: CID, meta: { name: string, size: number }, options?: AbortOptions): Promise<Pin> {
+    const walk = await walkDag(cid, this.dagSource(), options)
+    if (walk.missing.length > 0) {
+      throw new BlockNotFoundError(`cannot pin ${cid}: ${walk.missing.length} block(s) of its DAG are not in the store, the first is ${walk.missing[0]}`)
+    }
+    const pin: Pin = { cid, name: meta.name, size: meta.size, pinnedAt: Date.now() }
+    await this.pins.add(pin)
+    return pin
+  }
+
+  async unpin (cid: CID): Promise<void> {
+    if (!await this.pins.rm(cid)) {
+      throw new NotPinnedError(`${cid} is not pinned`)
+    }
+  }
+
+  async withWriteGuard<T> (fn: () => Promise<T>): Promise<T> {
+    const release = await this.gcLock.readLock()
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  async gc (options?: AbortOptions): Promise<GcResult> {
+    const release = await this.gcLock.writeLock(options)
+    try {
+      const needed = new Set<string>()
+      for (const pin of await this.pins.list()) {
+        const walk = await walkDag(pin.cid, this.dagSource(), options)
+        for (const cid of walk.cids) needed.add(cid.multihash.toString())
+      }
+      const result: GcResult = { removed: 0, freed: 0, kept: 0 }
+      for await (const { cid, size } of this.blocks.list(options)) {
+        if (needed.has(cid.multihash.toString())) {
+          result.kept++
+          continue
+        }
+        await this.blocks.delete(cid)
+        result.removed++
+        result.freed += size
+      }
+      return result
+    } finally {
+      release()
+    }
+  }
+
+  async verify (options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult> {
+    const result: VerifyResult = { checked: 0, corrupt: [], skipped: 0, dropped: options?.drop === true }
+    for await (const { cid } of this.blocks.list(options)) {
+      if (cid.multihash.code !== sha256.code) {
+        result.skipped++
+        continue
+      }
+      let bytes: Uint8Array
+      try {
+        bytes = await this.blocks.getBytes(cid, options)
+      } catch {
+        continue // removed while we walked
+      }
+      result.checked++
+      const digest = await sha256.digest(bytes)
+      if (!equals(digest.digest, cid.multihash.digest)) {
+        result.corrupt.push(cid)
+        if (options?.drop === true) {
+          await this.blocks.delete(cid)
+        }
+      }
+    }
+    return result
+  }
+
+  async stat (options?: AbortOptions): Promise<StoreStat> {
+    const stat: StoreStat = { blocks: 0, bytes: 0, pins: (await this.pins.list()).length }
+    for await (const { size } of this.blocks.list(options)) {
+      stat.blocks++
+      stat.bytes += size
+    }
+    return stat
+  }
+}
+
+function equals (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0
+}
+
+/** A store rooted at `dir` (the repo's `store/` directory); call `open()` before use */
+export function createStore (dir: string, init: StoreInit = {}): Store {
+  return new DiskStore(dir, init)
+}
