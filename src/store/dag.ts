@@ -45,7 +45,7 @@ export async function walkDag (root: CID, source: DagSource, options?: { signal?
     const next: CID[] = []
     for (const cid of frontier) {
       options?.signal?.throwIfAborted()
-      const key = cid.multihash.toString()
+      const key = mhKey(cid)
       if (seen.has(key)) continue
       seen.add(key)
       result.cids.push(cid)
@@ -68,4 +68,9 @@ export async function walkDag (root: CID, source: DagSource, options?: { signal?
     frontier = next
   }
   return result
+}
+
+/** A string key for a CID's multihash: blocks are the same whatever the codec or CID version */
+export function mhKey (cid: CID): string {
+  return Buffer.from(cid.multihash.bytes).toString('base64')
 }

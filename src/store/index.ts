@@ -5,7 +5,7 @@ import path from 'node:path'
 import { sha256 } from 'multiformats/hashes/sha2'
 import createMortice from 'mortice'
 import { MAX_BLOCK_SIZE } from '../constants.js'
-import { walkDag } from './dag.js'
+import { mhKey, walkDag } from './dag.js'
 import { FsBlocks } from './blocks.js'
 import { Pins } from './pins.js'
 import { BlockNotFoundError, NotPinnedError } from '../errors.js'
@@ -136,11 +136,11 @@ class DiskStore implements Store {
       const needed = new Set<string>()
       for (const pin of await this.pins.list()) {
         const walk = await walkDag(pin.cid, this.dagSource(), options)
-        for (const cid of walk.cids) needed.add(cid.multihash.toString())
+        for (const cid of walk.cids) needed.add(mhKey(cid))
       }
       const result: GcResult = { removed: 0, freed: 0, kept: 0 }
       for await (const { cid, size } of this.blocks.list(options)) {
-        if (needed.has(cid.multihash.toString())) {
+        if (needed.has(mhKey(cid))) {
           result.kept++
           continue
         }

@@ -1,0 +1,29 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { CONFIGS_DIR, createPeer, initRepo } from '../../src/peer/index.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { complianceSuite } from './compliance.js'
+import type { ShoalPeer } from '../../src/peer/index.js'
+
+async function localPeer (dir: string): Promise<ShoalPeer> {
+  await initRepo(dir, { configText: await fs.readFile(path.join(CONFIGS_DIR, 'local.json'), 'utf8') })
+  const peer = await createPeer({ repo: dir, online: true })
+  await peer.start()
+  return peer
+}
+
+complianceSuite('in-process peer', async () => {
+  const tmp = await tmpDir()
+  const peer = await localPeer(path.join(tmp.dir, 'a'))
+  const other = await localPeer(path.join(tmp.dir, 'b'))
+  const otherId = await other.id()
+  return {
+    api: peer,
+    other: { peerId: otherId.peerId, address: otherId.addresses[0] ?? '' },
+    teardown: async () => {
+      await peer.stop()
+      await other.stop()
+      await tmp.cleanup()
+    }
+  }
+})
