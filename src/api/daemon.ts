@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseHostPort, repoPaths, resolveRepo } from '../peer/index.js'
 import { InvalidArgumentError } from '../errors.js'
@@ -40,6 +41,13 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
       apiHostPort = parseHostPort(init.api, '--api')
     } catch (err: any) {
       throw new InvalidArgumentError(err.message)
+    }
+  }
+  for (const addr of init.listen ?? []) {
+    try {
+      multiaddr(addr)
+    } catch {
+      throw new InvalidArgumentError(`invalid --listen "${addr}": expected a multiaddr such as /ip4/0.0.0.0/tcp/4001`)
     }
   }
   const peer = await createPeer({

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+/** Every file under a directory with a hash of its bytes: to prove a command changed nothing */
+async function snapshot (dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else out[path.relative(dir, p)] = createHash('sha256').update(await fs.readFile(p)).digest('hex')
+    }
+  }
+  await walk(dir)
+  return out
+}
+
+function oneLine (stderr: string): void {
+  assert.equal(stderr.trim().split('\n').length, 1, `expected one line, got: ${stderr}`)
+  assert.match(stderr, /^shoal: /)
+}
+
+describe('cli: bad input', function () {
+  this.timeout(60_000)
+  let tmp: { dir: string, cleanup(): Promise<void> }
+  let repo: string
+  let store: Record<string, string>
+
+  before(async () => {
+    tmp = await tmpDir()
+    repo = path.join(tmp.dir, 'repo')
+    assert.equal((await runCli(['--repo', repo, 'init'])).code, 0)
+    await fs.writeFile(path.join(tmp.dir, 'f.txt'), 'kept\n')
+    const pub = await runCli(['--repo', repo, '--json', 'publish', path.join(tmp.dir, 'f.txt')])
+    assert.equal(pub.code, 0, pub.stderr)
+    store = await snapshot(path.join(repo, 'store'))
+  })
+
+  afterEach(async () => {
+    // whatever failed, the store is exactly as it was
+    assert.deepEqual(await snapshot(path.join(repo, 'store')), store)
+  })
+
+  after(async () => { await tmp?.cleanup() })
+
+  it('a missing path', async () => {
+    const r = await runCli(['--repo', repo, 'publish', path.join(tmp.dir, 'nope.bin')])
+    assert.equal(r.code, 1)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /nope\.bin: no such file or directory/)
+  })
+
+  it('an unreadable path', async function () {
+    if (process.getuid?.() === 0) {
+      // root reads everything; use a path that is not a regular file or directory instead
+      const r = await runCli(['--repo', repo, 'publish', '/dev/null'])
+      assert.equal(r.code, 1)
+      oneLine(r.stderr)
+      assert.match(r.stderr, /not a regular file or directory/)
+      return
+    }
+    const p = path.join(tmp.dir, 'secret.txt')
+    await fs.writeFile(p, 'x', { mode: 0o000 })
+    const r = await runCli(['--repo', repo, 'publish', p])
+    assert.equal(r.code, 1)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /permission denied/)
+  })
+
+  it('an invalid CID', async () => {
+    for (const cmd of [['cat', 'notacid'], ['get', 'notacid', '-o', path.join(tmp.dir, 'o')], ['pin', 'add', 'notacid'], ['ls', 'zzz']]) {
+      const r = await runCli(['--repo', repo, ...cmd])
+      assert.equal(r.code, 2, `${cmd.join(' ')}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.match(r.stderr, /invalid CID/)
+    }
+  })
+
+  it('an unknown profile', async () => {
+    const r = await runCli(['--repo', repo, 'publish', path.join(tmp.dir, 'f.txt'), '--profile', 'unixfs-v9'])
+    assert.equal(r.code, 2)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /unknown profile "unixfs-v9": use one of unixfs-v1-2025, unixfs-v0-2015/)
+  })
+
+  it('a usage error exits 2', async () => {
+    const r = await runCli(['--repo', repo, 'cat'])
+    assert.equal(r.code, 2)
+    const n = await runCli(['--repo', repo, 'cat', 'x', '--offset', '-3'])
+    assert.equal(n.code, 2)
+  })
+
+  it('a repo that does not exist', async () => {
+    const r = await runCli(['--repo', path.join(tmp.dir, 'none'), 'ls'])
+    assert.equal(r.code, 1)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /no shoal repo at .*none: run "shoal init"/)
+  })
+
+  it('a daemon that is not running, for commands that need one', async () => {
+    for (const cmd of [['peers'], ['connect', '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWSoP5Qh55wURkZTW7V6tEiZtgWz8vGhTCnHCgP291FFYq']]) {
+      const r = await runCli(['--repo', repo, ...cmd])
+      assert.equal(r.code, 1)
+      oneLine(r.stderr)
+      assert.match(r.stderr, /needs a running daemon .* start one with "shoal start"/)
+    }
+  })
+
+  it('a locked repo', async () => {
+    const d = await startDaemon(repo)
+    try {
+      const r = await runCli(['--repo', repo, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'])
+      assert.equal(r.code, 1)
+      oneLine(r.stderr)
+      assert.match(r.stderr, new RegExp(`in use by process ${d.child.pid}`))
+    } finally {
+      assert.equal(await d.stop(), 0)
+    }
+  })
+
+  it('a corrupt config.json', async () => {
+    const cfg = path.join(repo, 'config.json')
+    const good = await fs.readFile(cfg, 'utf8')
+    try {
+      await fs.writeFile(cfg, '{ "swarm": ')
+      for (const cmd of [['ls'], ['publish', path.join(tmp.dir, 'f.txt')], ['start', '--api', '127.0.0.1:0']]) {
+        const r = await runCli(['--repo', repo, ...cmd])
+        assert.equal(r.code, 1, `${cmd.join(' ')}: ${r.stderr}`)
+        oneLine(r.stderr)
+        assert.match(r.stderr, /config\.json is not valid JSON/)
+      }
+      await fs.writeFile(cfg, good.replace('"swarm"', '"swarmm"'))
+      const r = await runCli(['--repo', repo, 'ls'])
+      assert.equal(r.code, 1)
+      assert.match(r.stderr, /unknown key "swarmm"/)
+    } finally {
+      await fs.writeFile(cfg, good)
+    }
+  })
+
+  it('a bad --api or --listen value', async () => {
+    const r = await runCli(['--repo', repo, 'start', '--api', '0.0.0.0:5080'])
+    assert.equal(r.code, 2)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /loopback/)
+    const l = await runCli(['--repo', repo, 'start', '--api', '127.0.0.1:0', '--listen', 'not-a-multiaddr'])
+    assert.equal(l.code, 2, l.stderr)
+    oneLine(l.stderr)
+  })
+
+  it('get refuses to overwrite an existing path', async () => {
+    const pins = lastJson((await runCli(['--repo', repo, '--json', 'ls'])).stdout).pins
+    const existing = path.join(tmp.dir, 'f.txt')
+    const r = await runCli(['--repo', repo, 'get', pins[0].cid, '-o', existing])
+    assert.equal(r.code, 2)
+    oneLine(r.stderr)
+    assert.equal(await fs.readFile(existing, 'utf8'), 'kept\n')
+  })
+})
