@@ -83,6 +83,8 @@ export class DaemonNotRunningError extends ShoalError {
   }
 }
 
+export class ListenError extends ShoalError {}
+
 export class ApiUnreachableError extends ShoalError {
 }
 

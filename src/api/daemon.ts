@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseHostPort, repoPaths, resolveRepo } from '../peer/index.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
@@ -62,11 +62,23 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
   const paths = repoPaths(repo)
   let server: ApiServer | undefined
   try {
-    await peer.start()
+    try {
+      await peer.start()
+    } catch (err: any) {
+      if (err.name !== 'UnsupportedListenAddressesError') throw err
+      const details = String(err.message).split('\n').map((l: string) => l.trim()).filter((l: string) => l.startsWith('/')).join('; ')
+      throw new ListenError(`cannot listen on ${details}: free the port, or pass --listen with another address (port 0 picks a free one)`)
+    }
     const { host, port } = apiHostPort ?? parseHostPort(peer.config.api.address, 'api.address')
     const token = randomBytes(32).toString('hex')
     server = createApiServer({ api: peer, host, port, token })
-    const apiAddress = await server.start()
+    let apiAddress: string
+    try {
+      apiAddress = await server.start()
+    } catch (err: any) {
+      if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL') throw err
+      throw new ListenError(`cannot serve the control API on ${host}:${port} (${err.code}): pass --api with another address (port 0 picks a free one)`)
+    }
     await writeFileAtomic(paths.token, token + '\n', { mode: 0o600 })
     await writeFileAtomic(paths.api, apiAddress + '\n', { mode: 0o600 })
     let stopped = false

@@ -122,6 +122,24 @@ describe('cli: bad input', function () {
     }
   })
 
+  it('listen and API addresses that are in use', async () => {
+    const other = path.join(tmp.dir, 'other')
+    const d = await startDaemon(other)
+    try {
+      const tcp = (d.addresses.find(a => !a.includes('/ws')) ?? '').replace(/\/p2p\/.*$/, '')
+      const r = await runCli(['--repo', repo, 'start', '--listen', tcp, '--api', '127.0.0.1:0'])
+      assert.equal(r.code, 1)
+      oneLine(r.stderr)
+      assert.match(r.stderr, /cannot listen on .*EADDRINUSE.*pass --listen/)
+      const a = await runCli(['--repo', repo, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', d.api])
+      assert.equal(a.code, 1)
+      oneLine(a.stderr)
+      assert.match(a.stderr, /cannot serve the control API on .*EADDRINUSE/)
+    } finally {
+      await d.stop()
+    }
+  })
+
   it('a corrupt config.json', async () => {
     const cfg = path.join(repo, 'config.json')
     const good = await fs.readFile(cfg, 'utf8')
