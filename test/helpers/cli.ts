@@ -44,8 +44,8 @@ export interface DaemonProcess {
   addresses: string[]
   api: string
   repo: string
-  /** SIGTERM and wait for exit; resolves with the exit code */
-  stop(signal?: NodeJS.Signals): Promise<number | null>
+  /** Send a signal (SIGTERM by default) and wait for exit; resolves with the exit code, or the signal that ended it */
+  stop(signal?: NodeJS.Signals): Promise<number | string | null>
 }
 
 /**
@@ -57,7 +57,7 @@ export async function startDaemon (repo: string, extra: string[] = []): Promise<
     '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.on('exit', (code) => { resolve(code) }))
+  const exited = new Promise<number | string | null>(resolve => child.on('exit', (code, signal) => { resolve(code ?? signal) }))
   const ready = await new Promise<any>((resolve, reject) => {
     let buf = ''
     const timer = setTimeout(() => { reject(new Error(`daemon did not start within 30 s: ${stderr}`)) }, 30_000)
@@ -78,7 +78,7 @@ export async function startDaemon (repo: string, extra: string[] = []): Promise<
     api: ready.api,
     repo,
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode != null || child.signalCode != null) return child.exitCode
+      if (child.exitCode != null || child.signalCode != null) return child.exitCode ?? child.signalCode
       child.kill(signal)
       return exited
     }
