@@ -72,6 +72,9 @@ describe('e2e: two daemons as separate processes', function () {
     await assert.rejects(fs.access(path.join(b.repo, 'api')))
     await assert.rejects(fs.access(path.join(b.repo, 'api.token')))
     await assert.rejects(fs.access(path.join(b.repo, 'repo.lock')))
+    // the peer store persisted in the repo: b remembers a
+    const remembered = await fs.readdir(path.join(b.repo, 'datastore', 'peers'))
+    assert.ok(remembered.length >= 1, 'no peer records in the datastore')
     // with no daemon, local commands work on the repo directly
     const ls = await runCli(['--repo', b.repo, '--json', 'ls'])
     assert.equal(ls.code, 0, ls.stderr)

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
+import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
@@ -35,28 +36,42 @@ const cidOf = (key: string): CID => CID.createV1(raw.code, Digest.decode(Buffer.
 
 interface Imported {
   root: CID
-  /** Multihashes (hex) of every block the importer wrote */
+  /** Multihashes (hex) of every block reachable from the root */
   blocks: Set<string>
 }
 
-/** Import candidates into the store's blocks; the root is the last result */
+/**
+ * Import candidates into the store's blocks. The blocks of the DAG are found by walking it from
+ * the root over what the importer wrote (not over the store), since the importer may also write
+ * blocks no root links to (an empty directory node, for one).
+ */
 async function importInto (store: Store, candidates: ImportCandidate[], profile: CIDProfile = 'unixfs-v1-2025'): Promise<Imported> {
-  const blocks = new Set<string>()
+  const written = new Map<string, { cid: CID, bytes: Uint8Array }>()
   const recording = {
     put: async (cid: CID, bytes: any) => {
-      blocks.add(mh(cid))
+      assert.ok(bytes instanceof Uint8Array)
+      written.set(mh(cid), { cid, bytes })
       return store.blocks.put(cid, bytes)
     }
   }
   let root: CID | undefined
   for await (const r of importer(candidates, recording, { profile })) root = r.cid
   assert.ok(root != null)
+  const blocks = new Set<string>()
+  const queue = [root]
+  for (let cid = queue.shift(); cid != null; cid = queue.shift()) {
+    if (blocks.has(mh(cid))) continue
+    blocks.add(mh(cid))
+    const block = written.get(mh(cid))
+    assert.ok(block != null, `the importer wrote ${cid}`)
+    if (cid.code === dagPb.code) queue.push(...dagPb.decode(block.bytes).Links.map(l => l.Hash))
+  }
   return { root, blocks }
 }
 
 async function exportFile (store: Store, cid: CID | string): Promise<Buffer> {
   const entry = await exporter(cid, store.blocks)
-  assert.equal(entry.type === 'file' || entry.type === 'raw', true, `${cid} is a ${entry.type}`)
+  if (entry.type !== 'file' && entry.type !== 'raw') throw new Error(`${cid} is a ${entry.type}`)
   const chunks: Uint8Array[] = []
   for await (const c of entry.content()) chunks.push(c)
   return Buffer.concat(chunks)

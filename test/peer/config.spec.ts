@@ -1,0 +1,143 @@
+/**
+ * Config validation: every key known, every value of its type, nothing missing, the API on
+ * loopback only.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
+import { parseConfig, parseHostPort, validateConfig } from '../../src/peer/config.js'
+
+const CONFIGS = new URL('../../../configs/', import.meta.url)
+const SOURCE = '/repo/config.json'
+
+async function readConfig (name: string): Promise<any> {
+  return JSON.parse(await fs.readFile(new URL(name, CONFIGS), 'utf8'))
+}
+
+/** Assert that validating `raw` throws InvalidConfigError whose message names `key` and the file */
+function rejects (raw: unknown, key: string): void {
+  assert.throws(() => validateConfig(raw, SOURCE), (err: any) => {
+    assert.equal(err.name, 'InvalidConfigError')
+    assert.ok(err.message.includes(key), `"${err.message}" names ${key}`)
+    assert.ok(err.message.startsWith(`${SOURCE}: `), err.message)
+    return true
+  })
+}
+
+describe('peer: config', () => {
+  let base: any
+
+  beforeEach(async () => {
+    base = await readConfig('default.json')
+  })
+
+  /** The default config with one change */
+  function edited (edit: (c: any) => void): any {
+    const c = structuredClone(base)
+    edit(c)
+    return c
+  }
+
+  describe('validateConfig', () => {
+    it('accepts configs/default.json and configs/local.json', async () => {
+      assert.deepEqual(validateConfig(base, SOURCE), base)
+      const local = await readConfig('local.json')
+      const checked = validateConfig(local, SOURCE)
+      assert.equal(checked.api.address, '127.0.0.1:0')
+      assert.deepEqual(checked.addresses.listen, ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'])
+    })
+
+    it('accepts every known profile and peerAddresses value', () => {
+      for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015']) {
+        validateConfig(edited(c => { c.publish.profile = profile }), SOURCE)
+      }
+      for (const v of ['public', 'private', 'all']) {
+        validateConfig(edited(c => { c.dht.peerAddresses = v }), SOURCE)
+      }
+    })
+
+    it('rejects something that is not an object', () => {
+      for (const raw of [null, [], 'config', 42]) {
+        assert.throws(() => validateConfig(raw, SOURCE), { name: 'InvalidConfigError' })
+      }
+    })
+
+    it('rejects unknown keys, top-level and nested', () => {
+      rejects(edited(c => { c.swarms = 'x' }), '"swarms"')
+      rejects(edited(c => { c.api.port = 5080 }), '"api.port"')
+      rejects(edited(c => { c.limits.maxStreams = 10 }), '"limits.maxStreams"')
+    })
+
+    it('rejects missing keys, top-level and nested', () => {
+      rejects(edited(c => { delete c.swarm }), '"swarm"')
+      rejects(edited(c => { delete c.bootstrap }), '"bootstrap"')
+      rejects(edited(c => { delete c.limits.dialTimeoutMs }), '"limits.dialTimeoutMs"')
+      rejects(edited(c => { delete c.addresses.announce }), '"addresses.announce"')
+    })
+
+    it('rejects values of the wrong type', () => {
+      rejects(edited(c => { c.swarm = 5 }), 'swarm')
+      rejects(edited(c => { c.swarm = '' }), 'swarm')
+      rejects(edited(c => { c.api = '127.0.0.1:5080' }), 'api')
+      rejects(edited(c => { c.store = null }), 'store')
+      rejects(edited(c => { c.limits.maxConnections = '300' }), 'limits.maxConnections')
+      rejects(edited(c => { c.limits.maxConnections = 0 }), 'limits.maxConnections')
+      rejects(edited(c => { c.limits.dialTimeoutMs = 1.5 }), 'limits.dialTimeoutMs')
+      rejects(edited(c => { c.store.fsync = 'yes' }), 'store.fsync')
+      rejects(edited(c => { c.dht.clientMode = 1 }), 'dht.clientMode')
+      rejects(edited(c => { c.dht.peerAddresses = 'lan' }), 'dht.peerAddresses')
+      rejects(edited(c => { c.addresses.listen = '/ip4/0.0.0.0/tcp/4001' }), 'addresses.listen')
+    })
+
+    it('rejects invalid multiaddrs, naming the key', () => {
+      rejects(edited(c => { c.addresses.listen = ['/ip4/0.0.0.0/tcp/4001', '/not/a/multiaddr'] }), 'addresses.listen')
+      rejects(edited(c => { c.addresses.announce = ['/ip4/999.1.1.1/tcp/1'] }), 'addresses.announce')
+      rejects(edited(c => { c.bootstrap = ['127.0.0.1:4001'] }), 'bootstrap')
+      rejects(edited(c => { c.bootstrap = [4001] }), 'bootstrap')
+    })
+
+    it('rejects a control API address that is not loopback or not HOST:PORT', () => {
+      for (const address of ['0.0.0.0:5080', '192.168.1.10:5080', '[::]:5080', 'example.com:5080']) {
+        rejects(edited(c => { c.api.address = address }), 'api.address')
+      }
+      for (const address of ['127.0.0.1', '127.0.0.1:65536', '::1:5080', '127.0.0.1:port', '']) {
+        rejects(edited(c => { c.api.address = address }), 'api.address')
+      }
+    })
+
+    it('rejects an unknown import profile', () => {
+      rejects(edited(c => { c.publish.profile = 'unixfs-v2-2030' }), 'publish.profile')
+    })
+  })
+
+  describe('parseConfig', () => {
+    it('names the source when the text is not JSON', () => {
+      assert.throws(() => parseConfig('{"swarm":', SOURCE), (err: any) => {
+        assert.equal(err.name, 'InvalidConfigError')
+        assert.ok(err.message.includes(SOURCE))
+        return true
+      })
+    })
+
+    it('parses and validates valid text', () => {
+      assert.deepEqual(parseConfig(JSON.stringify(base), SOURCE), base)
+    })
+  })
+
+  describe('parseHostPort', () => {
+    it('parses IPv4 with port 0 and bracketed IPv6', () => {
+      assert.deepEqual(parseHostPort('127.0.0.1:0', 'api'), { host: '127.0.0.1', port: 0 })
+      assert.deepEqual(parseHostPort('[::1]:5080', 'api'), { host: '::1', port: 5080 })
+      assert.deepEqual(parseHostPort('localhost:65535', 'api'), { host: 'localhost', port: 65535 })
+      assert.deepEqual(parseHostPort('127.8.9.10:80', 'api'), { host: '127.8.9.10', port: 80 })
+    })
+
+    it('rejects malformed and non-loopback addresses, naming what was parsed', () => {
+      for (const value of ['127.0.0.1', ':5080', '127.0.0.1:99999', '::1:5080', '[::1]', '10.0.0.1:5080', '[::2]:5080']) {
+        assert.throws(() => parseHostPort(value, '--api'), (err: any) => {
+          assert.ok(err.message.startsWith('--api must be'), err.message)
+          return true
+        }, value)
+      }
+    })
+  })
+})

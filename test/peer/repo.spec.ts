@@ -1,0 +1,240 @@
+/**
+ * The repo on disk: init, config and key loading, the process lock, and where the repo is.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { acquireLock, initRepo, loadConfig, loadKey, lockHolder, repoPaths, resolveRepo } from '../../src/peer/repo.js'
+import { tmpDir } from '../helpers/tmp.js'
+import type { ChildProcess } from 'node:child_process'
+
+const DEFAULT_CONFIG = new URL('../../../configs/default.json', import.meta.url)
+
+/** Field 22 of /proc/PID/stat, as the lock file records it */
+async function startTime (pid: number): Promise<string> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
+  const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  assert.ok(started != null && /^\d+$/.test(started), `start time of ${pid}: ${started}`)
+  return started
+}
+
+async function spawned (cmd: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: 'ignore' })
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', reject)
+  })
+  assert.ok(child.pid != null)
+  return child
+}
+
+async function exited (child: ChildProcess): Promise<void> {
+  if (child.exitCode != null || child.signalCode != null) return
+  await new Promise(resolve => child.once('exit', resolve))
+}
+
+async function readLockFile (root: string): Promise<{ pid: number, started?: string }> {
+  return JSON.parse(await fs.readFile(repoPaths(root).lock, 'utf8'))
+}
+
+async function rejectsNamed (p: Promise<unknown>, name: string): Promise<any> {
+  let caught: any
+  await assert.rejects(p, (err: any) => {
+    assert.equal(err.name, name)
+    caught = err
+    return true
+  })
+  return caught
+}
+
+describe('peer: repo', () => {
+  let tmp: { dir: string, cleanup(): Promise<void> }
+  let root: string
+
+  beforeEach(async () => {
+    tmp = await tmpDir()
+    root = path.join(tmp.dir, 'repo')
+  })
+
+  afterEach(async () => {
+    await tmp.cleanup()
+  })
+
+  describe('initRepo', () => {
+    it('creates identity.key with mode 0600 and config.json equal to configs/default.json', async () => {
+      const { key } = await initRepo(root)
+      const paths = repoPaths(root)
+
+      const keyStat = await fs.stat(paths.key)
+      assert.equal(keyStat.mode & 0o777, 0o600)
+      assert.equal((await fs.stat(root)).mode & 0o777, 0o700)
+      assert.equal(await fs.readFile(paths.config, 'utf8'), await fs.readFile(DEFAULT_CONFIG, 'utf8'))
+
+      const loaded = await loadKey(root)
+      assert.equal(loaded.type, 'Ed25519')
+      assert.ok(loaded.publicKey.equals(key.publicKey))
+      const config = await loadConfig(root)
+      assert.equal(config.api.address, '127.0.0.1:5080')
+    })
+
+    it('a second init throws RepoExistsError and keeps the identity', async () => {
+      await initRepo(root)
+      const keyBytes = await fs.readFile(repoPaths(root).key)
+      await rejectsNamed(initRepo(root), 'RepoExistsError')
+      assert.deepEqual(await fs.readFile(repoPaths(root).key), keyBytes)
+    })
+
+    it('refuses an invalid config template before writing anything', async () => {
+      await rejectsNamed(initRepo(root, { configText: '{"swarm": "x"}' }), 'InvalidConfigError')
+      await assert.rejects(fs.access(root))
+    })
+  })
+
+  describe('loadConfig', () => {
+    it('throws InvalidConfigError naming the file when config.json is not JSON', async () => {
+      await initRepo(root)
+      const file = repoPaths(root).config
+      await fs.writeFile(file, '{"swarm": "default",')
+      const err = await rejectsNamed(loadConfig(root), 'InvalidConfigError')
+      assert.ok(err.message.includes(file), err.message)
+    })
+
+    it('throws RepoNotInitializedError when there is no repo', async () => {
+      await rejectsNamed(loadConfig(root), 'RepoNotInitializedError')
+    })
+  })
+
+  describe('acquireLock', () => {
+    let child: ChildProcess | undefined
+
+    beforeEach(async () => {
+      await fs.mkdir(root, { recursive: true })
+    })
+
+    afterEach(async () => {
+      if (child != null) {
+        child.kill('SIGKILL')
+        await exited(child)
+        child = undefined
+      }
+    })
+
+    it('writes a lock naming this process, and release removes it', async () => {
+      const lock = await acquireLock(root)
+      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid) })
+      assert.equal(await lockHolder(root), process.pid)
+      await lock.release()
+      await assert.rejects(fs.access(repoPaths(root).lock))
+      assert.equal(await lockHolder(root), undefined)
+    })
+
+    it('a lock naming this very pid is taken over (it can only be a previous process that had the pid)', async () => {
+      // acquireLock skips the liveness check for its own pid, so a second acquire in the same
+      // process succeeds rather than throwing; the lock still names this process
+      const first = await acquireLock(root)
+      const second = await acquireLock(root)
+      assert.equal((await readLockFile(root)).pid, process.pid)
+      await second.release()
+      await first.release()
+      await assert.rejects(fs.access(repoPaths(root).lock))
+    })
+
+    it('throws RepoLockedError when the lock names another live process', async () => {
+      child = await spawned('sleep', ['30'])
+      const owner = { pid: child.pid as number, started: await startTime(child.pid as number) }
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify(owner))
+
+      const err = await rejectsNamed(acquireLock(root), 'RepoLockedError')
+      assert.match(err.message, new RegExp(`process ${owner.pid}\\b`))
+      assert.deepEqual(await readLockFile(root), owner, 'the lock is left alone')
+      assert.equal(await lockHolder(root), owner.pid)
+    })
+
+    it('throws RepoLockedError for a live process when the lock has no start time', async () => {
+      child = await spawned('sleep', ['30'])
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: child.pid }))
+      await rejectsNamed(acquireLock(root), 'RepoLockedError')
+    })
+
+    it('takes over a lock whose pid is alive but started at another time (a reused pid)', async () => {
+      child = await spawned('sleep', ['30'])
+      const started = await startTime(child.pid as number)
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: child.pid, started: `${started}1` }))
+      const lock = await acquireLock(root)
+      assert.equal((await readLockFile(root)).pid, process.pid)
+      await lock.release()
+    })
+
+    it('takes over a lock left by a process that has exited', async () => {
+      const dead = await spawned('sleep', ['30'])
+      const owner = { pid: dead.pid as number, started: await startTime(dead.pid as number) }
+      dead.kill('SIGKILL')
+      await exited(dead)
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify(owner))
+      assert.equal(await lockHolder(root), undefined)
+
+      const lock = await acquireLock(root)
+      assert.equal((await readLockFile(root)).pid, process.pid)
+      assert.equal(await lockHolder(root), process.pid)
+      await lock.release()
+    })
+
+    it('takes over a lock naming a short-lived child that has exited', async () => {
+      const dead = await spawned('true', [])
+      await exited(dead)
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: dead.pid }))
+      const lock = await acquireLock(root)
+      assert.equal((await readLockFile(root)).pid, process.pid)
+      await lock.release()
+    })
+
+    it('release leaves a lock that another process has since taken', async () => {
+      const lock = await acquireLock(root)
+      child = await spawned('sleep', ['30'])
+      const other = { pid: child.pid as number, started: await startTime(child.pid as number) }
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify(other))
+      await lock.release()
+      assert.deepEqual(await readLockFile(root), other)
+    })
+  })
+
+  describe('resolveRepo', () => {
+    let saved: { repo?: string, home?: string }
+
+    beforeEach(() => {
+      saved = { repo: process.env.SHOAL_REPO, home: process.env.HOME }
+    })
+
+    afterEach(() => {
+      for (const [key, value] of [['SHOAL_REPO', saved.repo], ['HOME', saved.home]] as const) {
+        if (value == null) delete process.env[key]
+        else process.env[key] = value
+      }
+    })
+
+    it('takes the flag over $SHOAL_REPO and the home directory', () => {
+      process.env.SHOAL_REPO = path.join(tmp.dir, 'from-env')
+      process.env.HOME = path.join(tmp.dir, 'home')
+      assert.equal(resolveRepo(path.join(tmp.dir, 'from-flag')), path.join(tmp.dir, 'from-flag'))
+    })
+
+    it('resolves a relative flag against the working directory', () => {
+      assert.equal(resolveRepo('rel/repo'), path.join(process.cwd(), 'rel/repo'))
+    })
+
+    it('takes $SHOAL_REPO when there is no flag', () => {
+      process.env.SHOAL_REPO = path.join(tmp.dir, 'from-env')
+      process.env.HOME = path.join(tmp.dir, 'home')
+      assert.equal(resolveRepo(), path.join(tmp.dir, 'from-env'))
+    })
+
+    it('falls back to ~/.shoal', () => {
+      delete process.env.SHOAL_REPO
+      process.env.HOME = path.join(tmp.dir, 'home')
+      assert.equal(os.homedir(), path.join(tmp.dir, 'home'))
+      assert.equal(resolveRepo(), path.join(tmp.dir, 'home', '.shoal'))
+    })
+  })
+})
