@@ -69,11 +69,17 @@ const maddrs: Check = (v, k) => {
   if (!Array.isArray(v)) throw new Error(`${k} must be a list of multiaddrs`)
   for (const a of v) {
     try {
-      multiaddr(String(a))
-      if (typeof a !== 'string') throw new Error()
+      if (typeof a !== 'string' || !a.startsWith('/')) throw new Error()
+      multiaddr(a)
     } catch {
       throw new Error(`${k} has an invalid multiaddr "${String(a)}"`)
     }
+  }
+}
+const peerMaddrs: Check = (v, k) => {
+  maddrs(v, k)
+  for (const a of v as string[]) {
+    if (!multiaddr(a).getComponents().some(c => c.name === 'p2p')) throw new Error(`${k} entry "${a}" needs a /p2p/<peer id> part`)
   }
 }
 const oneOf = (values: readonly string[]): Check => (v, k) => {
@@ -88,7 +94,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   swarm: str,
   addresses: { listen: maddrs, announce: maddrs },
   api: { address: hostPort },
-  bootstrap: maddrs,
+  bootstrap: peerMaddrs,
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
   dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']) },
   store: { fsync: bool },
@@ -101,10 +107,10 @@ export function validateConfig (raw: unknown, source: string): Config {
   if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) fail('must be a JSON object')
   const obj = raw as Record<string, unknown>
   for (const key of Object.keys(obj)) {
-    if (!(key in SCHEMA)) fail(`unknown key "${key}"`)
+    if (!Object.hasOwn(SCHEMA, key)) fail(`unknown key "${key}"`)
   }
   for (const [key, check] of Object.entries(SCHEMA)) {
-    if (!(key in obj)) fail(`missing key "${key}"`)
+    if (!Object.hasOwn(obj, key)) fail(`missing key "${key}"`)
     const value = obj[key]
     try {
       if (typeof check === 'function') {
@@ -114,10 +120,10 @@ export function validateConfig (raw: unknown, source: string): Config {
       if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${key} must be an object`)
       const section = value as Record<string, unknown>
       for (const sub of Object.keys(section)) {
-        if (!(sub in check)) throw new Error(`unknown key "${key}.${sub}"`)
+        if (!Object.hasOwn(check, sub)) throw new Error(`unknown key "${key}.${sub}"`)
       }
       for (const [sub, subCheck] of Object.entries(check)) {
-        if (!(sub in section)) throw new Error(`missing key "${key}.${sub}"`)
+        if (!Object.hasOwn(section, sub)) throw new Error(`missing key "${key}.${sub}"`)
         subCheck(section[sub], `${key}.${sub}`)
       }
     } catch (err: any) {
@@ -143,5 +149,7 @@ export function parseHostPort (value: string, what: string): { host: string, por
 }
 
 export function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  if (host === 'localhost' || host === '::1') return true
+  const parts = host.split('.')
+  return parts.length === 4 && parts[0] === '127' && parts.every(p => /^\d{1,3}$/.test(p) && Number(p) <= 255)
 }

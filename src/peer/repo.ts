@@ -25,8 +25,13 @@ export interface RepoPaths {
 
 /** `--repo DIR`, else `$SHOAL_REPO`, else `~/.shoal` */
 export function resolveRepo (flag?: string): string {
-  const dir = flag ?? process.env[REPO_ENV] ?? path.join(os.homedir(), DEFAULT_REPO_DIRNAME)
+  // an empty value counts as unset, so `SHOAL_REPO=` never means the current directory
+  const dir = nonEmpty(flag) ?? nonEmpty(process.env[REPO_ENV]) ?? path.join(os.homedir(), DEFAULT_REPO_DIRNAME)
   return path.resolve(dir)
+}
+
+function nonEmpty (s?: string): string | undefined {
+  return s != null && s !== '' ? s : undefined
 }
 
 export function repoPaths (root: string): RepoPaths {
@@ -129,7 +134,9 @@ export async function acquireLock (root: string): Promise<RepoLock> {
       if (err.code !== 'EEXIST') throw err
     }
     const owner = await readLock(file)
-    if (owner != null && owner.pid !== process.pid && await isAlive(owner)) {
+    // our own pid with our start time means this process already holds the lock; the same
+    // pid with another start time was an earlier process, now gone
+    if (owner != null && await isAlive(owner)) {
       throw new RepoLockedError(root, owner.pid)
     }
     // stale: its owner is gone

@@ -23,7 +23,7 @@ interface PinRecord {
 
 /**
  * Recursive pins, one small JSON file per root, each written atomically. A pin file that cannot
- * be read is kept out of listings rather than failing them, and reported by `list`'s `onSkip`.
+ * be read is kept out of listings rather than failing them (`shoal verify` does not repair it).
  */
 export class Pins {
   constructor (private readonly dir: string) {}

@@ -91,7 +91,7 @@ describe('e2e: two daemons as separate processes', function () {
     assert.equal(ls.code, 0, ls.stderr)
     const again = await startDaemon(repo)
     assert.equal(again.peerId, c.peerId)
-    assert.equal(await again.stop(), 0)
+    assert.equal(await again.stop(), 0, again.stderr())
   })
 
   it('the control API refuses requests without the token (401) and browser requests (403)', async () => {

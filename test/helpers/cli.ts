@@ -44,6 +44,8 @@ export interface DaemonProcess {
   addresses: string[]
   api: string
   repo: string
+  /** What the daemon has written to stderr so far */
+  stderr(): string
   /** Send a signal (SIGTERM by default) and wait for exit; resolves with the exit code, or the signal that ended it */
   stop(signal?: NodeJS.Signals): Promise<number | string | null>
 }
@@ -77,6 +79,7 @@ export async function startDaemon (repo: string, extra: string[] = []): Promise<
     addresses: ready.addresses,
     api: ready.api,
     repo,
+    stderr: () => stderr,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode != null || child.signalCode != null) return child.exitCode ?? child.signalCode
       child.kill(signal)

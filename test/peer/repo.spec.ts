@@ -130,15 +130,20 @@ describe('peer: repo', () => {
       assert.equal(await lockHolder(root), undefined)
     })
 
-    it('a lock naming this very pid is taken over (it can only be a previous process that had the pid)', async () => {
-      // acquireLock skips the liveness check for its own pid, so a second acquire in the same
-      // process succeeds rather than throwing; the lock still names this process
+    it('a second acquire in the same process is refused, and the first lock stays', async () => {
       const first = await acquireLock(root)
-      const second = await acquireLock(root)
+      const err = await rejectsNamed(acquireLock(root), 'RepoLockedError')
+      assert.match(err.message, new RegExp(`process ${process.pid}\\b`))
       assert.equal((await readLockFile(root)).pid, process.pid)
-      await second.release()
       await first.release()
       await assert.rejects(fs.access(repoPaths(root).lock))
+    })
+
+    it('a lock naming this pid with another start time was an earlier process, and is taken over', async () => {
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: process.pid, started: '1' }))
+      const lock = await acquireLock(root)
+      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid) })
+      await lock.release()
     })
 
     it('throws RepoLockedError when the lock names another live process', async () => {

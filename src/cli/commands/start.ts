@@ -13,25 +13,34 @@ export function register (program: Command): void {
     .action(async (opts: { listen?: string[], api?: string, init?: boolean }, ...rest: any[]) => {
       const globals = globalsOf(rest)
       const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init })
-      const id = await daemon.peer.id()
-      printResult(globals, [
-        `shoal peer ${id.peerId} (repo ${daemon.repo})`,
-        ...id.addresses.map(a => `listening on ${a}`),
-        `control API on http://${daemon.apiAddress}`,
-        'ready'
-      ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo })
+      const announce = async (): Promise<void> => {
+        const id = await daemon.peer.id()
+        printResult(globals, [
+          `shoal peer ${id.peerId} (repo ${daemon.repo})`,
+          ...id.addresses.map(a => `listening on ${a}`),
+          `control API on http://${daemon.apiAddress}`,
+          'ready'
+        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo })
+      }
 
       await new Promise<void>((resolve) => {
+        let stopping = false
         const shutdown = (signal: string): void => {
-          process.off('SIGINT', onInt)
-          process.off('SIGTERM', onTerm)
+          // handlers stay installed, so a second signal cannot kill a peer that is stopping;
+          // the timeout below bounds how long stopping may take
+          if (stopping) return
+          stopping = true
           if (globals.json !== true) process.stderr.write(`shoal: ${signal} received, shutting down\n`)
           const timer = setTimeout(() => {
             reportError(new Error(`shutdown took longer than ${SHUTDOWN_TIMEOUT} ms; exiting`))
             process.exit(1)
           }, SHUTDOWN_TIMEOUT)
           timer.unref()
-          daemon.stop().then(resolve, (err) => {
+          daemon.stop().then(() => {
+            process.off('SIGINT', onInt)
+            process.off('SIGTERM', onTerm)
+            resolve()
+          }, (err) => {
             reportError(err)
             process.exitCode = 1
             resolve()
@@ -41,6 +50,9 @@ export function register (program: Command): void {
         const onTerm = (): void => { shutdown('SIGTERM') }
         process.on('SIGINT', onInt)
         process.on('SIGTERM', onTerm)
+        // announce readiness only once the handlers are in place: a supervisor that signals as
+        // soon as it reads the ready line must find them
+        void announce().catch((err) => { reportError(err) })
       })
     })
 }
