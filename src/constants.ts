@@ -28,8 +28,11 @@ export const DEFAULT_API_ADDRESS = '127.0.0.1:5080'
 /** The largest block the store accepts, matching the exchange protocol's limit */
 export const MAX_BLOCK_SIZE = 2 * MiB
 
-/** How many blocks the importer hashes and writes at once */
-export const DEFAULT_BLOCK_WRITE_CONCURRENCY = 16
+/** How many blocks the importer hashes at once */
+export const DEFAULT_BLOCK_WRITE_CONCURRENCY = 8
+
+/** Bytes of blocks queued for writing while the importer reads ahead */
+export const WRITE_BEHIND_BYTES = 16 * MiB
 
 /** The largest control API request body that is parsed as JSON */
 export const MAX_API_JSON_BODY = 64 * KiB
@@ -42,3 +45,42 @@ export const API_CONNECT_TIMEOUT = 2 * second
 
 /** How long `shoal start` waits for libp2p to stop before giving up */
 export const SHUTDOWN_TIMEOUT = 10 * second
+
+/** Block-exchange protocol id */
+export const EXCHANGE_PROTOCOL = '/shoal/exchange/1.0.0'
+
+/** Largest request message on an exchange stream */
+export const MAX_EXCHANGE_REQUEST = 64 * KiB
+
+/** Largest response message on an exchange stream: a block plus framing */
+export const MAX_EXCHANGE_RESPONSE = 4 * MiB
+
+/** CIDs in one `have` request */
+export const MAX_HAVE_CIDS = 1024
+
+/** Requests a client may have in flight on one stream */
+export const DEFAULT_MAX_REQUESTS_PER_STREAM = 64
+
+/** Inbound exchange streams on one connection */
+export const MAX_INBOUND_STREAMS_PER_CONNECTION = 8
+
+/** Inbound exchange streams in all */
+export const DEFAULT_MAX_INBOUND_STREAMS = 256
+
+/** Peers served at once */
+export const DEFAULT_UPLOAD_SLOTS = 16
+
+/** Largest window of requests in flight to one peer */
+export const MAX_WINDOW = 16
+
+/** Window a new peer starts with */
+export const INITIAL_WINDOW = 4
+
+/** How long a peer that sent a bad block is kept out of sessions */
+export const BAN_DURATION = 10 * minute
+
+/** How long a peer has to answer `have` for a session's root */
+export const HAVE_TIMEOUT = 5 * second
+
+/** How long a `want` may wait for its block before the peer is considered stalled */
+export const WANT_TIMEOUT = 30 * second

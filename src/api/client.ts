@@ -4,7 +4,7 @@ import { API_CONNECT_TIMEOUT } from '../constants.js'
 import { ApiUnreachableError, RemoteError } from '../errors.js'
 import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
-  AbortOptions, CatOptions, ExportEntry, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
+  AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
   PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
 } from './types.js'
 
@@ -115,6 +115,23 @@ class HttpApiClient implements ShoalApi {
     const result = JSON.parse(await text(res)) as PublishResult
     options.onProgress?.({ type: 'publish:done', bytes: result.size })
     return result
+  }
+
+  async fetch (cid: string, options: FetchOptions = {}): Promise<FetchResult> {
+    const res = await this.call('fetch', { json: { cid, from: options.from, name: options.name }, signal: options.signal })
+    let buf = ''
+    for await (const chunk of res) {
+      buf += chunk.toString('utf8')
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl))
+        buf = buf.slice(nl + 1)
+        if (msg.event != null) options.onProgress?.(msg.event)
+        else if (msg.result != null) return msg.result
+        else if (msg.error != null) throw new RemoteError(String(msg.error.name), String(msg.error.message), Number(msg.error.status) || 500)
+      }
+    }
+    throw new ApiUnreachableError('the daemon closed the fetch before it finished')
   }
 
   async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {

@@ -204,6 +204,20 @@ function routes (api: ShoalApi): Record<string, Handler> {
       const source = api.get(str(b.path, 'path'), { signal })
       await streamFrames(res, encodeEntries(await peeked(source)))
     },
+    '/api/v0/fetch': async (_req, res, body, signal) => {
+      const b = await body()
+      const from = Array.isArray(b.from) ? b.from.map((a: unknown) => str(a, 'from')) : undefined
+      // progress as one JSON event per line; the last line is the result or the error
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' })
+      const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
+      try {
+        const result = await api.fetch(str(b.cid, 'cid'), { from, name: typeof b.name === 'string' ? b.name : undefined, signal, onProgress: (e) => { line({ event: e }) } })
+        line({ result })
+      } catch (err: any) {
+        line({ error: { name: err.name, message: err.message, status: err instanceof ShoalError ? err.status : 500 } })
+      }
+      res.end()
+    },
     '/api/v0/ls': json(async (b, signal) => ({ entries: await api.ls(str(b.path, 'path'), { signal }) })),
     '/api/v0/pin/add': json(async (b, signal) => api.pinAdd(str(b.cid, 'cid'), { name: typeof b.name === 'string' ? b.name : undefined, signal })),
     '/api/v0/pin/rm': json(async (b, signal) => { await api.pinRm(str(b.cid, 'cid'), { signal }) }),

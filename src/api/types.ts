@@ -6,10 +6,12 @@ export interface AbortOptions {
   signal?: AbortSignal
 }
 
-/** Events of long operations; `publish:bytes` and `get:bytes` are sampled, `*:done` is guaranteed */
+/** Events of long operations; `publish:bytes` is sampled, `fetch:block` is sent per block, `*:done` is guaranteed */
 export type ProgressEvent =
   | { type: 'publish:bytes', bytes: number }
   | { type: 'publish:done', bytes: number }
+
+export type { FetchProgressEvent, FetchResult } from '../exchange/index.js'
 
 export interface ProgressOptions {
   onProgress?(event: ProgressEvent): void
@@ -36,6 +38,14 @@ export interface PublishResult {
   /** Bytes of file content */
   size: number
   name: string
+}
+
+export interface FetchOptions extends AbortOptions {
+  /** Multiaddrs (with /p2p/) of peers to fetch from, besides connected peers that have it */
+  from?: string[]
+  /** Name to pin it by (default: the CID) */
+  name?: string
+  onProgress?(event: import('../exchange/index.js').FetchProgressEvent): void
 }
 
 export interface CatOptions extends AbortOptions {
@@ -96,7 +106,12 @@ export interface ShoalApi {
   id(options?: AbortOptions): Promise<IdResult>
   /** Import one file or directory tree (entries sharing one top-level name) and pin its root */
   publish(entries: AsyncIterable<ImportEntry>, options?: PublishOptions): Promise<PublishResult>
-  /** Bytes of a file (`CID`, `CID/path`), optionally a range */
+  /**
+   * Fetch a whole DAG from the network into the store (only the blocks missing), verify every
+   * block, and pin the root; needs a running peer
+   */
+  fetch(cid: string, options?: FetchOptions): Promise<import('../exchange/index.js').FetchResult>
+  /** Bytes of a file (`CID`, `CID/path`), optionally a range; fetched from peers when missing */
   cat(path: string, options?: CatOptions): AsyncIterable<Uint8Array>
   /** Every entry under a path, parents first; paths are relative to it */
   get(path: string, options?: AbortOptions): AsyncIterable<ExportEntry>

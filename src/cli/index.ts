@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander'
 import { VERSION } from '../version.js'
 import { register as cat } from './commands/cat.js'
 import { register as connect } from './commands/connect.js'
+import { register as fetch } from './commands/fetch.js'
 import { register as gc } from './commands/gc.js'
 import { register as get } from './commands/get.js'
 import { register as id } from './commands/id.js'
@@ -27,7 +28,7 @@ export function buildProgram (): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const register of [init, start, id, publish, cat, get, ls, pin, gc, verify, peers, connect, stats]) {
+  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, stats]) {
     register(program)
   }
   // subcommands report usage errors through the same exit path

@@ -1,6 +1,7 @@
 import { importer } from 'ipfs-unixfs-importer'
-import { DEFAULT_BLOCK_WRITE_CONCURRENCY, DEFAULT_PROFILE, PROFILES } from '../constants.js'
+import { DEFAULT_BLOCK_WRITE_CONCURRENCY, DEFAULT_PROFILE, PROFILES, WRITE_BEHIND_BYTES } from '../constants.js'
 import { InvalidArgumentError, InvalidProfileError } from '../errors.js'
+import { WriteBehind } from './write-behind.js'
 import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
 
@@ -77,8 +78,9 @@ export async function importContent (entries: AsyncIterable<ImportEntry>, blocks
     }
   }
 
+  const writer = new WriteBehind(blocks, WRITE_BEHIND_BYTES)
   let root: { cid: CID, path?: string } | undefined
-  for await (const result of importer(candidates(), blocks, {
+  for await (const result of importer(candidates(), writer, {
     profile: profile as 'unixfs-v1-2025' | 'unixfs-v0-2015',
     // one file at a time: entries may arrive over a single stream (the control API), where a
     // file's bytes must be read before the next entry can be
@@ -90,6 +92,7 @@ export async function importContent (entries: AsyncIterable<ImportEntry>, blocks
       root = result
     }
   }
+  await writer.flush()
   if (root == null || top == null) {
     throw new InvalidArgumentError('nothing to import')
   }

@@ -39,6 +39,19 @@ export interface Config {
   publish: {
     profile: string
   }
+  /** Block exchange (docs/exchange.md) */
+  exchange: {
+    /** Peers served at once; others are told BUSY */
+    uploadSlots: number
+    /** Upload cap, bytes per second; 0 for none */
+    uploadRate: number
+    /** Download cap, bytes per second; 0 for none */
+    downloadRate: number
+    /** Inbound exchange streams in all */
+    maxInboundStreams: number
+    /** Requests a client may have in flight on one stream */
+    maxRequestsPerStream: number
+  }
 }
 
 /** configs/ in the installed package */
@@ -82,6 +95,7 @@ const peerMaddrs: Check = (v, k) => {
     if (!multiaddr(a).getComponents().some(c => c.name === 'p2p')) throw new Error(`${k} entry "${a}" needs a /p2p/<peer id> part`)
   }
 }
+const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${k} must be a whole number of 0 or more`) }
 const oneOf = (values: readonly string[]): Check => (v, k) => {
   if (typeof v !== 'string' || !values.includes(v)) throw new Error(`${k} must be one of ${values.join(', ')}`)
 }
@@ -98,7 +112,8 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
   dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']) },
   store: { fsync: bool },
-  publish: { profile: oneOf(PROFILES) }
+  publish: { profile: oneOf(PROFILES) },
+  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt }
 }
 
 /** Check a parsed config: every key known, every value of its type, nothing missing */

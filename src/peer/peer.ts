@@ -3,19 +3,21 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { cat, exportTree, importContent, list, parseContentPath } from '../content/index.js'
 import { DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
-import { createHost } from '../host/index.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type {
-  AbortOptions, CatOptions, ExportEntry, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
+  AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
   PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
 } from '../api/types.js'
 import type { Host } from '../host/index.js'
+import type { Exchange, FetchResult } from '../exchange/index.js'
 import type { Pin, Store } from '../store/index.js'
 import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
+import type { FetchSession } from '../exchange/index.js'
+import type { Blockstore } from 'interface-blockstore'
 
 export interface PeerComponents {
   root: string
@@ -34,6 +36,7 @@ export class ShoalPeer implements ShoalApi {
   readonly store: Store
   readonly config: Config
   host?: Host
+  exchange?: Exchange
   private readonly components: PeerComponents
   private started = false
   private startedAt = Date.now()
@@ -49,6 +52,8 @@ export class ShoalPeer implements ShoalApi {
     if (this.started) return
     await this.store.open()
     if (this.components.online) {
+      // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
+      const { createHost } = await import('../host/index.js')
       const host = await createHost({
         privateKey: this.components.privateKey,
         datastorePath: repoPaths(this.components.root).datastore,
@@ -61,6 +66,9 @@ export class ShoalPeer implements ShoalApi {
       })
       await host.start()
       this.host = host
+      const { createExchange } = await import('../exchange/index.js')
+      this.exchange = createExchange({ host, blocks: this.store.blocks }, this.config.exchange)
+      await this.exchange.start()
     }
     this.startedAt = Date.now()
     this.started = true
@@ -73,8 +81,10 @@ export class ShoalPeer implements ShoalApi {
     }
     this.started = false
     try {
+      await this.exchange?.stop()
       await this.host?.stop()
     } finally {
+      this.exchange = undefined
       this.host = undefined
       await this.components.lock.release()
     }
@@ -110,12 +120,73 @@ export class ShoalPeer implements ShoalApi {
     })
   }
 
+  async fetch (cid: string, options: FetchOptions = {}): Promise<FetchResult> {
+    const exchange = this.requireExchange('fetching')
+    const root = parseCid(cid)
+    return this.store.withWriteGuard(async () => {
+      const session = exchange.fetch(root, options)
+      const result = await session.result
+      const [entry] = await list(this.store.blocks, { cid: root, segments: [] }, options).catch(() => [])
+      const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options)).catch(() => 0)
+      await this.store.pin(root, { name: options.name ?? root.toString(), size }, options)
+      return result
+    })
+  }
+
   async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
-    yield * cat(this.store.blocks, parseContentPath(path), options)
+    const p = parseContentPath(path)
+    const { blocks, close } = this.readable(p.cid, options)
+    try {
+      yield * cat(blocks, p, options)
+    } finally {
+      close()
+    }
   }
 
   async * get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
-    yield * exportTree(this.store.blocks, parseContentPath(path), options)
+    const p = parseContentPath(path)
+    const { blocks, close } = this.readable(p.cid, options)
+    try {
+      yield * exportTree(blocks, p, options)
+    } finally {
+      close()
+    }
+  }
+
+  /**
+   * Blocks to read a DAG from: the store, and when online and a block is missing, a fetch
+   * session for the DAG that the reader waits on, so content streams while it arrives
+   */
+  private readable (root: CID, options: AbortOptions): { blocks: Pick<Blockstore, 'get'>, close(): void } {
+    const exchange = this.exchange
+    const store = this.store.blocks
+    if (exchange == null) return { blocks: store, close: () => {} }
+    const controller = new AbortController()
+    const onAbort = (): void => { controller.abort() }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    let session: FetchSession | undefined
+    const blocks = {
+      async * get (cid: CID, opts?: AbortOptions): AsyncGenerator<Uint8Array> {
+        if (!await store.has(cid)) {
+          session ??= exchange.fetch(root, { signal: controller.signal })
+          await session.blockReady(cid)
+        }
+        yield await store.getBytes(cid, opts)
+      }
+    }
+    return {
+      blocks: blocks as unknown as Pick<Blockstore, 'get'>,
+      close: () => {
+        options.signal?.removeEventListener('abort', onAbort)
+        // a reader that stops early does not leave a fetch running
+        controller.abort()
+      }
+    }
+  }
+
+  private requireExchange (what: string): Exchange {
+    if (this.exchange == null) throw new DaemonNotRunningError(this.components.root, what)
+    return this.exchange
   }
 
   async ls (path: string, options: AbortOptions = {}): Promise<LsEntry[]> {

@@ -32,6 +32,7 @@ export class FsBlocks implements Blockstore {
   private readonly tmpDir: string
   private readonly init: FsBlocksInit
   private readonly knownShards = new Set<string>()
+  private readonly unsyncedShards = new Set<string>()
 
   constructor (dir: string, init: FsBlocksInit) {
     this.dir = dir
@@ -85,35 +86,67 @@ export class FsBlocks implements Blockstore {
       return cid
     }
     const tmp = path.join(this.tmpDir, `${randomBytes(8).toString('hex')}`)
-    const handle = await fs.open(tmp, 'wx')
     let renamed = false
     try {
-      let size = 0
-      for await (const chunk of toIterable(val)) {
-        size += chunk.byteLength
-        if (size > this.init.maxBlockSize) {
+      if (val instanceof Uint8Array) {
+        if (val.byteLength > this.init.maxBlockSize) {
           throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
         }
-        await handle.write(chunk)
+        // one call: open, write, sync (flush) and close in the thread pool
+        await fs.writeFile(tmp, val, { flag: 'wx', flush: this.init.fsync })
+      } else {
+        await this.writeStreamed(cid, tmp, val)
       }
-      if (this.init.fsync) {
-        await handle.datasync()
-      }
-      await handle.close()
       const shard = path.dirname(final)
       if (!this.knownShards.has(shard)) {
         await fs.mkdir(shard, { recursive: true })
         this.knownShards.add(shard)
       }
       await fs.rename(tmp, final)
+      this.unsyncedShards.add(shard)
       renamed = true
       return cid
     } finally {
-      if (!renamed) {
-        await handle.close().catch(() => {})
-        await fs.rm(tmp, { force: true })
-      }
+      if (!renamed) await fs.rm(tmp, { force: true })
     }
+  }
+
+  private async writeStreamed (cid: CID, tmp: string, val: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+    const handle = await fs.open(tmp, 'wx')
+    try {
+      let size = 0
+      for await (const chunk of val) {
+        size += chunk.byteLength
+        if (size > this.init.maxBlockSize) {
+          throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
+        }
+        await handle.write(chunk)
+      }
+      if (this.init.fsync) await handle.datasync()
+    } finally {
+      await handle.close()
+    }
+  }
+
+  /**
+   * Sync the directories blocks were renamed into since the last call, so the renames survive a
+   * power cut. Called before a root is pinned.
+   */
+  async syncDirs (): Promise<void> {
+    if (!this.init.fsync) {
+      this.unsyncedShards.clear()
+      return
+    }
+    const shards = [...this.unsyncedShards]
+    this.unsyncedShards.clear()
+    await Promise.all(shards.map(async (dir) => {
+      const handle = await fs.open(dir, 'r')
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    }))
   }
 
   async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {

@@ -110,6 +110,8 @@ class DiskStore implements Store {
     if (walk.missing.length > 0) {
       throw new BlockNotFoundError(`cannot pin ${cid}: ${walk.missing.length} block(s) of its DAG are not in the store, the first is ${walk.missing[0]}`)
     }
+    // the blocks' directory entries reach the disk before the pin that promises them
+    await this.blocks.syncDirs()
     const pin: Pin = { cid, name: meta.name, size: meta.size, pinnedAt: Date.now() }
     await this.pins.add(pin)
     return pin

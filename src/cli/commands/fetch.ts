@@ -1,0 +1,37 @@
+import { collect, withApi } from '../context.js'
+import { formatBytes, printResult, progressBar } from '../output.js'
+import { writeTree } from '../write-tree.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('fetch <cid>')
+    .description('fetch a DAG from peers into the store, verifying every block, and pin it (needs a running daemon)')
+    .option('--from <multiaddr>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id> (repeatable)', collect)
+    .option('-o, --output <path>', 'then write the file or tree to this path')
+    .option('--name <name>', 'name to pin it by')
+    .action(withApi('fetch', false, async (api, globals, [cid]) => {
+      let bar: ReturnType<typeof progressBar> | undefined
+      const result = await api.fetch(cid ?? '', {
+        from: globals.from,
+        name: globals.name,
+        onProgress: (e) => {
+          if (globals.json === true) {
+            // one JSON event per line on stderr; the result goes to stdout
+            process.stderr.write(JSON.stringify(e) + '\n')
+            return
+          }
+          if (e.type === 'fetch:block') {
+            bar ??= progressBar(globals, e.totalBytes, 'fetch')
+            bar.update(e.bytes)
+          }
+        }
+      })
+      bar?.stop()
+      let written
+      if (globals.output != null) written = await writeTree(api.get(cid ?? ''), globals.output)
+      printResult(globals, [
+        `fetched ${result.cid}: ${result.blocks} blocks, ${formatBytes(result.bytes)} (${result.fetchedBlocks} blocks, ${formatBytes(result.fetchedBytes)} from the network) in ${(result.durationMs / 1000).toFixed(1)} s`,
+        ...(written != null ? [`saved to ${globals.output}`] : [])
+      ], { ...result, ...(written != null ? { path: globals.output } : {}) })
+    }))
+}

@@ -1,0 +1,136 @@
+import { lpStream } from '@libp2p/utils'
+import { EXCHANGE_PROTOCOL, INITIAL_WINDOW, MAX_EXCHANGE_RESPONSE, MAX_WINDOW, WANT_TIMEOUT } from '../constants.js'
+import { Request, Response } from './message.js'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+interface Pending {
+  resolve(res: Response): void
+  reject(err: Error): void
+  timer: ReturnType<typeof setTimeout>
+}
+
+/**
+ * One exchange stream to one peer: pipelined requests matched to responses by id, and the
+ * peer's window of requests in flight, adapted to its round-trip times: it grows while blocks
+ * come back near the fastest time seen and shrinks when they queue up.
+ */
+export class PeerChannel {
+  readonly peerId: string
+  window = INITIAL_WINDOW
+  inflight = 0
+  /** Fastest want round trip seen, ms */
+  minRtt = Infinity
+  bytes = 0
+  blocks = 0
+  private readonly stream: Stream
+  private readonly lp: LengthPrefixedStream<Stream>
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private closedWith?: Error
+  private readonly closeListeners: Array<(err?: Error) => void> = []
+
+  private constructor (peerId: string, stream: Stream) {
+    this.peerId = peerId
+    this.stream = stream
+    // the reader never holds more than the window of responses the client asked for
+    this.lp = lpStream(stream, { maxDataLength: MAX_EXCHANGE_RESPONSE, maxBufferSize: (MAX_WINDOW + 1) * MAX_EXCHANGE_RESPONSE })
+    void this.readLoop()
+  }
+
+  static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, signal?: AbortSignal): Promise<PeerChannel> {
+    const stream = await host.dialProtocol(target, EXCHANGE_PROTOCOL, { signal })
+    return new PeerChannel(peerIdOf(target), stream)
+  }
+
+  get closed (): boolean {
+    return this.closedWith != null
+  }
+
+  onClose (fn: (err?: Error) => void): void {
+    this.closeListeners.push(fn)
+  }
+
+  /** Send a request; resolves with its response */
+  async request (req: Omit<Request, 'id'>, timeoutMs = WANT_TIMEOUT): Promise<{ id: number, response: Promise<Response> }> {
+    if (this.closedWith != null) throw this.closedWith
+    const id = this.nextId++ >>> 0
+    const response = new Promise<Response>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.close(new Error(`peer ${this.peerId} did not answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.pending.set(id, { resolve, reject, timer })
+    })
+    // keep an unobserved rejection from crashing the process; callers await `response`
+    response.catch(() => {})
+    await this.lp.write(Request.encode({ ...req, id }))
+    return { id, response }
+  }
+
+  async cancel (target: number): Promise<void> {
+    if (this.closedWith != null) return
+    await this.lp.write(Request.encode({ id: 0, cancel: { target } })).catch(() => {})
+  }
+
+  /** Feed the round-trip time of a block into the window */
+  observe (rttMs: number, bytes: number): void {
+    this.bytes += bytes
+    this.blocks++
+    this.minRtt = Math.min(this.minRtt, rttMs)
+    if (rttMs <= this.minRtt * 1.5 + 5) this.window = Math.min(this.window + 1, MAX_WINDOW)
+    else if (rttMs > this.minRtt * 3 + 20) this.window = Math.max(this.window - 1, 2)
+  }
+
+  busy (): void {
+    this.window = Math.max(1, Math.floor(this.window / 2))
+  }
+
+  close (err?: Error): void {
+    if (this.closedWith != null) return
+    this.closedWith = err ?? new Error('channel closed')
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer)
+      p.reject(this.closedWith)
+    }
+    this.pending.clear()
+    if (err != null) this.stream.abort(err)
+    else void this.stream.close().catch(() => {})
+    for (const fn of this.closeListeners) fn(err)
+  }
+
+  private async readLoop (): Promise<void> {
+    try {
+      while (true) {
+        let bytes
+        try {
+          bytes = await this.lp.read()
+        } catch (err: any) {
+          if (err.name === 'UnexpectedEOFError') {
+            this.close(this.pending.size > 0 ? new Error(`peer ${this.peerId} closed the stream`) : undefined)
+            return
+          }
+          throw err
+        }
+        const res = Response.decode(bytes)
+        const p = this.pending.get(res.id)
+        if (p == null) continue // answer to a request we gave up on
+        this.pending.delete(res.id)
+        clearTimeout(p.timer)
+        p.resolve(res)
+      }
+    } catch (err: any) {
+      this.close(err)
+    }
+  }
+}
+
+/** The peer id a dial target names (a multiaddr must end in /p2p/<id>) */
+export function peerIdOf (target: PeerId | Multiaddr): string {
+  if ('getComponents' in target) {
+    const p2p = target.getComponents().find(c => c.name === 'p2p')?.value
+    if (p2p == null) throw new Error(`multiaddr ${target.toString()} has no /p2p/<peer id>`)
+    return p2p
+  }
+  return target.toString()
+}

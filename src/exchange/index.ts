@@ -1,0 +1,211 @@
+/**
+ * Block exchange: the `/shoal/exchange/1.0.0` protocol (docs/exchange.md). The server serves
+ * blocks from the store; the client fetches a DAG from many peers at once, verifying every
+ * block before it is stored.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT } from '../constants.js'
+import { InvalidArgumentError } from '../errors.js'
+import { PeerChannel, peerIdOf } from './channel.js'
+import { ExchangeServer } from './server.js'
+import { FetchSession } from './session.js'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** The store operations the exchange uses */
+export interface ExchangeBlocks {
+  has(cid: CID): Promise<boolean>
+  sizeOf(cid: CID): Promise<number | undefined>
+  getBytes(cid: CID): Promise<Uint8Array>
+  put(cid: CID, bytes: Uint8Array): Promise<CID>
+}
+
+export interface ExchangeComponents {
+  host: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'logger'>
+  blocks: ExchangeBlocks
+}
+
+export interface ExchangeInit {
+  /**
+   * Peers served at once; others are told BUSY
+   * @default 16
+   */
+  uploadSlots?: number
+  /**
+   * Upload cap in bytes per second; 0 for none
+   * @default 0
+   */
+  uploadRate?: number
+  /**
+   * Download cap in bytes per second; 0 for none
+   * @default 0
+   */
+  downloadRate?: number
+  /**
+   * Inbound exchange streams in all
+   * @default 256
+   */
+  maxInboundStreams?: number
+  /**
+   * Requests a client may have in flight on one stream
+   * @default 64
+   */
+  maxRequestsPerStream?: number
+}
+
+export type ResolvedExchangeInit = Required<ExchangeInit>
+
+/** `fetch:block` is sent for every block fetched; the others when they happen */
+export type FetchProgressEvent =
+  | { type: 'fetch:block', blocks: number, bytes: number, fetchedBytes: number, totalBytes?: number, peers: number, rate: number, eta?: number }
+  | { type: 'fetch:peer', peerId: string, joined: boolean, peers: number }
+  | { type: 'fetch:bad-block', peerId: string, cid: string }
+  | { type: 'fetch:done', blocks: number, bytes: number, fetchedBytes: number }
+
+export interface FetchResult {
+  cid: string
+  /** Blocks in the DAG */
+  blocks: number
+  /** Bytes of all blocks in the DAG */
+  bytes: number
+  /** Blocks that came from the network (the rest were already stored) */
+  fetchedBlocks: number
+  fetchedBytes: number
+  /** Blocks that arrived twice (end-game) */
+  duplicates: number
+  durationMs: number
+}
+
+export interface FetchOptions {
+  /** Peers to fetch from besides connected peers that have the root: multiaddrs with /p2p/ */
+  from?: string[]
+  signal?: AbortSignal
+  onProgress?(event: FetchProgressEvent): void
+}
+
+export interface ExchangeStats {
+  server: { streams: number, blocksSent: number, bytesSent: number, busy: number, notFound: number, resets: number }
+  activeUploads: number
+  activeFetches: number
+  banned: number
+}
+
+export interface Exchange {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Start fetching a DAG; `session.result` settles when it is all stored */
+  fetch(root: CID, options?: FetchOptions): FetchSession
+  stats(): ExchangeStats
+}
+
+class ShoalExchange implements Exchange {
+  private readonly components: ExchangeComponents
+  private readonly init: ResolvedExchangeInit
+  private readonly server: ExchangeServer
+  private readonly banned = new Map<string, number>()
+  private readonly sessions = new Set<FetchSession>()
+
+  constructor (components: ExchangeComponents, init: ExchangeInit) {
+    this.components = components
+    this.init = {
+      uploadSlots: init.uploadSlots ?? DEFAULT_UPLOAD_SLOTS,
+      uploadRate: init.uploadRate ?? 0,
+      downloadRate: init.downloadRate ?? 0,
+      maxInboundStreams: init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
+      maxRequestsPerStream: init.maxRequestsPerStream ?? DEFAULT_MAX_REQUESTS_PER_STREAM
+    }
+    this.server = new ExchangeServer(components, this.init)
+  }
+
+  async start (): Promise<void> {
+    await this.server.start()
+  }
+
+  async stop (): Promise<void> {
+    for (const s of this.sessions) s.fail(new Error('the peer is stopping'))
+    await this.server.stop()
+  }
+
+  stats (): ExchangeStats {
+    return { server: { ...this.server.stats }, activeUploads: this.server.activeUploads, activeFetches: this.sessions.size, banned: this.banned.size }
+  }
+
+  private isBanned (peerId: string): boolean {
+    const until = this.banned.get(peerId)
+    if (until == null) return false
+    if (until > Date.now()) return true
+    this.banned.delete(peerId)
+    return false
+  }
+
+  fetch (root: CID, options: FetchOptions = {}): FetchSession {
+    const log = this.components.host.logger.forComponent('shoal:exchange:client')
+    const targets = (options.from ?? []).map((a) => {
+      try {
+        const ma = multiaddr(a)
+        peerIdOf(ma)
+        return ma
+      } catch {
+        throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>`)
+      }
+    })
+    const session = new FetchSession({
+      root,
+      blocks: this.components.blocks,
+      log,
+      downloadRate: this.init.downloadRate,
+      ban: (peerId) => { this.banned.set(peerId, Date.now() + BAN_DURATION) },
+      signal: options.signal,
+      onProgress: options.onProgress
+    })
+    this.sessions.add(session)
+    void session.result.finally(() => this.sessions.delete(session)).catch(() => {})
+
+    void (async () => {
+      await session.start()
+      const joins: Array<Promise<void>> = []
+      const seen = new Set<string>()
+      for (const ma of targets) {
+        const id = peerIdOf(ma)
+        if (seen.has(id) || this.isBanned(id)) continue
+        seen.add(id)
+        joins.push(this.join(session, ma, root, false, options.signal))
+      }
+      for (const conn of this.components.host.getConnections()) {
+        const id = conn.remotePeer.toString()
+        if (seen.has(id) || this.isBanned(id)) continue
+        seen.add(id)
+        joins.push(this.join(session, conn.remotePeer, root, true, options.signal))
+      }
+      await Promise.all(joins)
+      session.providersDone()
+    })().catch((err) => { session.fail(err) })
+    return session
+  }
+
+  /** Open a channel to a peer and add it to the session if it has the root (or was named) */
+  private async join (session: FetchSession, target: PeerId | ReturnType<typeof multiaddr>, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
+    let channel: PeerChannel | undefined
+    try {
+      channel = await PeerChannel.open(this.components.host, target, signal)
+      if (probe) {
+        const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
+        const res = await response
+        if (res.have?.have[0] !== true) {
+          channel.close()
+          return
+        }
+      }
+      session.addPeer(channel)
+    } catch (err: any) {
+      channel?.close(err)
+      this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s: %s', target.toString(), err.message)
+    }
+  }
+}
+
+export function createExchange (components: ExchangeComponents, init: ExchangeInit = {}): Exchange {
+  return new ShoalExchange(components, init)
+}
+
+export type { FetchSession }

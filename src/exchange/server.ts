@@ -1,0 +1,198 @@
+import { lpStream } from '@libp2p/utils'
+import { CID } from 'multiformats/cid'
+import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
+import { No, Request, Response } from './message.js'
+import { RateLimiter } from './rate.js'
+import type { ExchangeComponents, ExchangeStats, ResolvedExchangeInit } from './index.js'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+
+/**
+ * Serves blocks from the store. Each inbound stream has a reader that queues requests (at most
+ * `maxRequestsPerStream`) and a writer that answers them in order, one block in memory at a time,
+ * waiting for the stream to drain before the next.
+ */
+export class ExchangeServer {
+  private readonly components: ExchangeComponents
+  private readonly init: ResolvedExchangeInit
+  private readonly log: Logger
+  private readonly upload: RateLimiter
+  private readonly servedPeers = new Map<string, number>()
+  private inboundStreams = 0
+  readonly stats: ExchangeStats['server'] = { streams: 0, blocksSent: 0, bytesSent: 0, busy: 0, notFound: 0, resets: 0 }
+
+  constructor (components: ExchangeComponents, init: ResolvedExchangeInit) {
+    this.components = components
+    this.init = init
+    this.log = components.host.logger.forComponent('shoal:exchange:server')
+    this.upload = new RateLimiter(init.uploadRate)
+  }
+
+  async start (): Promise<void> {
+    await this.components.host.handle(EXCHANGE_PROTOCOL, (stream, connection) => {
+      void this.handle(stream, connection)
+    }, { maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION })
+  }
+
+  async stop (): Promise<void> {
+    await this.components.host.unhandle(EXCHANGE_PROTOCOL)
+  }
+
+  private async handle (stream: Stream, connection: Connection): Promise<void> {
+    if (this.inboundStreams >= this.init.maxInboundStreams) {
+      stream.abort(new Error('too many exchange streams'))
+      this.stats.resets++
+      return
+    }
+    this.inboundStreams++
+    this.stats.streams++
+    const peer = connection.remotePeer.toString()
+    const lp = lpStream(stream, { maxDataLength: MAX_EXCHANGE_REQUEST, maxBufferSize: MAX_EXCHANGE_REQUEST * 2 })
+    const queue: Request[] = []
+    const cancelled = new Set<number>()
+    let wake: (() => void) | undefined
+    let readerDone = false
+    let failed: Error | undefined
+    let hasSlot = false
+
+    const reader = (async () => {
+      try {
+        while (true) {
+          let bytes
+          try {
+            bytes = await lp.read()
+          } catch (err: any) {
+            if (err.name === 'UnexpectedEOFError') return
+            throw err
+          }
+          const req = Request.decode(bytes)
+          if (req.cancel != null) {
+            const target = req.cancel.target
+            // only requests still queued can be cancelled, so the set stays bounded by the queue
+            if (queue.some(q => q.id === target)) cancelled.add(target)
+            continue
+          }
+          queue.push(req)
+          if (queue.length > this.init.maxRequestsPerStream) {
+            throw new Error(`more than ${this.init.maxRequestsPerStream} requests in flight`)
+          }
+          wake?.()
+        }
+      } catch (err: any) {
+        failed = err
+      } finally {
+        readerDone = true
+        wake?.()
+      }
+    })()
+
+    try {
+      while (true) {
+        const req = queue.shift()
+        if (req == null) {
+          if (failed != null) throw failed
+          if (readerDone) break
+          await new Promise<void>(resolve => { wake = resolve })
+          wake = undefined
+          continue
+        }
+        let res: Response
+        if (cancelled.delete(req.id)) {
+          res = no(req.id, No.Reason.CANCELLED, 'cancelled')
+        } else if (req.have != null && req.want == null) {
+          res = await this.answerHave(req)
+        } else if (req.want != null && req.have == null) {
+          if (!hasSlot) {
+            hasSlot = this.takeSlot(peer)
+          }
+          res = hasSlot ? await this.answerWant(req) : no(req.id, No.Reason.BUSY, 'all upload slots are taken')
+          if (!hasSlot) this.stats.busy++
+        } else {
+          res = no(req.id, No.Reason.BAD_REQUEST, 'a request carries exactly one of have, want, cancel')
+        }
+        const data = res.block?.data
+        if (data != null) {
+          await this.upload.take(data.byteLength)
+        }
+        await lp.write(Response.encode(res))
+        if (data != null) {
+          this.stats.blocksSent++
+          this.stats.bytesSent += data.byteLength
+        }
+      }
+      await stream.close()
+    } catch (err: any) {
+      this.log('stream from %s reset: %s', peer, err.message)
+      this.stats.resets++
+      stream.abort(err)
+    } finally {
+      if (hasSlot) this.releaseSlot(peer)
+      this.inboundStreams--
+      await reader
+    }
+  }
+
+  private takeSlot (peer: string): boolean {
+    const held = this.servedPeers.get(peer)
+    if (held != null) {
+      this.servedPeers.set(peer, held + 1)
+      return true
+    }
+    if (this.servedPeers.size >= this.init.uploadSlots) return false
+    this.servedPeers.set(peer, 1)
+    return true
+  }
+
+  private releaseSlot (peer: string): void {
+    const held = this.servedPeers.get(peer) ?? 1
+    if (held <= 1) this.servedPeers.delete(peer)
+    else this.servedPeers.set(peer, held - 1)
+  }
+
+  /** Peers being served now */
+  get activeUploads (): number {
+    return this.servedPeers.size
+  }
+
+  private async answerHave (req: Request): Promise<Response> {
+    const cids = req.have?.cids ?? []
+    if (cids.length === 0 || cids.length > MAX_HAVE_CIDS) {
+      return no(req.id, No.Reason.BAD_REQUEST, `have asks for 1 to ${MAX_HAVE_CIDS} CIDs`)
+    }
+    const have: boolean[] = []
+    for (const bytes of cids) {
+      const cid = decodeCid(bytes)
+      have.push(cid != null && await this.components.blocks.has(cid))
+    }
+    return { id: req.id, have: { have } }
+  }
+
+  private async answerWant (req: Request): Promise<Response> {
+    const cid = decodeCid(req.want?.cid ?? new Uint8Array())
+    if (cid == null) return no(req.id, No.Reason.BAD_REQUEST, 'invalid CID')
+    const size = await this.components.blocks.sizeOf(cid)
+    if (size == null) {
+      this.stats.notFound++
+      return no(req.id, No.Reason.NOT_FOUND, 'not found')
+    }
+    if (size > MAX_BLOCK_SIZE) return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
+    try {
+      return { id: req.id, block: { data: await this.components.blocks.getBytes(cid) as Uint8Array<ArrayBuffer> } }
+    } catch {
+      this.stats.notFound++
+      return no(req.id, No.Reason.NOT_FOUND, 'not found')
+    }
+  }
+}
+
+function no (id: number, reason: No.Reason, message: string): Response {
+  return { id, no: { reason, message } }
+}
+
+export function decodeCid (bytes: Uint8Array): CID | undefined {
+  try {
+    return CID.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+

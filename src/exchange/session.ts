@@ -1,0 +1,368 @@
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { identity } from 'multiformats/hashes/identity'
+import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
+import { linksOf, mhKey } from '../store/dag.js'
+import { No } from './message.js'
+import { RateLimiter, sleep } from './rate.js'
+import type { PeerChannel } from './channel.js'
+import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
+import type { Logger } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+interface Job {
+  cid: CID
+  key: string
+  /** Position in the DAG (link indices from the root): the queue is kept in this order */
+  order: number[]
+  /** Peers asked for it now, with the request id */
+  askedFrom: Map<string, { channel: PeerChannel, id: number }>
+}
+
+export interface SessionInit {
+  root: CID
+  blocks: ExchangeBlocks
+  log: Logger
+  downloadRate: number
+  /** Peers that sent a bad block are reported here, to keep them out for a while */
+  ban(peerId: string): void
+  signal?: AbortSignal
+  onProgress?(event: FetchProgressEvent): void
+}
+
+/**
+ * One fetch of one DAG from many peers. Work is a queue of missing blocks in DAG order; each
+ * peer takes from it as its window allows, so faster peers take more. At the end, idle peers
+ * duplicate blocks still in flight elsewhere (end-game) and the losers are cancelled.
+ */
+export class FetchSession {
+  private readonly init: SessionInit
+  private readonly peers = new Map<string, PeerChannel>()
+  private readonly lacks = new Map<string, Set<string>>()
+  private readonly pausedUntil = new Map<string, number>()
+  private readonly queue: Job[] = []
+  private readonly inflight = new Map<string, Job>()
+  private readonly done = new Set<string>()
+  private readonly waiters = new Map<string, Array<{ resolve(): void, reject(err: Error): void }>>()
+  private readonly rate: RateLimiter
+  private pendingLocal = 0
+  private started = Date.now()
+  private finished = false
+  private error?: Error
+  private resolveDone!: (r: FetchResult) => void
+  private rejectDone!: (err: Error) => void
+  /** Settles when every block of the DAG is in the store */
+  readonly result: Promise<FetchResult>
+  private readonly stats = { blocks: 0, bytes: 0, fetchedBlocks: 0, fetchedBytes: 0, duplicates: 0, totalBytes: undefined as number | undefined }
+  /** Whether more peers may still join; when false and no peer can serve a block, the fetch fails */
+  private providersPending = true
+
+  constructor (init: SessionInit) {
+    this.init = init
+    this.rate = new RateLimiter(init.downloadRate)
+    this.result = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
+    this.result.catch(() => {})
+    init.signal?.addEventListener('abort', () => { this.fail(init.signal?.reason ?? new Error('aborted')) }, { once: true })
+  }
+
+  /** Begin: walk what is already stored, queue what is missing */
+  async start (): Promise<void> {
+    this.started = Date.now()
+    await this.enqueue([{ cid: this.init.root, order: [] }])
+    this.check()
+  }
+
+  /** A peer that has (some of) the DAG joins the session */
+  addPeer (channel: PeerChannel): void {
+    if (this.finished || this.peers.has(channel.peerId)) {
+      channel.close()
+      return
+    }
+    this.peers.set(channel.peerId, channel)
+    channel.onClose((err) => { this.removePeer(channel, err) })
+    this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, joined: true, peers: this.peers.size })
+    this.schedule()
+  }
+
+  /** No more peers will join (all known providers were asked) */
+  providersDone (): void {
+    this.providersPending = false
+    this.check()
+  }
+
+  get peerCount (): number {
+    return this.peers.size
+  }
+
+  /** Resolves when the block is in the store; rejects if the session fails first */
+  async blockReady (cid: CID): Promise<void> {
+    const key = mhKey(cid)
+    if (this.done.has(key) || await this.init.blocks.has(cid)) return
+    if (this.error != null) throw this.error
+    await new Promise<void>((resolve, reject) => {
+      const list = this.waiters.get(key) ?? []
+      list.push({ resolve, reject })
+      this.waiters.set(key, list)
+    })
+  }
+
+  private async enqueue (items: Array<{ cid: CID, order: number[] }>): Promise<void> {
+    this.pendingLocal++
+    try {
+      for (const item of items) {
+        const key = mhKey(item.cid)
+        if (this.done.has(key) || this.inflight.has(key) || this.queue.some(j => j.key === key)) continue
+        if (item.cid.multihash.code === identity.code) {
+          this.markDone(key, item.cid.multihash.digest.byteLength, false)
+          continue
+        }
+        if (await this.init.blocks.has(item.cid)) {
+          // resume: a block already stored is never asked for; walk into it for its links
+          const bytes = await this.init.blocks.getBytes(item.cid)
+          this.noteRoot(item.cid, bytes)
+          this.markDone(key, bytes.byteLength, false)
+          await this.enqueue(linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
+          continue
+        }
+        this.insert({ cid: item.cid, key, order: item.order, askedFrom: new Map() })
+      }
+    } finally {
+      this.pendingLocal--
+    }
+    this.schedule()
+  }
+
+  private insert (job: Job): void {
+    let lo = 0
+    let hi = this.queue.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (compareOrder(this.queue[mid].order, job.order) < 0) lo = mid + 1
+      else hi = mid
+    }
+    this.queue.splice(lo, 0, job)
+  }
+
+  private noteRoot (cid: CID, bytes: Uint8Array): void {
+    if (this.stats.totalBytes != null || !cid.equals(this.init.root)) return
+    if (cid.code === dagPb.code) {
+      try {
+        const node = dagPb.decode(bytes)
+        const fs = node.Data != null ? UnixFS.unmarshal(node.Data) : undefined
+        if (fs?.type === 'file') this.stats.totalBytes = Number(fs.fileSize())
+      } catch {}
+    } else {
+      this.stats.totalBytes = bytes.byteLength
+    }
+  }
+
+  private markDone (key: string, size: number, fetched: boolean): void {
+    this.done.add(key)
+    this.stats.blocks++
+    this.stats.bytes += size
+    if (fetched) {
+      this.stats.fetchedBlocks++
+      this.stats.fetchedBytes += size
+    }
+    const waiting = this.waiters.get(key)
+    if (waiting != null) {
+      this.waiters.delete(key)
+      for (const w of waiting) w.resolve()
+    }
+  }
+
+  /** Give every peer as much work as its window allows */
+  private schedule (): void {
+    if (this.finished) return
+    const now = Date.now()
+    const peers = [...this.peers.values()].sort((a, b) => b.window - a.window)
+    for (const peer of peers) {
+      if ((this.pausedUntil.get(peer.peerId) ?? 0) > now) continue
+      while (peer.inflight < peer.window) {
+        const job = this.nextFor(peer)
+        if (job == null) break
+        void this.want(peer, job)
+      }
+    }
+    this.check()
+  }
+
+  private nextFor (peer: PeerChannel): Job | undefined {
+    const lacks = this.lacks.get(peer.peerId)
+    const i = this.queue.findIndex(j => lacks?.has(j.key) !== true)
+    if (i >= 0) {
+      const [job] = this.queue.splice(i, 1)
+      this.inflight.set(job.key, job)
+      return job
+    }
+    if (this.queue.length > 0) return undefined
+    // end-game: take a block in flight elsewhere, the one asked longest ago first
+    for (const job of this.inflight.values()) {
+      if (!job.askedFrom.has(peer.peerId) && lacks?.has(job.key) !== true && job.askedFrom.size < 2) return job
+    }
+    return undefined
+  }
+
+  private async want (peer: PeerChannel, job: Job): Promise<void> {
+    peer.inflight++
+    const sentAt = Date.now()
+    try {
+      const { id, response } = await peer.request({ want: { cid: job.cid.bytes } })
+      job.askedFrom.set(peer.peerId, { channel: peer, id })
+      const res = await response
+      job.askedFrom.delete(peer.peerId)
+      if (this.finished || this.done.has(job.key)) {
+        if (res.block != null) this.stats.duplicates++
+        return
+      }
+      if (res.block != null) {
+        await this.receive(peer, job, res.block.data, Date.now() - sentAt)
+      } else if (res.no?.reason === No.Reason.BUSY) {
+        peer.busy()
+        this.pausedUntil.set(peer.peerId, Date.now() + 1000)
+        setTimeout(() => { this.schedule() }, 1000).unref()
+        this.requeue(job)
+      } else if (res.no?.reason === No.Reason.CANCELLED) {
+        // another peer won the end-game race
+      } else {
+        const lacks = this.lacks.get(peer.peerId) ?? new Set()
+        lacks.add(job.key)
+        this.lacks.set(peer.peerId, lacks)
+        this.requeue(job)
+      }
+    } catch (err: any) {
+      job.askedFrom.delete(peer.peerId)
+      if (!this.done.has(job.key)) this.requeue(job)
+      if (!peer.closed) peer.close(err)
+    } finally {
+      peer.inflight--
+      this.schedule()
+    }
+  }
+
+  private async receive (peer: PeerChannel, job: Job, data: Uint8Array, rttMs: number): Promise<void> {
+    if (!await verifies(job.cid, data)) {
+      this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
+      this.init.ban(peer.peerId)
+      this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
+      this.requeue(job)
+      peer.close(new InvalidBlockError(`peer ${peer.peerId} sent a block that does not match ${job.cid}`))
+      return
+    }
+    peer.observe(rttMs, data.byteLength)
+    await this.init.blocks.put(job.cid, data)
+    if (this.done.has(job.key)) {
+      this.stats.duplicates++
+      return
+    }
+    this.inflight.delete(job.key)
+    this.noteRoot(job.cid, data)
+    this.markDone(job.key, data.byteLength, true)
+    // cancel the end-game copies still in flight
+    for (const [other, { channel, id }] of job.askedFrom) {
+      if (other !== peer.peerId) void channel.cancel(id)
+    }
+    this.progress()
+    const links = linksOf(job.cid, data)
+    if (links.length > 0) {
+      await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))
+    }
+    await this.rate.take(data.byteLength, this.init.signal)
+  }
+
+  private requeue (job: Job): void {
+    if (this.done.has(job.key) || job.askedFrom.size > 0) return
+    this.inflight.delete(job.key)
+    if (!this.queue.includes(job)) this.insert(job)
+  }
+
+  private removePeer (peer: PeerChannel, err?: Error): void {
+    if (this.peers.get(peer.peerId) !== peer) return
+    this.peers.delete(peer.peerId)
+    if (err != null) this.init.log('peer %s left the session: %s', peer.peerId, err.message)
+    this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, joined: false, peers: this.peers.size })
+    // its blocks go back to the queue (want() requeues them as their requests fail)
+    this.schedule()
+  }
+
+  private progress (): void {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001)
+    const rate = this.stats.fetchedBytes / seconds
+    const total = this.stats.totalBytes
+    this.init.onProgress?.({
+      type: 'fetch:block',
+      blocks: this.stats.blocks,
+      bytes: this.stats.bytes,
+      fetchedBytes: this.stats.fetchedBytes,
+      totalBytes: total,
+      peers: this.peers.size,
+      rate,
+      eta: total != null && rate > 0 ? Math.max(0, (total - this.stats.bytes) / rate) : undefined
+    })
+  }
+
+  /** Finish when nothing is left; fail when what is left cannot be had */
+  private check (): void {
+    if (this.finished || this.pendingLocal > 0) return
+    if (this.queue.length === 0 && this.inflight.size === 0) {
+      this.finish()
+      return
+    }
+    if (this.providersPending) return
+    if (this.peers.size === 0) {
+      this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.queue.length + this.inflight.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
+      return
+    }
+    // a queued block that every peer in the session lacks can never arrive
+    for (const job of this.queue) {
+      if ([...this.peers.keys()].every(p => this.lacks.get(p)?.has(job.key) === true)) {
+        this.fail(new BlockNotFoundError(`no peer in the session has block ${job.cid} of ${this.init.root}`))
+        return
+      }
+    }
+  }
+
+  private finish (): void {
+    this.finished = true
+    for (const peer of this.peers.values()) peer.close()
+    const durationMs = Date.now() - this.started
+    this.init.onProgress?.({ type: 'fetch:done', blocks: this.stats.blocks, bytes: this.stats.bytes, fetchedBytes: this.stats.fetchedBytes })
+    this.resolveDone({
+      cid: this.init.root.toString(),
+      blocks: this.stats.blocks,
+      bytes: this.stats.bytes,
+      fetchedBlocks: this.stats.fetchedBlocks,
+      fetchedBytes: this.stats.fetchedBytes,
+      duplicates: this.stats.duplicates,
+      durationMs
+    })
+  }
+
+  fail (err: Error): void {
+    if (this.finished) return
+    this.finished = true
+    this.error = err
+    for (const peer of this.peers.values()) peer.close()
+    for (const list of this.waiters.values()) for (const w of list) w.reject(err)
+    this.waiters.clear()
+    this.rejectDone(err)
+  }
+}
+
+function compareOrder (a: number[], b: number[]): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i]
+  }
+  return a.length - b.length
+}
+
+/** Whether the bytes hash to the CID's multihash */
+export async function verifies (cid: CID, data: Uint8Array): Promise<boolean> {
+  if (cid.multihash.code !== sha256.code) return false
+  const digest = await sha256.digest(data)
+  return Buffer.compare(digest.digest, cid.multihash.digest) === 0
+}
+
+export { sleep }
