@@ -93,6 +93,8 @@ export interface StatsResult {
   store: { blocks: number, bytes: number, pins: number }
   /** Present when online */
   network?: { connections: number, peers: number, knownPeers: number, gossipTopics: number }
+  /** Block exchange counters, when online */
+  exchange?: import('../exchange/index.js').ExchangeStats
   /** Seconds since the peer started */
   uptime: number
 }

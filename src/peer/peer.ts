@@ -269,6 +269,7 @@ export class ShoalPeer implements ShoalApi {
         knownPeers: (await this.host.peerStore.all()).length,
         gossipTopics: this.host.services.pubsub.getTopics().length
       }
+      result.exchange = this.exchange?.stats()
     }
     return result
   }

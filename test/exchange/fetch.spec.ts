@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { publishRandom, startPeer, stats, storedBlocks, waitFor } from '../helpers/swarm.js'
+import { tmpDir } from '../helpers/tmp.js'
+import type { DaemonProcess } from '../helpers/cli.js'
+
+const MiB = 1024 * 1024
+
+describe('exchange: fetching between daemon processes', function () {
+  this.timeout(180_000)
+  let tmp: { dir: string, cleanup(): Promise<void> }
+  const daemons: DaemonProcess[] = []
+
+  const peer = async (name: string, change?: (c: any) => void): Promise<DaemonProcess> => {
+    const d = await startPeer(path.join(tmp.dir, name), change)
+    daemons.push(d)
+    return d
+  }
+
+  before(async () => { tmp = await tmpDir() })
+  after(async () => {
+    await Promise.all(daemons.map(async d => d.stop()))
+    await tmp?.cleanup()
+  })
+
+  it('two peers: fetch byte for byte, pin, and serve it from then on', async () => {
+    const a = await peer('two-a')
+    const b = await peer('two-b')
+    const c = await peer('two-c')
+    const { cid, bytes } = await publishRandom(a, tmp.dir, 5 * MiB + 17)
+    const out = path.join(tmp.dir, 'two-out.bin')
+    const r = await runCli(['--repo', b.repo, '--json', 'fetch', cid, '--from', a.addresses[0], '-o', out])
+    assert.equal(r.code, 0, r.stderr)
+    const result = lastJson(r.stdout)
+    assert.equal(result.cid, cid)
+    assert.equal(result.fetchedBlocks, result.blocks)
+    assert.equal(result.blocks, 7) // 6 leaves of 1 MiB or less + the root
+    assert.ok((await fs.readFile(out)).equals(bytes))
+    // progress went to stderr as JSON lines
+    const events = r.stderr.trim().split('\n').map(l => JSON.parse(l))
+    assert.equal(events.filter(e => e.type === 'fetch:block').length, 7)
+    // pinned on b
+    const pins = lastJson((await runCli(['--repo', b.repo, '--json', 'pin', 'ls'])).stdout).pins
+    assert.ok(pins.some((p: any) => p.cid === cid))
+    // b now serves it: c fetches from b alone
+    const fromB = await runCli(['--repo', c.repo, '--json', 'fetch', cid, '--from', b.addresses[0]])
+    assert.equal(fromB.code, 0, fromB.stderr)
+    const cat = await runCli(['--repo', c.repo, 'cat', cid])
+    assert.equal(cat.code, 0)
+    // a connected peer holding the root is found without --from
+    const d = await peer('two-d')
+    assert.equal((await runCli(['--repo', d.repo, 'connect', a.addresses[0]])).code, 0)
+    const found = await runCli(['--repo', d.repo, '--json', 'fetch', cid])
+    assert.equal(found.code, 0, found.stderr)
+    assert.equal(lastJson(found.stdout).fetchedBlocks, 7)
+  })
+
+  it('cat streams content it does not hold from a connected peer', async () => {
+    const a = await peer('cat-a')
+    const b = await peer('cat-b')
+    const { cid, bytes } = await publishRandom(a, tmp.dir, 3 * MiB)
+    assert.equal((await runCli(['--repo', b.repo, 'connect', a.addresses[0]])).code, 0)
+    const out = path.join(tmp.dir, 'cat-out.bin')
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [SHOAL_BIN, '--repo', b.repo, 'cat', cid], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const chunks: Buffer[] = []
+      child.stdout.on('data', (d: Buffer) => chunks.push(d))
+      child.on('close', (code) => {
+        if (code !== 0) { reject(new Error(`cat exited ${code}`)); return }
+        fs.writeFile(out, Buffer.concat(chunks)).then(resolve, reject)
+      })
+    })
+    assert.ok((await fs.readFile(out)).equals(bytes))
+  })
+
+  it('four seeders, one killed in the middle: the fetch completes', async () => {
+    const seeders = await Promise.all([0, 1, 2, 3].map(async i => peer(`kill-s${i}`)))
+    const fetcher = await peer('kill-f', c => { c.exchange.downloadRate = 8 * MiB })
+    const { cid, bytes } = await publishRandom(seeders[0], tmp.dir, 24 * MiB)
+    for (const s of seeders.slice(1)) {
+      const r = await runCli(['--repo', s.repo, 'fetch', cid, '--from', seeders[0].addresses[0]])
+      assert.equal(r.code, 0, r.stderr)
+    }
+    const from = seeders.flatMap(s => ['--from', s.addresses[0]])
+    const fetching = runCli(['--repo', fetcher.repo, '--json', 'fetch', cid, ...from], { timeoutMs: 120_000 })
+    await waitFor(async () => await storedBlocks(fetcher.repo) >= 6, 60_000, 'the fetch to get going')
+    assert.equal(await seeders[1].stop('SIGKILL'), 'SIGKILL')
+    const r = await fetching
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(lastJson(r.stdout).blocks, 25)
+    const events = r.stderr.trim().split('\n').map(l => JSON.parse(l))
+    assert.ok(events.some(e => e.type === 'fetch:peer' && e.joined === false && e.peerId === seeders[1].peerId), 'the killed seeder left the session')
+    const cat = await runCli(['--repo', fetcher.repo, 'get', cid, '-o', path.join(tmp.dir, 'kill-out.bin')])
+    assert.equal(cat.code, 0, cat.stderr)
+    assert.ok((await fs.readFile(path.join(tmp.dir, 'kill-out.bin'))).equals(bytes))
+  })
+
+  it('a fetcher killed with SIGKILL part-way resumes and asks only for the blocks it lacked', async () => {
+    const seeder = await peer('resume-s')
+    const repo = path.join(tmp.dir, 'resume-f')
+    let fetcher = await peer('resume-f', c => { c.exchange.downloadRate = 8 * MiB })
+    const { cid, bytes } = await publishRandom(seeder, tmp.dir, 32 * MiB)
+    const first = runCli(['--repo', repo, 'fetch', cid, '--from', seeder.addresses[0]], { timeoutMs: 120_000 })
+    await waitFor(async () => await storedBlocks(repo) >= 8, 60_000, 'some blocks to arrive')
+    assert.equal(await fetcher.stop('SIGKILL'), 'SIGKILL')
+    const killed = await first
+    assert.notEqual(killed.code, 0)
+    const had = await storedBlocks(repo)
+    assert.ok(had >= 8 && had < 33, `had ${had}`)
+
+    const sentBefore = (await stats(seeder)).exchange.server.blocksSent
+    // the same repo again: its stale lock is taken over, its partial blocks kept
+    fetcher = await startDaemon(repo)
+    daemons.push(fetcher)
+    const r = await runCli(['--repo', repo, '--json', 'fetch', cid, '--from', seeder.addresses[0]])
+    assert.equal(r.code, 0, r.stderr)
+    const result = lastJson(r.stdout)
+    assert.equal(result.blocks, 33)
+    assert.equal(result.fetchedBlocks, 33 - had, `had ${had}, fetched ${result.fetchedBlocks}`)
+    const sentAfter = (await stats(seeder)).exchange.server.blocksSent
+    assert.equal(sentAfter - sentBefore, 33 - had, 'the seeder sent only the missing blocks')
+    const out = path.join(tmp.dir, 'resume-out.bin')
+    assert.equal((await runCli(['--repo', repo, 'get', cid, '-o', out])).code, 0)
+    assert.ok((await fs.readFile(out)).equals(bytes))
+  })
+})
