@@ -16,7 +16,7 @@ interface Job {
   key: string
   /** Position in the DAG (link indices from the root): the queue is kept in this order */
   order: number[]
-  /** Peers asked for it now, with the request id */
+  /** Peers asked for it now, with the request id once it is sent (-1 before) */
   askedFrom: Map<string, { channel: PeerChannel, id: number }>
 }
 
@@ -182,6 +182,9 @@ export class FetchSession {
       while (peer.inflight < peer.window) {
         const job = this.nextFor(peer)
         if (job == null) break
+        // reserved now, so this peer is never picked for the same block twice
+        job.askedFrom.set(peer.peerId, { channel: peer, id: -1 })
+        peer.inflight++
         void this.want(peer, job)
       }
     }
@@ -205,11 +208,10 @@ export class FetchSession {
   }
 
   private async want (peer: PeerChannel, job: Job): Promise<void> {
-    peer.inflight++
     const sentAt = Date.now()
     try {
       const { id, response } = await peer.request({ want: { cid: job.cid.bytes } })
-      job.askedFrom.set(peer.peerId, { channel: peer, id })
+      if (job.askedFrom.has(peer.peerId)) job.askedFrom.set(peer.peerId, { channel: peer, id })
       const res = await response
       job.askedFrom.delete(peer.peerId)
       if (this.finished || this.done.has(job.key)) {
@@ -261,7 +263,7 @@ export class FetchSession {
     this.markDone(job.key, data.byteLength, true)
     // cancel the end-game copies still in flight
     for (const [other, { channel, id }] of job.askedFrom) {
-      if (other !== peer.peerId) void channel.cancel(id)
+      if (other !== peer.peerId && id >= 0) void channel.cancel(id)
     }
     this.progress()
     const links = linksOf(job.cid, data)
