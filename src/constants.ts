@@ -84,3 +84,9 @@ export const HAVE_TIMEOUT = 5 * second
 
 /** How long a `want` may wait for its block before the peer is considered stalled */
 export const WANT_TIMEOUT = 30 * second
+
+/** Raw-throughput probe protocol id (off unless `exchange.perf`) */
+export const EXCHANGE_PERF_PROTOCOL = '/shoal/perf/1.0.0'
+
+/** Bytes `shoal perf` downloads unless told otherwise */
+export const DEFAULT_PERF_BYTES = 256 * MiB

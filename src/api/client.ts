@@ -5,7 +5,7 @@ import { ApiUnreachableError, RemoteError } from '../errors.js'
 import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
 } from './types.js'
 
 export interface ApiClientInit {
@@ -180,6 +180,10 @@ class HttpApiClient implements ShoalApi {
 
   async stats (options?: AbortOptions): Promise<StatsResult> {
     return this.json('stats', {}, options)
+  }
+
+  async perf (multiaddr: string, options: AbortOptions & { bytes?: number } = {}): Promise<PerfResult> {
+    return this.json('perf', { multiaddr, bytes: options.bytes }, options)
   }
 }
 

@@ -226,7 +226,8 @@ function routes (api: ShoalApi): Record<string, Handler> {
     '/api/v0/verify': json(async (b, signal) => api.verify({ drop: b.drop === true, signal })),
     '/api/v0/peers': json(async (_b, signal) => ({ peers: await api.peers({ signal }) })),
     '/api/v0/connect': json(async (b, signal) => api.connect(str(b.multiaddr, 'multiaddr'), { signal })),
-    '/api/v0/stats': json(async (_b, signal) => api.stats({ signal }))
+    '/api/v0/stats': json(async (_b, signal) => api.stats({ signal })),
+    '/api/v0/perf': json(async (b, signal) => api.perf(str(b.multiaddr, 'multiaddr'), { bytes: optNum(b.bytes, 'bytes'), signal }))
   }
 }
 

@@ -127,4 +127,17 @@ export interface ShoalApi {
   peers(options?: AbortOptions): Promise<PeerInfo[]>
   connect(multiaddr: string, options?: AbortOptions): Promise<PeerInfo>
   stats(options?: AbortOptions): Promise<StatsResult>
+  /**
+   * Measure raw stream throughput from a peer over `/shoal/perf/1.0.0` (the peer needs
+   * `exchange.perf` on); needs a running peer
+   */
+  perf(multiaddr: string, options?: AbortOptions & { bytes?: number }): Promise<PerfResult>
+}
+
+export interface PerfResult {
+  peerId: string
+  bytes: number
+  seconds: number
+  /** 10^6 bytes per second */
+  MBps: number
 }

@@ -13,6 +13,7 @@ import { register as id } from './commands/id.js'
 import { register as init } from './commands/init.js'
 import { register as ls } from './commands/ls.js'
 import { register as peers } from './commands/peers.js'
+import { register as perf } from './commands/perf.js'
 import { register as pin } from './commands/pin.js'
 import { register as publish } from './commands/publish.js'
 import { register as start } from './commands/start.js'
@@ -28,7 +29,7 @@ export function buildProgram (): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, stats]) {
+  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, stats, perf]) {
     register(program)
   }
   // subcommands report usage errors through the same exit path

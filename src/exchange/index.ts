@@ -8,6 +8,7 @@ import { BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STR
 import { InvalidArgumentError } from '../errors.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
+import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -51,6 +52,11 @@ export interface ExchangeInit {
    * @default 64
    */
   maxRequestsPerStream?: number
+  /**
+   * Answer the raw-throughput probe `/shoal/perf/1.0.0`
+   * @default false
+   */
+  perf?: boolean
 }
 
 export type ResolvedExchangeInit = Required<ExchangeInit>
@@ -96,6 +102,8 @@ export interface Exchange {
   /** Start fetching a DAG; `session.result` settles when it is all stored */
   fetch(root: CID, options?: FetchOptions): FetchSession
   stats(): ExchangeStats
+  /** Download `bytes` from a peer over the raw perf protocol (it must have `exchange.perf` on) */
+  perf(target: string, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }>
 }
 
 class ShoalExchange implements Exchange {
@@ -112,13 +120,29 @@ class ShoalExchange implements Exchange {
       uploadRate: init.uploadRate ?? 0,
       downloadRate: init.downloadRate ?? 0,
       maxInboundStreams: init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
-      maxRequestsPerStream: init.maxRequestsPerStream ?? DEFAULT_MAX_REQUESTS_PER_STREAM
+      maxRequestsPerStream: init.maxRequestsPerStream ?? DEFAULT_MAX_REQUESTS_PER_STREAM,
+      perf: init.perf ?? false
     }
     this.server = new ExchangeServer(components, this.init)
   }
 
   async start (): Promise<void> {
     await this.server.start()
+    if (this.init.perf) await handlePerf(this.components.host)
+  }
+
+  async perf (target: string, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }> {
+    let ma
+    try {
+      ma = multiaddr(target)
+      peerIdOf(ma)
+    } catch {
+      throw new InvalidArgumentError(`invalid multiaddr "${target}": expected one ending in /p2p/<peer id>`)
+    }
+    if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > MAX_PERF_BYTES) {
+      throw new InvalidArgumentError(`perf bytes must be between 1 and ${MAX_PERF_BYTES}`)
+    }
+    return runPerf(this.components.host, ma, bytes, signal)
   }
 
   async stop (): Promise<void> {

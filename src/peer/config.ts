@@ -51,6 +51,8 @@ export interface Config {
     maxInboundStreams: number
     /** Requests a client may have in flight on one stream */
     maxRequestsPerStream: number
+    /** Answer the raw-throughput probe `/shoal/perf/1.0.0` (benchmarks, diagnosis) */
+    perf: boolean
   }
 }
 
@@ -113,7 +115,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']) },
   store: { fsync: bool },
   publish: { profile: oneOf(PROFILES) },
-  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt }
+  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool }
 }
 
 /** Check a parsed config: every key known, every value of its type, nothing missing */

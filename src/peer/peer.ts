@@ -5,12 +5,13 @@ import { cat, exportTree, importContent, list, parseContentPath } from '../conte
 import { DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
+import { DEFAULT_PERF_BYTES } from '../constants.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
 } from '../api/types.js'
 import type { Host } from '../host/index.js'
 import type { Exchange, FetchResult } from '../exchange/index.js'
@@ -252,6 +253,13 @@ export class ShoalPeer implements ShoalApi {
     }
     const conn: Connection = await host.dial(ma, { signal: options.signal })
     return { peerId: conn.remotePeer.toString(), addresses: [conn.remoteAddr.toString()], direction: conn.direction }
+  }
+
+  async perf (addr: string, options: AbortOptions & { bytes?: number } = {}): Promise<PerfResult> {
+    const exchange = this.requireExchange('perf')
+    const r = await exchange.perf(addr, options.bytes ?? DEFAULT_PERF_BYTES, options.signal)
+    const peerId = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value ?? ''
+    return { peerId, bytes: r.bytes, seconds: r.seconds, MBps: r.bytes / r.seconds / 1e6 }
   }
 
   async stats (options: AbortOptions = {}): Promise<StatsResult> {

@@ -1,0 +1,13 @@
+import { nonNegativeInt, withApi } from '../context.js'
+import { formatBytes, printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('perf <multiaddr>')
+    .description('measure raw stream throughput from a peer that has exchange.perf on (needs a running daemon)')
+    .option('--bytes <n>', 'bytes to download (default 256 MiB)', nonNegativeInt)
+    .action(withApi('perf', false, async (api, globals, [addr]) => {
+      const r = await api.perf(addr ?? '', { bytes: globals.bytes })
+      printResult(globals, `${formatBytes(r.bytes)} from ${r.peerId} in ${r.seconds.toFixed(2)} s: ${r.MBps.toFixed(1)} MB/s`, r)
+    }))
+}

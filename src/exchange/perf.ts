@@ -1,0 +1,64 @@
+import { EXCHANGE_PERF_PROTOCOL, GiB, KiB } from '../constants.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Largest download one perf request may ask for */
+export const MAX_PERF_BYTES = 16 * GiB
+const WRITE_SIZE = 256 * KiB
+
+/**
+ * `/shoal/perf/1.0.0`: a raw-throughput probe over the same transport, encryption and muxer the
+ * exchange uses, for benchmarks and diagnosis. The client writes the number of bytes it wants as
+ * an 8-byte big-endian integer and closes its write end; the server writes that many zero bytes
+ * and closes. Off unless `exchange.perf` is true in config, since it lets any peer ask for data.
+ */
+export async function handlePerf (host: Pick<Libp2p, 'handle'>): Promise<void> {
+  await host.handle(EXCHANGE_PERF_PROTOCOL, (stream) => {
+    void servePerf(stream)
+  }, { maxInboundStreams: 1, maxOutboundStreams: 1 })
+}
+
+async function servePerf (stream: Stream): Promise<void> {
+  try {
+    const head: Uint8Array[] = []
+    let got = 0
+    for await (const chunk of stream) {
+      const bytes = chunk.subarray()
+      head.push(bytes)
+      got += bytes.byteLength
+      if (got >= 8) break
+    }
+    if (got < 8) throw new Error('perf request too short')
+    const wanted = Buffer.concat(head).readBigUInt64BE(0)
+    if (wanted > BigInt(MAX_PERF_BYTES)) throw new Error('perf request too large')
+    let left = Number(wanted)
+    const block = new Uint8Array(WRITE_SIZE)
+    while (left > 0) {
+      const n = Math.min(left, WRITE_SIZE)
+      if (!stream.send(n === WRITE_SIZE ? block : block.subarray(0, n))) {
+        await new Promise<void>((resolve, reject) => {
+          stream.addEventListener('drain', () => { resolve() }, { once: true })
+          stream.addEventListener('close', () => { reject(new Error('closed')) }, { once: true })
+        })
+      }
+      left -= n
+    }
+    await stream.close()
+  } catch (err: any) {
+    stream.abort(err)
+  }
+}
+
+/** Download `bytes` from a peer over the perf protocol; resolves with the time it took */
+export async function runPerf (host: Pick<Libp2p, 'dialProtocol'>, target: Multiaddr, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }> {
+  const stream = await host.dialProtocol(target, EXCHANGE_PERF_PROTOCOL, { signal })
+  const started = performance.now()
+  const head = Buffer.alloc(8)
+  head.writeBigUInt64BE(BigInt(bytes))
+  stream.send(head)
+  await stream.close()
+  let got = 0
+  for await (const chunk of stream) got += chunk.byteLength
+  if (got !== bytes) throw new Error(`perf: expected ${bytes} bytes, got ${got}`)
+  return { bytes: got, seconds: (performance.now() - started) / 1000 }
+}
