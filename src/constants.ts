@@ -90,3 +90,6 @@ export const EXCHANGE_PERF_PROTOCOL = '/shoal/perf/1.0.0'
 
 /** Bytes `shoal perf` downloads unless told otherwise */
 export const DEFAULT_PERF_BYTES = 256 * MiB
+
+/** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
+export const MAX_PENDING_WRITES = 32 * MiB

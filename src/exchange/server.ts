@@ -3,6 +3,9 @@ import { CID } from 'multiformats/cid'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
 import { RateLimiter } from './rate.js'
+
+/** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
+const READ_AHEAD = 4
 import type { ExchangeComponents, ExchangeStats, ResolvedExchangeInit } from './index.js'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
@@ -85,30 +88,38 @@ export class ExchangeServer {
       }
     })()
 
+    // answers are prepared up to READ_AHEAD requests ahead (blocks read from disk while the
+    // one before is on the wire) and written in request order
+    const prepared: Array<Promise<Response>> = []
+    const prepare = (req: Request): Promise<Response> => {
+      if (cancelled.delete(req.id)) return Promise.resolve(no(req.id, No.Reason.CANCELLED, 'cancelled'))
+      if (req.have != null && req.want == null) return this.answerHave(req)
+      if (req.want != null && req.have == null) {
+        if (!hasSlot) hasSlot = this.takeSlot(peer)
+        if (!hasSlot) {
+          this.stats.busy++
+          return Promise.resolve(no(req.id, No.Reason.BUSY, 'all upload slots are taken'))
+        }
+        return this.answerWant(req)
+      }
+      return Promise.resolve(no(req.id, No.Reason.BAD_REQUEST, 'a request carries exactly one of have, want, cancel'))
+    }
     try {
       while (true) {
-        const req = queue.shift()
-        if (req == null) {
+        while (prepared.length < READ_AHEAD && queue.length > 0) {
+          const p = prepare(queue.shift() as Request)
+          p.catch(() => {})
+          prepared.push(p)
+        }
+        const next = prepared.shift()
+        if (next == null) {
           if (failed != null) throw failed
           if (readerDone) break
           await new Promise<void>(resolve => { wake = resolve })
           wake = undefined
           continue
         }
-        let res: Response
-        if (cancelled.delete(req.id)) {
-          res = no(req.id, No.Reason.CANCELLED, 'cancelled')
-        } else if (req.have != null && req.want == null) {
-          res = await this.answerHave(req)
-        } else if (req.want != null && req.have == null) {
-          if (!hasSlot) {
-            hasSlot = this.takeSlot(peer)
-          }
-          res = hasSlot ? await this.answerWant(req) : no(req.id, No.Reason.BUSY, 'all upload slots are taken')
-          if (!hasSlot) this.stats.busy++
-        } else {
-          res = no(req.id, No.Reason.BAD_REQUEST, 'a request carries exactly one of have, want, cancel')
-        }
+        const res = await next
         const data = res.block?.data
         if (data != null) {
           await this.upload.take(data.byteLength)
@@ -169,18 +180,16 @@ export class ExchangeServer {
   private async answerWant (req: Request): Promise<Response> {
     const cid = decodeCid(req.want?.cid ?? new Uint8Array())
     if (cid == null) return no(req.id, No.Reason.BAD_REQUEST, 'invalid CID')
-    const size = await this.components.blocks.sizeOf(cid)
-    if (size == null) {
-      this.stats.notFound++
-      return no(req.id, No.Reason.NOT_FOUND, 'not found')
-    }
-    if (size > MAX_BLOCK_SIZE) return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
+    let data: Uint8Array
     try {
-      return { id: req.id, block: { data: await this.components.blocks.getBytes(cid) as Uint8Array<ArrayBuffer> } }
+      data = await this.components.blocks.getBytes(cid)
     } catch {
       this.stats.notFound++
       return no(req.id, No.Reason.NOT_FOUND, 'not found')
     }
+    // the store never accepts larger blocks; this guards a store edited by hand
+    if (data.byteLength > MAX_BLOCK_SIZE) return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
+    return { id: req.id, block: { data: data as Uint8Array<ArrayBuffer> } }
   }
 }
 

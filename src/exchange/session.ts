@@ -5,6 +5,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { linksOf, mhKey } from '../store/dag.js'
 import { No } from './message.js'
+import { MAX_PENDING_WRITES } from '../constants.js'
 import { RateLimiter, sleep } from './rate.js'
 import type { PeerChannel } from './channel.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
@@ -47,6 +48,9 @@ export class FetchSession {
   private readonly waiters = new Map<string, Array<{ resolve(): void, reject(err: Error): void }>>()
   private readonly rate: RateLimiter
   private pendingLocal = 0
+  /** Bytes received and not yet stored */
+  private pendingWrites = 0
+  private readonly receiving = new Set<string>()
   private started = Date.now()
   private finished = false
   private error?: Error
@@ -175,6 +179,7 @@ export class FetchSession {
   /** Give every peer as much work as its window allows */
   private schedule (): void {
     if (this.finished) return
+    if (this.pendingWrites > MAX_PENDING_WRITES) return
     const now = Date.now()
     const peers = [...this.peers.values()].sort((a, b) => b.window - a.window)
     for (const peer of peers) {
@@ -209,17 +214,31 @@ export class FetchSession {
 
   private async want (peer: PeerChannel, job: Job): Promise<void> {
     const sentAt = Date.now()
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      peer.inflight--
+      this.schedule()
+    }
     try {
       const { id, response } = await peer.request({ want: { cid: job.cid.bytes } })
       if (job.askedFrom.has(peer.peerId)) job.askedFrom.set(peer.peerId, { channel: peer, id })
       const res = await response
       job.askedFrom.delete(peer.peerId)
-      if (this.finished || this.done.has(job.key)) {
-        if (res.block != null) this.stats.duplicates++
-        return
-      }
-      if (res.block != null) {
-        await this.receive(peer, job, res.block.data, Date.now() - sentAt)
+      const data = res.block?.data
+      if (data != null) this.pendingWrites += data.byteLength
+      // the window slot is free as soon as the answer is here: verifying and storing it
+      // overlap with the next requests (bounded by MAX_PENDING_WRITES)
+      release()
+      if (data != null) {
+        try {
+          await this.receive(peer, job, data, Date.now() - sentAt)
+        } finally {
+          this.pendingWrites -= data.byteLength
+        }
+      } else if (this.finished || this.done.has(job.key)) {
+        // nothing to do
       } else if (res.no?.reason === No.Reason.BUSY) {
         peer.busy()
         this.pausedUntil.set(peer.peerId, Date.now() + 1000)
@@ -227,6 +246,7 @@ export class FetchSession {
         this.requeue(job)
       } else if (res.no?.reason === No.Reason.CANCELLED) {
         // another peer won the end-game race
+        this.requeue(job)
       } else {
         const lacks = this.lacks.get(peer.peerId) ?? new Set()
         lacks.add(job.key)
@@ -238,12 +258,16 @@ export class FetchSession {
       if (!this.done.has(job.key)) this.requeue(job)
       if (!peer.closed) peer.close(err)
     } finally {
-      peer.inflight--
+      release()
       this.schedule()
     }
   }
 
   private async receive (peer: PeerChannel, job: Job, data: Uint8Array, rttMs: number): Promise<void> {
+    if (this.finished || this.done.has(job.key) || this.receiving.has(job.key)) {
+      this.stats.duplicates++
+      return
+    }
     if (!await verifies(job.cid, data)) {
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
@@ -253,10 +277,12 @@ export class FetchSession {
       return
     }
     peer.observe(rttMs, data.byteLength)
-    await this.init.blocks.put(job.cid, data)
-    if (this.done.has(job.key)) {
-      this.stats.duplicates++
-      return
+    this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
+    this.receiving.add(job.key)
+    try {
+      await this.init.blocks.put(job.cid, data)
+    } finally {
+      this.receiving.delete(job.key)
     }
     this.inflight.delete(job.key)
     this.noteRoot(job.cid, data)

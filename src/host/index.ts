@@ -84,12 +84,16 @@ export async function createHost (init: HostInit): Promise<Host> {
       inboundConnectionThreshold: init.limits.inboundConnectionThreshold,
       dialTimeout: init.limits.dialTimeoutMs
     },
+    // a ping queued behind megabytes of block data on a busy connection is slow, not dead:
+    // aborting the connection would kill every transfer on it. Dead peers show up as stream
+    // and socket errors and as exchange request timeouts instead.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     peerDiscovery,
     ...(init.logger != null ? { logger: init.logger } : {}),
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
-      ping: ping(),
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: init.dht.protocol,
         clientMode: init.dht.clientMode,
