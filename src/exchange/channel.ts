@@ -73,14 +73,31 @@ export class PeerChannel {
     await this.lp.write(Request.encode({ id: 0, cancel: { target } })).catch(() => {})
   }
 
-  /** Feed the round-trip time of a block into the window */
+  /**
+   * Feed a delivered block into the window. The window covers the peer's bandwidth-delay
+   * product with headroom: the measured delivery rate times twice the fastest round trip plus
+   * 20 ms, in blocks, plus one. A fast peer gets a deep pipeline, a slow or capped one a short
+   * queue, so work follows measured throughput.
+   */
   observe (rttMs: number, bytes: number): void {
+    const now = performance.now()
     this.bytes += bytes
     this.blocks++
-    this.minRtt = Math.min(this.minRtt, rttMs)
-    if (rttMs <= this.minRtt * 1.5 + 5) this.window = Math.min(this.window + 1, MAX_WINDOW)
-    else if (rttMs > this.minRtt * 3 + 20) this.window = Math.max(this.window - 1, 2)
+    this.minRtt = Math.min(this.minRtt, Math.max(rttMs, 1))
+    this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.8 + bytes * 0.2
+    if (this.lastDelivery > 0) {
+      const instant = bytes / Math.max((now - this.lastDelivery) / 1000, 0.0005)
+      this.rate = this.rate === 0 ? instant : this.rate * 0.8 + instant * 0.2
+      const bdp = this.rate * (2 * this.minRtt + 20) / 1000
+      this.window = Math.max(2, Math.min(MAX_WINDOW, Math.ceil(bdp / Math.max(this.avgBlock, 1)) + 1))
+    }
+    this.lastDelivery = now
   }
+
+  /** Measured delivery rate, bytes per second */
+  rate = 0
+  private avgBlock = 0
+  private lastDelivery = 0
 
   busy (): void {
     this.window = Math.max(1, Math.floor(this.window / 2))

@@ -2,6 +2,7 @@ import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
+import { blockResponseHead } from './block-frame.js'
 import { RateLimiter } from './rate.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
@@ -123,11 +124,13 @@ export class ExchangeServer {
         const data = res.block?.data
         if (data != null) {
           await this.upload.take(data.byteLength)
-        }
-        await lp.write(Response.encode(res))
-        if (data != null) {
+          // the block goes out as it came from the store, after a hand-encoded head
+          await send(stream, blockResponseHead(res.id, data.byteLength))
+          await send(stream, data)
           this.stats.blocksSent++
           this.stats.bytesSent += data.byteLength
+        } else {
+          await lp.write(Response.encode(res))
         }
       }
       await stream.close()
@@ -191,6 +194,16 @@ export class ExchangeServer {
     if (data.byteLength > MAX_BLOCK_SIZE) return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
     return { id: req.id, block: { data: data as Uint8Array<ArrayBuffer> } }
   }
+}
+
+async function send (stream: Stream, data: Uint8Array): Promise<void> {
+  if (stream.send(data)) return
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => { stream.removeEventListener('close', onClose); resolve() }
+    const onClose = (): void => { stream.removeEventListener('drain', onDrain); reject(new Error('stream closed')) }
+    stream.addEventListener('drain', onDrain, { once: true })
+    stream.addEventListener('close', onClose, { once: true })
+  })
 }
 
 function no (id: number, reason: No.Reason, message: string): Response {

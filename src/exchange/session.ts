@@ -19,6 +19,8 @@ interface Job {
   order: number[]
   /** Peers asked for it now, with the request id once it is sent (-1 before) */
   askedFrom: Map<string, { channel: PeerChannel, id: number }>
+  /** A copy has arrived and is being verified or stored: end-game leaves it alone */
+  arrived?: boolean
 }
 
 export interface SessionInit {
@@ -207,7 +209,7 @@ export class FetchSession {
     if (this.queue.length > 0) return undefined
     // end-game: take a block in flight elsewhere, the one asked longest ago first
     for (const job of this.inflight.values()) {
-      if (!job.askedFrom.has(peer.peerId) && lacks?.has(job.key) !== true && job.askedFrom.size < 2) return job
+      if (job.arrived !== true && !job.askedFrom.has(peer.peerId) && lacks?.has(job.key) !== true && job.askedFrom.size < 2) return job
     }
     return undefined
   }
@@ -227,13 +229,16 @@ export class FetchSession {
       const res = await response
       job.askedFrom.delete(peer.peerId)
       const data = res.block?.data
-      if (data != null) this.pendingWrites += data.byteLength
-      // the window slot is free as soon as the answer is here: verifying and storing it
-      // overlap with the next requests (bounded by MAX_PENDING_WRITES)
-      release()
       if (data != null) {
+        job.arrived = true
+        // verified before the slot is freed, so a liar gets no request after its first bad block
+        const good = await verifies(job.cid, data)
+        if (!good) job.arrived = false
+        this.pendingWrites += data.byteLength
+        // storing overlaps with the next requests (bounded by MAX_PENDING_WRITES)
+        if (good) release()
         try {
-          await this.receive(peer, job, data, Date.now() - sentAt)
+          await this.receive(peer, job, data, good, Date.now() - sentAt)
         } finally {
           this.pendingWrites -= data.byteLength
         }
@@ -263,17 +268,17 @@ export class FetchSession {
     }
   }
 
-  private async receive (peer: PeerChannel, job: Job, data: Uint8Array, rttMs: number): Promise<void> {
-    if (this.finished || this.done.has(job.key) || this.receiving.has(job.key)) {
-      this.stats.duplicates++
-      return
-    }
-    if (!await verifies(job.cid, data)) {
+  private async receive (peer: PeerChannel, job: Job, data: Uint8Array, good: boolean, rttMs: number): Promise<void> {
+    if (!good) {
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
       this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
       this.requeue(job)
       peer.close(new InvalidBlockError(`peer ${peer.peerId} sent a block that does not match ${job.cid}`))
+      return
+    }
+    if (this.finished || this.done.has(job.key) || this.receiving.has(job.key)) {
+      this.stats.duplicates++
       return
     }
     peer.observe(rttMs, data.byteLength)
@@ -301,6 +306,7 @@ export class FetchSession {
 
   private requeue (job: Job): void {
     if (this.done.has(job.key) || job.askedFrom.size > 0) return
+    job.arrived = false
     this.inflight.delete(job.key)
     if (!this.queue.includes(job)) this.insert(job)
   }

@@ -111,7 +111,14 @@ describe('exchange: fetching between daemon processes', function () {
     const had = await storedBlocks(repo)
     assert.ok(had >= 8 && had < 33, `had ${had}`)
 
-    const sentBefore = (await stats(seeder)).exchange.server.blocksSent
+    // the seeder may still be answering requests of the killed fetcher: wait until it stops
+    let sentBefore = -1
+    for (let i = 0; i < 100; i++) {
+      const now = (await stats(seeder)).exchange.server.blocksSent
+      if (now === sentBefore) break
+      sentBefore = now
+      await new Promise(resolve => setTimeout(resolve, 300))
+    }
     // the same repo again: its stale lock is taken over, its partial blocks kept
     fetcher = await startDaemon(repo)
     daemons.push(fetcher)
