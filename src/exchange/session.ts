@@ -1,12 +1,12 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { linksOf, mhKey } from '../store/dag.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES } from '../constants.js'
-import { RateLimiter, sleep } from './rate.js'
+import { RateLimiter } from './rate.js'
+import { verifies } from './verify.js'
 import type { PeerChannel } from './channel.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
 import type { Logger } from '@libp2p/interface'
@@ -392,11 +392,3 @@ function compareOrder (a: number[], b: number[]): number {
   return a.length - b.length
 }
 
-/** Whether the bytes hash to the CID's multihash */
-export async function verifies (cid: CID, data: Uint8Array): Promise<boolean> {
-  if (cid.multihash.code !== sha256.code) return false
-  const digest = await sha256.digest(data)
-  return Buffer.compare(digest.digest, cid.multihash.digest) === 0
-}
-
-export { sleep }
