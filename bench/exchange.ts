@@ -1,0 +1,639 @@
+/**
+ * bench/exchange: fetch throughput between daemons on loopback, with the real CLI, against a
+ * baseline measured in the same run on the same processes.
+ *
+ *   (a) single source: a file (default 1 GiB) published on daemon A, fetched by daemon B into its
+ *       store; baseline: a raw libp2p stream (`/shoal/perf/1.0.0`, same TCP + noise + yamux
+ *       connection) carrying exactly the DAG's block bytes from A to B. Target: fetch/raw >= 0.85.
+ *   (b) several sources: four seeder daemons, each with `exchange.uploadRate` = R, all holding the
+ *       same file (default 512 MiB); B fetches it with `--from` each of them. Target: >= 3.4 R.
+ *       For comparison B first fetches it from one seeder at R, while only that seeder runs: a
+ *       fetch session also joins every connected peer that has the root, so the other seeders
+ *       start afterwards. Each seeder's share comes from its `stats` (exchange bytesSent).
+ *   (c) peak RSS of B's daemon during the fetches of (a). Target: <= 250 MB.
+ *
+ *   node dist/bench/exchange.js [--size MiB] [--multi-size MiB] [--rounds N] [--rate MB/s]
+ *                               [--dir TMPDIR] [--timeout MINUTES]
+ *
+ * In (a) raw and fetch alternate for `--rounds` rounds (the order flips each round); in (b)
+ * each kind of fetch runs `--rounds` times; medians are reported. Fetch MB/s is the DAG's block bytes over the `durationMs` the daemon measures; raw
+ * MB/s is what `shoal perf` measures in the daemon (after the stream opens). B's store is emptied
+ * (pin rm + gc) after each fetch; B is connected to every peer before measuring, so no figure
+ * pays a dial.
+ *
+ * The upload cap is a token bucket that starts full and holds one second of burst
+ * (src/exchange/rate.ts), so in a fetch of T seconds k seeders can send up to k x R x (T + 1 s):
+ * the whole-duration rate overstates the cap. (b) therefore also reports the rate with the burst
+ * taken out, (bytes - k x R x 1 s) / T, and passes only when that reaches 3.4 R. (Timing the
+ * progress events after the first second does not help: the fetcher ramps up, so the seeders'
+ * buckets are still full then.)
+ *
+ * CPU seconds (utime + stime from /proc/PID/stat) of the fetching and the serving daemon are
+ * read around each transfer of (a), to show where the time goes on a machine with few cores.
+ *
+ * (c): B's VmHWM is reset (`5` > /proc/PID/clear_refs) before each fetch and read after it; VmRSS
+ * is also sampled every 50 ms. The peak is the larger of the two (the sampled one alone when the
+ * reset is not allowed). MB = 10^6 bytes everywhere. The last stdout line is one JSON object.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const MiB = 1024 * 1024
+const MB = 1e6
+const second = 1000
+const minute = 60 * second
+
+const TARGET_RATIO = 0.85
+const TARGET_MULTIPLE = 3.4
+const TARGET_RSS_MB = 250
+const SEEDERS = 4
+const DEFAULT_SIZE_MIB = 1024
+const DEFAULT_MULTI_SIZE_MIB = 512
+const DEFAULT_ROUNDS = 3
+const DEFAULT_RATE_MB = 20
+const DEFAULT_TIMEOUT_MIN = 40
+/** Bounds, so a typo cannot fill the disk or run all night */
+const MAX_SIZE_MIB = 16 * 1024
+const MAX_ROUNDS = 10
+const MAX_RATE_MB = 10_000
+const MAX_TIMEOUT_MIN = 24 * 60
+/** A transfer slower than `floor` bytes/s (plus 2 min of slack) is stuck: kill it */
+const transferTimeout = (bytes: number, floor: number): number => 2 * minute + bytes / floor * second
+const COMMAND_TIMEOUT = 2 * minute
+const DAEMON_READY_TIMEOUT = minute
+const DAEMON_STOP_GRACE = 15 * second
+const RSS_POLL_INTERVAL = 50
+/** Burst of the upload token bucket, as in src/exchange/rate.ts */
+const BUCKET_BURST = second
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const ROOT = path.resolve(here, '../..')
+const CLI = path.join(ROOT, 'dist/bin/shoal.js')
+const LOCAL_CONFIG = path.join(ROOT, 'configs/local.json')
+
+// ---- children: daemons and CLI commands -----------------------------------------------------
+
+type Child = ReturnType<typeof spawn>
+
+/** Every child still running, killed on error, timeout and signals */
+const children = new Set<Child>()
+
+function killGroup (child: Child | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child?.pid == null || child.exitCode != null || child.signalCode != null) return
+  try { process.kill(-child.pid, signal) } catch {}
+}
+
+function killAll (): void {
+  for (const c of children) killGroup(c)
+}
+
+/** Spawn `node CLI ...args` in its own process group, so a kill also ends anything it started */
+function spawnCli (args: string[]): Child {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  children.add(child)
+  child.on('close', () => { children.delete(child) })
+  return child
+}
+
+interface CommandResult {
+  ms: number
+  /** The last stdout line, parsed */
+  json: any
+  stderr: string
+}
+
+/**
+ * Run a CLI command to completion and parse its last stdout line as JSON. `onStderrLine` gets
+ * each stderr line with the time (performance.now()) it arrived.
+ */
+async function cli (args: string[], timeoutMs: number, onStderrLine?: (line: string, at: number) => void): Promise<CommandResult> {
+  const started = performance.now()
+  const child = spawnCli(args)
+  let stdout = ''
+  let stderr = ''
+  let partial = ''
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    stderr = (stderr + s).slice(-64 * 1024)
+    if (onStderrLine == null) return
+    const at = performance.now()
+    const lines = (partial + s).split('\n')
+    partial = lines.pop() ?? ''
+    for (const l of lines) onStderrLine(l, at)
+  })
+  const timer = setTimeout(() => { killGroup(child) }, timeoutMs)
+  try {
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.on('error', reject)
+      child.on('close', (c, s) => { resolve([c, s]) })
+    })
+    const ms = performance.now() - started
+    const what = `shoal ${args.filter(a => a !== '--json').join(' ')}`
+    if (code !== 0) {
+      throw new Error(`${what} exited with ${code ?? signal}${signal === 'SIGKILL' ? ` (timeout ${Math.round(timeoutMs / 1000)} s?)` : ''}\n${stderr.slice(-4000)}`)
+    }
+    const last = stdout.trim().split('\n').pop() ?? ''
+    let json
+    try {
+      json = JSON.parse(last)
+    } catch {
+      throw new Error(`${what}: last stdout line is not JSON: ${last.slice(0, 500)}`)
+    }
+    return { ms, json, stderr }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+interface Daemon {
+  name: string
+  repo: string
+  child: Child
+  pid: number
+  peerId: string
+  /** The TCP listen address, with /p2p/<peer id> */
+  addr: string
+  exited: Promise<void>
+  stderrTail(): string
+}
+
+const daemons = new Set<Daemon>()
+
+/** `shoal --repo R --json start`; resolves once its ready line is out */
+async function startDaemon (name: string, repo: string): Promise<Daemon> {
+  const child = spawnCli(['--repo', repo, '--json', 'start'])
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-16 * 1024) })
+  const exited = new Promise<void>(resolve => { child.on('close', () => { resolve() }) })
+  const ready = await new Promise<any>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => { reject(new Error(`daemon ${name} not ready after ${DAEMON_READY_TIMEOUT / 1000} s\n${stderr.slice(-4000)}`)) }, DAEMON_READY_TIMEOUT)
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+      if (out == null) return
+      out += s
+      const nl = out.indexOf('\n')
+      if (nl === -1) return
+      clearTimeout(timer)
+      try { resolve(JSON.parse(out.slice(0, nl))) } catch (err) { reject(err) }
+      out = null as any // keep draining stdout, ignore the rest
+    })
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`daemon ${name} exited with ${code ?? signal} before it was ready\n${stderr.slice(-4000)}`))
+    })
+  }).catch((err) => { killGroup(child); throw err })
+  const addr = (ready.addresses as string[]).find(a => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(a))
+  if (addr == null || child.pid == null) {
+    killGroup(child)
+    throw new Error(`daemon ${name} has no loopback TCP address: ${JSON.stringify(ready.addresses)}`)
+  }
+  const d: Daemon = { name, repo, child, pid: child.pid, peerId: ready.peerId, addr, exited, stderrTail: () => stderr.slice(-4000) }
+  daemons.add(d)
+  child.on('close', (code, signal) => {
+    if (daemons.has(d)) process.stderr.write(`bench/exchange: daemon ${name} exited unexpectedly (${code ?? signal})\n${stderr.slice(-4000)}\n`)
+  })
+  return d
+}
+
+/** SIGTERM, then SIGKILL to its group if it has not stopped after the grace period */
+async function stopDaemon (d: Daemon): Promise<void> {
+  daemons.delete(d)
+  if (d.child.exitCode != null || d.child.signalCode != null) return
+  killGroup(d.child, 'SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([d.exited, new Promise<void>(resolve => { timer = setTimeout(resolve, DAEMON_STOP_GRACE) })])
+  clearTimeout(timer)
+  killGroup(d.child)
+  await d.exited
+}
+
+// ---- measuring -------------------------------------------------------------------------------
+
+function readStatus (pid: number): { rss?: number, hwm?: number } {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const rss = /VmRSS:\s+(\d+) kB/.exec(s)
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(s)
+    return { rss: rss == null ? undefined : Number(rss[1]) * 1024, hwm: hwm == null ? undefined : Number(hwm[1]) * 1024 }
+  } catch {
+    return {}
+  }
+}
+
+let clockTicks: number | undefined
+
+/** CPU seconds (user + system) a process has used so far; NaN when /proc cannot tell */
+function cpuSeconds (pid: number): number {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    clockTicks = 100
+  }
+  try {
+    // the fields after "(comm) ": state is field 3, utime 14, stime 15
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks
+  } catch {
+    return NaN
+  }
+}
+
+interface RssWindow {
+  /** VmRSS when the window opened */
+  startRss?: number
+  /** Largest VmRSS sampled */
+  sampledPeak?: number
+  /** VmHWM when the window closed: since the window opened when hwmReset, else since start */
+  hwm?: number
+  hwmReset: boolean
+  /** The figure the target uses */
+  peak?: number
+}
+
+/** Sample a process's memory while `fn` runs */
+async function watchRss<T> (pid: number, fn: () => Promise<T>): Promise<[T, RssWindow]> {
+  let hwmReset = false
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5') // resets VmHWM to the current RSS (Linux >= 4.0)
+    hwmReset = true
+  } catch {}
+  const startRss = readStatus(pid).rss
+  let sampledPeak = startRss
+  const sample = (): void => {
+    const { rss } = readStatus(pid)
+    if (rss != null) sampledPeak = Math.max(sampledPeak ?? 0, rss)
+  }
+  const timer = setInterval(sample, RSS_POLL_INTERVAL)
+  try {
+    const result = await fn()
+    sample()
+    const { hwm } = readStatus(pid)
+    const peak = hwmReset && hwm != null ? Math.max(hwm, sampledPeak ?? 0) : sampledPeak
+    return [result, { startRss, sampledPeak, hwm, hwmReset, peak }]
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+interface FetchRun {
+  MBps: number
+  wallMs: number
+  durationMs: number
+  bytes: number
+  duplicates: number
+  /** Spawn of `shoal fetch` to its first fetch:block event */
+  firstBlockMs?: number
+  /** Peers that joined the fetch session */
+  joined: string[]
+  /** CPU seconds the fetcher and each source used during the transfer */
+  cpu: { fetcher: number, sources: number[] }
+  rss: RssWindow
+}
+
+/** `shoal fetch CID --from ...` on `fetcher`, checked, timed, memory watched; then empty its store */
+async function fetchOnce (fetcher: Daemon, cid: string, blockBytes: number, from: Daemon[], timeoutMs: number): Promise<FetchRun> {
+  const events: Array<{ at: number, fetchedBytes: number }> = []
+  const joined = new Set<string>()
+  const started = performance.now()
+  const cpu0 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+  let cpu1: number[] = []
+  const [res, rss] = await watchRss(fetcher.pid, async () => await cli(
+    ['--repo', fetcher.repo, '--json', 'fetch', cid, ...from.flatMap(d => ['--from', d.addr])],
+    timeoutMs,
+    (line, at) => {
+      if (!line.startsWith('{')) return
+      try {
+        const e = JSON.parse(line)
+        if (e.type === 'fetch:block') events.push({ at, fetchedBytes: e.fetchedBytes })
+        if (e.type === 'fetch:peer' && e.joined === true) joined.add(e.peerId)
+        if (e.type === 'fetch:done') cpu1 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+      } catch {}
+    }
+  ))
+  if (cpu1.length === 0) cpu1 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+  const cpu = cpu1.map((c, i) => c - cpu0[i])
+  const r = res.json
+  if (r.cid !== cid || r.bytes !== blockBytes || r.fetchedBytes !== blockBytes) {
+    throw new Error(`fetch on ${fetcher.name} returned ${JSON.stringify(r)}; expected ${blockBytes} block bytes of ${cid}, all from the network`)
+  }
+  // empty the store for the next fetch
+  await cli(['--repo', fetcher.repo, '--json', 'pin', 'rm', cid], COMMAND_TIMEOUT)
+  await cli(['--repo', fetcher.repo, '--json', 'gc'], COMMAND_TIMEOUT)
+  const st = (await cli(['--repo', fetcher.repo, '--json', 'stats'], COMMAND_TIMEOUT)).json
+  if (st.store.blocks !== 0) throw new Error(`${fetcher.name}'s store still holds ${st.store.blocks} blocks after pin rm + gc`)
+  return {
+    MBps: r.bytes / MB / (r.durationMs / second),
+    wallMs: res.ms,
+    durationMs: r.durationMs,
+    bytes: r.bytes,
+    duplicates: r.duplicates,
+    firstBlockMs: events.length > 0 ? events[0].at - started : undefined,
+    joined: [...joined],
+    cpu: { fetcher: cpu[0], sources: cpu.slice(1) },
+    rss
+  }
+}
+
+async function rawOnce (fetcher: Daemon, source: Daemon, bytes: number, timeoutMs: number): Promise<{ MBps: number, wallMs: number, rss: RssWindow, cpu: { fetcher: number, sources: number[] } }> {
+  const cpu0 = [cpuSeconds(fetcher.pid), cpuSeconds(source.pid)]
+  const [res, rss] = await watchRss(fetcher.pid, async () => await cli(['--repo', fetcher.repo, '--json', 'perf', source.addr, '--bytes', String(bytes)], timeoutMs))
+  const cpu1 = [cpuSeconds(fetcher.pid), cpuSeconds(source.pid)]
+  if (res.json.bytes !== bytes) throw new Error(`perf returned ${JSON.stringify(res.json)}, expected ${bytes} bytes`)
+  return { MBps: res.json.bytes / MB / res.json.seconds, wallMs: res.ms, rss, cpu: { fetcher: cpu1[0] - cpu0[0], sources: [cpu1[1] - cpu0[1]] } }
+}
+
+/** MB/s of a fetch from `seeders` capped at `rate` with their buckets' initial burst taken out */
+function burstless (f: FetchRun, seeders: number, rate: number): number {
+  return (f.bytes - seeders * rate * BUCKET_BURST / second) / MB / (f.durationMs / second)
+}
+
+// ---- set-up ----------------------------------------------------------------------------------
+
+async function writeInput (file: string, bytes: number): Promise<void> {
+  const handle = await fs.open(file, 'wx')
+  try {
+    for (let left = bytes; left > 0; left -= MiB) {
+      await handle.write(randomBytes(Math.min(MiB, left)))
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+async function writeConfig (file: string, exchange: Record<string, unknown>): Promise<void> {
+  const config = JSON.parse(await fs.readFile(LOCAL_CONFIG, 'utf8'))
+  config.exchange = { ...config.exchange, ...exchange }
+  await fs.writeFile(file, JSON.stringify(config, null, 2))
+}
+
+/** init a repo from `config` and publish `input` into it offline (no daemon yet); returns the CID */
+async function initAndPublish (repo: string, config: string, input: string, size: number): Promise<string> {
+  await cli(['--repo', repo, '--json', 'init', '--config', config], COMMAND_TIMEOUT)
+  const r = (await cli(['--repo', repo, '--json', 'publish', input], transferTimeout(size, MB))).json
+  if (r.size !== size) throw new Error(`publish reported ${r.size} bytes, expected ${size}`)
+  return r.cid
+}
+
+/** Block bytes a daemon's exchange server has sent since it started */
+async function bytesSent (d: Daemon): Promise<number> {
+  return (await cli(['--repo', d.repo, '--json', 'stats'], COMMAND_TIMEOUT)).json.exchange.server.bytesSent
+}
+
+/** Total block bytes in a daemon's store (it holds one DAG only) */
+async function storeBytes (d: Daemon): Promise<number> {
+  return (await cli(['--repo', d.repo, '--json', 'stats'], COMMAND_TIMEOUT)).json.store.bytes
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+function intOption (args: string[], name: string, dflt: number, max: number): number {
+  const i = args.indexOf(name)
+  if (i === -1) return dflt
+  const v = args[i + 1] ?? ''
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || n < 1 || n > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got "${v}"`)
+  return n
+}
+
+function stringOption (args: string[], name: string): string | undefined {
+  const i = args.indexOf(name)
+  return i === -1 ? undefined : args[i + 1]
+}
+
+const out = (line = ''): void => { process.stdout.write(line + '\n') }
+const fmt = (n: number | undefined, digits = 1): string => n == null ? 'n/a' : n.toFixed(digits)
+const mb = (bytes: number | undefined): number | undefined => bytes == null ? undefined : bytes / MB
+const r1 = (n: number | undefined): number | null => n == null ? null : Math.round(n * 10) / 10
+const r3 = (n: number | undefined): number | null => n == null ? null : Math.round(n * 1000) / 1000
+const passText = (p: boolean): string => p ? 'PASS' : 'FAIL'
+
+// ---- the bench -------------------------------------------------------------------------------
+
+async function main (args: string[]): Promise<void> {
+  const sizeMiB = intOption(args, '--size', DEFAULT_SIZE_MIB, MAX_SIZE_MIB)
+  const multiSizeMiB = intOption(args, '--multi-size', DEFAULT_MULTI_SIZE_MIB, MAX_SIZE_MIB)
+  const rounds = intOption(args, '--rounds', DEFAULT_ROUNDS, MAX_ROUNDS)
+  const rateMB = intOption(args, '--rate', DEFAULT_RATE_MB, MAX_RATE_MB)
+  const timeoutMin = intOption(args, '--timeout', DEFAULT_TIMEOUT_MIN, MAX_TIMEOUT_MIN)
+  const base = stringOption(args, '--dir') ?? os.tmpdir()
+  const size = sizeMiB * MiB
+  const multiSize = multiSizeMiB * MiB
+  const rate = rateMB * MB
+  if (!existsSync(CLI)) throw new Error(`${CLI} not found: build first (npx tsc -p tsconfig.json)`)
+
+  const tmp = await fs.mkdtemp(path.join(base, 'shoal-bench-exchange-'))
+  const cleanup = (): void => {
+    killAll()
+    // synchronous so it also runs from a signal handler; retries while a killed daemon lets go
+    try { rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }) } catch {}
+  }
+  const abort = (code: number, why: string): void => {
+    process.stderr.write(`bench/exchange: ${why}\n`)
+    daemons.clear()
+    killAll()
+    // give the killed groups a moment to exit before removing the files they were writing
+    setTimeout(() => {
+      cleanup()
+      process.exit(code)
+    }, 300)
+  }
+  const onSignal = (sig: NodeJS.Signals): void => { abort(sig === 'SIGINT' ? 130 : 143, `${sig} received, stopping`) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const watchdog = setTimeout(() => { abort(2, `gave up after --timeout ${timeoutMin} min`) }, timeoutMin * minute)
+
+  try {
+    const free = await fs.statfs(tmp)
+    // (a): input + A's store + B's store; (b): input + four seeders' stores + B's store
+    const need = Math.max(3 * size, (SEEDERS + 2) * multiSize) + 512 * MiB
+    if (free.bavail * free.bsize < need) {
+      throw new Error(`not enough free space in ${base}: need ~${Math.ceil(need / MiB)} MiB`)
+    }
+    out(`bench/exchange: (a) ${sizeMiB} MiB x ${rounds} round(s); (b) ${multiSizeMiB} MiB, ${SEEDERS} seeders at R = ${rateMB} MB/s; in ${tmp}, node ${process.version}`)
+
+    const cfgAB = path.join(tmp, 'config-ab.json')
+    const cfgSeed = path.join(tmp, 'config-seed.json')
+    await writeConfig(cfgAB, { perf: true, uploadRate: 0 })
+    await writeConfig(cfgSeed, { perf: false, uploadRate: rate })
+
+    // ---- (a) single source, and (c) ----
+    const inputA = path.join(tmp, 'input-a.bin')
+    await writeInput(inputA, size)
+    const cidA = await initAndPublish(path.join(tmp, 'A'), cfgAB, inputA, size)
+    await fs.rm(inputA)
+    await cli(['--repo', path.join(tmp, 'B'), '--json', 'init', '--config', cfgAB], COMMAND_TIMEOUT)
+    const A = await startDaemon('A', path.join(tmp, 'A'))
+    const B = await startDaemon('B', path.join(tmp, 'B'))
+    const blockBytes = await storeBytes(A)
+    if (blockBytes < size) throw new Error(`A's store holds ${blockBytes} bytes, less than the file`)
+    await cli(['--repo', B.repo, '--json', 'connect', A.addr], COMMAND_TIMEOUT)
+    const idleRssB = readStatus(B.pid).rss
+    out(`(a) ${cidA}: ${blockBytes} block bytes; B idle RSS ${fmt(mb(idleRssB))} MB`)
+
+    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number }> = []
+    const timeoutA = transferTimeout(blockBytes, 5 * MB)
+    for (let r = 1; r <= rounds; r++) {
+      // fetch first in round 1, so one fetch runs on a B that has carried no raw transfer yet
+      const first = r % 2 === 1 ? 'fetch' : 'raw'
+      let raw, fetch
+      if (first === 'raw') {
+        raw = await rawOnce(B, A, blockBytes, timeoutA)
+        fetch = await fetchOnce(B, cidA, blockBytes, [A], timeoutA)
+      } else {
+        fetch = await fetchOnce(B, cidA, blockBytes, [A], timeoutA)
+        raw = await rawOnce(B, A, blockBytes, timeoutA)
+      }
+      const ratio = fetch.MBps / raw.MBps
+      roundsA.push({ round: r, first, raw, fetch, ratio })
+      out(`  round ${r} (${first} first): raw ${fmt(raw.MBps)} MB/s, fetch ${fmt(fetch.MBps)} MB/s (${fetch.joined.length} peer, wall ${fmt(fetch.wallMs / 1000, 2)} s, daemon ${fmt(fetch.durationMs / 1000, 2)} s, first block after ${fmt(fetch.firstBlockMs, 0)} ms, ${fetch.duplicates} dup), ratio ${fmt(ratio, 3)}`)
+      out(`    CPU s A/B: raw ${fmt(raw.cpu.sources[0], 2)}/${fmt(raw.cpu.fetcher, 2)}, fetch ${fmt(fetch.cpu.sources[0], 2)}/${fmt(fetch.cpu.fetcher, 2)}; B RSS during fetch ${fmt(mb(fetch.rss.startRss))} -> peak ${fmt(mb(fetch.rss.peak))} MB (sampled ${fmt(mb(fetch.rss.sampledPeak))}, VmHWM ${fmt(mb(fetch.rss.hwm))}${fetch.rss.hwmReset ? ' since reset' : ' since start'}), during raw ${fmt(mb(raw.rss.startRss))} -> ${fmt(mb(raw.rss.peak))} MB`)
+    }
+    await stopDaemon(A)
+    await fs.rm(A.repo, { recursive: true, force: true })
+
+    // ---- (b) several sources ----
+    // A fetch session also joins every connected peer that has the root, so the single-seeder
+    // fetches run while only S1 is up; S2..S4 start afterwards for the multi-seeder fetches.
+    const inputB = path.join(tmp, 'input-b.bin')
+    await writeInput(inputB, multiSize)
+    let cidB: string | undefined
+    for (let i = 1; i <= SEEDERS; i++) {
+      const cid = await initAndPublish(path.join(tmp, `S${i}`), cfgSeed, inputB, multiSize)
+      if (cidB != null && cid !== cidB) throw new Error(`seeder ${i} published ${cid}, seeder 1 ${cidB}`)
+      cidB = cid
+    }
+    await fs.rm(inputB)
+    if (cidB == null) throw new Error('no seeder')
+    const seeders: Daemon[] = [await startDaemon('S1', path.join(tmp, 'S1'))]
+    const blockBytesB = await storeBytes(seeders[0])
+    await cli(['--repo', B.repo, '--json', 'connect', seeders[0].addr], COMMAND_TIMEOUT)
+    out(`(b) ${cidB}: ${blockBytesB} block bytes, seeders capped at ${rate} B/s`)
+    if (SEEDERS * rate * BUCKET_BURST / second > blockBytesB / 4) {
+      out(`    note: the seeders' 1 s burst is over a quarter of the file; the burst-out figure means little: raise --multi-size`)
+    }
+    const timeoutB = transferTimeout(blockBytesB, rate / 2)
+    const singles: FetchRun[] = []
+    for (let r = 1; r <= rounds; r++) {
+      const single = await fetchOnce(B, cidB, blockBytesB, [seeders[0]], timeoutB)
+      if (single.joined.some(p => p !== seeders[0].peerId)) throw new Error(`the single-seeder fetch joined ${single.joined.length} peers: ${single.joined.join(', ')}`)
+      singles.push(single)
+      out(`  round ${r}: 1 seeder ${fmt(single.MBps)} MB/s = ${fmt(single.MBps / rateMB, 2)} R (burst out ${fmt(burstless(single, 1, rate) / rateMB, 2)} R, wall ${fmt(single.wallMs / 1000, 2)} s)`)
+    }
+    for (let i = 2; i <= SEEDERS; i++) seeders.push(await startDaemon(`S${i}`, path.join(tmp, `S${i}`)))
+    for (const s of seeders.slice(1)) await cli(['--repo', B.repo, '--json', 'connect', s.addr], COMMAND_TIMEOUT)
+    const multis: Array<FetchRun & { bytesByPeer: number[] }> = []
+    for (let r = 1; r <= rounds; r++) {
+      const before = await Promise.all(seeders.map(bytesSent))
+      const fetched = await fetchOnce(B, cidB, blockBytesB, seeders, timeoutB)
+      const after = await Promise.all(seeders.map(bytesSent))
+      const multi = { ...fetched, bytesByPeer: after.map((a, i) => a - before[i]) }
+      multis.push(multi)
+      out(`  round ${r}: ${SEEDERS} seeders (${multi.joined.length} joined) ${fmt(multi.MBps)} MB/s = ${fmt(multi.MBps / rateMB, 2)} R (burst out ${fmt(burstless(multi, multi.joined.length, rate) / rateMB, 2)} R, wall ${fmt(multi.wallMs / 1000, 2)} s, ${multi.duplicates} dup, bytes per seeder ${multi.bytesByPeer.map(b => fmt(b / MB, 0)).join('/')} MB)`)
+    }
+    for (const s of seeders) await stopDaemon(s)
+    await stopDaemon(B)
+
+    // ---- results ----
+    const rawMBps = median(roundsA.map(r => r.raw.MBps))
+    const fetchMBps = median(roundsA.map(r => r.fetch.MBps))
+    const ratio = median(roundsA.map(r => r.ratio))
+    const fetchWallS = median(roundsA.map(r => r.fetch.wallMs / 1000))
+    const peakRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.peak ?? Infinity)))
+    const sampledRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.sampledPeak ?? 0)))
+    const hwmMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.hwm ?? 0)))
+    const rawRssMB = mb(Math.max(...roundsA.map(r => r.raw.rss.peak ?? 0)))
+    const firstFetchRssMB = mb(roundsA[0].fetch.rss.peak)
+    const cpu = {
+      rawA: median(roundsA.map(r => r.raw.cpu.sources[0])),
+      rawB: median(roundsA.map(r => r.raw.cpu.fetcher)),
+      fetchA: median(roundsA.map(r => r.fetch.cpu.sources[0])),
+      fetchB: median(roundsA.map(r => r.fetch.cpu.fetcher))
+    }
+    const multiMBps = median(multis.map(r => r.MBps))
+    const multiBurstlessMBps = median(multis.map(r => burstless(r, r.joined.length, rate)))
+    const singleMBps = median(singles.map(r => r.MBps))
+    const singleBurstlessMBps = median(singles.map(r => burstless(r, 1, rate)))
+    const multiple = multiMBps / rateMB
+    const burstlessMultiple = multiBurstlessMBps / rateMB
+    const ratioPass = ratio >= TARGET_RATIO
+    const multiPass = burstlessMultiple >= TARGET_MULTIPLE
+    const rssPass = peakRssMB != null && Number.isFinite(peakRssMB) && peakRssMB <= TARGET_RSS_MB
+
+    const row = (name: string, value: string, target = '', result = ''): void => {
+      out(`| ${name.padEnd(48)} | ${value.padStart(11)} | ${target.padEnd(9)} | ${result.padEnd(6)} |`)
+    }
+    out()
+    row(`metric (median of ${rounds}; RSS: max)`, 'value', 'target', 'result')
+    out(`|${'-'.repeat(50)}|${'-'.repeat(13)}|${'-'.repeat(11)}|${'-'.repeat(8)}|`)
+    row('(a) raw libp2p stream A->B (MB/s)', fmt(rawMBps))
+    row('(a) fetch A->B (MB/s, daemon time)', fmt(fetchMBps))
+    row('(a) fetch wall time, CLI spawn to exit (s)', fmt(fetchWallS, 2))
+    row('(a) CPU s serving A / fetching B: raw', `${fmt(cpu.rawA, 1)} / ${fmt(cpu.rawB, 1)}`)
+    row('(a) CPU s serving A / fetching B: fetch', `${fmt(cpu.fetchA, 1)} / ${fmt(cpu.fetchB, 1)}`)
+    row('(a) ratio fetch/raw', fmt(ratio, 3), `>= ${TARGET_RATIO}`, passText(ratioPass))
+    row(`(b) ${SEEDERS} seeders at R=${rateMB} MB/s: fetch (MB/s)`, fmt(multiMBps))
+    row(`(b) ${SEEDERS} seeders: multiple of R`, fmt(multiple, 2))
+    row(`(b) ${SEEDERS} seeders: multiple of R, 1 s burst out`, fmt(burstlessMultiple, 2), `>= ${TARGET_MULTIPLE}`, passText(multiPass))
+    row('(b) 1 seeder at R: fetch (MB/s)', fmt(singleMBps))
+    row('(b) 1 seeder: multiple of R (burst out)', `${fmt(singleMBps / rateMB, 2)} (${fmt(singleBurstlessMBps / rateMB, 2)})`)
+    row('(c) B peak RSS during fetch (MB)', fmt(peakRssMB), `<= ${TARGET_RSS_MB}`, passText(rssPass))
+    row('(c)   sampled VmRSS max / VmHWM (MB)', `${fmt(sampledRssMB, 0)} / ${fmt(hwmMB, 0)}`)
+    row('(c)   round 1 fetch, before any raw (MB)', fmt(firstFetchRssMB, 0))
+    row('(c)   B idle before / peak during raw (MB)', `${fmt(mb(idleRssB), 0)} / ${fmt(rawRssMB, 0)}`)
+    out()
+    out(JSON.stringify({
+      bench: 'exchange',
+      sizeMiB,
+      multiSizeMiB,
+      rounds,
+      rateMBps: rateMB,
+      seeders: SEEDERS,
+      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio) },
+      multi: { cid: cidB, blockBytes: blockBytesB, fetchMBps: r1(multiMBps), multiple: r3(multiple), burstlessMBps: r1(multiBurstlessMBps), burstlessMultiple: r3(burstlessMultiple), singleSeederMBps: r1(singleMBps), singleSeederBurstlessMBps: r1(singleBurstlessMBps) },
+      rss: { peakMB: r1(peakRssMB), sampledMaxMB: r1(sampledRssMB), hwmMB: r1(hwmMB), hwmReset: roundsA.every(r => r.fetch.rss.hwmReset), idleMB: r1(mb(idleRssB)), rawPeakMB: r1(rawRssMB), firstFetchPeakMB: r1(firstFetchRssMB) },
+      cpuSeconds: { rawServer: r3(cpu.rawA), rawFetcher: r3(cpu.rawB), fetchServer: r3(cpu.fetchA), fetchFetcher: r3(cpu.fetchB) },
+      targets: { ratio: TARGET_RATIO, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
+      pass: { ratio: ratioPass, multiple: multiPass, rss: rssPass, all: ratioPass && multiPass && rssPass },
+      perRound: {
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher) } })),
+        multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
+        singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
+      }
+    }))
+    if (!(ratioPass && multiPass && rssPass)) process.exitCode = 1
+  } catch (err) {
+    // show what the daemons said last: a crash there is the usual cause
+    for (const d of daemons) {
+      const tail = d.stderrTail().trim()
+      if (tail !== '') process.stderr.write(`--- daemon ${d.name} stderr (tail) ---\n${tail}\n`)
+    }
+    throw err
+  } finally {
+    clearTimeout(watchdog)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    // daemons still running here are the error path: no graceful stop
+    daemons.clear()
+    killAll()
+    await new Promise(resolve => setTimeout(resolve, children.size > 0 ? 300 : 0))
+    cleanup()
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`bench/exchange: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exitCode = 2
+})
