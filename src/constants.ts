@@ -92,4 +92,4 @@ export const EXCHANGE_PERF_PROTOCOL = '/shoal/perf/1.0.0'
 export const DEFAULT_PERF_BYTES = 256 * MiB
 
 /** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
-export const MAX_PENDING_WRITES = 32 * MiB
+export const MAX_PENDING_WRITES = 16 * MiB

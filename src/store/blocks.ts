@@ -82,9 +82,9 @@ export class FsBlocks implements Blockstore {
       return cid
     }
     const final = this.pathOf(cid)
-    if (await exists(final)) {
-      return cid
-    }
+    // no existence check: renaming over a stored block replaces it with the same bytes, and the
+    // callers (importer, fetch) rarely put a block twice, so the check would cost every put a
+    // trip through the thread pool to save a rare duplicate write
     const tmp = path.join(this.tmpDir, `${randomBytes(8).toString('hex')}`)
     let renamed = false
     try {
@@ -238,15 +238,6 @@ function cidOfKey (key: string): CID | undefined {
 
 function shardOf (key: string): string {
   return key.slice(-3, -1)
-}
-
-async function exists (p: string): Promise<boolean> {
-  try {
-    await fs.access(p)
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function * toIterable (val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
