@@ -100,12 +100,13 @@ export async function importContent (entries: AsyncIterable<ImportEntry>, blocks
   return { cid: root.cid, size: bytes, name: top }
 }
 
+/** The top-level name of an entry path; every segment must be a plain name */
 function topName (p: string): string {
-  const name = p.split('/').filter(s => s !== '')[0]
-  if (name == null || name === '.' || name === '..') {
-    throw new InvalidArgumentError(`invalid import path "${p}"`)
+  const segments = p.split('/')
+  if (segments.some(seg => seg === '' || seg === '.' || seg === '..')) {
+    throw new InvalidArgumentError(`invalid import path "${p}": empty, "." and ".." segments are not allowed`)
   }
-  return name
+  return segments[0] as string
 }
 
 async function * empty (): AsyncGenerator<Uint8Array> {}

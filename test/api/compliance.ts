@@ -123,6 +123,8 @@ export function complianceSuite (name: string, setup: () => Promise<ComplianceSe
       await assert.rejects(collect(api.cat('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')), { name: 'BlockNotFoundError' })
       await assert.rejects(api.publish(entries([{ path: 'x', bytes: text('x') }]), { profile: 'nope' }), { name: 'InvalidProfileError' })
       await assert.rejects(api.publish(entries([{ path: 'a', bytes: text('a') }, { path: 'b', bytes: text('b') }])), { name: 'InvalidArgumentError' })
+      await assert.rejects(api.publish(entries([{ path: 'd' }, { path: 'd/../x', bytes: text('x') }])), { name: 'InvalidArgumentError' })
+      await assert.rejects(api.publish(entries([{ path: '/abs', bytes: text('x') }])), { name: 'InvalidArgumentError' })
       await assert.rejects(api.pinRm('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'), { name: 'NotPinnedError' })
       await assert.rejects(api.pinAdd('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'), { name: 'BlockNotFoundError' })
       await assert.rejects(api.connect('/ip4/127.0.0.1/tcp/1'), { name: 'InvalidArgumentError' })
