@@ -8,12 +8,15 @@ import { MAX_BLOCK_SIZE } from '../constants.js'
 import { mhKey, walkDag } from './dag.js'
 import { FsBlocks } from './blocks.js'
 import { Pins } from './pins.js'
+import { verifies } from './verify.js'
 import { BlockNotFoundError, NotPinnedError } from '../errors.js'
 import type { Pin } from './pins.js'
 import type { CID } from 'multiformats/cid'
 import type { Mortice } from 'mortice'
 
 export type { Pin } from './pins.js'
+export { linksOf, mhKey } from './dag.js'
+export { verifies } from './verify.js'
 export type { FsBlocks } from './blocks.js'
 
 export interface StoreInit {
@@ -170,8 +173,7 @@ class DiskStore implements Store {
         continue // removed while we walked
       }
       result.checked++
-      const digest = await sha256.digest(bytes)
-      if (!equals(digest.digest, cid.multihash.digest)) {
+      if (!await verifies(cid, bytes)) {
         result.corrupt.push(cid)
         if (options?.drop === true) {
           await this.blocks.delete(cid)
@@ -189,10 +191,6 @@ class DiskStore implements Store {
     }
     return stat
   }
-}
-
-function equals (a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0
 }
 
 /** A store rooted at `dir` (the repo's `store/` directory); call `open()` before use */
