@@ -42,6 +42,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { fmt, intOption, median, out, stringOption } from './lib.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6
@@ -393,28 +394,6 @@ async function storeBytes (d: Daemon): Promise<number> {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
-
-function intOption (args: string[], name: string, dflt: number, max: number): number {
-  const i = args.indexOf(name)
-  if (i === -1) return dflt
-  const v = args[i + 1] ?? ''
-  const n = Number(v)
-  if (!/^\d+$/.test(v) || n < 1 || n > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got "${v}"`)
-  return n
-}
-
-function stringOption (args: string[], name: string): string | undefined {
-  const i = args.indexOf(name)
-  return i === -1 ? undefined : args[i + 1]
-}
-
-const out = (line = ''): void => { process.stdout.write(line + '\n') }
-const fmt = (n: number | undefined, digits = 1): string => n == null ? 'n/a' : n.toFixed(digits)
 const mb = (bytes: number | undefined): number | undefined => bytes == null ? undefined : bytes / MB
 const r1 = (n: number | undefined): number | null => n == null ? null : Math.round(n * 10) / 10
 const r3 = (n: number | undefined): number | null => n == null ? null : Math.round(n * 1000) / 1000

@@ -44,6 +44,8 @@ export class FetchSession {
   private readonly lacks = new Map<string, Set<string>>()
   private readonly pausedUntil = new Map<string, number>()
   private readonly queue: Job[] = []
+  /** Keys of the jobs in `queue`, so membership is not a scan of it */
+  private readonly queued = new Set<string>()
   private readonly inflight = new Map<string, Job>()
   private readonly done = new Set<string>()
   private readonly waiters = new Map<string, Array<{ resolve(): void, reject(err: Error): void }>>()
@@ -117,7 +119,7 @@ export class FetchSession {
     try {
       for (const item of items) {
         const key = mhKey(item.cid)
-        if (this.done.has(key) || this.inflight.has(key) || this.queue.some(j => j.key === key)) continue
+        if (this.done.has(key) || this.inflight.has(key) || this.queued.has(key)) continue
         if (item.cid.multihash.code === identity.code) {
           this.markDone(key, item.cid.multihash.digest.byteLength, false)
           continue
@@ -147,6 +149,7 @@ export class FetchSession {
       else hi = mid
     }
     this.queue.splice(lo, 0, job)
+    this.queued.add(job.key)
   }
 
   private noteRoot (cid: CID, bytes: Uint8Array): void {
@@ -202,6 +205,7 @@ export class FetchSession {
     const i = this.queue.findIndex(j => lacks?.has(j.key) !== true)
     if (i >= 0) {
       const [job] = this.queue.splice(i, 1)
+      this.queued.delete(job.key)
       this.inflight.set(job.key, job)
       return job
     }
@@ -262,8 +266,9 @@ export class FetchSession {
       if (!this.done.has(job.key)) this.requeue(job)
       if (!peer.closed) peer.close(err)
     } finally {
-      release()
-      this.schedule()
+      // a slot freed early was scheduled then; storing the block since may have made room again
+      if (released) this.schedule()
+      else release()
     }
   }
 
@@ -307,7 +312,7 @@ export class FetchSession {
     if (this.done.has(job.key) || job.askedFrom.size > 0) return
     job.arrived = false
     this.inflight.delete(job.key)
-    if (!this.queue.includes(job)) this.insert(job)
+    if (!this.queued.has(job.key)) this.insert(job)
   }
 
   private removePeer (peer: PeerChannel, err?: Error): void {

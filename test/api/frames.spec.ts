@@ -3,23 +3,14 @@
  * length limits.
  */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
 import * as varint from 'uint8-varint'
 import { decodeBytes, decodeEntries, encodeBytes, encodeEntries } from '../../src/api/frames.js'
 import { BlockNotFoundError } from '../../src/errors.js'
 import type { Entry } from '../../src/api/frames.js'
+import { bytesOf } from '../helpers/bytes.js'
 
 const MiB = 1024 * 1024
 
-function bytesOf (seed: string, size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let block = createHash('sha256').update(seed).digest()
-  for (let off = 0; off < size; off += block.byteLength) {
-    out.set(block.subarray(0, Math.min(block.byteLength, size - off)), off)
-    block = createHash('sha256').update(block).digest()
-  }
-  return out
-}
 
 async function * chunked (bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let off = 0; off < bytes.byteLength; off += size) yield bytes.subarray(off, off + size)

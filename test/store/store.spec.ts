@@ -2,7 +2,6 @@
  * The store over real UnixFS DAGs: pin, unpin, gc, verify and stat.
  */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
@@ -15,19 +14,10 @@ import { createStore } from '../../src/store/index.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Store } from '../../src/store/index.js'
 import type { CIDProfile, ImportCandidate } from 'ipfs-unixfs-importer'
+import { bytesOf } from '../helpers/bytes.js'
 
 const MiB = 1024 * 1024
 
-/** Deterministic bytes that differ per seed (so DAGs only share blocks when meant to) */
-function bytesOf (seed: string, size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let block = createHash('sha256').update(seed).digest()
-  for (let off = 0; off < size; off += block.byteLength) {
-    out.set(block.subarray(0, Math.min(block.byteLength, size - off)), off)
-    block = createHash('sha256').update(block).digest()
-  }
-  return out
-}
 
 const mh = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('hex')
 
