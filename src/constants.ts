@@ -93,3 +93,64 @@ export const DEFAULT_PERF_BYTES = 256 * MiB
 
 /** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
 export const MAX_PENDING_WRITES = 16 * MiB
+
+/** Providers `find` and `fetch` stop after */
+export const DEFAULT_FIND_PROVIDERS_LIMIT = 20
+
+/** How long a provider search may run */
+export const DEFAULT_FIND_TIMEOUT = 30 * second
+
+/** How often a swarm's rendezvous key is looked up again */
+export const DEFAULT_RENDEZVOUS_INTERVAL = 5 * minute
+
+/** Swarm peers found at the rendezvous dialled per round */
+export const RENDEZVOUS_DIAL_LIMIT = 8
+
+/** Provider records are provided again when older than this */
+export const DEFAULT_REPROVIDE_INTERVAL = 22 * hour
+
+/** How long a provider record is valid */
+export const DEFAULT_RECORD_LIFETIME = 48 * hour
+
+/** How long a background provide (after publish or fetch) may run */
+export const PROVIDE_TIMEOUT = 60 * second
+
+/** Presence heartbeat period */
+export const DEFAULT_PRESENCE_INTERVAL = 10 * second
+
+/** A member is suspect after this many heartbeat periods without a beat */
+export const SUSPECT_AFTER_BEATS = 1.5
+
+/** A member is gone after this many heartbeat periods without a beat */
+export const GONE_AFTER_BEATS = 2.5
+
+/** Gone members are forgotten after this many heartbeat periods */
+export const FORGET_AFTER_BEATS = 60
+
+/** Largest gossip message shoal accepts on its topics */
+export const MAX_GOSSIP_MESSAGE = 4 * KiB
+
+/** Largest message data gossipsub decodes at all (shoal's validators reject above MAX_GOSSIP_MESSAGE) */
+export const MAX_GOSSIP_DATA = 64 * KiB
+
+/** How far a gossip message's time may be from ours */
+export const MAX_CLOCK_SKEW = 5 * minute
+
+/** Members kept in the membership table */
+export const MAX_MEMBERS = 10_000
+
+/** Announcements kept for `watch` subscribers that read slowly, per subscriber */
+export const WATCH_BUFFER = 256
+
+/** How long a publisher collects replica volunteers before it assigns */
+export const VOLUNTEER_WINDOW = 2 * second
+
+/** How long a publisher waits for enough volunteers in all */
+export const REPLICATE_TIMEOUT = 30 * second
+
+/** Holders remembered per CID, and CIDs whose holders are remembered */
+export const MAX_HOLDERS_PER_CID = 64
+export const MAX_HOLDER_CIDS = 4096
+
+/** How long `status` searches the DHT for holders */
+export const STATUS_FIND_TIMEOUT = 10 * second

@@ -5,7 +5,8 @@ import { ApiUnreachableError, RemoteError } from '../errors.js'
 import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
+  Member, Announcement, StatusResult
 } from './types.js'
 
 export interface ApiClientInit {
@@ -17,7 +18,7 @@ export interface ApiClientInit {
 interface CallOptions extends AbortOptions {
   json?: unknown
   body?: AsyncIterable<Uint8Array>
-  query?: Record<string, string | undefined>
+  query?: Record<string, string | string[] | undefined>
 }
 
 /** `ShoalApi` over the HTTP control API of a running daemon */
@@ -37,7 +38,8 @@ class HttpApiClient implements ShoalApi {
   private async call (route: string, options: CallOptions = {}): Promise<http.IncomingMessage> {
     const url = new URL(`http://${this.init.address}/api/v0/${route}`)
     for (const [k, v] of Object.entries(options.query ?? {})) {
-      if (v != null) url.searchParams.set(k, v)
+      if (Array.isArray(v)) v.forEach(item => { url.searchParams.append(k, item) })
+      else if (v != null) url.searchParams.set(k, v)
     }
     const json = options.json != null ? JSON.stringify(options.json) : undefined
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -109,7 +111,13 @@ class HttpApiClient implements ShoalApi {
     }
     const res = await this.call('publish', {
       body: encodeEntries(counted()),
-      query: { profile: options.profile, pin: options.pin === false ? 'false' : undefined },
+      query: {
+        profile: options.profile,
+        pin: options.pin === false ? 'false' : undefined,
+        announce: options.announce === false ? 'false' : undefined,
+        tag: options.tags,
+        replicas: options.replicas != null ? String(options.replicas) : undefined
+      },
       signal: options.signal
     })
     const result = JSON.parse(await text(res)) as PublishResult
@@ -184,6 +192,43 @@ class HttpApiClient implements ShoalApi {
 
   async perf (multiaddr: string, options: AbortOptions & { bytes?: number } = {}): Promise<PerfResult> {
     return this.json('perf', { multiaddr, bytes: options.bytes }, options)
+  }
+
+  async find (cid: string, options: FindOptions = {}): Promise<ProviderInfo[]> {
+    return (await this.json<{ providers: ProviderInfo[] }>('find', { cid, limit: options.limit, timeoutMs: options.timeoutMs }, options)).providers
+  }
+
+  async provide (cid: string, options?: AbortOptions): Promise<ProvideResult> {
+    return this.json('provide', { cid }, options)
+  }
+
+  async members (options?: AbortOptions): Promise<Member[]> {
+    return (await this.json<{ members: Member[] }>('members', {}, options)).members
+  }
+
+  async status (cid: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<StatusResult> {
+    return this.json('status', { cid, timeoutMs: options.timeoutMs }, options)
+  }
+
+  async * watch (options: AbortOptions = {}): AsyncGenerator<Announcement> {
+    const res = await this.call('watch', { json: {}, signal: options.signal })
+    let buf = ''
+    try {
+      for await (const chunk of res) {
+        buf += chunk.toString('utf8')
+        if (buf.length > 64 * 1024) throw new ApiUnreachableError('the daemon sent an announcement line longer than 64 KiB')
+        let nl: number
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl)
+          buf = buf.slice(nl + 1)
+          if (line !== '') yield JSON.parse(line) as Announcement
+        }
+      }
+    } catch (err: any) {
+      // the caller aborting is how a watch ends
+      if (options.signal?.aborted === true) return
+      throw err
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
-import { createPeer, initRepo, isInitialized, parseHostPort, repoPaths, resolveRepo } from '../peer/index.js'
+import { createPeer, initRepo, isInitialized, parseConfig, parseHostPort, repoPaths, resolveRepo, swarmConfigText } from '../peer/index.js'
 import { InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
@@ -16,6 +16,8 @@ export interface DaemonInit {
   listen?: string[]
   /** HOST:PORT of the API, replacing the config's */
   api?: string
+  /** Run with this swarm's config (a name from configs/ or a file) instead of the repo's */
+  swarm?: string
 }
 
 export interface Daemon {
@@ -32,8 +34,10 @@ export interface Daemon {
  */
 export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
   const repo = resolveRepo(init.repo)
+  const swarm = init.swarm != null ? await swarmConfigText(init.swarm) : undefined
+  const swarmConfig = swarm != null ? parseConfig(swarm.text, swarm.source) : undefined
   if (init.init === true && !await isInitialized(repo)) {
-    await initRepo(repo)
+    await initRepo(repo, swarm != null ? { configText: swarm.text } : {})
   }
   let apiHostPort: { host: string, port: number } | undefined
   if (init.api != null) {
@@ -53,11 +57,14 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
   const peer = await createPeer({
     repo,
     online: true,
-    override: (config: Config) => ({
-      ...config,
-      addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
-      api: { address: init.api ?? config.api.address }
-    })
+    override: (repoConfig: Config) => {
+      const config = swarmConfig ?? repoConfig
+      return {
+        ...config,
+        addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
+        api: { address: init.api ?? config.api.address }
+      }
+    }
   })
   const paths = repoPaths(repo)
   let server: ApiServer | undefined

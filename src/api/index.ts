@@ -13,4 +13,4 @@ export { startDaemon } from './daemon.js'
 export type { Daemon, DaemonInit } from './daemon.js'
 /** Entries of a file or directory on disk, ready for `ShoalApi.publish` */
 export { fsSource, parseContentPath } from '../content/index.js'
-export { initRepo, resolveRepo } from '../peer/index.js'
+export { initRepo, resolveRepo, swarmConfigText } from '../peer/index.js'

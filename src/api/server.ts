@@ -191,7 +191,10 @@ function routes (api: ShoalApi): Record<string, Handler> {
       const url = new URL(req.url ?? '/', 'http://api')
       const profile = url.searchParams.get('profile') ?? undefined
       const pin = url.searchParams.get('pin') !== 'false'
-      const result = await api.publish(decodeEntries(req), { profile, pin, signal })
+      const announce = url.searchParams.get('announce') !== 'false'
+      const tags = url.searchParams.getAll('tag')
+      const replicas = optNum(url.searchParams.has('replicas') ? Number(url.searchParams.get('replicas')) : undefined, 'replicas')
+      const result = await api.publish(decodeEntries(req), { profile, pin, announce, tags, replicas, signal })
       reply(res, 200, result)
     },
     '/api/v0/cat': async (_req, res, body, signal) => {
@@ -227,6 +230,19 @@ function routes (api: ShoalApi): Record<string, Handler> {
     '/api/v0/peers': json(async (_b, signal) => ({ peers: await api.peers({ signal }) })),
     '/api/v0/connect': json(async (b, signal) => api.connect(str(b.multiaddr, 'multiaddr'), { signal })),
     '/api/v0/stats': json(async (_b, signal) => api.stats({ signal })),
+    '/api/v0/find': json(async (b, signal) => ({ providers: await api.find(str(b.cid, 'cid'), { limit: optNum(b.limit, 'limit'), timeoutMs: optNum(b.timeoutMs, 'timeoutMs'), signal }) })),
+    '/api/v0/provide': json(async (b, signal) => api.provide(str(b.cid, 'cid'), { signal })),
+    '/api/v0/members': json(async (_b, signal) => ({ members: await api.members({ signal }) })),
+    '/api/v0/status': json(async (b, signal) => api.status(str(b.cid, 'cid'), { timeoutMs: optNum(b.timeoutMs, 'timeoutMs'), signal })),
+    '/api/v0/watch': async (_req, res, _body, signal) => {
+      // one announcement per line, until the client goes away
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' })
+      res.flushHeaders()
+      for await (const a of api.watch({ signal })) {
+        if (!res.write(JSON.stringify(a) + '\n')) await new Promise(resolve => res.once('drain', resolve))
+      }
+      res.end()
+    },
     '/api/v0/perf': json(async (b, signal) => api.perf(str(b.multiaddr, 'multiaddr'), { bytes: optNum(b.bytes, 'bytes'), signal }))
   }
 }

@@ -31,6 +31,12 @@ export interface PublishOptions extends AbortOptions, ProgressOptions {
   profile?: string
   /** Pin the root (default true) */
   pin?: boolean
+  /** Announce it on the swarm's announce topic when online (default true) */
+  announce?: boolean
+  /** Tags for the announcement (replication policies select by tag) */
+  tags?: string[]
+  /** Copies to ask the swarm for: volunteers are collected and this many assigned (default 0) */
+  replicas?: number
 }
 
 export interface PublishResult {
@@ -38,6 +44,47 @@ export interface PublishResult {
   /** Bytes of file content */
   size: number
   name: string
+  /** Peers the announcement went to directly; absent when not announced (offline or --no-announce) */
+  announced?: number
+  /** Peers assigned to hold replicas, when replicas were asked for */
+  assigned?: string[]
+}
+
+/** A peer that provides a CID in the DHT */
+export interface ProviderInfo {
+  peerId: string
+  addresses: string[]
+}
+
+export interface FindOptions extends AbortOptions {
+  /** Stop after this many providers (default 20) */
+  limit?: number
+  /** Give up after this many ms (default 30 s) */
+  timeoutMs?: number
+}
+
+export interface ProvideResult {
+  cid: string
+  /** DHT peers that accepted the provider record */
+  accepted: number
+}
+
+export type { Member, MemberState, Announcement } from '../gossip/index.js'
+
+export interface HolderInfo {
+  peerId: string
+  /** Where we learnt it holds the CID: a DHT provider record, or its HELD gossip */
+  sources: Array<'dht' | 'gossip'>
+  /** Its state in our membership table, when it is a member */
+  state?: import('../gossip/index.js').MemberState
+}
+
+export interface StatusResult {
+  cid: string
+  /** Whether this peer holds it all */
+  local: boolean
+  pinned: boolean
+  holders: HolderInfo[]
 }
 
 export interface FetchOptions extends AbortOptions {
@@ -95,6 +142,8 @@ export interface StatsResult {
   network?: { connections: number, peers: number, knownPeers: number, gossipTopics: number }
   /** Block exchange counters, when online */
   exchange?: import('../exchange/index.js').ExchangeStats
+  /** Gossip counters, when online */
+  gossip?: import('../gossip/index.js').GossipStats
   /** Seconds since the peer started */
   uptime: number
 }
@@ -132,6 +181,16 @@ export interface ShoalApi {
    * `exchange.perf` on); needs a running peer
    */
   perf(multiaddr: string, options?: AbortOptions & { bytes?: number }): Promise<PerfResult>
+  /** Providers of a CID in the DHT; needs a running peer */
+  find(cid: string, options?: FindOptions): Promise<ProviderInfo[]>
+  /** Provide a CID in the DHT now; it must be stored in full here; needs a running peer */
+  provide(cid: string, options?: AbortOptions): Promise<ProvideResult>
+  /** The swarm's membership table, this peer included; needs a running peer */
+  members(options?: AbortOptions): Promise<import('../gossip/index.js').Member[]>
+  /** Announcements from the swarm as they arrive, until aborted; needs a running peer */
+  watch(options?: AbortOptions): AsyncIterable<import('../gossip/index.js').Announcement>
+  /** Who holds a CID, from the DHT and from gossip; needs a running peer */
+  status(cid: string, options?: AbortOptions & { timeoutMs?: number }): Promise<StatusResult>
 }
 
 export interface PerfResult {

@@ -19,6 +19,11 @@ import { register as publish } from './commands/publish.js'
 import { register as start } from './commands/start.js'
 import { register as stats } from './commands/stats.js'
 import { register as verify } from './commands/verify.js'
+import { register as find } from './commands/find.js'
+import { register as provide } from './commands/provide.js'
+import { register as status } from './commands/status.js'
+import { register as swarm } from './commands/swarm.js'
+import { register as watch } from './commands/watch.js'
 import { exitCodeOf, reportError } from './output.js'
 
 export function buildProgram (): Command {
@@ -29,7 +34,7 @@ export function buildProgram (): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, stats, perf]) {
+  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf]) {
     register(program)
   }
   // subcommands report usage errors through the same exit path

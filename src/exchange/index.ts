@@ -85,6 +85,11 @@ export interface FetchResult {
 export interface FetchOptions {
   /** Peers to fetch from besides connected peers that have the root: multiaddrs with /p2p/ */
   from?: string[]
+  /**
+   * More providers (content routing), asked when neither `from` nor a connected peer has the
+   * root; each joins as it is found. The signal aborts the search when the fetch ends.
+   */
+  providers?(signal: AbortSignal): AsyncIterable<PeerId>
   signal?: AbortSignal
   onProgress?(event: FetchProgressEvent): void
 }
@@ -202,6 +207,22 @@ class ShoalExchange implements Exchange {
         joins.push(this.join(session, conn.remotePeer, root, true, options.signal))
       }
       await Promise.all(joins)
+      if (session.peerCount === 0 && options.providers != null) {
+        const search = new AbortController()
+        void session.result.finally(() => { search.abort() }).catch(() => {})
+        const found: Array<Promise<void>> = []
+        try {
+          for await (const id of options.providers(search.signal)) {
+            const key = id.toString()
+            if (seen.has(key) || this.isBanned(key)) continue
+            seen.add(key)
+            found.push(this.join(session, id, root, true, options.signal))
+          }
+        } catch (err: any) {
+          log('provider search for %s ended: %s', root, err.message)
+        }
+        await Promise.all(found)
+      }
       session.providersDone()
     })().catch((err) => { session.fail(err) })
     return session

@@ -4,7 +4,10 @@
  */
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify, identifyPush } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { preSharedKey } from '@libp2p/pnet'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -17,7 +20,10 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
+import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { Ping } from '@libp2p/ping'
+
+const HOUR = 3_600_000
 
 export interface HostServices extends Record<string, unknown> {
   identify: Identify
@@ -46,6 +52,24 @@ export interface HostInit {
     protocol: string
     clientMode: boolean
     peerAddresses: 'public' | 'private' | 'all'
+    /** Our provider records are provided again once older than this (default 22 h) */
+    reprovideIntervalMs?: number
+    /** Lifetime of provider records, ours elsewhere and others' here (default 48 h) */
+    recordLifetimeMs?: number
+  }
+  /** Multicast DNS discovery on the LAN */
+  mdns?: boolean
+  /** Pre-shared key of a private swarm, in the libp2p `/key/swarm/psk/1.0.0/` format */
+  swarmKey?: Uint8Array
+  gossip?: {
+    /** Score parameters per topic (the library leaves per-topic scoring off) */
+    topics: Record<string, Partial<TopicScoreParams>>
+    /** IPs exempt from the IP colocation penalty */
+    colocationWhitelist: string[]
+    /** Largest message data decoded at all; shoal's own validators enforce smaller limits */
+    maxInboundDataLength: number
+    /** Bounds on one decoded RPC */
+    decodeRpcLimits?: { maxSubscriptions: number, maxMessages: number, maxIhaveMessageIDs: number, maxIwantMessageIDs: number, maxIdontwantMessageIDs: number, maxControlMessages: number, maxPeerInfos: number }
   }
   /** Sent in identify */
   agentVersion: string
@@ -61,7 +85,13 @@ export async function createHost (init: HostInit): Promise<Host> {
   if (init.bootstrap != null && init.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: init.bootstrap }))
   }
+  if (init.mdns === true) {
+    peerDiscovery.push(mdns())
+  }
 
+  const lifetime = init.dht.recordLifetimeMs ?? 48 * HOUR
+  const reprovideInterval = init.dht.reprovideIntervalMs ?? 22 * HOUR
+  const gossipInit = init.gossip ?? { topics: {}, colocationWhitelist: [], maxInboundDataLength: 64 * 1024, decodeRpcLimits: undefined }
   const peerInfoMapper = init.dht.peerAddresses === 'public'
     ? removePrivateAddressesMapper
     : init.dht.peerAddresses === 'private' ? removePublicAddressesMapper : passthroughMapper
@@ -77,6 +107,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
+    ...(init.swarmKey != null ? { connectionProtector: preSharedKey({ psk: init.swarmKey }) } : {}),
     streamMuxers: [yamux()],
     connectionManager: {
       maxConnections: init.limits.maxConnections,
@@ -97,11 +128,26 @@ export async function createHost (init: HostInit): Promise<Host> {
       dht: kadDHT({
         protocol: init.dht.protocol,
         clientMode: init.dht.clientMode,
-        peerInfoMapper
+        peerInfoMapper,
+        providers: { provideValidity: Math.ceil(lifetime / 1000) },
+        reprovide: {
+          validity: lifetime,
+          // a record is provided again once it is older than the reprovide interval
+          threshold: lifetime - reprovideInterval,
+          interval: Math.min(HOUR, reprovideInterval)
+        }
       }),
       pubsub: gossipsub({
         emitSelf: false,
-        allowPublishToZeroTopicPeers: true
+        allowPublishToZeroTopicPeers: true,
+        // every message carries its author's signature and sequence number, and unsigned ones are dropped
+        globalSignaturePolicy: 'StrictSign',
+        maxInboundDataLength: gossipInit.maxInboundDataLength,
+        ...(gossipInit.decodeRpcLimits != null ? { decodeRpcLimits: gossipInit.decodeRpcLimits } : {}),
+        scoreParams: {
+          topics: Object.fromEntries(Object.entries(gossipInit.topics).map(([t, p]) => [t, createTopicScoreParams(p)])),
+          IPColocationFactorWhitelist: new Set(gossipInit.colocationWhitelist)
+        }
       })
     }
   })

@@ -6,8 +6,22 @@ import { InvalidConfigError } from '../errors.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
 export interface Config {
-  /** Name of the swarm this config joins */
+  /** Name of the swarm this config joins; it names the gossip topics and the rendezvous key */
   swarm: string
+  /**
+   * Pre-shared key file of a private swarm (`shoal swarm keygen`), relative to the repo when
+   * not absolute; empty for an open swarm. Only holders of the key can connect.
+   */
+  swarmKey: string
+  /** How peers of the swarm find one another besides `bootstrap` */
+  discovery: {
+    /** Multicast DNS on the LAN */
+    mdns: boolean
+    /** Provide and look up the swarm's rendezvous key in the DHT, and dial who is found */
+    rendezvous: boolean
+    /** How often the rendezvous key is looked up again */
+    rendezvousIntervalMs: number
+  }
   addresses: {
     /** Multiaddrs to listen on; port 0 picks a free port */
     listen: string[]
@@ -32,9 +46,35 @@ export interface Config {
     clientMode: boolean
     /** Which peer addresses the DHT keeps: `public` (internet), `private` (LAN) or `all` */
     peerAddresses: 'public' | 'private' | 'all'
+    /** Provider records this peer holds are provided again when older than this */
+    reprovideIntervalMs: number
+    /** How long a provider record is valid, ours on other peers and others' here */
+    recordLifetimeMs: number
+  }
+  /** Gossip topics `shoal/<swarm>/presence`, `/announce` and `/replicate` */
+  gossip: {
+    /** Presence heartbeat period; a member missing beats turns suspect, then gone */
+    presenceIntervalMs: number
+    /**
+     * IP addresses exempt from gossipsub's IP colocation penalty (many peers behind one
+     * address, such as a local test swarm on 127.0.0.1)
+     */
+    colocationWhitelist: string[]
+  }
+  /** Push CDN: fetch, pin and provide content others announce */
+  replicate: {
+    enabled: boolean
+    /** Only content announced with one of these tags; empty for any */
+    tags: string[]
+    /** Largest content to replicate, bytes; 0 for no limit */
+    maxFileSize: number
+    /** Bytes of replicated content this peer keeps in all; 0 for no limit */
+    maxTotalBytes: number
   }
   store: {
     fsync: boolean
+    /** Bytes the store may hold; unpinned cached content is evicted beyond it, least recently used first; 0 for no limit */
+    quota: number
   }
   publish: {
     profile: string
@@ -62,6 +102,27 @@ export const CONFIGS_DIR = fileURLToPath(new URL('../../../configs/', import.met
 /** The config a new repo starts from */
 export async function defaultConfigText (): Promise<string> {
   return fs.readFile(new URL('default.json', `file://${CONFIGS_DIR}`), 'utf8')
+}
+
+/**
+ * A swarm's config: `NAME` is `configs/NAME.json` (default, local, public, ...), anything with a
+ * `/` or ending in `.json` a file path. Returns its text and where it came from.
+ */
+export async function swarmConfigText (nameOrPath: string): Promise<{ text: string, source: string }> {
+  const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.json')
+  if (!isPath && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(nameOrPath)) {
+    throw new InvalidConfigError(`invalid swarm "${nameOrPath}": give a name from configs/ or a config file path`)
+  }
+  const source = isPath ? nameOrPath : `${CONFIGS_DIR}${nameOrPath}.json`
+  try {
+    return { text: await fs.readFile(source, 'utf8'), source }
+  } catch (err: any) {
+    if (err.code === 'ENOENT' && !isPath) {
+      const names = (await fs.readdir(CONFIGS_DIR).catch(() => [] as string[])).filter(f => f.endsWith('.json')).map(f => f.slice(0, -5))
+      throw new InvalidConfigError(`no swarm "${nameOrPath}": known swarms are ${names.join(', ')}, or give a config file path`)
+    }
+    throw new InvalidConfigError(`cannot read config file ${source}: ${err.code ?? err.message}`)
+  }
 }
 
 /** Parse and check a config file's text; `source` names it in errors */
@@ -101,19 +162,33 @@ const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafe
 const oneOf = (values: readonly string[]): Check => (v, k) => {
   if (typeof v !== 'string' || !values.includes(v)) throw new Error(`${k} must be one of ${values.join(', ')}`)
 }
+const optStr: Check = (v, k) => { if (typeof v !== 'string') throw new Error(`${k} must be a string (empty for none)`) }
+const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
+  if (!Array.isArray(v) || v.length > maxItems) throw new Error(`${k} must be a list of at most ${maxItems} strings`)
+  for (const item of v) {
+    if (typeof item !== 'string' || item === '' || item.length > maxLength) throw new Error(`${k} entries must be non-empty strings of at most ${maxLength} characters`)
+  }
+}
+const swarmName: Check = (v, k) => {
+  if (typeof v !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(v)) throw new Error(`${k} must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit`)
+}
 const hostPort: Check = (v, k) => {
   str(v, k)
   parseHostPort(v as string, k)
 }
 
 const SCHEMA: Record<string, Record<string, Check> | Check> = {
-  swarm: str,
+  swarm: swarmName,
+  swarmKey: optStr,
+  discovery: { mdns: bool, rendezvous: bool, rendezvousIntervalMs: posInt },
   addresses: { listen: maddrs, announce: maddrs },
   api: { address: hostPort },
   bootstrap: peerMaddrs,
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
-  dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']) },
-  store: { fsync: bool },
+  dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
+  gossip: { presenceIntervalMs: posInt, colocationWhitelist: strList(64, 64) },
+  replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt },
+  store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
   exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool }
 }
@@ -148,7 +223,11 @@ export function validateConfig (raw: unknown, source: string): Config {
       fail(err.message)
     }
   }
-  return obj as unknown as Config
+  const config = obj as unknown as Config
+  if (config.dht.recordLifetimeMs <= config.dht.reprovideIntervalMs) {
+    fail('dht.recordLifetimeMs must be longer than dht.reprovideIntervalMs, or records expire before they are provided again')
+  }
+  return config
 }
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only */

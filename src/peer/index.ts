@@ -8,7 +8,7 @@ import type { Config } from './config.js'
 
 export { resolveRepo, initRepo, repoPaths, isInitialized, lockHolder, loadConfig } from './repo.js'
 export type { RepoPaths } from './repo.js'
-export { parseConfig, validateConfig, parseHostPort, isLoopback, CONFIGS_DIR } from './config.js'
+export { parseConfig, validateConfig, parseHostPort, isLoopback, swarmConfigText, CONFIGS_DIR } from './config.js'
 export type { Config } from './config.js'
 export type { ShoalPeer } from './peer.js'
 

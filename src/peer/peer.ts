@@ -1,18 +1,25 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { cat, exportTree, importContent, list, parseContentPath } from '../content/index.js'
-import { DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
+import { BlockNotFoundError, DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
-import { DEFAULT_PERF_BYTES } from '../constants.js'
+import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT, STATUS_FIND_TIMEOUT, second } from '../constants.js'
+import { readSwarmKey } from './swarm-key.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
+  StatusResult, HolderInfo
 } from '../api/types.js'
+import type { Announcement, Gossip, Member } from '../gossip/index.js'
+import type { Routing } from '../routing/index.js'
+import type { PinOrigin } from '../store/index.js'
 import type { Host } from '../host/index.js'
 import type { Exchange, FetchResult } from '../exchange/index.js'
 import type { Pin, Store } from '../store/index.js'
@@ -38,9 +45,12 @@ export class ShoalPeer implements ShoalApi {
   readonly config: Config
   host?: Host
   exchange?: Exchange
+  routing?: Routing
+  gossip?: Gossip
   private readonly components: PeerComponents
   private started = false
   private startedAt = Date.now()
+  private loadCache?: { at: number, free: number, pins: number }
 
   constructor (components: PeerComponents) {
     this.components = components
@@ -55,6 +65,8 @@ export class ShoalPeer implements ShoalApi {
     if (this.components.online) {
       // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
       const { createHost } = await import('../host/index.js')
+      const gossipMod = await import('../gossip/index.js')
+      const swarmKey = this.config.swarmKey !== '' ? await readSwarmKey(path.resolve(this.components.root, this.config.swarmKey)) : undefined
       const host = await createHost({
         privateKey: this.components.privateKey,
         datastorePath: repoPaths(this.components.root).datastore,
@@ -63,6 +75,14 @@ export class ShoalPeer implements ShoalApi {
         bootstrap: this.config.bootstrap,
         limits: this.config.limits,
         dht: this.config.dht,
+        mdns: this.config.discovery.mdns,
+        swarmKey,
+        gossip: {
+          topics: gossipMod.topicScoreParams(this.config.swarm),
+          colocationWhitelist: this.config.gossip.colocationWhitelist,
+          maxInboundDataLength: gossipMod.MAX_INBOUND_DATA_LENGTH,
+          decodeRpcLimits: gossipMod.DECODE_RPC_LIMITS
+        },
         agentVersion: AGENT_VERSION
       })
       await host.start()
@@ -70,6 +90,27 @@ export class ShoalPeer implements ShoalApi {
       const { createExchange } = await import('../exchange/index.js')
       this.exchange = createExchange({ host, blocks: this.store.blocks }, this.config.exchange)
       await this.exchange.start()
+      const { createRouting } = await import('../routing/index.js')
+      this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
+        swarm: this.config.swarm,
+        rendezvous: this.config.discovery.rendezvous,
+        rendezvousIntervalMs: this.config.discovery.rendezvousIntervalMs
+      })
+      await this.routing.start()
+      this.gossip = gossipMod.createGossip({
+        pubsub: host.services.pubsub,
+        peerId: this.peerId,
+        logger: host.logger,
+        addresses: () => host.getMultiaddrs().map(a => a.toString()),
+        load: async () => this.load(),
+        replicated: async () => (await this.store.pins.list()).filter(p => p.origin === 'replica').reduce((n, p) => n + p.size, 0),
+        hold: async (a) => { await this.hold(a) }
+      }, {
+        swarm: this.config.swarm,
+        presenceIntervalMs: this.config.gossip.presenceIntervalMs,
+        replicate: this.config.replicate
+      })
+      await this.gossip.start()
     }
     this.startedAt = Date.now()
     this.started = true
@@ -82,9 +123,13 @@ export class ShoalPeer implements ShoalApi {
     }
     this.started = false
     try {
+      await this.gossip?.stop()
+      await this.routing?.stop()
       await this.exchange?.stop()
       await this.host?.stop()
     } finally {
+      this.gossip = undefined
+      this.routing = undefined
       this.exchange = undefined
       this.host = undefined
       await this.components.lock.release()
@@ -106,7 +151,19 @@ export class ShoalPeer implements ShoalApi {
   }
 
   async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
-    return this.store.withWriteGuard(async () => {
+    const replicas = options.replicas ?? 0
+    if (!Number.isSafeInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
+      throw new InvalidArgumentError(`replicas must be a whole number from 0 to ${MAX_REPLICAS}`)
+    }
+    const tags = options.tags ?? []
+    for (const t of tags) {
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(t)) throw new InvalidArgumentError(`tag "${t}" must be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit`)
+    }
+    if (tags.length > 16) throw new InvalidArgumentError('at most 16 tags')
+    if (replicas > 0 && (options.announce === false || this.gossip == null)) {
+      throw new InvalidArgumentError('replicas are asked for by announcing: start the daemon, and do not pass --no-announce')
+    }
+    const result = await this.store.withWriteGuard(async (): Promise<PublishResult> => {
       const result = await importContent(entries, this.store.blocks, {
         profile: options.profile ?? this.config.publish.profile,
         signal: options.signal,
@@ -115,23 +172,90 @@ export class ShoalPeer implements ShoalApi {
         }
       })
       if (options.pin !== false) {
-        await this.store.pin(result.cid, { name: result.name, size: result.size }, options)
+        await this.store.pin(result.cid, { name: result.name, size: result.size, origin: 'publish' }, options)
       }
       return { cid: result.cid.toString(), size: result.size, name: result.name }
     })
+    this.provideLater(CID.parse(result.cid))
+    if (this.gossip != null && options.announce !== false) {
+      const sent = await this.gossip.announce({ cid: result.cid, name: announceName(result.name, result.cid), size: result.size, tags, replicas })
+      result.announced = sent.recipients
+      if (sent.assigned != null) result.assigned = await sent.assigned
+    }
+    return result
+  }
+
+  /** Provide a root in the background; the DHT's reprovider keeps it fresh afterwards */
+  private provideLater (cid: CID): void {
+    const routing = this.routing
+    if (routing == null) return
+    const log = this.host?.logger.forComponent('shoal:peer')
+    void routing.provide(cid, { signal: AbortSignal.timeout(PROVIDE_TIMEOUT) }).then(
+      ({ accepted }) => { log?.('provided %s to %d peers', cid, accepted) },
+      (err) => { log?.('could not provide %s: %s', cid, err.message) }
+    )
+  }
+
+  /** This peer's room and load, for its presence beat; store figures are cached for a while */
+  private async load (): Promise<{ free: number, uploads: number, uploadSlots: number, pins: number }> {
+    const now = Date.now()
+    if (this.loadCache == null || now - this.loadCache.at > LOAD_CACHE_MS) {
+      const stat = await this.store.stat()
+      let free: number
+      if (this.config.store.quota > 0) {
+        free = Math.max(0, this.config.store.quota - stat.bytes)
+      } else {
+        const fsStat = await fs.statfs(this.components.root)
+        free = fsStat.bavail * fsStat.bsize
+      }
+      this.loadCache = { at: now, free, pins: stat.pins }
+    }
+    const ex = this.exchange?.stats()
+    return { free: this.loadCache.free, pins: this.loadCache.pins, uploads: ex?.activeUploads ?? 0, uploadSlots: this.config.exchange.uploadSlots }
+  }
+
+  /** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
+  private async hold (a: Announcement): Promise<void> {
+    const host = this.requireHost('replicating')
+    const member = this.gossip?.member(a.publisher)
+    if (member != null && member.addresses.length > 0) {
+      const { peerIdFromString } = await import('@libp2p/peer-id')
+      const id = peerIdFromString(a.publisher)
+      await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})
+      await host.dial(id, { signal: AbortSignal.timeout(10 * second) }).catch(() => {})
+    }
+    // fetching provides it too (in the background)
+    await this.fetchAs(a.cid, { name: a.name }, 'replica')
   }
 
   async fetch (cid: string, options: FetchOptions = {}): Promise<FetchResult> {
+    return this.fetchAs(cid, options, 'fetch')
+  }
+
+  private async fetchAs (cid: string, options: FetchOptions, origin: PinOrigin): Promise<FetchResult> {
     const exchange = this.requireExchange('fetching')
     const root = parseCid(cid)
-    return this.store.withWriteGuard(async () => {
-      const session = exchange.fetch(root, options)
+    const routing = this.routing
+    const result = await this.store.withWriteGuard(async () => {
+      const session = exchange.fetch(root, {
+        ...options,
+        // when no connected peer has it, the DHT is asked, and providers join as they are found
+        providers: routing != null ? (signal) => this.providerIds(routing, root, signal) : undefined
+      })
       const result = await session.result
       const [entry] = await list(this.store.blocks, { cid: root, segments: [] }, options).catch(() => [])
       const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options)).catch(() => 0)
-      await this.store.pin(root, { name: options.name ?? root.toString(), size }, options)
+      const existing = await this.store.pins.get(root)
+      await this.store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? origin }, options)
       return result
     })
+    // a peer that has fetched content serves it, so it says so
+    this.provideLater(root)
+    return result
+  }
+
+  private async * providerIds (routing: Routing, root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
+    for await (const p of routing.findProviders(root, { signal })) yield p.id
   }
 
   async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
@@ -262,6 +386,69 @@ export class ShoalPeer implements ShoalApi {
     return { peerId, bytes: r.bytes, seconds: r.seconds, MBps: r.bytes / r.seconds / 1e6 }
   }
 
+  async find (cid: string, options: FindOptions = {}): Promise<ProviderInfo[]> {
+    const routing = this.requireRouting('finding providers')
+    const root = parseCid(cid)
+    const found: ProviderInfo[] = []
+    for await (const p of routing.findProviders(root, options)) {
+      found.push({ peerId: p.id.toString(), addresses: p.multiaddrs.map(a => a.toString()) })
+    }
+    return found
+  }
+
+  async provide (cid: string, options: AbortOptions = {}): Promise<ProvideResult> {
+    const routing = this.requireRouting('providing')
+    const root = parseCid(cid)
+    const missing = await this.store.missing(root, options)
+    if (missing.length > 0) {
+      throw new BlockNotFoundError(`cannot provide ${root}: ${missing.length} block(s) of it are not stored here; fetch it first`)
+    }
+    const { accepted } = await routing.provide(root, { signal: options.signal ?? AbortSignal.timeout(PROVIDE_TIMEOUT) })
+    return { cid: root.toString(), accepted }
+  }
+
+  async members (): Promise<Member[]> {
+    const gossip = this.requireGossip('listing members')
+    return gossip.members()
+  }
+
+  async * watch (options: AbortOptions = {}): AsyncGenerator<Announcement> {
+    const gossip = this.requireGossip('watching announcements')
+    yield * gossip.watch(options.signal)
+  }
+
+  async status (cid: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<StatusResult> {
+    const routing = this.requireRouting('looking up holders')
+    const gossip = this.requireGossip('looking up holders')
+    const root = parseCid(cid)
+    const local = (await this.store.missing(root, options)).length === 0
+    const holders = new Map<string, HolderInfo>()
+    const note = (peerId: string, source: 'dht' | 'gossip'): void => {
+      const h = holders.get(peerId) ?? { peerId, sources: [] }
+      if (!h.sources.includes(source)) h.sources.push(source)
+      const state = gossip.member(peerId)?.state
+      if (state != null) h.state = state
+      holders.set(peerId, h)
+    }
+    for (const h of gossip.holders(root.toString())) {
+      if (h.peerId !== this.peerId.toString()) note(h.peerId, 'gossip')
+    }
+    for await (const p of routing.findProviders(root, { signal: options.signal, timeoutMs: options.timeoutMs ?? STATUS_FIND_TIMEOUT })) {
+      note(p.id.toString(), 'dht')
+    }
+    return { cid: root.toString(), local, pinned: await this.store.pins.has(root), holders: [...holders.values()] }
+  }
+
+  private requireRouting (what: string): Routing {
+    if (this.routing == null) throw new DaemonNotRunningError(this.components.root, what)
+    return this.routing
+  }
+
+  private requireGossip (what: string): Gossip {
+    if (this.gossip == null) throw new DaemonNotRunningError(this.components.root, what)
+    return this.gossip
+  }
+
   async stats (options: AbortOptions = {}): Promise<StatsResult> {
     const store = await this.store.stat(options)
     const result: StatsResult = {
@@ -278,9 +465,19 @@ export class ShoalPeer implements ShoalApi {
         gossipTopics: this.host.services.pubsub.getTopics().length
       }
       result.exchange = this.exchange?.stats()
+      result.gossip = this.gossip?.stats()
     }
     return result
   }
+}
+
+const LOAD_CACHE_MS = 30 * second
+const MAX_REPLICAS = 64
+
+/** Announced names are single path segments */
+function announceName (name: string, cid: string): string {
+  const base = name.split('/').filter(Boolean).pop() ?? ''
+  return base === '' ? cid : base.slice(0, 255)
 }
 
 function parseCid (s: string): CID {

@@ -10,11 +10,11 @@ import { FsBlocks } from './blocks.js'
 import { Pins } from './pins.js'
 import { verifies } from './verify.js'
 import { BlockNotFoundError, NotPinnedError } from '../errors.js'
-import type { Pin } from './pins.js'
+import type { Pin, PinOrigin } from './pins.js'
 import type { CID } from 'multiformats/cid'
 import type { Mortice } from 'mortice'
 
-export type { Pin } from './pins.js'
+export type { Pin, PinOrigin } from './pins.js'
 export { linksOf, mhKey } from './dag.js'
 export { verifies } from './verify.js'
 export type { FsBlocks } from './blocks.js'
@@ -69,7 +69,9 @@ export interface Store {
    * Pin a root whose whole DAG is in the store; throws BlockNotFoundError naming the first
    * missing block otherwise
    */
-  pin(cid: CID, meta: { name: string, size: number }, options?: AbortOptions): Promise<Pin>
+  pin(cid: CID, meta: { name: string, size: number, origin?: PinOrigin }, options?: AbortOptions): Promise<Pin>
+  /** Blocks of a DAG that are not stored (as far as the stored blocks reveal); empty when it is all here */
+  missing(cid: CID, options?: AbortOptions): Promise<CID[]>
   unpin(cid: CID): Promise<void>
   /** Remove every block no pin needs */
   gc(options?: AbortOptions): Promise<GcResult>
@@ -108,14 +110,18 @@ class DiskStore implements Store {
     }
   }
 
-  async pin (cid: CID, meta: { name: string, size: number }, options?: AbortOptions): Promise<Pin> {
+  async missing (cid: CID, options?: AbortOptions): Promise<CID[]> {
+    return (await walkDag(cid, this.dagSource(), options)).missing
+  }
+
+  async pin (cid: CID, meta: { name: string, size: number, origin?: PinOrigin }, options?: AbortOptions): Promise<Pin> {
     const walk = await walkDag(cid, this.dagSource(), options)
     if (walk.missing.length > 0) {
       throw new BlockNotFoundError(`cannot pin ${cid}: ${walk.missing.length} block(s) of its DAG are not in the store, the first is ${walk.missing[0]}`)
     }
     // the blocks' directory entries reach the disk before the pin that promises them
     await this.blocks.syncDirs()
-    const pin: Pin = { cid, name: meta.name, size: meta.size, pinnedAt: Date.now() }
+    const pin: Pin = { cid, name: meta.name, size: meta.size, pinnedAt: Date.now(), ...(meta.origin != null ? { origin: meta.origin } : {}) }
     await this.pins.add(pin)
     return pin
   }

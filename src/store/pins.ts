@@ -12,13 +12,18 @@ export interface Pin {
   size: number
   /** When it was pinned, ms since the epoch */
   pinnedAt: number
+  /** Why it is pinned: published here, fetched by a user, or held as a replica for others */
+  origin?: PinOrigin
 }
+
+export type PinOrigin = 'publish' | 'fetch' | 'replica'
 
 interface PinRecord {
   cid: string
   name: string
   size: number
   pinnedAt: number
+  origin?: PinOrigin
 }
 
 /**
@@ -37,7 +42,7 @@ export class Pins {
   }
 
   async add (pin: Pin): Promise<void> {
-    const record: PinRecord = { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt }
+    const record: PinRecord = { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt, ...(pin.origin != null ? { origin: pin.origin } : {}) }
     await writeFileAtomic(this.fileOf(pin.cid), JSON.stringify(record) + '\n', { fsync: true })
   }
 
@@ -83,5 +88,6 @@ function parseRecord (text: string): Pin | undefined {
   if (typeof r.cid !== 'string' || typeof r.name !== 'string' || typeof r.size !== 'number' || typeof r.pinnedAt !== 'number') {
     return undefined
   }
-  return { cid: CID.parse(r.cid), name: r.name, size: r.size, pinnedAt: r.pinnedAt }
+  const origin = r.origin === 'publish' || r.origin === 'fetch' || r.origin === 'replica' ? r.origin : undefined
+  return { cid: CID.parse(r.cid), name: r.name, size: r.size, pinnedAt: r.pinnedAt, ...(origin != null ? { origin } : {}) }
 }

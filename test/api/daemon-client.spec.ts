@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createApiClient } from '../../src/api/index.js'
 import { startDaemon } from '../helpers/cli.js'
@@ -10,11 +11,13 @@ complianceSuite('HTTP client of a daemon process', async () => {
   const b = await startDaemon(path.join(tmp.dir, 'b'))
   const token = (await import('node:fs/promises')).readFile(path.join(a.repo, 'api.token'), 'utf8')
   const client = createApiClient({ address: a.api, token: (await token).trim() })
+  const otherClient = createApiClient({ address: b.api, token: (await fs.readFile(path.join(b.repo, 'api.token'), 'utf8')).trim() })
   return {
     api: client,
-    other: { peerId: b.peerId, address: b.addresses[0] ?? '' },
+    other: { peerId: b.peerId, address: b.addresses[0] ?? '', api: otherClient },
     teardown: async () => {
       client.close()
+      otherClient.close()
       await a.stop()
       await b.stop()
       await tmp.cleanup()

@@ -1,12 +1,12 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
-import { CONFIGS_DIR, createPeer, initRepo } from '../../src/peer/index.js'
+import { createPeer, initRepo } from '../../src/peer/index.js'
+import { testConfig } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { complianceSuite } from './compliance.js'
 import type { ShoalPeer } from '../../src/peer/index.js'
 
 async function localPeer (dir: string): Promise<ShoalPeer> {
-  await initRepo(dir, { configText: await fs.readFile(path.join(CONFIGS_DIR, 'local.json'), 'utf8') })
+  await initRepo(dir, { configText: JSON.stringify(await testConfig()) })
   const peer = await createPeer({ repo: dir, online: true })
   await peer.start()
   return peer
@@ -19,7 +19,7 @@ complianceSuite('in-process peer', async () => {
   const otherId = await other.id()
   return {
     api: peer,
-    other: { peerId: otherId.peerId, address: otherId.addresses[0] ?? '' },
+    other: { peerId: otherId.peerId, address: otherId.addresses[0] ?? '', api: other },
     teardown: async () => {
       await peer.stop()
       await other.stop()

@@ -1,14 +1,26 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { CONFIGS_DIR, initRepo } from '../../src/peer/index.js'
+import { CONFIGS_DIR, createPeer, initRepo } from '../../src/peer/index.js'
+import type { ShoalPeer } from '../../src/peer/index.js'
 import { lastJson, runCli, startDaemon } from './cli.js'
 import type { DaemonProcess } from './cli.js'
 
-/** Init a repo from configs/local.json with changes, then start its daemon as a process */
-export async function startPeer (repo: string, change: (config: any) => void = () => {}): Promise<DaemonProcess> {
+/**
+ * configs/local.json made fit for tests: loopback only and no mDNS, so peers of different tests
+ * never meet
+ */
+export async function testConfig (change: (config: any) => void = () => {}): Promise<any> {
   const config = JSON.parse(await fs.readFile(path.join(CONFIGS_DIR, 'local.json'), 'utf8'))
+  config.addresses.listen = ['/ip4/127.0.0.1/tcp/0']
+  config.discovery.mdns = false
   change(config)
+  return config
+}
+
+/** Init a repo from the test config with changes, then start its daemon as a process */
+export async function startPeer (repo: string, change: (config: any) => void = () => {}): Promise<DaemonProcess> {
+  const config = await testConfig(change)
   await initRepo(repo, { configText: JSON.stringify(config, null, 2) })
   return startDaemon(repo)
 }
@@ -49,3 +61,32 @@ export async function stats (d: DaemonProcess): Promise<any> {
 }
 
 export { randomBytes }
+
+/**
+ * Several peers in this process (one libp2p host each, own repo under `dir`), all bootstrapped
+ * from the first; lighter than processes where a test needs many peers
+ */
+export async function startSwarm (dir: string, n: number, change: (config: any, i: number) => void = () => {}): Promise<ShoalPeer[]> {
+  const peers: ShoalPeer[] = []
+  try {
+    for (let i = 0; i < n; i++) {
+      const repo = path.join(dir, `peer-${i}`)
+      const config = await testConfig(c => { change(c, i) })
+      if (i > 0 && config.bootstrap.length === 0) {
+        config.bootstrap = [(await peers[0].id()).addresses[0]]
+      }
+      await initRepo(repo, { configText: JSON.stringify(config, null, 2) })
+      const peer = await createPeer({ repo, online: true })
+      await peer.start()
+      peers.push(peer)
+    }
+  } catch (err) {
+    await stopSwarm(peers)
+    throw err
+  }
+  return peers
+}
+
+export async function stopSwarm (peers: ShoalPeer[]): Promise<void> {
+  await Promise.all(peers.map(async p => p.stop().catch(() => {})))
+}

@@ -38,12 +38,38 @@ describe('peer: config', () => {
   }
 
   describe('validateConfig', () => {
-    it('accepts configs/default.json and configs/local.json', async () => {
+    it('accepts configs/default.json, local.json and public.json, each its own swarm', async () => {
       assert.deepEqual(validateConfig(base, SOURCE), base)
-      const local = await readConfig('local.json')
-      const checked = validateConfig(local, SOURCE)
-      assert.equal(checked.api.address, '127.0.0.1:0')
-      assert.deepEqual(checked.addresses.listen, ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'])
+      const local = validateConfig(await readConfig('local.json'), SOURCE)
+      assert.equal(local.api.address, '127.0.0.1:0')
+      assert.equal(local.swarm, 'local')
+      assert.equal(local.discovery.mdns, true)
+      assert.equal(local.dht.peerAddresses, 'private')
+      assert.notEqual(local.dht.protocol, base.dht.protocol, 'a local swarm has its own DHT')
+      const pub = validateConfig(await readConfig('public.json'), SOURCE)
+      assert.equal(pub.dht.protocol, '/ipfs/kad/1.0.0')
+      assert.equal(pub.dht.peerAddresses, 'public')
+      assert.equal(pub.discovery.rendezvous, true)
+      assert.ok(pub.bootstrap.length >= 4)
+      assert.equal(pub.limits.inboundConnectionThreshold, base.limits.inboundConnectionThreshold, 'the public swarm keeps the strict inbound rate')
+      for (const c of [base, local, pub]) {
+        assert.equal(c.dht.reprovideIntervalMs, 22 * 3600 * 1000)
+        assert.equal(c.dht.recordLifetimeMs, 48 * 3600 * 1000)
+      }
+    })
+
+    it('checks the swarm, discovery, gossip, replicate and quota keys', () => {
+      rejects(edited(c => { c.swarm = 'My Swarm' }), 'swarm')
+      rejects(edited(c => { c.swarmKey = null }), 'swarmKey')
+      rejects(edited(c => { c.discovery.mdns = 'on' }), 'discovery.mdns')
+      rejects(edited(c => { c.discovery.rendezvousIntervalMs = 0 }), 'discovery.rendezvousIntervalMs')
+      rejects(edited(c => { c.gossip.presenceIntervalMs = -1 }), 'gossip.presenceIntervalMs')
+      rejects(edited(c => { c.gossip.colocationWhitelist = '127.0.0.1' }), 'gossip.colocationWhitelist')
+      rejects(edited(c => { c.replicate.tags = ['ok', ''] }), 'replicate.tags')
+      rejects(edited(c => { c.replicate.maxTotalBytes = -5 }), 'replicate.maxTotalBytes')
+      rejects(edited(c => { c.store.quota = '1G' }), 'store.quota')
+      rejects(edited(c => { c.dht.recordLifetimeMs = c.dht.reprovideIntervalMs }), 'dht.recordLifetimeMs')
+      validateConfig(edited(c => { c.swarm = 'team-a.lab_2'; c.swarmKey = 'swarm.key'; c.replicate = { enabled: true, tags: ['cdn'], maxFileSize: 1, maxTotalBytes: 2 } }), SOURCE)
     })
 
     it('accepts every known profile and peerAddresses value', () => {

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises'
-import { initRepo, resolveRepo } from '../../api/index.js'
+import { initRepo, resolveRepo, swarmConfigText } from '../../api/index.js'
 import { InvalidConfigError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { printResult } from '../output.js'
@@ -10,10 +10,13 @@ export function register (program: Command): void {
   program.command('init')
     .description('create a repo: an Ed25519 identity and config.json (from configs/default.json)')
     .option('--config <file>', 'start from this config file instead of configs/default.json')
-    .action(async (opts: { config?: string }, ...rest: any[]) => {
+    .option('--swarm <name>', 'start from a swarm\'s config: local, public, or another name from configs/')
+    .action(async (opts: { config?: string, swarm?: string }, ...rest: any[]) => {
       const globals = globalsOf(rest)
       const repo = resolveRepo(globals.repo)
       let configText: string | undefined
+      if (opts.config != null && opts.swarm != null) throw new InvalidConfigError('give --config or --swarm, not both')
+      if (opts.swarm != null) configText = (await swarmConfigText(opts.swarm)).text
       if (opts.config != null) {
         try {
           configText = await fs.readFile(opts.config, 'utf8')

@@ -1,12 +1,18 @@
 import { withApi } from '../context.js'
-import { printResult } from '../output.js'
+import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
   program.command('peers')
-    .description('list connected peers (needs a running daemon)')
+    .description('show the swarm\'s membership table (who is alive and how loaded) and the connected peers (needs a running daemon)')
     .action(withApi('peers', false, async (api, globals) => {
-      const peers = await api.peers()
-      printResult(globals, peers.map(p => `${p.peerId}\t${p.direction}\t${p.addresses.join(' ')}`), { peers })
+      const [members, peers] = await Promise.all([api.members(), api.peers()])
+      const now = Date.now()
+      printResult(globals, [
+        `members (${members.filter(m => m.state !== 'gone').length} not gone):`,
+        ...members.map(m => `  ${m.peerId}${m.self === true ? ' (this peer)' : ''}\t${m.state}\tuploads ${m.uploads}/${m.uploadSlots}\tfree ${formatBytes(m.free)}\tpins ${m.pins}\tseen ${Math.max(0, Math.round((now - m.lastSeen) / 1000))} s ago`),
+        `connected (${peers.length}):`,
+        ...peers.map(p => `  ${p.peerId}\t${p.direction}\t${p.addresses.join(' ')}`)
+      ], { members, peers })
     }))
 }

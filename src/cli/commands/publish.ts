@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fsSource } from '../../api/index.js'
 import { InvalidArgumentError } from '../../errors.js'
-import { withApi } from '../context.js'
+import { collect, nonNegativeInt, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
 import type { ImportEntry } from '../../api/index.js'
 import type { Command } from 'commander'
@@ -13,6 +13,9 @@ export function register (program: Command): void {
     .option('--profile <name>', 'CID profile: unixfs-v1-2025 (default) or unixfs-v0-2015 (Kubo\'s legacy CIDs)')
     .option('--name <name>', 'name for stdin input', 'stdin')
     .option('--no-pin', 'do not pin the root (gc may remove it)')
+    .option('--no-announce', 'do not announce it to the swarm (it is still provided in the DHT)')
+    .option('--tag <tag>', 'tag the announcement (repeatable; replication policies select by tag)', collect)
+    .option('--replicas <n>', 'ask the swarm for N copies: volunteers with room are assigned and fetch it', nonNegativeInt)
     .action(withApi('publish', true, async (api, globals, [target]) => {
       let entries: AsyncIterable<ImportEntry>
       let total: number | undefined
@@ -31,10 +34,17 @@ export function register (program: Command): void {
         const result = await api.publish(entries, {
           profile: globals.profile,
           pin: globals.pin !== false,
+          announce: globals.announce !== false,
+          tags: globals.tag,
+          replicas: globals.replicas,
           onProgress: (e) => { bar.update(e.bytes) }
         })
         bar.stop()
-        printResult(globals, `published ${result.name} ${result.cid} (${formatBytes(result.size)})`, result)
+        printResult(globals, [
+          `published ${result.name} ${result.cid} (${formatBytes(result.size)})`,
+          ...(result.announced != null ? [`announced to ${result.announced} peer(s)`] : []),
+          ...(result.assigned != null ? [`replicas: ${result.assigned.length} of ${String(globals.replicas)} assigned${result.assigned.length > 0 ? ` (${result.assigned.join(', ')})` : ''}`] : [])
+        ], result)
       } finally {
         bar.stop()
       }

@@ -10,17 +10,18 @@ export function register (program: Command): void {
     .option('--listen <multiaddr>', 'listen on this multiaddr instead of the config\'s (repeatable; port 0 picks a free port)', collect)
     .option('--api <host:port>', 'control API address instead of the config\'s (loopback only; port 0 picks a free port)')
     .option('--init', 'create the repo first if there is none')
-    .action(async (opts: { listen?: string[], api?: string, init?: boolean }, ...rest: any[]) => {
+    .option('--swarm <name|file>', 'run with this swarm\'s config (local, public, a name from configs/, or a file) instead of the repo\'s')
+    .action(async (opts: { listen?: string[], api?: string, init?: boolean, swarm?: string }, ...rest: any[]) => {
       const globals = globalsOf(rest)
-      const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init })
+      const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init, swarm: opts.swarm })
       const announce = async (): Promise<void> => {
         const id = await daemon.peer.id()
         printResult(globals, [
-          `shoal peer ${id.peerId} (repo ${daemon.repo})`,
+          `shoal peer ${id.peerId} (repo ${daemon.repo}, swarm ${daemon.peer.config.swarm})`,
           ...id.addresses.map(a => `listening on ${a}`),
           `control API on http://${daemon.apiAddress}`,
           'ready'
-        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo })
+        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo, swarm: daemon.peer.config.swarm })
       }
 
       await new Promise<void>((resolve) => {

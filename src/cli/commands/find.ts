@@ -1,0 +1,16 @@
+import { nonNegativeInt, withApi } from '../context.js'
+import { printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('find <cid>')
+    .description('list the providers of a CID in the DHT (needs a running daemon)')
+    .option('--limit <n>', 'stop after this many providers', nonNegativeInt, 20)
+    .option('--timeout <seconds>', 'give up searching after this long', nonNegativeInt, 30)
+    .action(withApi('find', false, async (api, globals, [cid]) => {
+      const providers = await api.find(cid ?? '', { limit: globals.limit, timeoutMs: globals.timeout * 1000 })
+      printResult(globals, providers.length === 0
+        ? [`no providers of ${cid} found`]
+        : providers.map(p => `${p.peerId}\t${p.addresses.join(' ')}`), { cid, providers })
+    }))
+}

@@ -1,0 +1,17 @@
+import { nonNegativeInt, withApi } from '../context.js'
+import { printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('status <cid>')
+    .description('who holds a CID: DHT providers and holders heard of on gossip, with their membership state (needs a running daemon)')
+    .option('--timeout <seconds>', 'how long to search the DHT', nonNegativeInt, 10)
+    .action(withApi('status', false, async (api, globals, [cid]) => {
+      const s = await api.status(cid ?? '', { timeoutMs: globals.timeout * 1000 })
+      printResult(globals, [
+        `${s.cid}: ${s.local ? 'stored here in full' : 'not stored here in full'}${s.pinned ? ', pinned' : ''}`,
+        `${s.holders.length} other holder(s)`,
+        ...s.holders.map(h => `  ${h.peerId}\t${h.sources.join('+')}\t${h.state ?? 'not a member'}`)
+      ], s)
+    }))
+}

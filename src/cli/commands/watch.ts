@@ -1,0 +1,33 @@
+import { withApi } from '../context.js'
+import { formatBytes } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('watch')
+    .description('print announcements from the swarm as they arrive, until interrupted (needs a running daemon); with --json one JSON object per line')
+    .option('--count <n>', 'stop after this many announcements')
+    .action(withApi('watch', false, async (api, globals) => {
+      const count = globals.count != null ? Number(globals.count) : Infinity
+      if (!(count >= 1)) throw new Error('--count must be 1 or more')
+      const controller = new AbortController()
+      const stop = (): void => { controller.abort() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      let seen = 0
+      try {
+        for await (const a of api.watch({ signal: controller.signal })) {
+          if (globals.json === true) process.stdout.write(JSON.stringify(a) + '\n')
+          else {
+            const tags = a.tags.length > 0 ? ` [${a.tags.join(', ')}]` : ''
+            const replicas = a.replicas > 0 ? ` (asks for ${a.replicas} replicas)` : ''
+            process.stdout.write(`${new Date(a.time).toISOString()} ${a.publisher} published ${a.name} ${a.cid} (${formatBytes(a.size)})${tags}${replicas}\n`)
+          }
+          if (++seen >= count) break
+        }
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        controller.abort()
+      }
+    }))
+}

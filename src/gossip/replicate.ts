@@ -1,0 +1,178 @@
+import { MAX_HOLDER_CIDS, MAX_HOLDERS_PER_CID, REPLICATE_TIMEOUT, VOLUNTEER_WINDOW } from '../constants.js'
+import { Replicate } from './messages.js'
+import type { Announcement } from './index.js'
+import type { Logger } from '@libp2p/interface'
+
+/** What a peer replicates (the config's `replicate` section) */
+export interface ReplicatePolicy {
+  enabled: boolean
+  /** Only content announced with one of these tags; empty for any */
+  tags: string[]
+  /** Largest content, bytes; 0 for no limit */
+  maxFileSize: number
+  /** Bytes of replicas kept in all; 0 for no limit */
+  maxTotalBytes: number
+}
+
+export interface ReplicatorInit {
+  self: string
+  policy: ReplicatePolicy
+  log: Logger
+  /** Publish on the replicate topic */
+  send(message: Replicate): Promise<void>
+  /** Bytes this peer can still store, and bytes of replicas it holds */
+  room(): Promise<{ free: number, replicated: number }>
+  /** Fetch, pin and provide announced content */
+  hold(announcement: Announcement): Promise<void>
+  onHeld?(cid: string, holder: string): void
+}
+
+interface Request {
+  replicas: number
+  volunteers: Map<string, number>
+  enough(): void
+}
+
+/**
+ * Replication, the push CDN. A peer whose policy is on holds matching announced content: at once
+ * when the announcement asks for no particular number of copies, else it volunteers and holds it
+ * only if the publisher assigns it. The publisher waits `VOLUNTEER_WINDOW` (longer, up to
+ * `REPLICATE_TIMEOUT`, while it has fewer volunteers than it asked for) and assigns the
+ * volunteers with the most room. Holders say HELD when they have it all.
+ */
+export class Replicator {
+  private readonly init: ReplicatorInit
+  /** Announcements seen, for assignments that follow them: cid → announcement */
+  private readonly announced = new Map<string, Announcement>()
+  private readonly requests = new Map<string, Request>()
+  private readonly holding = new Set<string>()
+  /** cid → holder → when we heard */
+  private readonly holders = new Map<string, Map<string, number>>()
+  private stopped = false
+
+  constructor (init: ReplicatorInit) {
+    this.init = init
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const r of this.requests.values()) r.enough()
+  }
+
+  /** Whether the policy takes this content, given the room there is */
+  async wants (a: Announcement): Promise<boolean> {
+    const p = this.init.policy
+    if (!p.enabled || a.publisher === this.init.self) return false
+    if (p.tags.length > 0 && !a.tags.some(t => p.tags.includes(t))) return false
+    if (p.maxFileSize > 0 && a.size > p.maxFileSize) return false
+    const { free, replicated } = await this.init.room()
+    if (p.maxTotalBytes > 0 && replicated + a.size > p.maxTotalBytes) return false
+    return a.size <= free
+  }
+
+  async onAnnounce (a: Announcement): Promise<void> {
+    remember(this.announced, a.cid, a, MAX_HOLDER_CIDS)
+    if (!await this.wants(a)) return
+    if (a.replicas === 0) {
+      await this.hold(a)
+      return
+    }
+    const { free } = await this.init.room()
+    await this.init.send({ kind: Replicate.Kind.VOLUNTEER, cid: a.cid, time: Date.now(), free, holders: [] })
+  }
+
+  async onReplicate (from: string, m: Replicate): Promise<void> {
+    if (m.kind === Replicate.Kind.VOLUNTEER) {
+      const r = this.requests.get(m.cid)
+      if (r == null) return
+      r.volunteers.set(from, m.free)
+      if (r.volunteers.size >= r.replicas) r.enough()
+      return
+    }
+    if (m.kind === Replicate.Kind.HELD) {
+      this.noteHolder(m.cid, from)
+      return
+    }
+    // ASSIGN counts only from the peer that announced the content
+    const a = this.announced.get(m.cid)
+    if (a == null || a.publisher !== from || !m.holders.includes(this.init.self)) return
+    if (!await this.wants(a)) return
+    await this.hold(a)
+  }
+
+  private async hold (a: Announcement): Promise<void> {
+    if (this.holding.has(a.cid) || this.stopped) return
+    this.holding.add(a.cid)
+    try {
+      await this.init.hold(a)
+      this.noteHolder(a.cid, this.init.self)
+      await this.init.send({ kind: Replicate.Kind.HELD, cid: a.cid, time: Date.now(), free: 0, holders: [] })
+    } catch (err: any) {
+      this.init.log('could not replicate %s: %s', a.cid, err.message)
+    } finally {
+      this.holding.delete(a.cid)
+    }
+  }
+
+  /**
+   * As publisher: collect volunteers for `a` and assign `a.replicas` of them; resolves with the
+   * peers assigned (fewer when fewer volunteered in time)
+   */
+  async request (a: Announcement, signal?: AbortSignal): Promise<string[]> {
+    let enough!: () => void
+    const full = new Promise<void>(resolve => { enough = resolve })
+    const r: Request = { replicas: a.replicas, volunteers: new Map(), enough }
+    this.requests.set(a.cid, r)
+    try {
+      const wait = async (ms: number, untilFull: boolean): Promise<void> => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const onAbort = (): void => { enough() }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        await Promise.race([
+          new Promise<void>(resolve => { timer = setTimeout(resolve, ms) }),
+          ...(untilFull ? [full] : [])
+        ])
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      // a short window so volunteers with more room have a chance, then wait for the rest
+      await wait(VOLUNTEER_WINDOW, false)
+      if (r.volunteers.size < r.replicas && !this.stopped) await wait(REPLICATE_TIMEOUT - VOLUNTEER_WINDOW, true)
+      const chosen = [...r.volunteers.entries()].sort((x, y) => y[1] - x[1]).slice(0, r.replicas).map(([id]) => id)
+      if (chosen.length > 0 && !this.stopped) {
+        await this.init.send({ kind: Replicate.Kind.ASSIGN, cid: a.cid, time: Date.now(), free: 0, holders: chosen })
+      }
+      this.init.log('assigned %s to %d of %d asked', a.cid, chosen.length, r.replicas)
+      return chosen
+    } finally {
+      this.requests.delete(a.cid)
+    }
+  }
+
+  private noteHolder (cid: string, holder: string): void {
+    let m = this.holders.get(cid)
+    if (m == null) {
+      m = new Map()
+      remember(this.holders, cid, m, MAX_HOLDER_CIDS)
+    }
+    if (!m.has(holder) && m.size >= MAX_HOLDERS_PER_CID) return
+    m.set(holder, Date.now())
+    this.init.onHeld?.(cid, holder)
+  }
+
+  /** Peers heard to hold a CID, newest first */
+  holdersOf (cid: string): Array<{ peerId: string, heardAt: number }> {
+    return [...(this.holders.get(cid) ?? new Map<string, number>()).entries()]
+      .sort((a, b) => b[1] - a[1]).map(([peerId, heardAt]) => ({ peerId, heardAt }))
+  }
+}
+
+/** Insert into a map used as a bounded cache: the oldest entry goes when it is full */
+function remember<K, V> (map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > max) {
+    const oldest = map.keys().next()
+    if (oldest.done !== true) map.delete(oldest.value)
+  }
+}
