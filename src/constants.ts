@@ -154,3 +154,9 @@ export const MAX_HOLDER_CIDS = 4096
 
 /** How long `status` searches the DHT for holders */
 export const STATUS_FIND_TIMEOUT = 10 * second
+
+/** How often a peer with a store quota checks it (besides after every fetch) */
+export const QUOTA_CHECK_INTERVAL = minute
+
+/** Connected peers asked to join one fetch at most (the lightest loaded first) */
+export const MAX_SESSION_PEERS = 16

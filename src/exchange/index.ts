@@ -4,7 +4,7 @@
  * block before it is stored.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT } from '../constants.js'
+import { MAX_SESSION_PEERS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT } from '../constants.js'
 import { InvalidArgumentError } from '../errors.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
@@ -90,6 +90,8 @@ export interface FetchOptions {
    * root; each joins as it is found. The signal aborts the search when the fetch ends.
    */
   providers?(signal: AbortSignal): AsyncIterable<PeerId>
+  /** How much to prefer a peer (membership load); lower first */
+  rank?(peerId: string): number
   signal?: AbortSignal
   onProgress?(event: FetchProgressEvent): void
 }
@@ -200,7 +202,14 @@ class ShoalExchange implements Exchange {
         seen.add(id)
         joins.push(this.join(session, ma, root, false, options.signal))
       }
-      for (const conn of this.components.host.getConnections()) {
+      // lightly loaded peers are asked first, and the session takes at most MAX_SESSION_PEERS
+      const connected = [...new Map(this.components.host.getConnections().map(c => [c.remotePeer.toString(), c])).values()]
+      if (options.rank != null) {
+        const rank = options.rank
+        connected.sort((a, b) => rank(a.remotePeer.toString()) - rank(b.remotePeer.toString()))
+      }
+      for (const conn of connected) {
+        if (joins.length >= MAX_SESSION_PEERS) break
         const id = conn.remotePeer.toString()
         if (seen.has(id) || this.isBanned(id)) continue
         seen.add(id)

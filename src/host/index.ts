@@ -129,6 +129,8 @@ export async function createHost (init: HostInit): Promise<Host> {
         protocol: init.dht.protocol,
         clientMode: init.dht.clientMode,
         peerInfoMapper,
+        // a peer with no DHT peers answers "no providers" at once rather than waiting for one
+        allowQueryWithZeroPeers: true,
         providers: { provideValidity: Math.ceil(lifetime / 1000) },
         reprovide: {
           validity: lifetime,

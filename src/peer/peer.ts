@@ -7,7 +7,7 @@ import { cat, exportTree, importContent, list, parseContentPath } from '../conte
 import { BlockNotFoundError, DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
-import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT, STATUS_FIND_TIMEOUT, second } from '../constants.js'
+import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT, QUOTA_CHECK_INTERVAL, STATUS_FIND_TIMEOUT, second } from '../constants.js'
 import { readSwarmKey } from './swarm-key.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
@@ -17,6 +17,7 @@ import type {
   PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
   StatusResult, HolderInfo
 } from '../api/types.js'
+import { loadRank } from '../gossip/membership.js'
 import type { Announcement, Gossip, Member } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
 import type { PinOrigin } from '../store/index.js'
@@ -51,6 +52,9 @@ export class ShoalPeer implements ShoalApi {
   private started = false
   private startedAt = Date.now()
   private loadCache?: { at: number, free: number, pins: number }
+  private evicting?: Promise<void>
+  private evictAgain = false
+  private quotaTimer?: ReturnType<typeof setInterval>
 
   constructor (components: PeerComponents) {
     this.components = components
@@ -111,6 +115,10 @@ export class ShoalPeer implements ShoalApi {
         replicate: this.config.replicate
       })
       await this.gossip.start()
+      if (this.config.store.quota > 0) {
+        this.enforceQuotaSoon()
+        this.quotaTimer = setInterval(() => { this.enforceQuotaSoon() }, QUOTA_CHECK_INTERVAL)
+      }
     }
     this.startedAt = Date.now()
     this.started = true
@@ -122,7 +130,9 @@ export class ShoalPeer implements ShoalApi {
       return
     }
     this.started = false
+    clearInterval(this.quotaTimer)
     try {
+      await this.evictions()
       await this.gossip?.stop()
       await this.routing?.stop()
       await this.exchange?.stop()
@@ -240,7 +250,8 @@ export class ShoalPeer implements ShoalApi {
       const session = exchange.fetch(root, {
         ...options,
         // when no connected peer has it, the DHT is asked, and providers join as they are found
-        providers: routing != null ? (signal) => this.providerIds(routing, root, signal) : undefined
+        providers: routing != null ? (signal) => this.providerIds(routing, root, signal) : undefined,
+        rank: (peerId) => loadRank(this.gossip?.member(peerId))
       })
       const result = await session.result
       const [entry] = await list(this.store.blocks, { cid: root, segments: [] }, options).catch(() => [])
@@ -251,7 +262,38 @@ export class ShoalPeer implements ShoalApi {
     })
     // a peer that has fetched content serves it, so it says so
     this.provideLater(root)
+    this.enforceQuotaSoon()
     return result
+  }
+
+  /**
+   * Keep the store within `store.quota` by evicting unpinned cached content, least recently
+   * used first; one eviction runs at a time, and a request during one runs once after it
+   */
+  private enforceQuotaSoon (): void {
+    const quota = this.config.store.quota
+    if (quota <= 0) return
+    if (this.evicting != null) {
+      this.evictAgain = true
+      return
+    }
+    const log = this.host?.logger.forComponent('shoal:peer')
+    this.evicting = this.store.evict(quota).then((r) => {
+      this.loadCache = undefined
+      if (r.removed > 0) log?.('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
+      if (r.pinnedBytes > quota) log?.('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)
+    }, (err) => { log?.('eviction failed: %s', err.message) }).finally(() => {
+      this.evicting = undefined
+      if (this.evictAgain) {
+        this.evictAgain = false
+        this.enforceQuotaSoon()
+      }
+    })
+  }
+
+  /** Resolves when no eviction is running (tests, shutdown) */
+  async evictions (): Promise<void> {
+    while (this.evicting != null) await this.evicting
   }
 
   private async * providerIds (routing: Routing, root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
@@ -290,13 +332,20 @@ export class ShoalPeer implements ShoalApi {
     const onAbort = (): void => { controller.abort() }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     let session: FetchSession | undefined
+    // with a quota, what is read is what is used: least recently used cache goes first
+    const touch = this.config.store.quota > 0
+    const routing = this.routing
+    const providers = (cid: CID): ((signal: AbortSignal) => AsyncIterable<PeerId>) | undefined =>
+      routing != null ? (signal) => this.providerIds(routing, cid, signal) : undefined
     const blocks = {
       async * get (cid: CID, opts?: AbortOptions): AsyncGenerator<Uint8Array> {
         if (!await store.has(cid)) {
-          session ??= exchange.fetch(root, { signal: controller.signal })
+          session ??= exchange.fetch(root, { signal: controller.signal, providers: providers(root) })
           await session.blockReady(cid)
         }
-        yield await store.getBytes(cid, opts)
+        const bytes = await store.getBytes(cid, opts)
+        if (touch) void store.touch(cid)
+        yield bytes
       }
     }
     return {
@@ -305,6 +354,7 @@ export class ShoalPeer implements ShoalApi {
         options.signal?.removeEventListener('abort', onAbort)
         // a reader that stops early does not leave a fetch running
         controller.abort()
+        if (session != null) this.enforceQuotaSoon()
       }
     }
   }

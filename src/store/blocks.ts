@@ -193,8 +193,15 @@ export class FsBlocks implements Blockstore {
     }
   }
 
-  /** Every stored block, as a raw CIDv1 of its multihash, with its size on disk */
-  async * list (options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number }> {
+  /** Mark a block as just used, for least-recently-used eviction (its mtime is its last use) */
+  async touch (cid: CID): Promise<void> {
+    if (cid.multihash.code === identity.code) return
+    const now = new Date()
+    await fs.utimes(this.pathOf(cid), now, now).catch(() => {})
+  }
+
+  /** Every stored block, as a raw CIDv1 of its multihash, with its size on disk and last use */
+  async * list (options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number, usedAt: number }> {
     let shards: string[]
     try {
       shards = await fs.readdir(this.dir)
@@ -211,7 +218,7 @@ export class FsBlocks implements Blockstore {
         if (cid == null) continue
         const st = await fs.stat(path.join(this.dir, shard, file)).catch(() => null)
         if (st == null) continue
-        yield { cid, size: st.size }
+        yield { cid, size: st.size, usedAt: st.mtimeMs }
       }
     }
   }

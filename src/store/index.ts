@@ -44,6 +44,15 @@ export interface GcResult {
   kept: number
 }
 
+export interface EvictResult {
+  removed: number
+  freed: number
+  /** Bytes stored afterwards */
+  bytes: number
+  /** Bytes pinned content takes */
+  pinnedBytes: number
+}
+
 export interface VerifyResult {
   /** Blocks re-hashed */
   checked: number
@@ -75,6 +84,12 @@ export interface Store {
   unpin(cid: CID): Promise<void>
   /** Remove every block no pin needs */
   gc(options?: AbortOptions): Promise<GcResult>
+  /**
+   * Bring the store down to `maxBytes` by removing blocks no pin needs, least recently used
+   * first (see `blocks.touch`); pinned content is never removed, so the store may stay above
+   * `maxBytes` when pins alone exceed it
+   */
+  evict(maxBytes: number, options?: AbortOptions): Promise<EvictResult>
   /** Re-hash every block; with `drop`, remove those that no longer match */
   verify(options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult>
   stat(options?: AbortOptions): Promise<StoreStat>
@@ -141,14 +156,45 @@ class DiskStore implements Store {
     }
   }
 
+  /** Keys of every block some pin needs */
+  private async pinned (options?: AbortOptions): Promise<Set<string>> {
+    const needed = new Set<string>()
+    for (const pin of await this.pins.list()) {
+      const walk = await walkDag(pin.cid, this.dagSource(), options)
+      for (const cid of walk.cids) needed.add(mhKey(cid))
+    }
+    return needed
+  }
+
+  async evict (maxBytes: number, options?: AbortOptions): Promise<EvictResult> {
+    const release = await this.gcLock.writeLock(options)
+    try {
+      const needed = await this.pinned(options)
+      const result: EvictResult = { removed: 0, freed: 0, bytes: 0, pinnedBytes: 0 }
+      const cached: Array<{ cid: CID, size: number, usedAt: number }> = []
+      for await (const block of this.blocks.list(options)) {
+        result.bytes += block.size
+        if (needed.has(mhKey(block.cid))) result.pinnedBytes += block.size
+        else cached.push(block)
+      }
+      cached.sort((a, b) => a.usedAt - b.usedAt)
+      for (const block of cached) {
+        if (result.bytes <= maxBytes) break
+        await this.blocks.delete(block.cid)
+        result.removed++
+        result.freed += block.size
+        result.bytes -= block.size
+      }
+      return result
+    } finally {
+      release()
+    }
+  }
+
   async gc (options?: AbortOptions): Promise<GcResult> {
     const release = await this.gcLock.writeLock(options)
     try {
-      const needed = new Set<string>()
-      for (const pin of await this.pins.list()) {
-        const walk = await walkDag(pin.cid, this.dagSource(), options)
-        for (const cid of walk.cids) needed.add(mhKey(cid))
-      }
+      const needed = await this.pinned(options)
       const result: GcResult = { removed: 0, freed: 0, kept: 0 }
       for await (const { cid, size } of this.blocks.list(options)) {
         if (needed.has(mhKey(cid))) {

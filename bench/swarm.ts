@@ -1,0 +1,218 @@
+/**
+ * bench/swarm: a swarm of shoal peers on loopback (default 30, all in this process, each with its
+ * own libp2p host and repo), bootstrapped from the first. It prints:
+ *   - announcement delivery latency p50/p99 (publish call to `watch` delivery on every other
+ *     peer) and duplicates per message per peer (gossipsub copies received after the first);
+ *   - DHT findProviders latency p50/p99 (to the first provider, and to the end of the search);
+ *   - time from `publish --replicas 3` to 3 holders heard (HELD) on the publisher.
+ * Baseline, measured in the same run on the same hosts: libp2p ping round trips between random
+ * pairs of connected peers; latencies are also given as multiples of the ping p50.
+ *
+ *   node dist/bench/swarm.js [--peers N] [--announcements N] [--lookups N] [--replications N] [--dir TMPDIR]
+ *
+ * All peers share this process's event loop (and the machine's two cores), so every latency
+ * includes queueing behind the other peers' work; processes would each have their own loop.
+ * The last stdout line is one JSON object.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { CID } from 'multiformats/cid'
+import { topicsOf } from '../src/gossip/index.js'
+import { CONFIGS_DIR, createPeer, initRepo } from '../src/peer/index.js'
+import { fmt, intOption, out, stringOption } from './lib.js'
+import type { Announcement } from '../src/gossip/index.js'
+import type { ShoalPeer } from '../src/peer/index.js'
+
+const args = process.argv.slice(2)
+const N = intOption(args, '--peers', 30, 200)
+const ANNOUNCEMENTS = intOption(args, '--announcements', 30, 1000)
+const LOOKUPS = intOption(args, '--lookups', 30, 1000)
+const REPLICATIONS = intOption(args, '--replications', 5, 100)
+const REPLICAS = 3
+const SWARM = 'bench'
+const BEAT = 2000
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+function pct (xs: number[], p: number): number | undefined {
+  if (xs.length === 0) return undefined
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil(p / 100 * s.length) - 1)]
+}
+
+async function until (cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await cond()) return true
+    await sleep(20)
+  }
+  return cond()
+}
+
+async function startPeers (dir: string): Promise<ShoalPeer[]> {
+  const base = JSON.parse(await fs.readFile(path.join(CONFIGS_DIR, 'local.json'), 'utf8'))
+  const peers: ShoalPeer[] = []
+  for (let i = 0; i < N; i++) {
+    const config = structuredClone(base)
+    config.swarm = SWARM
+    config.addresses.listen = ['/ip4/127.0.0.1/tcp/0']
+    config.discovery.mdns = false
+    config.store.fsync = false
+    config.gossip.presenceIntervalMs = BEAT
+    // a third of the swarm volunteers for replicas
+    if (i % 3 === 2) config.replicate = { enabled: true, tags: ['bench'], maxFileSize: 0, maxTotalBytes: 0 }
+    if (i > 0) config.bootstrap = [(await peers[0].id()).addresses[0]]
+    const repo = path.join(dir, `peer-${i}`)
+    await initRepo(repo, { configText: JSON.stringify(config) })
+    const peer = await createPeer({ repo, online: true })
+    await peer.start()
+    peers.push(peer)
+  }
+  return peers
+}
+
+async function publishBytes (peer: ShoalPeer, bytes: Uint8Array, options: { announce?: boolean, tags?: string[], replicas?: number }): Promise<{ cid: string }> {
+  return peer.publish((async function * () {
+    yield { path: `b-${Math.random().toString(16).slice(2)}.bin`, kind: 'file' as const, content: (async function * () { yield bytes })() }
+  })(), options)
+}
+
+async function main (): Promise<void> {
+  const dir = stringOption(args, '--dir') ?? await fs.mkdtemp(path.join(os.tmpdir(), 'shoal-bench-swarm-'))
+  const t0 = Date.now()
+  const peers = await startPeers(dir)
+  const stopAll = async (): Promise<void> => { await Promise.all(peers.map(async p => p.stop().catch(() => {}))) }
+  try {
+    out(`bench/swarm: ${N} peers in one process on loopback, started in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    const formed = await until(() => peers.every(p => (p.gossip?.stats().members ?? 0) === N), 120_000)
+    const conns = peers.map(p => new Set(p.host?.getConnections().map(c => c.remotePeer.toString())).size)
+    out(`membership: ${formed ? 'every peer sees all' : 'NOT every peer sees all'} ${N} members ${((Date.now() - t0) / 1000).toFixed(1)} s after the first start; connected peers per peer: min ${Math.min(...conns)}, median ${pct(conns, 50)}, max ${Math.max(...conns)}`)
+
+    // baseline: ping round trips on existing connections
+    const rtts: number[] = []
+    for (let i = 0; i < 200; i++) {
+      const a = peers[Math.floor(Math.random() * N)]
+      const conns = a.host?.getConnections() ?? []
+      if (conns.length === 0) continue
+      const target = conns[Math.floor(Math.random() * conns.length)].remotePeer
+      const rtt = await a.host?.services.ping.ping(target).catch(() => undefined)
+      if (rtt != null) rtts.push(rtt)
+    }
+    const ping50 = pct(rtts, 50) ?? NaN
+
+    // announcements: delivery latency to every other peer, and duplicates received
+    const topic = topicsOf(SWARM).announce
+    const dupes = new Map<string, number>()
+    for (const p of peers) {
+      const score = (p.host?.services.pubsub as any).score
+      const original = score.duplicateMessage.bind(score)
+      score.duplicateMessage = (from: string, msgId: string, t: string) => {
+        if (t === topic) dupes.set(msgId, (dupes.get(msgId) ?? 0) + 1)
+        original(from, msgId, t)
+      }
+    }
+    const received = new Map<string, number[]>()
+    const controllers = peers.map(() => new AbortController())
+    peers.forEach((p, i) => {
+      void (async () => {
+        for await (const a of p.watch({ signal: controllers[i].signal }) as AsyncIterable<Announcement>) {
+          const list = received.get(a.cid) ?? []
+          list.push(Date.now())
+          received.set(a.cid, list)
+        }
+      })().catch(() => {})
+    })
+    await sleep(500)
+    const latencies: number[] = []
+    let delivered = 0
+    const dupesBefore = [...dupes.values()].reduce((a, b) => a + b, 0)
+    for (let i = 0; i < ANNOUNCEMENTS; i++) {
+      const publisher = peers[Math.floor(Math.random() * N)]
+      const bytes = randomBytes(64)
+      const sent = Date.now()
+      const { cid } = await publishBytes(publisher, bytes, { tags: ['news'] })
+      await until(() => (received.get(cid)?.length ?? 0) >= N - 1, 10_000)
+      const times = received.get(cid) ?? []
+      delivered += times.length
+      for (const t of times) latencies.push(t - sent)
+      await sleep(50)
+    }
+    await sleep(1000) // late duplicates
+    controllers.forEach(c => { c.abort() })
+    const dupeCount = [...dupes.values()].reduce((a, b) => a + b, 0) - dupesBefore
+    const dupesPerMessagePerPeer = dupeCount / ANNOUNCEMENTS / (N - 1)
+
+    // DHT lookups: provide on random peers, find from other random peers
+    const firsts: number[] = []
+    const wholes: number[] = []
+    let found = 0
+    for (let i = 0; i < LOOKUPS; i++) {
+      const a = Math.floor(Math.random() * N)
+      let b = Math.floor(Math.random() * (N - 1))
+      if (b >= a) b++
+      const { cid } = await publishBytes(peers[a], randomBytes(256), { announce: false })
+      await peers[a].provide(cid)
+      await sleep(100) // the record is sent, not acknowledged
+      const start = Date.now()
+      let first: number | undefined
+      for await (const p of peers[b].routing!.findProviders(CID.parse(cid), { timeoutMs: 10_000, limit: 1 })) {
+        if (p.id.equals(peers[a].peerId)) first ??= Date.now() - start
+      }
+      wholes.push(Date.now() - start)
+      if (first != null) {
+        firsts.push(first)
+        found++
+      }
+    }
+
+    // replication: publish --replicas 3, until the publisher has heard 3 HELD
+    const replicaTimes: number[] = []
+    let replicated = 0
+    for (let i = 0; i < REPLICATIONS; i++) {
+      const publisher = peers[(i * 7) % N]
+      const start = Date.now()
+      const { cid } = await publishBytes(publisher, randomBytes(256 * 1024), { tags: ['bench'], replicas: REPLICAS })
+      const ok = await until(() => (publisher.gossip?.holders(cid).length ?? 0) >= REPLICAS, 60_000)
+      if (ok) {
+        replicaTimes.push(Date.now() - start)
+        replicated++
+      }
+    }
+
+    const ratio = (x: number | undefined): string => x == null ? 'n/a' : `${fmt(x / ping50, 1)}x ping`
+    out()
+    out(`baseline  ping RTT between connected peers: p50 ${fmt(ping50, 2)} ms, p99 ${fmt(pct(rtts, 99), 2)} ms (${rtts.length} pings)`)
+    out(`announce  delivery latency: p50 ${fmt(pct(latencies, 50))} ms (${ratio(pct(latencies, 50))}), p99 ${fmt(pct(latencies, 99))} ms (${ratio(pct(latencies, 99))}); delivered ${delivered} of ${ANNOUNCEMENTS * (N - 1)}`)
+    out(`announce  duplicates per message per peer: ${fmt(dupesPerMessagePerPeer, 2)} (${dupeCount} duplicates of ${ANNOUNCEMENTS} messages at ${N - 1} peers)`)
+    out(`dht       findProviders to the first provider: p50 ${fmt(pct(firsts, 50))} ms (${ratio(pct(firsts, 50))}), p99 ${fmt(pct(firsts, 99))} ms; whole search p50 ${fmt(pct(wholes, 50))} ms, p99 ${fmt(pct(wholes, 99))} ms; found ${found} of ${LOOKUPS}`)
+    out(`replicas  publish --replicas ${REPLICAS} to ${REPLICAS} holders heard: p50 ${fmt(pct(replicaTimes, 50))} ms, max ${fmt(pct(replicaTimes, 100))} ms; reached ${replicated} of ${REPLICATIONS} (includes the 2 s volunteer window)`)
+    out(JSON.stringify({
+      peers: N,
+      pingP50Ms: ping50,
+      pingP99Ms: pct(rtts, 99),
+      announceP50Ms: pct(latencies, 50),
+      announceP99Ms: pct(latencies, 99),
+      announceDelivered: delivered / (ANNOUNCEMENTS * (N - 1)),
+      duplicatesPerMessagePerPeer: dupesPerMessagePerPeer,
+      findFirstP50Ms: pct(firsts, 50),
+      findFirstP99Ms: pct(firsts, 99),
+      findWholeP50Ms: pct(wholes, 50),
+      findWholeP99Ms: pct(wholes, 99),
+      findFound: found / LOOKUPS,
+      replicasP50Ms: pct(replicaTimes, 50),
+      replicasMaxMs: pct(replicaTimes, 100),
+      replicasReached: replicated / REPLICATIONS
+    }))
+    if (delivered < ANNOUNCEMENTS * (N - 1) || found < LOOKUPS || replicated < REPLICATIONS) process.exitCode = 1
+  } finally {
+    await stopAll()
+    if (stringOption(args, '--dir') == null) await fs.rm(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/swarm: ${err.stack ?? err.message}\n`)
+  process.exit(1)
+})
