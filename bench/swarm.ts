@@ -208,7 +208,9 @@ async function main (): Promise<void> {
     if (delivered < ANNOUNCEMENTS * (N - 1) || found < LOOKUPS || replicated < REPLICATIONS) process.exitCode = 1
   } finally {
     await stopAll()
-    if (stringOption(args, '--dir') == null) await fs.rm(dir, { recursive: true, force: true })
+    if (stringOption(args, '--dir') == null) {
+      await fs.rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((err) => { process.stderr.write(`bench/swarm: could not remove ${dir}: ${err.message}\n`) })
+    }
   }
 }
 

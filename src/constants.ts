@@ -160,3 +160,6 @@ export const QUOTA_CHECK_INTERVAL = minute
 
 /** Connected peers asked to join one fetch at most (the lightest loaded first) */
 export const MAX_SESSION_PEERS = 16
+
+/** How often a peer with no connection dials its bootstrap peers again */
+export const BOOTSTRAP_RETRY_INTERVAL = 5 * second

@@ -50,6 +50,8 @@ export interface GossipComponents {
   replicated(): Promise<number>
   /** Fetch, pin and provide announced content (replication) */
   hold(announcement: Announcement): Promise<void>
+  /** A member beat: the peer may dial it to keep enough direct neighbours for the mesh */
+  meet?(peerId: string, addresses: string[]): void
 }
 
 export interface GossipInit {
@@ -222,7 +224,10 @@ class SwarmGossip implements Gossip {
     // the validators have accepted these already; decoding again is cheap at 4 KiB
     if (msg.topic === this.topics.presence) {
       const ok = accept(Presence, checkPresence, msg)
-      if (ok != null) this.table.beat(ok.from.toString(), ok.message)
+      if (ok == null) return
+      const from = ok.from.toString()
+      this.table.beat(from, ok.message)
+      this.components.meet?.(from, ok.message.addrs)
     } else if (msg.topic === this.topics.announce) {
       const ok = accept(Announce, checkAnnounce, msg)
       if (ok == null) return

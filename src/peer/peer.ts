@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { cat, exportTree, importContent, list, parseContentPath } from '../content/index.js'
@@ -55,6 +55,7 @@ export class ShoalPeer implements ShoalApi {
   private evicting?: Promise<void>
   private evictAgain = false
   private quotaTimer?: ReturnType<typeof setInterval>
+  private readonly meeting = new Set<string>()
 
   constructor (components: PeerComponents) {
     this.components = components
@@ -98,7 +99,8 @@ export class ShoalPeer implements ShoalApi {
       this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
         swarm: this.config.swarm,
         rendezvous: this.config.discovery.rendezvous,
-        rendezvousIntervalMs: this.config.discovery.rendezvousIntervalMs
+        rendezvousIntervalMs: this.config.discovery.rendezvousIntervalMs,
+        bootstrap: this.config.bootstrap
       })
       await this.routing.start()
       this.gossip = gossipMod.createGossip({
@@ -108,7 +110,8 @@ export class ShoalPeer implements ShoalApi {
         addresses: () => host.getMultiaddrs().map(a => a.toString()),
         load: async () => this.load(),
         replicated: async () => (await this.store.pins.list()).filter(p => p.origin === 'replica').reduce((n, p) => n + p.size, 0),
-        hold: async (a) => { await this.hold(a) }
+        hold: async (a) => { await this.hold(a) },
+        meet: (peerId, addrs) => { this.meet(peerId, addrs) }
       }, {
         swarm: this.config.swarm,
         presenceIntervalMs: this.config.gossip.presenceIntervalMs,
@@ -222,6 +225,30 @@ export class ShoalPeer implements ShoalApi {
     }
     const ex = this.exchange?.stats()
     return { free: this.loadCache.free, pins: this.loadCache.pins, uploads: ex?.activeUploads ?? 0, uploadSlots: this.config.exchange.uploadSlots }
+  }
+
+  /**
+   * Members heard of only through others get dialled until this peer has MIN_SWARM_PEERS direct
+   * neighbours: a gossip mesh needs several, and a swarm that hangs off one bootstrap peer falls
+   * apart with it
+   */
+  private meet (peerId: string, addrs: string[]): void {
+    const host = this.host
+    if (host == null || addrs.length === 0 || this.meeting.size >= MAX_MEETING) return
+    if (host.getPeers().length >= MIN_SWARM_PEERS || this.meeting.has(peerId)) return
+    let id: PeerId
+    try {
+      id = peerIdFromString(peerId)
+    } catch {
+      return
+    }
+    if (id.equals(this.peerId) || host.getConnections(id).length > 0) return
+    this.meeting.add(peerId)
+    const log = host.logger.forComponent('shoal:peer')
+    void (async () => {
+      await host.peerStore.merge(id, { multiaddrs: addrs.map(a => multiaddr(a)) })
+      await host.dial(id, { signal: AbortSignal.timeout(10 * second) })
+    })().catch((err) => { log('could not meet member %s: %s', peerId, err.message) }).finally(() => { this.meeting.delete(peerId) })
   }
 
   /** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
@@ -522,6 +549,10 @@ export class ShoalPeer implements ShoalApi {
 }
 
 const LOAD_CACHE_MS = 30 * second
+/** Direct neighbours a peer dials members to reach */
+const MIN_SWARM_PEERS = 8
+/** Member dials in flight at once */
+const MAX_MEETING = 2
 const MAX_REPLICAS = 64
 
 /** Announced names are single path segments */

@@ -5,7 +5,8 @@
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
-import { DEFAULT_FIND_PROVIDERS_LIMIT, DEFAULT_FIND_TIMEOUT, RENDEZVOUS_DIAL_LIMIT } from '../constants.js'
+import { BOOTSTRAP_RETRY_INTERVAL, DEFAULT_FIND_PROVIDERS_LIMIT, DEFAULT_FIND_TIMEOUT, RENDEZVOUS_DIAL_LIMIT } from '../constants.js'
+import { BootstrapKeeper } from './bootstrap.js'
 import { Rendezvous } from './rendezvous.js'
 import type { AbortOptions, ComponentLogger, Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -13,7 +14,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface RoutingComponents {
   dht: Pick<KadDHT, 'provide' | 'findProviders'>
-  host: Pick<Libp2p, 'peerId' | 'peerStore' | 'dial' | 'getConnections'>
+  host: Pick<Libp2p, 'peerId' | 'peerStore' | 'dial' | 'getConnections' | 'getPeers'>
   logger: ComponentLogger
 }
 
@@ -30,6 +31,11 @@ export interface RoutingInit {
    * @default 5 minutes
    */
   rendezvousIntervalMs?: number
+  /**
+   * Bootstrap multiaddrs, dialled again whenever this peer has no connection
+   * @default []
+   */
+  bootstrap?: string[]
 }
 
 export interface Provider {
@@ -73,11 +79,18 @@ export async function rendezvousKey (name: string): Promise<CID> {
 class DhtRouting implements Routing {
   private readonly components: RoutingComponents
   private readonly rendezvous?: Rendezvous
+  private readonly keeper: BootstrapKeeper
   readonly rendezvousKey: Promise<CID>
 
   constructor (components: RoutingComponents, init: RoutingInit) {
     this.components = components
     this.rendezvousKey = rendezvousKey(init.swarm)
+    this.keeper = new BootstrapKeeper({
+      host: components.host,
+      log: components.logger.forComponent('shoal:routing:bootstrap'),
+      list: init.bootstrap ?? [],
+      intervalMs: BOOTSTRAP_RETRY_INTERVAL
+    })
     if (init.rendezvous === true) {
       this.rendezvous = new Rendezvous({
         routing: this,
@@ -90,10 +103,12 @@ class DhtRouting implements Routing {
   }
 
   async start (): Promise<void> {
+    this.keeper.start()
     this.rendezvous?.start()
   }
 
   async stop (): Promise<void> {
+    this.keeper.stop()
     await this.rendezvous?.stop()
   }
 
