@@ -7,6 +7,27 @@ import { InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
+import type { Gateway } from '../gateway/index.js'
+
+/** The HTTP gateway over the peer's store and exchange; a busy port is a ListenError */
+async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: string }> {
+  const { createGateway } = await import('../gateway/index.js')
+  const { host, port } = parseHostPort(peer.config.gateway.address, 'gateway.address', { loopbackOnly: false })
+  const gateway = createGateway({
+    blocks: peer.store.blocks,
+    exchange: peer.exchange,
+    withWriteGuard: async (fn) => peer.store.withWriteGuard(fn),
+    logger: peer.host?.logger,
+    observer: peer.metrics?.gateway
+  }, { host, port, retrievalTimeoutMs: peer.config.gateway.retrievalTimeoutMs, maxConcurrentRequests: peer.config.gateway.maxConcurrentRequests })
+  try {
+    const address = await gateway.start()
+    return Object.assign(gateway, { address })
+  } catch (err: any) {
+    if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES') throw err
+    throw new ListenError(`cannot serve the gateway on ${host}:${port} (${err.code}): pass --gateway with another address (port 0 picks a free one), or --no-gateway`)
+  }
+}
 
 export interface DaemonInit {
   repo?: string
@@ -16,6 +37,8 @@ export interface DaemonInit {
   listen?: string[]
   /** HOST:PORT of the API, replacing the config's */
   api?: string
+  /** HOST:PORT of the HTTP gateway, replacing the config's; false turns it off */
+  gateway?: string | false
 }
 
 export interface Daemon {
@@ -23,6 +46,8 @@ export interface Daemon {
   repo: string
   /** Bound HOST:PORT of the control API */
   apiAddress: string
+  /** Bound HOST:PORT of the HTTP gateway, when it runs */
+  gatewayAddress?: string
   stop(): Promise<void>
 }
 
@@ -43,6 +68,13 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
       throw new InvalidArgumentError(err.message)
     }
   }
+  if (typeof init.gateway === 'string') {
+    try {
+      parseHostPort(init.gateway, '--gateway', { loopbackOnly: false })
+    } catch (err: any) {
+      throw new InvalidArgumentError(err.message)
+    }
+  }
   for (const addr of init.listen ?? []) {
     try {
       multiaddr(addr)
@@ -56,11 +88,17 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     override: (config: Config) => ({
       ...config,
       addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
-      api: { address: init.api ?? config.api.address }
+      api: { address: init.api ?? config.api.address },
+      gateway: {
+        ...config.gateway,
+        enabled: init.gateway === false ? false : config.gateway.enabled || typeof init.gateway === 'string',
+        address: typeof init.gateway === 'string' ? init.gateway : config.gateway.address
+      }
     })
   })
   const paths = repoPaths(repo)
   let server: ApiServer | undefined
+  let gateway: Gateway | undefined
   try {
     try {
       await peer.start()
@@ -71,7 +109,8 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     }
     const { host, port } = apiHostPort ?? parseHostPort(peer.config.api.address, 'api.address')
     const token = randomBytes(32).toString('hex')
-    server = createApiServer({ api: peer, host, port, token })
+    const metrics = peer.metrics
+    server = createApiServer({ api: peer, host, port, token, metrics: metrics != null ? async () => metrics.scrape() : undefined })
     let apiAddress: string
     try {
       apiAddress = await server.start()
@@ -81,22 +120,32 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     }
     await writeFileAtomic(paths.token, token + '\n', { mode: 0o600 })
     await writeFileAtomic(paths.api, apiAddress + '\n', { mode: 0o600 })
+    if (peer.config.gateway.enabled) {
+      gateway = await startGateway(peer)
+      peer.gatewayAddress = gateway.address
+      await writeFileAtomic(paths.gateway, gateway.address + '\n', { mode: 0o600 })
+    }
+    const g = gateway
     let stopped = false
     const s = server
     return {
       peer,
       repo,
       apiAddress,
+      gatewayAddress: g?.address,
       stop: async () => {
         if (stopped) return
         stopped = true
         await fs.rm(paths.api, { force: true })
         await fs.rm(paths.token, { force: true })
+        await fs.rm(paths.gateway, { force: true })
+        await g?.stop()
         await s.stop()
         await peer.stop()
       }
     }
   } catch (err) {
+    await gateway?.stop().catch(() => {})
     await server?.stop().catch(() => {})
     await peer.stop().catch(() => {})
     throw err

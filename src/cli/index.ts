@@ -19,6 +19,8 @@ import { register as publish } from './commands/publish.js'
 import { register as start } from './commands/start.js'
 import { register as stats } from './commands/stats.js'
 import { register as verify } from './commands/verify.js'
+import { register as exportCar } from './commands/export.js'
+import { register as importCar } from './commands/import.js'
 import { exitCodeOf, reportError } from './output.js'
 
 export function buildProgram (): Command {
@@ -29,7 +31,7 @@ export function buildProgram (): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, stats, perf]) {
+  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, stats, perf, exportCar, importCar]) {
     register(program)
   }
   // subcommands report usage errors through the same exit path

@@ -1,8 +1,8 @@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { cat, exportTree, importContent, list, parseContentPath } from '../content/index.js'
-import { DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
+import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath } from '../content/index.js'
+import { DaemonNotRunningError, IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
 import { DEFAULT_PERF_BYTES } from '../constants.js'
@@ -11,7 +11,7 @@ import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult
+  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
 import type { Host } from '../host/index.js'
 import type { Exchange, FetchResult } from '../exchange/index.js'
@@ -19,6 +19,7 @@ import type { Pin, Store } from '../store/index.js'
 import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
 import type { FetchSession } from '../exchange/index.js'
 import type { Blockstore } from 'interface-blockstore'
+import type { ShoalMetrics } from '../gateway/metrics.js'
 
 export interface PeerComponents {
   root: string
@@ -38,6 +39,10 @@ export class ShoalPeer implements ShoalApi {
   readonly config: Config
   host?: Host
   exchange?: Exchange
+  /** Prometheus metrics, when online and `metrics.enabled` */
+  metrics?: ShoalMetrics
+  /** HOST:PORT of the HTTP gateway, set by the daemon that serves it */
+  gatewayAddress?: string
   private readonly components: PeerComponents
   private started = false
   private startedAt = Date.now()
@@ -55,6 +60,10 @@ export class ShoalPeer implements ShoalApi {
     if (this.components.online) {
       // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
       const { createHost } = await import('../host/index.js')
+      if (this.config.metrics.enabled) {
+        const { createMetrics } = await import('../gateway/metrics.js')
+        this.metrics = createMetrics({ statfsLocation: this.components.root })
+      }
       const host = await createHost({
         privateKey: this.components.privateKey,
         datastorePath: repoPaths(this.components.root).datastore,
@@ -63,13 +72,22 @@ export class ShoalPeer implements ShoalApi {
         bootstrap: this.config.bootstrap,
         limits: this.config.limits,
         dht: this.config.dht,
-        agentVersion: AGENT_VERSION
+        agentVersion: AGENT_VERSION,
+        metrics: this.metrics?.libp2p
       })
       await host.start()
       this.host = host
       const { createExchange } = await import('../exchange/index.js')
-      this.exchange = createExchange({ host, blocks: this.store.blocks }, this.config.exchange)
+      const exchange = createExchange({ host, blocks: this.metrics?.countFetched(this.store.blocks) ?? this.store.blocks }, this.config.exchange)
+      this.exchange = this.metrics?.timeFetches(exchange) ?? exchange
       await this.exchange.start()
+      if (this.metrics != null) {
+        Object.assign(this.metrics.sources, {
+          exchangeBytesSent: () => exchange.stats().server.bytesSent,
+          storeStat: async () => this.store.stat(),
+          connectedPeers: () => host.getPeers().length
+        })
+      }
     }
     this.startedAt = Date.now()
     this.started = true
@@ -101,7 +119,8 @@ export class ShoalPeer implements ShoalApi {
       peerId: this.peerId.toString(),
       addresses: this.host?.getMultiaddrs().map(a => a.toString()) ?? [],
       agentVersion: AGENT_VERSION,
-      online: this.host != null
+      online: this.host != null,
+      ...(this.gatewayAddress != null ? { gateway: this.gatewayAddress } : {})
     }
   }
 
@@ -183,6 +202,37 @@ export class ShoalPeer implements ShoalApi {
         controller.abort()
       }
     }
+  }
+
+  async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
+    const p = parseContentPath(path)
+    const { blocks, close } = this.readable(p.cid, options)
+    try {
+      yield * exportCar({ getBytes: async (cid, o) => firstOf(blocks.get(cid, o) as AsyncIterable<Uint8Array>) }, p, options)
+    } finally {
+      close()
+    }
+  }
+
+  async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
+    return this.store.withWriteGuard(async () => {
+      const stats = await importCar(car, this.store.blocks, options)
+      const pinned: string[] = []
+      if (options.pin !== false) {
+        for (const root of stats.roots) {
+          const [entry] = await list(this.store.blocks, { cid: root, segments: [] }, options).catch(() => [])
+          const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(exportTree(this.store.blocks, { cid: root, segments: [] }, options)).catch(() => 0)
+          try {
+            await this.store.pin(root, { name: root.toString(), size }, options)
+          } catch (err: any) {
+            if (err.name !== 'BlockNotFoundError') throw err
+            throw new IncompleteCarError(`the CAR does not hold the whole DAG of its root ${root}, so it cannot be pinned (${err.message.replace(/^cannot pin \S+: /, '')}); its ${stats.blocks} blocks were stored unpinned: import with --no-pin to keep them that way`)
+          }
+          pinned.push(root.toString())
+        }
+      }
+      return { roots: stats.roots.map(r => r.toString()), blocks: stats.blocks, bytes: stats.bytes, pinned }
+    })
   }
 
   private requireExchange (what: string): Exchange {
@@ -301,4 +351,9 @@ async function treeSize (entries: AsyncIterable<ExportEntry>): Promise<number> {
     if (e.kind === 'file') size += e.size
   }
   return size
+}
+
+async function firstOf (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  for await (const bytes of source) return bytes
+  throw new Error('the block source yielded nothing')
 }

@@ -21,6 +21,8 @@ export interface RepoPaths {
   api: string
   /** The running daemon's API token */
   token: string
+  /** HOST:PORT of the running daemon's HTTP gateway */
+  gateway: string
 }
 
 /** `--repo DIR`, else `$SHOAL_REPO`, else `~/.shoal` */
@@ -43,7 +45,8 @@ export function repoPaths (root: string): RepoPaths {
     datastore: path.join(root, 'datastore'),
     lock: path.join(root, 'repo.lock'),
     api: path.join(root, 'api'),
-    token: path.join(root, 'api.token')
+    token: path.join(root, 'api.token'),
+    gateway: path.join(root, 'gateway')
   }
 }
 

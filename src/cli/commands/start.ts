@@ -10,17 +10,21 @@ export function register (program: Command): void {
     .option('--listen <multiaddr>', 'listen on this multiaddr instead of the config\'s (repeatable; port 0 picks a free port)', collect)
     .option('--api <host:port>', 'control API address instead of the config\'s (loopback only; port 0 picks a free port)')
     .option('--init', 'create the repo first if there is none')
-    .action(async (opts: { listen?: string[], api?: string, init?: boolean }, ...rest: any[]) => {
+    .option('--gateway <host:port>', 'HTTP gateway address instead of the config\'s (port 0 picks a free port)')
+    .option('--no-gateway', 'do not serve the HTTP gateway')
+    .action(async (opts: { listen?: string[], api?: string, init?: boolean, gateway?: string | boolean }, ...rest: any[]) => {
       const globals = globalsOf(rest)
-      const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init })
+      const gateway = opts.gateway === false ? false : typeof opts.gateway === 'string' ? opts.gateway : undefined
+      const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init, gateway })
       const announce = async (): Promise<void> => {
         const id = await daemon.peer.id()
         printResult(globals, [
           `shoal peer ${id.peerId} (repo ${daemon.repo})`,
           ...id.addresses.map(a => `listening on ${a}`),
           `control API on http://${daemon.apiAddress}`,
+          ...(daemon.gatewayAddress != null ? [`gateway on http://${daemon.gatewayAddress}/ipfs/`] : []),
           'ready'
-        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo })
+        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo, ...(daemon.gatewayAddress != null ? { gateway: daemon.gatewayAddress } : {}) })
       }
 
       await new Promise<void>((resolve) => {
