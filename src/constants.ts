@@ -120,3 +120,6 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=29030400, immutable'
 
 /** How long a scrape may reuse the store's size before it is counted again */
 export const METRICS_STORE_STAT_INTERVAL = 15 * second
+
+/** Memory the gateway keeps recently read interior blocks (file roots, directories) in */
+export const GATEWAY_BLOCK_CACHE_BYTES = 32 * MiB

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseHostPort, repoPaths, resolveRepo } from '../peer/index.js'
-import { InvalidArgumentError, ListenError } from '../errors.js'
+import { BlockNotFoundError, InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
@@ -14,7 +14,22 @@ async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: stri
   const { createGateway } = await import('../gateway/index.js')
   const { host, port } = parseHostPort(peer.config.gateway.address, 'gateway.address', { loopbackOnly: false })
   const gateway = createGateway({
-    blocks: peer.store.blocks,
+    blocks: {
+      getBytes: async (cid, options) => peer.store.blocks.getBytes(cid, options),
+      // a range of a leaf is read from its block file without reading the rest
+      readRange: async (cid, offset, length) => {
+        const handle = await fs.open(peer.store.blocks.pathOf(cid), 'r').catch((err: any) => {
+          throw err.code === 'ENOENT' ? new BlockNotFoundError(`block ${cid} is not in the store`) : err
+        })
+        try {
+          const buf = Buffer.allocUnsafe(length)
+          const { bytesRead } = await handle.read(buf, 0, length, offset)
+          return buf.subarray(0, bytesRead)
+        } finally {
+          await handle.close()
+        }
+      }
+    },
     exchange: peer.exchange,
     withWriteGuard: async (fn) => peer.store.withWriteGuard(fn),
     logger: peer.host?.logger,

@@ -1,3 +1,4 @@
+import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { GatewayTimeoutError } from '../errors.js'
 import type { GatewayComponents } from './index.js'
@@ -15,7 +16,44 @@ export interface RequestBlocksInit {
   /** Longest wait for any one block */
   timeoutMs: number
   signal: AbortSignal
+  /** Interior blocks shared between requests */
+  cache?: BlockCache
   onBlock?(hit: boolean): void
+}
+
+/**
+ * Recently read interior (dag-pb) blocks: every request for a file reads its root, and a range
+ * request reads little else, so keeping roots in memory halves its reads. Blocks never change,
+ * so a cached block is always right; leaves are not cached (they are large and read once).
+ */
+export class BlockCache {
+  private readonly blocks = new Map<string, Uint8Array>()
+  private bytes = 0
+  constructor (private readonly maxBytes: number) {}
+
+  get (cid: CID): Uint8Array | undefined {
+    const key = Buffer.from(cid.multihash.bytes).toString('base64')
+    const bytes = this.blocks.get(key)
+    if (bytes != null) {
+      // most recently used last
+      this.blocks.delete(key)
+      this.blocks.set(key, bytes)
+    }
+    return bytes
+  }
+
+  add (cid: CID, bytes: Uint8Array): void {
+    if (cid.code !== dagPb.code || bytes.byteLength > this.maxBytes / 16) return
+    const key = Buffer.from(cid.multihash.bytes).toString('base64')
+    if (this.blocks.has(key)) return
+    this.blocks.set(key, bytes)
+    this.bytes += bytes.byteLength
+    for (const [k, b] of this.blocks) {
+      if (this.bytes <= this.maxBytes) break
+      this.blocks.delete(k)
+      this.bytes -= b.byteLength
+    }
+  }
 }
 
 /** Wait between attempts while no peer can serve a block yet */
@@ -56,14 +94,43 @@ export class RequestBlocks {
 
   async getBytes (cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
     if (cid.multihash.code === identity.code) return cid.multihash.digest
-    const store = this.components.blocks
-    if (await store.has(cid)) {
+    const cached = this.init.cache?.get(cid)
+    if (cached != null) {
       this.init.onBlock?.(true)
-      return store.getBytes(cid, options)
+      return cached
     }
-    this.init.onBlock?.(false)
-    await this.retrieve(cid)
-    return store.getBytes(cid, options)
+    const store = this.components.blocks
+    let bytes: Uint8Array
+    try {
+      // no existence check first: a hit costs one read
+      bytes = await store.getBytes(cid)
+      this.init.onBlock?.(true)
+    } catch (err: any) {
+      if (err.name !== 'BlockNotFoundError') throw err
+      this.init.onBlock?.(false)
+      await this.retrieve(cid)
+      bytes = await store.getBytes(cid, options)
+    }
+    this.init.cache?.add(cid, bytes)
+    return bytes
+  }
+
+  /** Part of a block: of a raw leaf, only those bytes are read from the store */
+  async readRange (cid: CID, offset: number, length: number): Promise<Uint8Array> {
+    const read = this.components.blocks.readRange
+    if (cid.multihash.code === identity.code || read == null) {
+      return (await this.getBytes(cid)).subarray(offset, offset + length)
+    }
+    try {
+      const bytes = await read.call(this.components.blocks, cid, offset, length)
+      this.init.onBlock?.(true)
+      return bytes
+    } catch (err: any) {
+      if (err.name !== 'BlockNotFoundError') throw err
+      this.init.onBlock?.(false)
+      await this.retrieve(cid)
+      return read.call(this.components.blocks, cid, offset, length)
+    }
   }
 
   private async retrieve (cid: CID): Promise<void> {

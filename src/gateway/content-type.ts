@@ -1,14 +1,25 @@
 import { fileTypeFromBuffer } from 'file-type'
 import mime from 'mime'
 
+/** Sniffed types by CID: content never changes, so a type sniffed once holds for good */
+const sniffed = new Map<string, string>()
+const SNIFF_CACHE_ENTRIES = 4096
+
 /**
  * A file's Content-Type: from its name's extension when that is known, else sniffed from its
  * first bytes (binary signatures, then HTML, then UTF-8 text), else `application/octet-stream`.
+ * Sniffed types are remembered by CID (the most recent few thousand), so a range request for a
+ * file seen before reads only the blocks of its range.
  */
-export async function contentTypeOf (name: string | undefined, head: () => Promise<Uint8Array>): Promise<string> {
+export async function contentTypeOf (name: string | undefined, cid: string, head: () => Promise<Uint8Array>): Promise<string> {
   const byName = name != null && name.includes('.') ? mime.getType(name) : null
   if (byName != null) return withCharset(byName)
-  return sniff(await head())
+  const known = sniffed.get(cid)
+  if (known != null) return known
+  const type = await sniff(await head())
+  if (sniffed.size >= SNIFF_CACHE_ENTRIES) sniffed.delete(sniffed.keys().next().value as string)
+  sniffed.set(cid, type)
+  return type
 }
 
 export async function sniff (bytes: Uint8Array): Promise<string> {

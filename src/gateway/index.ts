@@ -13,8 +13,13 @@ import type { CID } from 'multiformats/cid'
 
 /** The store operations the gateway reads through */
 export interface GatewayBlocks {
-  has(cid: CID): Promise<boolean>
+  /** Throws an error named BlockNotFoundError when the block is not stored */
   getBytes(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /**
+   * Bytes `offset` to `offset + length` of a stored block (fewer past its end), without reading
+   * the rest; throws like `getBytes`. Without it, ranges read whole blocks
+   */
+  readRange?(cid: CID, offset: number, length: number): Promise<Uint8Array>
 }
 
 /** The exchange operation the gateway fetches missing blocks with */

@@ -1,8 +1,9 @@
 import http from 'node:http'
 import { logger as defaultLogger } from '@libp2p/logger'
 import { parseContentPath } from '../content/index.js'
+import { GATEWAY_BLOCK_CACHE_BYTES } from '../constants.js'
 import { ShoalError } from '../errors.js'
-import { RequestBlocks } from './blocks.js'
+import { BlockCache, RequestBlocks } from './blocks.js'
 import { serveCar, serveRaw } from './trustless.js'
 import { serveUnixfs } from './unixfs.js'
 import type { Gateway, GatewayComponents, ResolvedGatewayInit } from './index.js'
@@ -47,6 +48,7 @@ export class HttpGateway implements Gateway {
   private readonly sockets = new Set<Socket>()
   private readonly log
   private active = 0
+  private readonly cache = new BlockCache(GATEWAY_BLOCK_CACHE_BYTES)
   address?: string
 
   constructor (components: GatewayComponents, init: ResolvedGatewayInit) {
@@ -122,6 +124,7 @@ export class HttpGateway implements Gateway {
           mode: ranged ? 'block' : 'dag',
           timeoutMs: this.init.retrievalTimeoutMs,
           signal: controller.signal,
+          cache: this.cache,
           onBlock: (hit) => observer?.block?.(hit)
         })
         const ctx: GatewayRequest = {

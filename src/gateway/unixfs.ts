@@ -5,6 +5,7 @@ import { PathNotFoundError } from '../errors.js'
 import { contentTypeOf } from './content-type.js'
 import { listingPage } from './listing.js'
 import { multipartLayout, parseRange } from './range.js'
+import { readRange } from './ranged.js'
 import { plain } from './server.js'
 import type { ListingEntry } from './listing.js'
 import type { GatewayRequest } from './server.js'
@@ -70,7 +71,10 @@ async function serveFile (ctx: GatewayRequest, entry: FileEntry, name?: string):
     res.end()
     return
   }
-  const type = await contentTypeOf(name, async () => collect(entry.content({ offset: 0, length: Math.min(size, SNIFF_BYTES), signal: ctx.signal })))
+  const range = (offset: number, length: number): AsyncIterable<Uint8Array> => entry.type === 'identity'
+    ? entry.content({ offset, length, signal: ctx.signal })
+    : readRange(ctx.blocks, entry.cid, offset, length, ctx.signal)
+  const type = await contentTypeOf(name, entry.cid.toString(), async () => collect(range(0, Math.min(size, SNIFF_BYTES))))
   // If-Range with another validator: the client's copy is stale, send the whole file
   const ifRange = req.headers['if-range']
   const ranges = ifRange != null && ifRange !== etag ? undefined : parseRange(req.headers.range, size)
@@ -86,17 +90,16 @@ async function serveFile (ctx: GatewayRequest, entry: FileEntry, name?: string):
     const [{ start, end }] = ranges
     res.writeHead(206, { 'Content-Type': type, 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${size}` })
     if (ctx.head) return void res.end()
-    return ctx.send(entry.content({ offset: start, length: end - start + 1, signal: ctx.signal }))
+    return ctx.send(range(start, end - start + 1))
   }
   const boundary = randomBytes(12).toString('hex')
   const layout = multipartLayout(ranges, size, type, boundary)
   res.writeHead(206, { 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': layout.length })
   if (ctx.head) return void res.end()
-  const signal = ctx.signal
   await ctx.send((async function * () {
-    for (const { head, range } of layout.parts) {
-      yield Buffer.from(head)
-      yield * entry.content({ offset: range.start, length: range.end - range.start + 1, signal })
+    for (const part of layout.parts) {
+      yield Buffer.from(part.head)
+      yield * range(part.range.start, part.range.end - part.range.start + 1)
     }
     yield Buffer.from(layout.tail)
   })())

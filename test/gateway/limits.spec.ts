@@ -33,7 +33,7 @@ describe('gateway: limits', () => {
   before(async () => {
     gateway = createGateway({
       // an empty store, and an exchange whose blocks never come
-      blocks: { has: async () => false, getBytes: async () => { throw new Error('not stored') } },
+      blocks: { getBytes: async () => { throw Object.assign(new Error('not stored'), { name: 'BlockNotFoundError' }) } },
       exchange: {
         fetch: (_root: CID, options?: { signal?: AbortSignal }) => {
           fetches++

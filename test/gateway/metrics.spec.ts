@@ -40,7 +40,9 @@ describe('metrics: Prometheus text on the API port', function () {
       assert.equal(sample(after, 'shoal_gateway_requests_total{status="200"}'), sample(before, 'shoal_gateway_requests_total{status="200"}') + 1)
       assert.equal(sample(after, 'shoal_gateway_requests_total{status="400"}'), 1)
       assert.equal(sample(after, 'shoal_bytes_served_total{protocol="gateway"}'), bytes.byteLength)
-      assert.equal(sample(after, 'shoal_gateway_cache_blocks_total{result="hit"}'), 1)
+      // its one block, read to sniff its type and to serve it: in the store both times
+      assert.ok(sample(after, 'shoal_gateway_cache_blocks_total{result="hit"}') >= 1)
+      assert.equal(sample(after, 'shoal_gateway_cache_blocks_total{result="miss"}'), 0)
       assert.equal(sample(after, 'shoal_gateway_cache_hit_ratio'), 1)
 
       // read-only: nothing but GET and HEAD
