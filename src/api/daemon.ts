@@ -161,6 +161,8 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     }
   } catch (err) {
     await gateway?.stop().catch(() => {})
+    // the lock is ours here: the address files written so far name nothing that runs
+    for (const file of [paths.gateway, paths.api, paths.token]) await fs.rm(file, { force: true })
     await server?.stop().catch(() => {})
     await peer.stop().catch(() => {})
     throw err
