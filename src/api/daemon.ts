@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import fsCb from 'node:fs'
 import fs from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseHostPort, repoPaths, resolveRepo } from '../peer/index.js'
@@ -9,6 +11,18 @@ import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
 import type { Gateway } from '../gateway/index.js'
 
+/** Bytes of a file from `offset`; plain fds, which cost less per call than FileHandles */
+async function readFileRange (file: string, offset: number, length: number): Promise<Uint8Array> {
+  const fd = await promisify(fsCb.open)(file, 'r')
+  try {
+    const buf = Buffer.allocUnsafe(length)
+    const { bytesRead } = await promisify(fsCb.read)(fd, buf, 0, length, offset)
+    return buf.subarray(0, bytesRead)
+  } finally {
+    await promisify(fsCb.close)(fd)
+  }
+}
+
 /** The HTTP gateway over the peer's store and exchange; a busy port is a ListenError */
 async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: string }> {
   const { createGateway } = await import('../gateway/index.js')
@@ -17,18 +31,9 @@ async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: stri
     blocks: {
       getBytes: async (cid, options) => peer.store.blocks.getBytes(cid, options),
       // a range of a leaf is read from its block file without reading the rest
-      readRange: async (cid, offset, length) => {
-        const handle = await fs.open(peer.store.blocks.pathOf(cid), 'r').catch((err: any) => {
-          throw err.code === 'ENOENT' ? new BlockNotFoundError(`block ${cid} is not in the store`) : err
-        })
-        try {
-          const buf = Buffer.allocUnsafe(length)
-          const { bytesRead } = await handle.read(buf, 0, length, offset)
-          return buf.subarray(0, bytesRead)
-        } finally {
-          await handle.close()
-        }
-      }
+      readRange: async (cid, offset, length) => readFileRange(peer.store.blocks.pathOf(cid), offset, length).catch((err: any) => {
+        throw err.code === 'ENOENT' ? new BlockNotFoundError(`block ${cid} is not in the store`) : err
+      })
     },
     exchange: peer.exchange,
     withWriteGuard: async (fn) => peer.store.withWriteGuard(fn),

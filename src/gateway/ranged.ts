@@ -19,27 +19,46 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
     return
   }
   if (cid.code !== dagPb.code) throw new InvalidPathError(`${cid} is not a UnixFS file`)
-  const node = dagPb.decode(await blocks.getBytes(cid, { signal }))
-  if (node.Data == null) throw new InvalidPathError(`${cid} is not a UnixFS file`)
-  const fs = UnixFS.unmarshal(node.Data)
+  const node = await fileNode(blocks, cid, signal)
   let pos = 0
   const end = offset + length
   // a node's own data comes before its children's
-  const own = fs.data ?? new Uint8Array(0)
-  if (own.byteLength > 0) {
-    if (offset < own.byteLength) yield own.subarray(offset, Math.min(own.byteLength, end))
-    pos = own.byteLength
+  if (node.own.byteLength > 0) {
+    if (offset < node.own.byteLength) yield node.own.subarray(offset, Math.min(node.own.byteLength, end))
+    pos = node.own.byteLength
   }
-  const sizes = fs.blockSizes
-  if (sizes.length !== node.Links.length && node.Links.length > 0) {
-    throw new InvalidPathError(`${cid} has ${node.Links.length} links but ${sizes.length} block sizes`)
-  }
-  for (let i = 0; i < node.Links.length && pos < end; i++) {
-    const size = Number(sizes[i])
+  for (let i = 0; i < node.links.length && pos < end; i++) {
+    const size = node.sizes[i]
     if (pos + size > offset) {
       const from = Math.max(0, offset - pos)
-      yield * readRange(blocks, node.Links[i].Hash, from, Math.min(size, end - pos) - from, signal)
+      yield * readRange(blocks, node.links[i], from, Math.min(size, end - pos) - from, signal)
     }
     pos += size
   }
+}
+
+interface FileNode {
+  own: Uint8Array
+  links: CID[]
+  sizes: number[]
+}
+
+/** Decoded interior nodes of files: a root of 1024 links costs a millisecond to decode each time */
+const decoded = new Map<string, FileNode>()
+const DECODED_NODES = 256
+
+async function fileNode (blocks: RequestBlocks, cid: CID, signal?: AbortSignal): Promise<FileNode> {
+  const key = cid.toString()
+  const known = decoded.get(key)
+  if (known != null) return known
+  const pb = dagPb.decode(await blocks.getBytes(cid, { signal }))
+  if (pb.Data == null) throw new InvalidPathError(`${cid} is not a UnixFS file`)
+  const fs = UnixFS.unmarshal(pb.Data)
+  if (fs.blockSizes.length !== pb.Links.length) {
+    throw new InvalidPathError(`${cid} has ${pb.Links.length} links but ${fs.blockSizes.length} block sizes`)
+  }
+  const node = { own: fs.data ?? new Uint8Array(0), links: pb.Links.map(l => l.Hash), sizes: fs.blockSizes.map(Number) }
+  if (decoded.size >= DECODED_NODES) decoded.delete(decoded.keys().next().value as string)
+  decoded.set(key, node)
+  return node
 }
