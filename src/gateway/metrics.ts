@@ -77,7 +77,7 @@ class PrometheusShoalMetrics implements ShoalMetrics {
     this.fetchedBytes.inc({ protocol: 'exchange' }, 0)
     this.fetchDuration = new Histogram({
       name: 'shoal_fetch_duration_seconds',
-      help: 'How long fetch sessions ran, by outcome (ok, error; sessions a reader stopped early count as error)',
+      help: 'How long fetch sessions ran, by outcome: ok, error, aborted (stopped by their reader, e.g. a gateway range fetch once its block arrived)',
       labelNames: ['outcome'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers: [registry]
@@ -169,7 +169,9 @@ class PrometheusShoalMetrics implements ShoalMetrics {
           return (root: CID, options?: any) => {
             const end = histogram.startTimer()
             const session = target.fetch(root, options)
-            session.result.then(() => end({ outcome: 'ok' }), () => end({ outcome: 'error' }))
+            session.result.then(() => end({ outcome: 'ok' }), (err: any) => {
+              end({ outcome: err?.name === 'AbortError' || options?.signal?.aborted === true ? 'aborted' : 'error' })
+            })
             return session
           }
         }

@@ -261,6 +261,13 @@ describe('gateway: a daemon serving /ipfs/ over HTTP', function () {
       assert.equal(r.status, 200)
       assert.ok(r.body.equals(file.bytes))
       assert.equal(await storedBlocks(b.repo), 5)
+      // b's metrics saw the misses and the bytes fetched for them
+      const metrics = await (await fetch(`http://${b.api}/metrics`)).text()
+      const value = (name: string): number => Number(metrics.split('\n').find(l => l.startsWith(name + ' '))?.split(' ')[1] ?? 0)
+      assert.ok(value('shoal_gateway_cache_blocks_total{result="miss"}') >= 1)
+      assert.ok(value('shoal_bytes_fetched_total{protocol="exchange"}') >= file.bytes.byteLength)
+      assert.ok(value('shoal_fetch_duration_seconds_count{outcome="ok"}') >= 1)
+      assert.equal(value('shoal_connected_peers'), 1)
       // cached: served again from b's store
       const again = await request(b.gateway ?? '', `/ipfs/${file.cid}`, { Range: 'bytes=5-9' })
       assert.ok(again.body.equals(file.bytes.subarray(5, 10)))
