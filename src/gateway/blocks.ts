@@ -108,8 +108,7 @@ export class RequestBlocks {
     } catch (err: any) {
       if (err.name !== 'BlockNotFoundError') throw err
       this.init.onBlock?.(false)
-      await this.retrieve(cid)
-      bytes = await store.getBytes(cid, options)
+      bytes = await this.retrieve(cid, async () => store.getBytes(cid, options))
     }
     this.init.cache?.add(cid, bytes)
     return bytes
@@ -128,50 +127,67 @@ export class RequestBlocks {
     } catch (err: any) {
       if (err.name !== 'BlockNotFoundError') throw err
       this.init.onBlock?.(false)
-      await this.retrieve(cid)
-      return read.call(this.components.blocks, cid, offset, length)
+      return this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length))
     }
   }
 
-  private async retrieve (cid: CID): Promise<void> {
-    const exchange = this.components.exchange
-    const deadline = Date.now() + this.init.timeoutMs
-    const timeout = (): GatewayTimeoutError => new GatewayTimeoutError(`block ${cid}`, this.init.timeoutMs)
-    while (true) {
-      this.controller.signal.throwIfAborted()
-      const left = deadline - Date.now()
-      if (left <= 0 || exchange == null) throw timeout()
-      const attempt = new AbortController()
-      const abortAttempt = (): void => { attempt.abort(this.controller.signal.reason) }
-      this.controller.signal.addEventListener('abort', abortAttempt, { once: true })
-      const timer = setTimeout(() => { attempt.abort(timeout()) }, left)
-      try {
-        let session
-        if (this.init.mode === 'dag') {
-          this.dagSession ??= exchange.fetch(this.init.root, { signal: this.controller.signal })
-          session = this.dagSession
-        } else {
-          session = exchange.fetch(cid, { signal: attempt.signal })
+  /**
+   * Fetch a missing block and read it. Runs while gc waits (the block is not pinned), but only
+   * for this, so a long download never holds gc, nor the requests queued behind a waiting gc.
+   * A block that is gone again when read (gc ran between the fetch and the read) is fetched again,
+   * on its own.
+   */
+  private async retrieve<T> (cid: CID, read: () => Promise<T>): Promise<T> {
+    const guard = this.components.withWriteGuard ?? (async <R>(fn: () => Promise<R>): Promise<R> => fn())
+    return guard(async () => {
+      const exchange = this.components.exchange
+      const deadline = Date.now() + this.init.timeoutMs
+      const timeout = (): GatewayTimeoutError => new GatewayTimeoutError(`block ${cid}`, this.init.timeoutMs)
+      let single = this.init.mode === 'block'
+      while (true) {
+        this.controller.signal.throwIfAborted()
+        const left = deadline - Date.now()
+        if (left <= 0 || exchange == null) throw timeout()
+        const attempt = new AbortController()
+        const abortAttempt = (): void => { attempt.abort(this.controller.signal.reason) }
+        this.controller.signal.addEventListener('abort', abortAttempt, { once: true })
+        const timer = setTimeout(() => { attempt.abort(timeout()) }, left)
+        let ready = false
+        const perBlock = single
+        try {
+          let session
+          if (!perBlock) {
+            this.dagSession ??= exchange.fetch(this.init.root, { signal: this.controller.signal })
+            session = this.dagSession
+          } else {
+            session = exchange.fetch(cid, { signal: attempt.signal })
+          }
+          await Promise.race([
+            session.blockReady(cid),
+            new Promise((_resolve, reject) => {
+              attempt.signal.addEventListener('abort', () => { reject(attempt.signal.reason) }, { once: true })
+            })
+          ])
+          ready = true
+          return await read()
+        } catch (err: any) {
+          if (this.controller.signal.aborted) throw this.controller.signal.reason ?? err
+          if (err instanceof GatewayTimeoutError) throw err
+          if (ready && err.name === 'BlockNotFoundError') {
+            // fetched, then removed before it was read: fetch it again, alone, at once
+            single = true
+            continue
+          }
+          // no peer could serve it (yet): a peer may connect, so try again until the deadline
+          this.dagSession = undefined
+          await new Promise(resolve => setTimeout(resolve, Math.min(RETRY_DELAY, Math.max(0, deadline - Date.now()))))
+        } finally {
+          clearTimeout(timer)
+          this.controller.signal.removeEventListener('abort', abortAttempt)
+          // a single-block fetch ends as soon as its block is stored, before it walks any links
+          if (perBlock) attempt.abort()
         }
-        await Promise.race([
-          session.blockReady(cid),
-          new Promise((_resolve, reject) => {
-            attempt.signal.addEventListener('abort', () => { reject(attempt.signal.reason) }, { once: true })
-          })
-        ])
-        return
-      } catch (err: any) {
-        if (this.controller.signal.aborted) throw this.controller.signal.reason ?? err
-        if (err instanceof GatewayTimeoutError) throw err
-        // no peer could serve it (yet): a peer may connect, so try again until the deadline
-        this.dagSession = undefined
-        await new Promise(resolve => setTimeout(resolve, Math.min(RETRY_DELAY, Math.max(0, deadline - Date.now()))))
-      } finally {
-        clearTimeout(timer)
-        this.controller.signal.removeEventListener('abort', abortAttempt)
-        // a single-block fetch ends as soon as its block is stored, before it walks any links
-        if (this.init.mode === 'block') attempt.abort()
       }
-    }
+    })
   }
 }

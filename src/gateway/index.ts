@@ -41,7 +41,7 @@ export interface GatewayComponents {
   blocks: GatewayBlocks
   /** Absent when the peer is offline: misses then time out */
   exchange?: GatewayExchange
-  /** Runs while gc must wait (fetched blocks are not pinned) */
+  /** Runs `fn` while gc waits: each fetch of a missing block and its first read (fetched blocks are not pinned) */
   withWriteGuard?<T>(fn: () => Promise<T>): Promise<T>
   logger?: ComponentLogger
   observer?: GatewayObserver

@@ -55,7 +55,7 @@ export class HttpGateway implements Gateway {
     this.components = components
     this.init = init
     this.log = components.logger?.forComponent('shoal:gateway') ?? defaultLogger('shoal:gateway')
-    this.server = http.createServer({ maxHeaderSize: init.maxHeaderSize, requestTimeout: 0 }, (req, res) => { void this.handle(req, res) })
+    this.server = http.createServer({ maxHeaderSize: init.maxHeaderSize }, (req, res) => { void this.handle(req, res) })
     this.server.on('connection', (s) => {
       this.sockets.add(s)
       s.on('close', () => this.sockets.delete(s))
@@ -118,35 +118,31 @@ export class HttpGateway implements Gateway {
       const format = formatOf(query, req.headers.accept)
       if (format === 'unsupported') return plain(res, 400, 'unsupported format: this gateway answers raw, car, or UnixFS content')
       const ranged = format == null && req.headers.range != null
-      const run = async (): Promise<void> => {
-        blocks = new RequestBlocks(this.components, {
-          root: p.cid,
-          mode: ranged ? 'block' : 'dag',
-          timeoutMs: this.init.retrievalTimeoutMs,
-          signal: controller.signal,
-          cache: this.cache,
-          onBlock: (hit) => observer?.block?.(hit)
-        })
-        const ctx: GatewayRequest = {
-          req,
-          res,
-          head: req.method === 'HEAD',
-          cid: p.cid,
-          segments: p.segments,
-          rawPath,
-          contentPath: ['/ipfs', p.cid.toString(), ...p.segments].join('/'),
-          query,
-          blocks,
-          signal: controller.signal,
-          send: async (source) => { await send(res, source, controller.signal, (n) => observer?.bytesServed?.(n)) }
-        }
-        for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v)
-        if (format === 'raw') await serveRaw(ctx)
-        else if (format === 'car') await serveCar(ctx)
-        else await serveUnixfs(ctx)
+      blocks = new RequestBlocks(this.components, {
+        root: p.cid,
+        mode: ranged ? 'block' : 'dag',
+        timeoutMs: this.init.retrievalTimeoutMs,
+        signal: controller.signal,
+        cache: this.cache,
+        onBlock: (hit) => observer?.block?.(hit)
+      })
+      const ctx: GatewayRequest = {
+        req,
+        res,
+        head: req.method === 'HEAD',
+        cid: p.cid,
+        segments: p.segments,
+        rawPath,
+        contentPath: ['/ipfs', p.cid.toString(), ...p.segments].join('/'),
+        query,
+        blocks,
+        signal: controller.signal,
+        send: async (source) => { await send(res, source, controller.signal, (n) => observer?.bytesServed?.(n)) }
       }
-      if (this.components.withWriteGuard != null) await this.components.withWriteGuard(run)
-      else await run()
+      for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v)
+      if (format === 'raw') await serveRaw(ctx)
+      else if (format === 'car') await serveCar(ctx)
+      else await serveUnixfs(ctx)
     } catch (err: any) {
       if (controller.signal.aborted && err?.name !== 'GatewayTimeoutError') return
       this.log('%s %s failed: %s', req.method, req.url, err?.message)
@@ -165,7 +161,7 @@ export class HttpGateway implements Gateway {
 
 /** HTTP status for an error thrown while serving */
 function statusOf (err: any): number {
-  if (err instanceof ShoalError) return err.status === 499 ? 500 : err.status
+  if (err instanceof ShoalError) return err.status
   switch (err?.name) {
     case 'NotFoundError': return 404 // ipfs-unixfs-exporter: no such link
     case 'NoResolverError': return 501 // a codec the exporter cannot read

@@ -114,3 +114,48 @@ describe('gateway: content sniffing', () => {
     assert.equal(await sniff(Buffer.from([0, 1, 2, 3, 255, 254])), 'application/octet-stream')
   })
 })
+
+describe('gateway: gc guard', () => {
+  it('holds gc back only while fetching a missing block, never for blocks already stored', async () => {
+    const { CID: Cid } = await import('multiformats/cid')
+    const { sha256 } = await import('multiformats/hashes/sha2')
+    const raw = async (text: string): Promise<{ cid: CID, bytes: Uint8Array }> => {
+      const bytes = new TextEncoder().encode(text)
+      return { cid: Cid.createV1(0x55, await sha256.digest(bytes)), bytes }
+    }
+    const stored = await raw('stored block')
+    const remote = await raw('a block only a peer has')
+    const store = new Map<string, Uint8Array>([[stored.cid.toString(), stored.bytes]])
+    let guarded = 0
+    const gateway = createGateway({
+      blocks: {
+        getBytes: async (cid: CID) => {
+          const b = store.get(cid.toString())
+          if (b == null) throw Object.assign(new Error('not stored'), { name: 'BlockNotFoundError' })
+          return b
+        }
+      },
+      exchange: {
+        fetch: () => ({
+          blockReady: async () => { store.set(remote.cid.toString(), remote.bytes) }
+        })
+      },
+      withWriteGuard: async (fn) => {
+        guarded++
+        return fn()
+      }
+    }, { host: '127.0.0.1', port: 0 })
+    const address = await gateway.start()
+    try {
+      const hit = await fetch(`http://${address}/ipfs/${stored.cid}`)
+      assert.equal(await hit.text(), 'stored block')
+      assert.equal(guarded, 0)
+      const miss = await fetch(`http://${address}/ipfs/${remote.cid}?format=raw`)
+      assert.equal(miss.status, 200)
+      assert.equal(await miss.text(), 'a block only a peer has')
+      assert.equal(guarded, 1)
+    } finally {
+      await gateway.stop()
+    }
+  })
+})
