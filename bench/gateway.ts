@@ -118,21 +118,39 @@ interface Load {
   bytes: number
   wrongBytes: number
   failures: number
+  /** Requests sent again because their kept-alive connection was closed as it was reused */
+  retried: number
   firstFailure?: string
   latenciesMs: number[]
   seconds: number
 }
 
-async function get (agent: http.Agent, host: string, port: number, target: string, range: string): Promise<{ status: number, contentRange?: string, body: Buffer }> {
+/**
+ * One GET. A kept-alive connection the server closed just as it was reused fails before any
+ * response: that request is sent again once on a new connection, as browsers and curl do for
+ * idempotent requests (RFC 9112 §9.3.1), and counted in `retried`. A response cut off after it
+ * began is a failure.
+ */
+async function get (agent: http.Agent, host: string, port: number, target: string, range: string, onRetry: () => void, retry = true): Promise<{ status: number, contentRange?: string, body: Buffer }> {
   return new Promise((resolve, reject) => {
+    let responded = false
     const req = http.request({ host, port, path: target, agent, headers: { Range: range }, timeout: REQUEST_TIMEOUT }, (res) => {
+      responded = true
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, contentRange: res.headers['content-range'], body: Buffer.concat(chunks) }) })
       res.on('error', reject)
+      res.on('aborted', () => { reject(new Error('response cut off')) })
     })
     req.on('timeout', () => { req.destroy(new Error('request timed out')) })
-    req.on('error', reject)
+    req.on('error', (err: any) => {
+      if (retry && !responded && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        onRetry()
+        get(agent, host, port, target, range, onRetry, false).then(resolve, reject)
+        return
+      }
+      reject(err)
+    })
     req.end()
   })
 }
@@ -141,7 +159,7 @@ async function get (agent: http.Agent, host: string, port: number, target: strin
 async function load (address: string, target: string, data: Buffer, clients: number, maxRange: number, ms: number): Promise<Load> {
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))]
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients })
-  const result: Load = { requests: 0, bytes: 0, wrongBytes: 0, failures: 0, latenciesMs: [], seconds: ms / second }
+  const result: Load = { requests: 0, bytes: 0, wrongBytes: 0, failures: 0, retried: 0, latenciesMs: [], seconds: ms / second }
   const until = performance.now() + ms
   const client = async (): Promise<void> => {
     while (performance.now() < until) {
@@ -150,7 +168,7 @@ async function load (address: string, target: string, data: Buffer, clients: num
       const end = start + length - 1
       const sent = performance.now()
       try {
-        const r = await get(agent, host, port, target, `bytes=${start}-${end}`)
+        const r = await get(agent, host, port, target, `bytes=${start}-${end}`, () => { result.retried++ })
         result.latenciesMs.push(performance.now() - sent)
         result.requests++
         result.bytes += r.body.byteLength
@@ -185,7 +203,7 @@ function percentile (xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]
 }
 
-function summary (l: Load): { rps: number, MBps: number, p50Ms: number, p99Ms: number, requests: number, wrongBytes: number, failures: number, firstFailure?: string } {
+function summary (l: Load): { rps: number, MBps: number, p50Ms: number, p99Ms: number, requests: number, wrongBytes: number, failures: number, retried: number, firstFailure?: string } {
   return {
     rps: l.requests / l.seconds,
     MBps: l.bytes / l.seconds / MB,
@@ -194,6 +212,7 @@ function summary (l: Load): { rps: number, MBps: number, p50Ms: number, p99Ms: n
     requests: l.requests,
     wrongBytes: l.wrongBytes,
     failures: l.failures,
+    retried: l.retried,
     ...(l.firstFailure != null ? { firstFailure: l.firstFailure } : {})
   }
 }
@@ -241,7 +260,7 @@ async function main (args: string[]): Promise<void> {
     const b = summary(await load(baseline.address, '/data.bin', data, clients, maxRange, seconds * second))
 
     const row = (name: string, s: ReturnType<typeof summary>): string =>
-      `${name.padEnd(9)} ${fmt(s.rps, 0).padStart(8)} req/s ${fmt(s.MBps).padStart(8)} MB/s  p50 ${fmt(s.p50Ms).padStart(7)} ms  p99 ${fmt(s.p99Ms).padStart(7)} ms  ${s.requests} requests, ${s.wrongBytes} wrong bytes, ${s.failures} failed`
+      `${name.padEnd(9)} ${fmt(s.rps, 0).padStart(8)} req/s ${fmt(s.MBps).padStart(8)} MB/s  p50 ${fmt(s.p50Ms).padStart(7)} ms  p99 ${fmt(s.p99Ms).padStart(7)} ms  ${s.requests} requests, ${s.wrongBytes} wrong bytes, ${s.failures} failed, ${s.retried} retried`
     out(row('gateway', g))
     out(row('baseline', b))
     const ratio = { rps: g.rps / b.rps, MBps: g.MBps / b.MBps, p99: g.p99Ms / b.p99Ms }
