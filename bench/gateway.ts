@@ -3,15 +3,16 @@
  * gateway, against a baseline measured in the same run: a plain Node `http` server (a child
  * process, like the daemon) serving the same bytes from a plain file.
  *
- *   node dist/bench/gateway.js [--size MiB] [--clients N] [--seconds S] [--max-range KiB] [--dir TMPDIR]
+ *   node dist/bench/gateway.js [--size MiB] [--clients N] [--seconds S] [--rounds N] [--max-range KiB] [--dir TMPDIR]
  *
  * The file (default 256 MiB of random bytes) is published offline into a fresh repo (configs/
  * local.json), then the daemon starts: every block is in its store. Each of `--clients` clients
- * (default 200, keep-alive connections) loops for `--seconds` (default 20) per server: pick a
+ * (default 200, keep-alive connections) loops for `--seconds` (default 10) per server: pick a
  * random range (start anywhere, 1 byte to `--max-range` KiB long, default 1024), GET it with
  * `Range: bytes=a-b`, and compare status, Content-Range and every byte with the file. Gateway and
- * baseline run one after the other with the same load generator (this process, on the same
- * cores), each after a 2 s warm-up. Reported: requests/s, MB/s (10^6 bytes of body), p50 and p99
+ * baseline take turns for `--rounds` rounds (default 3, the order flipping each round) with the
+ * same load generator (this process, on the same cores), each after a 2 s warm-up; medians are
+ * reported. Reported: requests/s, MB/s (10^6 bytes of body), p50 and p99
  * latency (request sent to last body byte), wrong bytes, failed requests, and the gateway's
  * figures as a ratio of the baseline's. The last stdout line is one JSON object.
  *
@@ -28,7 +29,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fmt, intOption, out, stringOption } from './lib.js'
+import { fmt, intOption, median, out, stringOption } from './lib.js'
 
 const MiB = 1024 * 1024
 const KiB = 1024
@@ -38,7 +39,8 @@ const minute = 60 * second
 
 const DEFAULT_SIZE_MIB = 256
 const DEFAULT_CLIENTS = 200
-const DEFAULT_SECONDS = 20
+const DEFAULT_SECONDS = 10
+const DEFAULT_ROUNDS = 3
 const DEFAULT_MAX_RANGE_KIB = 1024
 const WARMUP = 2 * second
 const REQUEST_TIMEOUT = minute
@@ -223,6 +225,7 @@ async function main (args: string[]): Promise<void> {
   const sizeMiB = intOption(args, '--size', DEFAULT_SIZE_MIB, 4096)
   const clients = intOption(args, '--clients', DEFAULT_CLIENTS, 4096)
   const seconds = intOption(args, '--seconds', DEFAULT_SECONDS, 3600)
+  const roundCount = intOption(args, '--rounds', DEFAULT_ROUNDS, 10)
   const maxRange = intOption(args, '--max-range', DEFAULT_MAX_RANGE_KIB, 64 * 1024) * KiB
   const tmp = await fs.mkdtemp(path.join(stringOption(args, '--dir') ?? os.tmpdir(), 'shoal-bench-gateway-'))
   const cleanup = (): void => {
@@ -237,7 +240,7 @@ async function main (args: string[]): Promise<void> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    out(`bench/gateway: ${sizeMiB} MiB file, ${clients} clients, ${seconds} s per server, ranges of 1 B to ${maxRange / KiB} KiB (node ${process.version}, ${os.cpus().length} cores)`)
+    out(`bench/gateway: ${sizeMiB} MiB file, ${clients} clients, ${roundCount} rounds of ${seconds} s per server, ranges of 1 B to ${maxRange / KiB} KiB (node ${process.version}, ${os.cpus().length} cores)`)
     const data = randomBytes(sizeMiB * MiB)
     const file = path.join(tmp, 'data.bin')
     await fs.writeFile(file, data)
@@ -254,21 +257,43 @@ async function main (args: string[]): Promise<void> {
     out(`published ${cid}; gateway on ${gateway}, baseline on ${baseline.address}`)
 
     const target = `/ipfs/${cid}`
-    await load(gateway, target, data, clients, maxRange, WARMUP)
-    const g = summary(await load(gateway, target, data, clients, maxRange, seconds * second))
-    await load(baseline.address, '/data.bin', data, clients, maxRange, WARMUP)
-    const b = summary(await load(baseline.address, '/data.bin', data, clients, maxRange, seconds * second))
-
-    const row = (name: string, s: ReturnType<typeof summary>): string =>
-      `${name.padEnd(9)} ${fmt(s.rps, 0).padStart(8)} req/s ${fmt(s.MBps).padStart(8)} MB/s  p50 ${fmt(s.p50Ms).padStart(7)} ms  p99 ${fmt(s.p99Ms).padStart(7)} ms  ${s.requests} requests, ${s.wrongBytes} wrong bytes, ${s.failures} failed, ${s.retried} retried`
-    out(row('gateway', g))
-    out(row('baseline', b))
-    const ratio = { rps: g.rps / b.rps, MBps: g.MBps / b.MBps, p99: g.p99Ms / b.p99Ms }
-    out(`gateway/baseline: ${fmt(ratio.rps, 2)}x requests/s, ${fmt(ratio.MBps, 2)}x MB/s, ${fmt(ratio.p99, 2)}x p99 latency`)
-    if (g.firstFailure != null) out(`first gateway failure: ${g.firstFailure}`)
-    const pass = g.wrongBytes === 0 && g.failures === 0
-    out(`correctness: ${pass ? 'PASS' : 'FAIL'} (gateway: ${g.wrongBytes} wrong bytes, ${g.failures} failed requests)`)
-    out(JSON.stringify({ sizeMiB, clients, seconds, maxRangeKiB: maxRange / KiB, cid, gateway: g, baseline: b, ratio, pass }))
+    const row = (name: string, x: ReturnType<typeof summary>): string =>
+      `${name.padEnd(9)} ${fmt(x.rps, 0).padStart(8)} req/s ${fmt(x.MBps).padStart(8)} MB/s  p50 ${fmt(x.p50Ms).padStart(7)} ms  p99 ${fmt(x.p99Ms).padStart(7)} ms  ${x.requests} requests, ${x.wrongBytes} wrong bytes, ${x.failures} failed, ${x.retried} retried`
+    const measure = async (which: 'gateway' | 'baseline'): Promise<ReturnType<typeof summary>> => {
+      const [address, path] = which === 'gateway' ? [gateway, target] : [baseline.address, '/data.bin']
+      await load(address, path, data, clients, maxRange, WARMUP)
+      return summary(await load(address, path, data, clients, maxRange, seconds * second))
+    }
+    // the machine's load drifts: alternate, flipping the order each round, and take medians
+    const rounds: Array<{ round: number, first: string, gateway: ReturnType<typeof summary>, baseline: ReturnType<typeof summary>, ratio: { rps: number, MBps: number, p99: number } }> = []
+    for (let round = 1; round <= roundCount; round++) {
+      const order: Array<'gateway' | 'baseline'> = round % 2 === 1 ? ['gateway', 'baseline'] : ['baseline', 'gateway']
+      const got: Record<string, ReturnType<typeof summary>> = {}
+      for (const which of order) got[which] = await measure(which)
+      const g = got.gateway
+      const b = got.baseline
+      const ratio = { rps: g.rps / b.rps, MBps: g.MBps / b.MBps, p99: g.p99Ms / b.p99Ms }
+      rounds.push({ round, first: order[0], gateway: g, baseline: b, ratio })
+      out(`round ${round} (${order[0]} first)`)
+      out(`  ${row('gateway', g)}`)
+      out(`  ${row('baseline', b)}`)
+      out(`  gateway/baseline: ${fmt(ratio.rps, 2)}x requests/s, ${fmt(ratio.MBps, 2)}x MB/s, ${fmt(ratio.p99, 2)}x p99 latency`)
+      if (g.firstFailure != null) out(`  first gateway failure: ${g.firstFailure}`)
+    }
+    const med = (f: (r: typeof rounds[number]) => number): number => median(rounds.map(f))
+    const result = {
+      gateway: { rps: med(r => r.gateway.rps), MBps: med(r => r.gateway.MBps), p50Ms: med(r => r.gateway.p50Ms), p99Ms: med(r => r.gateway.p99Ms) },
+      baseline: { rps: med(r => r.baseline.rps), MBps: med(r => r.baseline.MBps), p50Ms: med(r => r.baseline.p50Ms), p99Ms: med(r => r.baseline.p99Ms) },
+      ratio: { rps: med(r => r.ratio.rps), MBps: med(r => r.ratio.MBps), p99: med(r => r.ratio.p99) }
+    }
+    const wrongBytes = rounds.reduce((n, r) => n + r.gateway.wrongBytes, 0)
+    const failures = rounds.reduce((n, r) => n + r.gateway.failures, 0)
+    const requests = rounds.reduce((n, r) => n + r.gateway.requests, 0)
+    out(`medians over ${roundCount} rounds: gateway ${fmt(result.gateway.rps, 0)} req/s, p99 ${fmt(result.gateway.p99Ms)} ms; baseline ${fmt(result.baseline.rps, 0)} req/s, p99 ${fmt(result.baseline.p99Ms)} ms`)
+    out(`gateway/baseline (median of per-round ratios): ${fmt(result.ratio.rps, 2)}x requests/s, ${fmt(result.ratio.MBps, 2)}x MB/s, ${fmt(result.ratio.p99, 2)}x p99 latency`)
+    const pass = wrongBytes === 0 && failures === 0
+    out(`correctness: ${pass ? 'PASS' : 'FAIL'} (gateway: ${requests} ranges checked, ${wrongBytes} wrong bytes, ${failures} failed requests)`)
+    out(JSON.stringify({ sizeMiB, clients, seconds, rounds: roundCount, maxRangeKiB: maxRange / KiB, cid, ...result, wrongBytes, failures, requests, perRound: rounds, pass }))
     if (!pass) process.exitCode = 1
   } finally {
     process.off('SIGINT', onSignal)
