@@ -3,11 +3,12 @@
  * must be refused without losing anything already stored.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CarBlockIterator } from '@ipld/car/iterator'
-import { lastJson, runCli } from '../helpers/cli.js'
+import { SHOAL_BIN, lastJson, runCli } from '../helpers/cli.js'
 import { startPeer } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -67,6 +68,23 @@ describe('cli: export and import CAR files', function () {
     assert.equal(cat.stdout, 'beta\n')
     const pins = (await shoal(dst, 'pin', 'ls')).pins.map((p: any) => p.cid)
     assert.ok(pins.includes(fileCid) && pins.includes(treeCid))
+  })
+
+  it('writes the same CAR to a redirected stdout as to -o', async () => {
+    const out = path.join(tmp.dir, 'stdout.car')
+    const fd = await fs.open(out, 'w')
+    try {
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, [SHOAL_BIN, '--repo', src, 'export', treeCid], { stdio: ['ignore', fd.fd, 'pipe'] })
+        child.on('error', reject)
+        child.on('close', resolve)
+      })
+      assert.equal(code, 0)
+    } finally {
+      await fd.close()
+    }
+    await shoal(src, 'export', treeCid, '-o', path.join(tmp.dir, 'o.car'))
+    assert.ok((await fs.readFile(out)).equals(await fs.readFile(path.join(tmp.dir, 'o.car'))))
   })
 
   it('refuses a corrupted CAR with one clear line and exit 2, and loses nothing stored', async () => {
