@@ -163,3 +163,32 @@ export const MAX_SESSION_PEERS = 16
 
 /** How often a peer with no connection dials its bootstrap peers again */
 export const BOOTSTRAP_RETRY_INTERVAL = 5 * second
+/** HTTP gateway address unless config or `--gateway` says otherwise */
+export const DEFAULT_GATEWAY_ADDRESS = '127.0.0.1:8080'
+
+/** How long the gateway waits for content (the first bytes, then each further block) before it answers 504 or ends the response */
+export const DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT = 30 * second
+
+/** Gateway requests served at once; more are answered 429 */
+export const DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS = 1024
+
+/** Largest request head (request line and headers) the gateway reads; more is answered 431 */
+export const MAX_GATEWAY_HEADER_SIZE = 8 * KiB
+
+/** Longest request target (path and query) the gateway accepts; longer is answered 414 */
+export const MAX_GATEWAY_URL_LENGTH = 4 * KiB
+
+/** Ranges in one `Range` header; more are answered 416 */
+export const MAX_GATEWAY_RANGES = 16
+
+/** Bytes the gateway reads from the start of a file to sniff its type when the name does not tell */
+export const SNIFF_BYTES = 4 * KiB
+
+/** Cache-Control of every immutable gateway response (what IPFS gateways send) */
+export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=29030400, immutable'
+
+/** How long a scrape may reuse the store's size before it is counted again */
+export const METRICS_STORE_STAT_INTERVAL = 15 * second
+
+/** Memory the gateway keeps recently read interior blocks (file roots, directories) in */
+export const GATEWAY_BLOCK_CACHE_BYTES = 32 * MiB

@@ -112,3 +112,21 @@ export class RemoteError extends ShoalError {
 function truncate (s: string, max = 80): string {
   return s.length > max ? `${s.slice(0, max)}...` : s
 }
+
+/** The gateway could not get the content within its retrieval timeout (HTTP 504) */
+export class GatewayTimeoutError extends ShoalError {
+  override readonly status = 504
+  constructor (what: string, ms: number) {
+    super(`could not retrieve ${what} within ${ms} ms: no peer served it in time`)
+  }
+}
+
+/** A CAR file that cannot be read, or whose blocks do not match their CIDs */
+export class InvalidCarError extends ShoalError {
+  override readonly status = 400
+}
+
+/** A CAR whose roots' DAGs are not complete, so they cannot be pinned */
+export class IncompleteCarError extends ShoalError {
+  override readonly status = 400
+}

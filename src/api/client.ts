@@ -6,7 +6,7 @@ import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
   PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
-  Member, Announcement, StatusResult
+  Member, Announcement, StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from './types.js'
 
 export interface ApiClientInit {
@@ -188,6 +188,16 @@ class HttpApiClient implements ShoalApi {
 
   async stats (options?: AbortOptions): Promise<StatsResult> {
     return this.json('stats', {}, options)
+  }
+
+  async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
+    const res = await this.call('car/export', { json: { path, scope: options.scope }, signal: options.signal })
+    yield * decodeBytes(res)
+  }
+
+  async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
+    const res = await this.call('car/import', { body: car, query: { pin: options.pin === false ? 'false' : undefined }, signal: options.signal })
+    return JSON.parse(await text(res)) as ImportCarResult
   }
 
   async perf (multiaddr: string, options: AbortOptions & { bytes?: number } = {}): Promise<PerfResult> {

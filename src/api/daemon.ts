@@ -1,12 +1,54 @@
 import { randomBytes } from 'node:crypto'
+import fsCb from 'node:fs'
 import fs from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseConfig, parseHostPort, repoPaths, resolveRepo, swarmConfigText } from '../peer/index.js'
-import { InvalidArgumentError, ListenError } from '../errors.js'
+import { BlockNotFoundError, InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
+import type { Gateway } from '../gateway/index.js'
+
+/** Bytes of a file from `offset`; plain fds, which cost less per call than FileHandles */
+async function readFileRange (file: string, offset: number, length: number): Promise<Uint8Array> {
+  const fd = await promisify(fsCb.open)(file, 'r')
+  try {
+    const buf = Buffer.allocUnsafe(length)
+    const { bytesRead } = await promisify(fsCb.read)(fd, buf, 0, length, offset)
+    return buf.subarray(0, bytesRead)
+  } finally {
+    await promisify(fsCb.close)(fd)
+  }
+}
+
+/** The HTTP gateway over the peer's store and exchange; a busy port is a ListenError */
+async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: string }> {
+  const { createGateway } = await import('../gateway/index.js')
+  const { host, port } = parseHostPort(peer.config.gateway.address, 'gateway.address', { loopbackOnly: false })
+  const gateway = createGateway({
+    blocks: {
+      getBytes: async (cid, options) => peer.store.blocks.getBytes(cid, options),
+      // a range of a leaf is read from its block file without reading the rest
+      readRange: async (cid, offset, length) => readFileRange(peer.store.blocks.pathOf(cid), offset, length).catch((err: any) => {
+        throw err.code === 'ENOENT' ? new BlockNotFoundError(`block ${cid} is not in the store`) : err
+      })
+    },
+    // sessions that also ask the DHT when no connected peer has the content
+    exchange: peer.exchange != null ? { fetch: (root, options) => peer.session(root, options) } : undefined,
+    withWriteGuard: async (fn) => peer.store.withWriteGuard(fn),
+    logger: peer.host?.logger,
+    observer: peer.metrics?.gateway
+  }, { host, port, retrievalTimeoutMs: peer.config.gateway.retrievalTimeoutMs, maxConcurrentRequests: peer.config.gateway.maxConcurrentRequests })
+  try {
+    const address = await gateway.start()
+    return Object.assign(gateway, { address })
+  } catch (err: any) {
+    if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES') throw err
+    throw new ListenError(`cannot serve the gateway on ${host}:${port} (${err.code}): pass --gateway with another address (port 0 picks a free one), or --no-gateway`)
+  }
+}
 
 export interface DaemonInit {
   repo?: string
@@ -18,6 +60,8 @@ export interface DaemonInit {
   api?: string
   /** Run with this swarm's config (a name from configs/ or a file) instead of the repo's */
   swarm?: string
+  /** HOST:PORT of the HTTP gateway, replacing the config's; false turns it off */
+  gateway?: string | false
 }
 
 export interface Daemon {
@@ -25,6 +69,8 @@ export interface Daemon {
   repo: string
   /** Bound HOST:PORT of the control API */
   apiAddress: string
+  /** Bound HOST:PORT of the HTTP gateway, when it runs */
+  gatewayAddress?: string
   stop(): Promise<void>
 }
 
@@ -47,6 +93,13 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
       throw new InvalidArgumentError(err.message)
     }
   }
+  if (typeof init.gateway === 'string') {
+    try {
+      parseHostPort(init.gateway, '--gateway', { loopbackOnly: false })
+    } catch (err: any) {
+      throw new InvalidArgumentError(err.message)
+    }
+  }
   for (const addr of init.listen ?? []) {
     try {
       multiaddr(addr)
@@ -62,12 +115,18 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
       return {
         ...config,
         addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
-        api: { address: init.api ?? config.api.address }
+        api: { address: init.api ?? config.api.address },
+        gateway: {
+          ...config.gateway,
+          enabled: init.gateway === false ? false : config.gateway.enabled || typeof init.gateway === 'string',
+          address: typeof init.gateway === 'string' ? init.gateway : config.gateway.address
+        }
       }
     }
   })
   const paths = repoPaths(repo)
   let server: ApiServer | undefined
+  let gateway: Gateway | undefined
   try {
     try {
       await peer.start()
@@ -78,7 +137,8 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     }
     const { host, port } = apiHostPort ?? parseHostPort(peer.config.api.address, 'api.address')
     const token = randomBytes(32).toString('hex')
-    server = createApiServer({ api: peer, host, port, token })
+    const metrics = peer.metrics
+    server = createApiServer({ api: peer, host, port, token, metrics: metrics != null ? async () => metrics.scrape() : undefined })
     let apiAddress: string
     try {
       apiAddress = await server.start()
@@ -88,22 +148,34 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     }
     await writeFileAtomic(paths.token, token + '\n', { mode: 0o600 })
     await writeFileAtomic(paths.api, apiAddress + '\n', { mode: 0o600 })
+    if (peer.config.gateway.enabled) {
+      gateway = await startGateway(peer)
+      peer.gatewayAddress = gateway.address
+      await writeFileAtomic(paths.gateway, gateway.address + '\n', { mode: 0o600 })
+    }
+    const g = gateway
     let stopped = false
     const s = server
     return {
       peer,
       repo,
       apiAddress,
+      gatewayAddress: g?.address,
       stop: async () => {
         if (stopped) return
         stopped = true
         await fs.rm(paths.api, { force: true })
         await fs.rm(paths.token, { force: true })
+        await fs.rm(paths.gateway, { force: true })
+        await g?.stop()
         await s.stop()
         await peer.stop()
       }
     }
   } catch (err) {
+    await gateway?.stop().catch(() => {})
+    // the lock is ours here: the address files written so far name nothing that runs
+    for (const file of [paths.gateway, paths.api, paths.token]) await fs.rm(file, { force: true })
     await server?.stop().catch(() => {})
     await peer.stop().catch(() => {})
     throw err

@@ -20,6 +20,8 @@ export interface ApiServerInit {
   port: number
   /** Bearer token every request must carry */
   token: string
+  /** Prometheus exposition for `GET /metrics` (no token needed); absent: 404 */
+  metrics?: () => Promise<{ contentType: string, text: string }>
 }
 
 export interface ApiServer {
@@ -79,6 +81,17 @@ class HttpApiServer implements ApiServer {
       }
       if (!this.hostAllowed(req.headers.host)) {
         return reply(res, 403, { error: { name: 'ForbiddenError', message: 'the control API answers only requests addressed to its loopback address' } })
+      }
+      if (this.init.metrics != null && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
+        // read-only and holds no content: answered without the token, so Prometheus needs none
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.setHeader('Allow', 'GET, HEAD')
+          return reply(res, 405, { error: { name: 'MethodNotAllowedError', message: '/metrics answers GET' } })
+        }
+        const { contentType, text } = await this.init.metrics()
+        res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) })
+        res.end(req.method === 'HEAD' ? undefined : text)
+        return
       }
       if (!this.authorized(req.headers.authorization)) {
         return reply(res, 401, { error: { name: 'ApiAuthError', message: 'missing or wrong API token: use the token in the repo\'s api.token file' } })
@@ -242,6 +255,25 @@ function routes (api: ShoalApi): Record<string, Handler> {
         if (!res.write(JSON.stringify(a) + '\n')) await new Promise(resolve => res.once('drain', resolve))
       }
       res.end()
+    },
+    '/api/v0/car/export': async (_req, res, body, signal) => {
+      const b = await body()
+      const scope = b.scope == null ? undefined : str(b.scope, 'scope')
+      if (scope != null && scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new InvalidArgumentError('"scope" must be all, entity or block')
+      const source = api.exportCar(str(b.path, 'path'), { scope, signal })
+      await streamFrames(res, encodeBytes(await peeked(source)))
+    },
+    '/api/v0/car/import': async (req, res, _body, signal) => {
+      const url = new URL(req.url ?? '/', 'http://api')
+      try {
+        reply(res, 200, await api.importCar(req, { pin: url.searchParams.get('pin') !== 'false', signal }))
+      } finally {
+        // read what is left of a refused CAR, so the client sees the error and not a reset
+        if (!req.readableEnded) {
+          req.resume()
+          await new Promise(resolve => { req.once('end', resolve); req.once('close', resolve) })
+        }
+      }
     },
     '/api/v0/perf': json(async (b, signal) => api.perf(str(b.multiaddr, 'multiaddr'), { bytes: optNum(b.bytes, 'bytes'), signal }))
   }

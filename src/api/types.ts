@@ -24,6 +24,8 @@ export interface IdResult {
   agentVersion: string
   /** Whether the libp2p host is running */
   online: boolean
+  /** HOST:PORT of the HTTP gateway, when a daemon serves one */
+  gateway?: string
 }
 
 export interface PublishOptions extends AbortOptions, ProgressOptions {
@@ -191,6 +193,35 @@ export interface ShoalApi {
   watch(options?: AbortOptions): AsyncIterable<import('../gossip/index.js').Announcement>
   /** Who holds a CID, from the DHT and from gossip; needs a running peer */
   status(cid: string, options?: AbortOptions & { timeoutMs?: number }): Promise<StatusResult>
+  /**
+   * A CARv1 of the DAG at a path (`CID`, `CID/path`), rooted at the CID: the blocks that resolve
+   * the path, then the DAG at its end, depth-first; fetched from peers when missing
+   */
+  exportCar(path: string, options?: ExportCarOptions): AsyncIterable<Uint8Array>
+  /**
+   * Store the blocks of a CAR as it streams in, each verified against its CID first, and pin its
+   * roots; a block that does not match stops the import with InvalidCarError
+   */
+  importCar(car: AsyncIterable<Uint8Array>, options?: ImportCarOptions): Promise<ImportCarResult>
+}
+
+export interface ExportCarOptions extends AbortOptions {
+  /** `all` (default), `entity` or `block`: as the trustless gateway's `dag-scope` */
+  scope?: 'all' | 'entity' | 'block'
+}
+
+export interface ImportCarOptions extends AbortOptions {
+  /** Pin the CAR's roots (default true); their DAGs must then be complete */
+  pin?: boolean
+}
+
+export interface ImportCarResult {
+  roots: string[]
+  /** Blocks read and verified */
+  blocks: number
+  bytes: number
+  /** Roots pinned */
+  pinned: string[]
 }
 
 export interface PerfResult {

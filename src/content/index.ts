@@ -7,3 +7,5 @@ export type { ImportEntry, ImportResult, ImportOptions, ImportProgressEvent } fr
 export { fsSource } from './fs-source.js'
 export { parseContentPath, cat, exportTree, list, statPath } from './export.js'
 export type { ContentPath, ExportEntry, ListEntry, CatOptions } from './export.js'
+export { exportCar, importCar, carHeader, carSection } from './car.js'
+export type { DagScope, ExportCarOptions, ImportCarOptions, CarImportStats, CarBlocks, CarSink } from './car.js'

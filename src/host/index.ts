@@ -18,7 +18,7 @@ import { FsDatastore } from 'datastore-fs'
 import { createLibp2p } from 'libp2p'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger } from '@libp2p/interface'
+import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger, Metrics } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { Ping } from '@libp2p/ping'
@@ -74,6 +74,8 @@ export interface HostInit {
   /** Sent in identify */
   agentVersion: string
   logger?: ComponentLogger
+  /** libp2p's metrics implementation (Prometheus), when metrics are on */
+  metrics?: (components: any) => Metrics
 }
 
 /** Build a libp2p host; it is not started */
@@ -121,6 +123,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     connectionMonitor: { abortConnectionOnPingFailure: false },
     peerDiscovery,
     ...(init.logger != null ? { logger: init.logger } : {}),
+    ...(init.metrics != null ? { metrics: init.metrics } : {}),
     services: {
       identify: identify(),
       identifyPush: identifyPush(),

@@ -32,6 +32,21 @@ export interface Config {
     /** HOST:PORT of the control API; the host must be a loopback address */
     address: string
   }
+  /** HTTP gateway (docs/gateway.md) */
+  gateway: {
+    /** Serve the gateway when the daemon runs */
+    enabled: boolean
+    /** HOST:PORT to serve it on; any host (it serves content only), port 0 picks a free one */
+    address: string
+    /** How long a request may wait for content before it is answered 504 */
+    retrievalTimeoutMs: number
+    /** Requests served at once; more are answered 429 */
+    maxConcurrentRequests: number
+  }
+  /** Prometheus metrics at /metrics on the control API port */
+  metrics: {
+    enabled: boolean
+  }
   /** Multiaddrs (with /p2p/) of peers to dial at start */
   bootstrap: string[]
   limits: {
@@ -125,6 +140,33 @@ export async function swarmConfigText (nameOrPath: string): Promise<{ text: stri
   }
 }
 
+/**
+ * Add the sections and keys a config written by an earlier shoal lacks, with their values from
+ * `defaults` (configs/default.json); nothing present is changed. Returns the keys added.
+ */
+export function addMissingDefaults (raw: unknown, defaults: Record<string, unknown>): string[] {
+  const added: string[] = []
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) return added
+  const obj = raw as Record<string, unknown>
+  for (const [key, value] of Object.entries(defaults)) {
+    if (!Object.hasOwn(obj, key)) {
+      obj[key] = structuredClone(value)
+      added.push(key)
+      continue
+    }
+    const section = obj[key]
+    if (value == null || typeof value !== 'object' || Array.isArray(value)) continue
+    if (section == null || typeof section !== 'object' || Array.isArray(section)) continue
+    for (const [sub, subValue] of Object.entries(value)) {
+      if (!Object.hasOwn(section, sub)) {
+        (section as Record<string, unknown>)[sub] = structuredClone(subValue)
+        added.push(`${key}.${sub}`)
+      }
+    }
+  }
+  return added
+}
+
 /** Parse and check a config file's text; `source` names it in errors */
 export function parseConfig (text: string, source: string): Config {
   let raw: unknown
@@ -177,12 +219,19 @@ const hostPort: Check = (v, k) => {
   parseHostPort(v as string, k)
 }
 
+const anyHostPort: Check = (v, k) => {
+  str(v, k)
+  parseHostPort(v as string, k, { loopbackOnly: false })
+}
+
 const SCHEMA: Record<string, Record<string, Check> | Check> = {
   swarm: swarmName,
   swarmKey: optStr,
   discovery: { mdns: bool, rendezvous: bool, rendezvousIntervalMs: posInt },
   addresses: { listen: maddrs, announce: maddrs },
   api: { address: hostPort },
+  gateway: { enabled: bool, address: anyHostPort, retrievalTimeoutMs: posInt, maxConcurrentRequests: posInt },
+  metrics: { enabled: bool },
   bootstrap: peerMaddrs,
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
   dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
@@ -231,14 +280,14 @@ export function validateConfig (raw: unknown, source: string): Config {
 }
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only */
-export function parseHostPort (value: string, what: string): { host: string, port: number } {
+export function parseHostPort (value: string, what: string, options: { loopbackOnly?: boolean } = {}): { host: string, port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
   const host = m?.[1] ?? m?.[2]
   const port = Number(m?.[3])
   if (m == null || host == null || port > 65535) {
     throw new Error(`${what} must be HOST:PORT, for example 127.0.0.1:5080 (got "${value}")`)
   }
-  if (!isLoopback(host)) {
+  if (options.loopbackOnly !== false && !isLoopback(host)) {
     throw new Error(`${what} must be a loopback address (127.0.0.1, ::1 or localhost); got "${host}"`)
   }
   return { host, port }

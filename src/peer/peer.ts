@@ -3,8 +3,8 @@ import path from 'node:path'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { cat, exportTree, importContent, list, parseContentPath } from '../content/index.js'
-import { BlockNotFoundError, DaemonNotRunningError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
+import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath } from '../content/index.js'
+import { BlockNotFoundError, DaemonNotRunningError, IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
 import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT, QUOTA_CHECK_INTERVAL, STATUS_FIND_TIMEOUT, second } from '../constants.js'
@@ -15,18 +15,19 @@ import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
   PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
-  StatusResult, HolderInfo
+  StatusResult, HolderInfo, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
 import { loadRank } from '../gossip/membership.js'
 import type { Announcement, Gossip, Member } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
 import type { PinOrigin } from '../store/index.js'
 import type { Host } from '../host/index.js'
-import type { Exchange, FetchResult } from '../exchange/index.js'
+import type { Exchange, FetchResult, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { Pin, Store } from '../store/index.js'
 import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
 import type { FetchSession } from '../exchange/index.js'
 import type { Blockstore } from 'interface-blockstore'
+import type { ShoalMetrics } from '../gateway/metrics.js'
 
 export interface PeerComponents {
   root: string
@@ -48,6 +49,10 @@ export class ShoalPeer implements ShoalApi {
   exchange?: Exchange
   routing?: Routing
   gossip?: Gossip
+  /** Prometheus metrics, when online and `metrics.enabled` */
+  metrics?: ShoalMetrics
+  /** HOST:PORT of the HTTP gateway, set by the daemon that serves it */
+  gatewayAddress?: string
   private readonly components: PeerComponents
   private started = false
   private startedAt = Date.now()
@@ -72,6 +77,10 @@ export class ShoalPeer implements ShoalApi {
       const { createHost } = await import('../host/index.js')
       const gossipMod = await import('../gossip/index.js')
       const swarmKey = this.config.swarmKey !== '' ? await readSwarmKey(path.resolve(this.components.root, this.config.swarmKey)) : undefined
+      if (this.config.metrics.enabled) {
+        const { createMetrics } = await import('../gateway/metrics.js')
+        this.metrics = createMetrics({ statfsLocation: this.components.root })
+      }
       const host = await createHost({
         privateKey: this.components.privateKey,
         datastorePath: repoPaths(this.components.root).datastore,
@@ -88,12 +97,14 @@ export class ShoalPeer implements ShoalApi {
           maxInboundDataLength: gossipMod.MAX_INBOUND_DATA_LENGTH,
           decodeRpcLimits: gossipMod.DECODE_RPC_LIMITS
         },
-        agentVersion: AGENT_VERSION
+        agentVersion: AGENT_VERSION,
+        metrics: this.metrics?.libp2p
       })
       await host.start()
       this.host = host
       const { createExchange } = await import('../exchange/index.js')
-      this.exchange = createExchange({ host, blocks: this.store.blocks }, this.config.exchange)
+      const exchange = createExchange({ host, blocks: this.metrics?.countFetched(this.store.blocks) ?? this.store.blocks }, this.config.exchange)
+      this.exchange = this.metrics?.timeFetches(exchange) ?? exchange
       await this.exchange.start()
       const { createRouting } = await import('../routing/index.js')
       this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
@@ -118,9 +129,18 @@ export class ShoalPeer implements ShoalApi {
         replicate: this.config.replicate
       })
       await this.gossip.start()
+      const gossip = this.gossip
+      this.metrics?.reportMembership(() => gossip.stats().members)
       if (this.config.store.quota > 0) {
         this.enforceQuotaSoon()
         this.quotaTimer = setInterval(() => { this.enforceQuotaSoon() }, QUOTA_CHECK_INTERVAL)
+      }
+      if (this.metrics != null) {
+        Object.assign(this.metrics.sources, {
+          exchangeBytesSent: () => exchange.stats().server.bytesSent,
+          storeStat: async () => this.store.stat(),
+          connectedPeers: () => host.getPeers().length
+        })
       }
     }
     this.startedAt = Date.now()
@@ -159,7 +179,8 @@ export class ShoalPeer implements ShoalApi {
       peerId: this.peerId.toString(),
       addresses: this.host?.getMultiaddrs().map(a => a.toString()) ?? [],
       agentVersion: AGENT_VERSION,
-      online: this.host != null
+      online: this.host != null,
+      ...(this.gatewayAddress != null ? { gateway: this.gatewayAddress } : {})
     }
   }
 
@@ -270,16 +291,10 @@ export class ShoalPeer implements ShoalApi {
   }
 
   private async fetchAs (cid: string, options: FetchOptions, origin: PinOrigin): Promise<FetchResult> {
-    const exchange = this.requireExchange('fetching')
+    this.requireExchange('fetching')
     const root = parseCid(cid)
-    const routing = this.routing
     const result = await this.store.withWriteGuard(async () => {
-      const session = exchange.fetch(root, {
-        ...options,
-        // when no connected peer has it, the DHT is asked, and providers join as they are found
-        providers: routing != null ? (signal) => this.providerIds(routing, root, signal) : undefined,
-        rank: (peerId) => loadRank(this.gossip?.member(peerId))
-      })
+      const session = this.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress })
       const result = await session.result
       const [entry] = await list(this.store.blocks, { cid: root, segments: [] }, options).catch(() => [])
       const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options)).catch(() => 0)
@@ -323,6 +338,20 @@ export class ShoalPeer implements ShoalApi {
     while (this.evicting != null) await this.evicting
   }
 
+  /**
+   * A fetch session for a DAG with every source this peer knows: connected peers (lightest loaded
+   * first) and, when none has it, DHT providers; for readers such as the gateway
+   */
+  session (root: CID, options: Omit<ExchangeFetchOptions, 'providers' | 'rank'> = {}): FetchSession {
+    const exchange = this.requireExchange('fetching')
+    const routing = this.routing
+    return exchange.fetch(root, {
+      ...options,
+      providers: routing != null ? (signal) => this.providerIds(routing, root, signal) : undefined,
+      rank: (peerId) => loadRank(this.gossip?.member(peerId))
+    })
+  }
+
   private async * providerIds (routing: Routing, root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
     for await (const p of routing.findProviders(root, { signal })) yield p.id
   }
@@ -361,13 +390,11 @@ export class ShoalPeer implements ShoalApi {
     let session: FetchSession | undefined
     // with a quota, what is read is what is used: least recently used cache goes first
     const touch = this.config.store.quota > 0
-    const routing = this.routing
-    const providers = (cid: CID): ((signal: AbortSignal) => AsyncIterable<PeerId>) | undefined =>
-      routing != null ? (signal) => this.providerIds(routing, cid, signal) : undefined
+    const peer = this
     const blocks = {
       async * get (cid: CID, opts?: AbortOptions): AsyncGenerator<Uint8Array> {
         if (!await store.has(cid)) {
-          session ??= exchange.fetch(root, { signal: controller.signal, providers: providers(root) })
+          session ??= peer.session(root, { signal: controller.signal })
           await session.blockReady(cid)
         }
         const bytes = await store.getBytes(cid, opts)
@@ -384,6 +411,37 @@ export class ShoalPeer implements ShoalApi {
         if (session != null) this.enforceQuotaSoon()
       }
     }
+  }
+
+  async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
+    const p = parseContentPath(path)
+    const { blocks, close } = this.readable(p.cid, options)
+    try {
+      yield * exportCar({ getBytes: async (cid, o) => firstOf(blocks.get(cid, o) as AsyncIterable<Uint8Array>) }, p, options)
+    } finally {
+      close()
+    }
+  }
+
+  async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
+    return this.store.withWriteGuard(async () => {
+      const stats = await importCar(car, this.store.blocks, options)
+      const pinned: string[] = []
+      if (options.pin !== false) {
+        for (const root of stats.roots) {
+          const [entry] = await list(this.store.blocks, { cid: root, segments: [] }, options).catch(() => [])
+          const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(exportTree(this.store.blocks, { cid: root, segments: [] }, options)).catch(() => 0)
+          try {
+            await this.store.pin(root, { name: root.toString(), size }, options)
+          } catch (err: any) {
+            if (err.name !== 'BlockNotFoundError') throw err
+            throw new IncompleteCarError(`the CAR does not hold the whole DAG of its root ${root}, so it cannot be pinned (${err.message.replace(/^cannot pin \S+: /, '')}); its ${stats.blocks} blocks were stored unpinned: import with --no-pin to keep them that way`)
+          }
+          pinned.push(root.toString())
+        }
+      }
+      return { roots: stats.roots.map(r => r.toString()), blocks: stats.blocks, bytes: stats.bytes, pinned }
+    })
   }
 
   private requireExchange (what: string): Exchange {
@@ -579,4 +637,9 @@ async function treeSize (entries: AsyncIterable<ExportEntry>): Promise<number> {
     if (e.kind === 'file') size += e.size
   }
   return size
+}
+
+async function firstOf (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  for await (const bytes of source) return bytes
+  throw new Error('the block source yielded nothing')
 }

@@ -5,7 +5,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import writeFileAtomic from 'write-file-atomic'
 import { DEFAULT_REPO_DIRNAME, REPO_ENV } from '../constants.js'
 import { InvalidConfigError, RepoExistsError, RepoLockedError, RepoNotInitializedError } from '../errors.js'
-import { defaultConfigText, parseConfig } from './config.js'
+import { addMissingDefaults, defaultConfigText, parseConfig, validateConfig } from './config.js'
 import type { Config } from './config.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -21,6 +21,8 @@ export interface RepoPaths {
   api: string
   /** The running daemon's API token */
   token: string
+  /** HOST:PORT of the running daemon's HTTP gateway */
+  gateway: string
 }
 
 /** `--repo DIR`, else `$SHOAL_REPO`, else `~/.shoal` */
@@ -43,7 +45,8 @@ export function repoPaths (root: string): RepoPaths {
     datastore: path.join(root, 'datastore'),
     lock: path.join(root, 'repo.lock'),
     api: path.join(root, 'api'),
-    token: path.join(root, 'api.token')
+    token: path.join(root, 'api.token'),
+    gateway: path.join(root, 'gateway')
   }
 }
 
@@ -83,6 +86,20 @@ export async function loadConfig (root: string): Promise<Config> {
   } catch (err: any) {
     if (err.code === 'ENOENT') throw new RepoNotInitializedError(root)
     throw new InvalidConfigError(`cannot read ${file}: ${err.message}`)
+  }
+  // a config from an earlier shoal gains the keys added since, with their defaults, and is
+  // written back so the user sees them; a config that is not JSON is left for parseConfig to name
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    return parseConfig(text, file)
+  }
+  const added = addMissingDefaults(raw, JSON.parse(await defaultConfigText()))
+  if (added.length > 0) {
+    const config = validateConfig(raw, file)
+    await writeFileAtomic(file, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, fsync: true })
+    return config
   }
   return parseConfig(text, file)
 }

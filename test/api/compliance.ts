@@ -212,6 +212,22 @@ export function complianceSuite (name: string, setup: () => Promise<ComplianceSe
       }
     })
 
+    it('exports a DAG as a CAR and imports it back; a corrupted CAR is refused by name', async () => {
+      const r = await api.publish(entries([{ path: 'car.bin', bytes: big.subarray(0, 1_200_000) }]), { pin: false })
+      const car = await collect(api.exportCar(r.cid))
+      await api.gc()
+      await assert.rejects(collect(api.cat(r.cid)), { name: 'BlockNotFoundError' })
+      const imported = await api.importCar(chunks(car, 65_536))
+      assert.deepEqual(imported.roots, [r.cid])
+      assert.deepEqual(imported.pinned, [r.cid])
+      assert.equal(imported.blocks, 3)
+      assert.ok((await collect(api.cat(r.cid))).equals(big.subarray(0, 1_200_000)))
+      const bad = Buffer.from(car)
+      bad[bad.byteLength - 10] ^= 1
+      await assert.rejects(api.importCar(chunks(bad, 65_536)), { name: 'InvalidCarError' })
+      await assert.rejects(collect(api.exportCar(`${r.cid}/nope`)), { name: 'PathNotFoundError' })
+    })
+
     it('stats count the store and the network', async () => {
       const s = await api.stats()
       const pins = await api.pinLs()

@@ -44,6 +44,8 @@ export interface DaemonProcess {
   addresses: string[]
   api: string
   repo: string
+  /** HOST:PORT of its HTTP gateway, when it serves one */
+  gateway?: string
   /** What the daemon has written to stderr so far */
   stderr(): string
   /** Send a signal (SIGTERM by default) and wait for exit; resolves with the exit code, or the signal that ended it */
@@ -56,7 +58,7 @@ export interface DaemonProcess {
  */
 export async function startDaemon (repo: string, extra: string[] = []): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [SHOAL_BIN, '--repo', repo, '--json', 'start', '--init',
-    '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+    '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<number | string | null>(resolve => child.on('exit', (code, signal) => { resolve(code ?? signal) }))
@@ -78,6 +80,7 @@ export async function startDaemon (repo: string, extra: string[] = []): Promise<
     peerId: ready.peerId,
     addresses: ready.addresses,
     api: ready.api,
+    gateway: ready.gateway,
     repo,
     stderr: () => stderr,
     stop: async (signal = 'SIGTERM') => {

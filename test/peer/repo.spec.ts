@@ -104,6 +104,39 @@ describe('peer: repo', () => {
     it('throws RepoNotInitializedError when there is no repo', async () => {
       await rejectsNamed(loadConfig(root), 'RepoNotInitializedError')
     })
+
+    it('gives a config from an earlier version the keys added since, keeping every value it has', async () => {
+      await initRepo(root)
+      const file = repoPaths(root).config
+      const old = JSON.parse(await fs.readFile(file, 'utf8'))
+      delete old.gossip
+      delete old.replicate
+      delete old.store.quota
+      old.swarm = 'team'
+      old.exchange.uploadSlots = 3
+      await fs.writeFile(file, JSON.stringify(old))
+      const config = await loadConfig(root)
+      assert.equal(config.swarm, 'team')
+      assert.equal(config.exchange.uploadSlots, 3)
+      assert.equal(config.gossip.presenceIntervalMs, 10_000)
+      assert.equal(config.replicate.enabled, false)
+      assert.equal(config.store.quota, 0)
+      const written = JSON.parse(await fs.readFile(file, 'utf8'))
+      assert.deepEqual(written, config, 'the file now shows the added keys')
+    })
+
+    it('still refuses a config whose values are wrong, and leaves the file as it was', async () => {
+      await initRepo(root)
+      const file = repoPaths(root).config
+      const old = JSON.parse(await fs.readFile(file, 'utf8'))
+      delete old.gossip
+      old.limits.maxConnections = 'many'
+      const text = JSON.stringify(old)
+      await fs.writeFile(file, text)
+      const err = await rejectsNamed(loadConfig(root), 'InvalidConfigError')
+      assert.match(err.message, /limits\.maxConnections/)
+      assert.equal(await fs.readFile(file, 'utf8'), text)
+    })
   })
 
   describe('acquireLock', () => {

@@ -10,6 +10,7 @@ export function register (program: Command): void {
       printResult(globals, [
         `peer id ${id.peerId}`,
         ...(id.online ? id.addresses.map(a => `address ${a}`) : ['offline (no daemon running): no addresses']),
+        ...(id.gateway != null ? [`gateway http://${id.gateway}/ipfs/`] : []),
         `agent ${id.agentVersion}`
       ], id)
     }))

@@ -11,17 +11,21 @@ export function register (program: Command): void {
     .option('--api <host:port>', 'control API address instead of the config\'s (loopback only; port 0 picks a free port)')
     .option('--init', 'create the repo first if there is none')
     .option('--swarm <name|file>', 'run with this swarm\'s config (local, public, a name from configs/, or a file) instead of the repo\'s')
-    .action(async (opts: { listen?: string[], api?: string, init?: boolean, swarm?: string }, ...rest: any[]) => {
+    .option('--gateway <host:port>', 'HTTP gateway address instead of the config\'s (port 0 picks a free port)')
+    .option('--no-gateway', 'do not serve the HTTP gateway')
+    .action(async (opts: { listen?: string[], api?: string, init?: boolean, swarm?: string, gateway?: string | boolean }, ...rest: any[]) => {
       const globals = globalsOf(rest)
-      const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init, swarm: opts.swarm })
+      const gateway = opts.gateway === false ? false : typeof opts.gateway === 'string' ? opts.gateway : undefined
+      const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init, swarm: opts.swarm, gateway })
       const announce = async (): Promise<void> => {
         const id = await daemon.peer.id()
         printResult(globals, [
           `shoal peer ${id.peerId} (repo ${daemon.repo}, swarm ${daemon.peer.config.swarm})`,
           ...id.addresses.map(a => `listening on ${a}`),
           `control API on http://${daemon.apiAddress}`,
+          ...(daemon.gatewayAddress != null ? [`gateway on http://${daemon.gatewayAddress}/ipfs/`] : []),
           'ready'
-        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo, swarm: daemon.peer.config.swarm })
+        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo, swarm: daemon.peer.config.swarm, ...(daemon.gatewayAddress != null ? { gateway: daemon.gatewayAddress } : {}) })
       }
 
       await new Promise<void>((resolve) => {

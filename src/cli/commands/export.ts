@@ -1,0 +1,45 @@
+import fs from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { UsageError } from '../../errors.js'
+import { withApi } from '../context.js'
+import { formatBytes, printResult } from '../output.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('export <path>')
+    .description('write the DAG of a CID (or CID/path) as a CAR file, to stdout or -o FILE')
+    .option('-o, --output <file>', 'write the CAR to this file (replaced only once the CAR is whole)')
+    .option('--scope <scope>', 'all (the whole DAG, default), entity (a file, or a directory\'s own block) or block', 'all')
+    .action(withApi('export', true, async (api, globals, [target]) => {
+      const scope = String(globals.scope)
+      if (scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new UsageError(`invalid --scope "${scope}": use all, entity or block`)
+      const out: string | undefined = globals.output
+      if (out == null && process.stdout.isTTY === true) {
+        throw new UsageError('refusing to write a CAR to a terminal: redirect stdout (shoal export CID > file.car) or pass -o FILE')
+      }
+      let bytes = 0
+      const source = (async function * () {
+        for await (const chunk of api.exportCar(target ?? '', { scope })) {
+          bytes += chunk.byteLength
+          yield chunk
+        }
+      })()
+      if (out == null) {
+        await pipeline(Readable.from(source), process.stdout)
+        return
+      }
+      // a partial CAR never takes the output's name
+      const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`)
+      try {
+        await pipeline(Readable.from(source), fs.createWriteStream(tmp, { flags: 'wx' }))
+        await rename(tmp, out)
+      } finally {
+        await rm(tmp, { force: true })
+      }
+      printResult(globals, `exported ${target} to ${out} (${formatBytes(bytes)})`, { path: out, bytes })
+    }))
+}

@@ -1,0 +1,104 @@
+/**
+ * The HTTP gateway (docs/gateway.md): `GET`/`HEAD /ipfs/<cid>[/<path>]` as files, directory
+ * listings and `index.html`, byte ranges, and the trustless responses (raw blocks and CARs) that
+ * let a verifying client use any shoal peer. Missing blocks are fetched from the swarm and kept
+ * (pull-through cache). It serves content only: nothing of the control API is reachable here.
+ */
+import {
+  DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS, DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT, MAX_GATEWAY_HEADER_SIZE, MAX_GATEWAY_URL_LENGTH
+} from '../constants.js'
+import { HttpGateway } from './server.js'
+import type { ComponentLogger } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** The store operations the gateway reads through */
+export interface GatewayBlocks {
+  /** Throws an error named BlockNotFoundError when the block is not stored */
+  getBytes(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /**
+   * Bytes `offset` to `offset + length` of a stored block (fewer past its end), without reading
+   * the rest; throws like `getBytes`. Without it, ranges read whole blocks
+   */
+  readRange?(cid: CID, offset: number, length: number): Promise<Uint8Array>
+}
+
+/** The exchange operation the gateway fetches missing blocks with */
+export interface GatewayExchange {
+  fetch(root: CID, options?: { signal?: AbortSignal }): { blockReady(cid: CID): Promise<void> }
+}
+
+/** What the gateway reports to metrics; every method is optional */
+export interface GatewayObserver {
+  /** A response finished (or was cut off) with this status */
+  request?(status: number, seconds: number): void
+  /** Body bytes written */
+  bytesServed?(bytes: number): void
+  /** A block was read from the store (`hit`) or had to be fetched */
+  block?(hit: boolean): void
+}
+
+export interface GatewayComponents {
+  blocks: GatewayBlocks
+  /** Absent when the peer is offline: misses then time out */
+  exchange?: GatewayExchange
+  /** Runs `fn` while gc waits: each fetch of a missing block and its first read (fetched blocks are not pinned) */
+  withWriteGuard?<T>(fn: () => Promise<T>): Promise<T>
+  logger?: ComponentLogger
+  observer?: GatewayObserver
+}
+
+export interface GatewayInit {
+  /**
+   * Host to bind; any address (the gateway serves content only)
+   * @default '127.0.0.1'
+   */
+  host?: string
+  /**
+   * Port to bind; 0 picks a free one
+   * @default 8080
+   */
+  port?: number
+  /**
+   * How long a request waits for a block before it is answered 504 (or, once the body has
+   * started, cut off)
+   * @default 30 s
+   */
+  retrievalTimeoutMs?: number
+  /**
+   * Requests served at once; more are answered 429
+   * @default 1024
+   */
+  maxConcurrentRequests?: number
+  /**
+   * Largest request head (request line and headers); more is answered 431
+   * @default 8 KiB
+   */
+  maxHeaderSize?: number
+  /**
+   * Longest request target; longer is answered 414
+   * @default 4 KiB
+   */
+  maxUrlLength?: number
+}
+
+export type ResolvedGatewayInit = Required<GatewayInit>
+
+export interface Gateway {
+  /** Bind and listen; resolves with the bound HOST:PORT */
+  start(): Promise<string>
+  /** Stop listening and end open connections */
+  stop(): Promise<void>
+  /** The bound HOST:PORT, once started */
+  readonly address?: string
+}
+
+export function createGateway (components: GatewayComponents, init: GatewayInit = {}): Gateway {
+  return new HttpGateway(components, {
+    host: init.host ?? '127.0.0.1',
+    port: init.port ?? 8080,
+    retrievalTimeoutMs: init.retrievalTimeoutMs ?? DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT,
+    maxConcurrentRequests: init.maxConcurrentRequests ?? DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS,
+    maxHeaderSize: init.maxHeaderSize ?? MAX_GATEWAY_HEADER_SIZE,
+    maxUrlLength: init.maxUrlLength ?? MAX_GATEWAY_URL_LENGTH
+  })
+}

@@ -1,0 +1,235 @@
+import http from 'node:http'
+import { logger as defaultLogger } from '@libp2p/logger'
+import { parseContentPath } from '../content/index.js'
+import { GATEWAY_BLOCK_CACHE_BYTES } from '../constants.js'
+import { ShoalError } from '../errors.js'
+import { BlockCache, RequestBlocks } from './blocks.js'
+import { serveCar, serveRaw } from './trustless.js'
+import { serveUnixfs } from './unixfs.js'
+import type { Gateway, GatewayComponents, ResolvedGatewayInit } from './index.js'
+import type { CID } from 'multiformats/cid'
+import type { AddressInfo, Socket } from 'node:net'
+
+/** One request, parsed, with what the handlers need */
+export interface GatewayRequest {
+  req: http.IncomingMessage
+  res: http.ServerResponse
+  /** HEAD: headers only */
+  head: boolean
+  cid: CID
+  /** Decoded path segments after the CID */
+  segments: string[]
+  /** The request path as sent, without the query (for redirects) */
+  rawPath: string
+  /** `/ipfs/<cid>/<segments>`, decoded */
+  contentPath: string
+  query: URLSearchParams
+  blocks: RequestBlocks
+  signal: AbortSignal
+  /** Write a body from a source, with backpressure; counts bytes served */
+  send(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>
+}
+
+export const CAR_TYPE = 'application/vnd.ipld.car'
+export const RAW_TYPE = 'application/vnd.ipld.raw'
+
+/** Headers every /ipfs/ answer carries */
+const COMMON_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD',
+  'X-Content-Type-Options': 'nosniff',
+  Vary: 'Accept'
+}
+
+export class HttpGateway implements Gateway {
+  private readonly components: GatewayComponents
+  private readonly init: ResolvedGatewayInit
+  private readonly server: http.Server
+  private readonly sockets = new Set<Socket>()
+  private readonly log
+  private active = 0
+  private readonly cache = new BlockCache(GATEWAY_BLOCK_CACHE_BYTES)
+  address?: string
+
+  constructor (components: GatewayComponents, init: ResolvedGatewayInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger?.forComponent('shoal:gateway') ?? defaultLogger('shoal:gateway')
+    this.server = http.createServer({ maxHeaderSize: init.maxHeaderSize }, (req, res) => { void this.handle(req, res) })
+    this.server.on('connection', (s) => {
+      this.sockets.add(s)
+      s.on('close', () => this.sockets.delete(s))
+    })
+  }
+
+  async start (): Promise<string> {
+    if (this.address != null) return this.address
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.init.port, this.init.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const addr = this.server.address() as AddressInfo
+    this.address = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`
+    return this.address
+  }
+
+  async stop (): Promise<void> {
+    if (!this.server.listening) return
+    const closed = new Promise<void>(resolve => this.server.close(() => { resolve() }))
+    for (const s of this.sockets) s.destroy()
+    await closed
+    this.address = undefined
+  }
+
+  private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint()
+    const observer = this.components.observer
+    res.on('close', () => {
+      // a response cut off before it finished counts as the status it started with
+      observer?.request?.(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9)
+    })
+    if (this.active >= this.init.maxConcurrentRequests) {
+      plain(res, 429, `the gateway is serving ${this.active} requests, its limit: try again shortly`, { 'Retry-After': '1' })
+      return
+    }
+    this.active++
+    const controller = new AbortController()
+    res.on('close', () => {
+      this.active--
+      if (!res.writableFinished) controller.abort(new Error('the client went away'))
+    })
+    let blocks: RequestBlocks | undefined
+    try {
+      const url = req.url ?? '/'
+      if (url.length > this.init.maxUrlLength) return plain(res, 414, `request target longer than ${this.init.maxUrlLength} bytes`)
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return plain(res, 405, 'the gateway answers GET and HEAD only', { Allow: 'GET, HEAD' })
+      }
+      const q = url.indexOf('?')
+      const rawPath = q >= 0 ? url.slice(0, q) : url
+      const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '')
+      if (!rawPath.startsWith('/ipfs/')) return plain(res, 404, 'not found: the gateway serves /ipfs/<cid>[/<path>]')
+      const segments = decodeSegments(rawPath.slice('/ipfs/'.length))
+      if (segments == null) return plain(res, 400, 'bad path: a segment is not valid percent-encoding, or holds "/" or NUL')
+      const p = parseContentPath(segments.join('/'))
+      const format = formatOf(query, req.headers.accept)
+      if (format === 'unsupported') return plain(res, 400, 'unsupported format: this gateway answers raw, car, or UnixFS content')
+      const ranged = format == null && req.headers.range != null
+      blocks = new RequestBlocks(this.components, {
+        root: p.cid,
+        mode: ranged ? 'block' : 'dag',
+        timeoutMs: this.init.retrievalTimeoutMs,
+        signal: controller.signal,
+        cache: this.cache,
+        onBlock: (hit) => observer?.block?.(hit)
+      })
+      const ctx: GatewayRequest = {
+        req,
+        res,
+        head: req.method === 'HEAD',
+        cid: p.cid,
+        segments: p.segments,
+        rawPath,
+        contentPath: ['/ipfs', p.cid.toString(), ...p.segments].join('/'),
+        query,
+        blocks,
+        signal: controller.signal,
+        send: async (source) => { await send(res, source, controller.signal, (n) => observer?.bytesServed?.(n)) }
+      }
+      for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v)
+      if (format === 'raw') await serveRaw(ctx)
+      else if (format === 'car') await serveCar(ctx)
+      else await serveUnixfs(ctx)
+    } catch (err: any) {
+      if (controller.signal.aborted && err?.name !== 'GatewayTimeoutError') return
+      this.log('%s %s failed: %s', req.method, req.url, err?.message)
+      if (res.headersSent) {
+        // the status is gone: cutting the body short is the only way left to say it failed
+        res.destroy()
+        return
+      }
+      const status = statusOf(err)
+      plain(res, status, status === 500 ? 'internal error' : String(err?.message ?? err).split('\n')[0])
+    } finally {
+      blocks?.close()
+    }
+  }
+}
+
+/** HTTP status for an error thrown while serving */
+function statusOf (err: any): number {
+  if (err instanceof ShoalError) return err.status
+  switch (err?.name) {
+    case 'NotFoundError': return 404 // ipfs-unixfs-exporter: no such link
+    case 'NoResolverError': return 501 // a codec the exporter cannot read
+    case 'NotUnixFSError':
+    case 'InvalidParametersError': return 400
+    default: return 500
+  }
+}
+
+/** `raw`, `car`, `unsupported`, or undefined for UnixFS: `?format=` first, then `Accept` */
+function formatOf (query: URLSearchParams, accept?: string): 'raw' | 'car' | 'unsupported' | undefined {
+  const f = query.get('format')
+  if (f != null && f !== '') {
+    if (f === 'raw') return 'raw'
+    if (f === 'car') return 'car'
+    return 'unsupported'
+  }
+  for (const part of (accept ?? '').split(',')) {
+    const type = part.split(';')[0]?.trim().toLowerCase()
+    if (type === RAW_TYPE) return 'raw'
+    if (type === CAR_TYPE) return 'car'
+  }
+  return undefined
+}
+
+function decodeSegments (path: string): string[] | undefined {
+  const out: string[] = []
+  const parts = path.split('/')
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]
+    // a trailing slash means "the directory": keep it out of the segments
+    if (part === '' && i === parts.length - 1 && i > 0) break
+    let s: string
+    try {
+      s = decodeURIComponent(part)
+    } catch {
+      return undefined
+    }
+    if (s.includes('/') || s.includes('\0')) return undefined
+    out.push(s)
+  }
+  return out
+}
+
+export function plain (res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  const body = message + '\n'
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff'
+  })
+  res.end(res.req?.method === 'HEAD' ? undefined : body)
+}
+
+async function send (res: http.ServerResponse, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, signal: AbortSignal, counted: (n: number) => void): Promise<void> {
+  for await (const chunk of source) {
+    signal.throwIfAborted()
+    counted(chunk.byteLength)
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+        res.on('drain', done)
+        res.on('close', done)
+      })
+    }
+  }
+  signal.throwIfAborted()
+  res.end()
+}
