@@ -102,6 +102,13 @@ export class ShoalPeer implements ShoalApi {
       })
       await host.start()
       this.host = host
+      // discovered peers (mDNS on a LAN, the DHT) are dialled while this peer has few neighbours;
+      // the peer store only reports peers new to it, so those known from earlier runs are dialled
+      // once at start
+      host.addEventListener('peer:discovery', (evt) => {
+        this.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
+      })
+      void this.reconnectKnown(host)
       const { createExchange } = await import('../exchange/index.js')
       const exchange = createExchange({ host, blocks: this.metrics?.countFetched(this.store.blocks) ?? this.store.blocks }, this.config.exchange)
       this.exchange = this.metrics?.timeFetches(exchange) ?? exchange
@@ -270,6 +277,21 @@ export class ShoalPeer implements ShoalApi {
       await host.peerStore.merge(id, { multiaddrs: addrs.map(a => multiaddr(a)) })
       await host.dial(id, { signal: AbortSignal.timeout(10 * second) })
     })().catch((err) => { log('could not meet member %s: %s', peerId, err.message) }).finally(() => { this.meeting.delete(peerId) })
+  }
+
+  /** Dial peers remembered from earlier runs, newest first, until there are enough neighbours */
+  private async reconnectKnown (host: Host): Promise<void> {
+    const log = host.logger.forComponent('shoal:peer')
+    try {
+      const known = (await host.peerStore.all()).filter(p => p.addresses.length > 0 && !p.id.equals(this.peerId))
+      for (const p of known.slice(0, MAX_RECONNECT)) {
+        if (this.host !== host || host.getPeers().length >= MIN_SWARM_PEERS) return
+        if (host.getConnections(p.id).length > 0) continue
+        await host.dial(p.id, { signal: AbortSignal.timeout(5 * second) }).catch((err) => { log('known peer %p did not answer: %s', p.id, err.message) })
+      }
+    } catch (err: any) {
+      log('could not reconnect to known peers: %s', err.message)
+    }
   }
 
   /** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
@@ -609,6 +631,8 @@ export class ShoalPeer implements ShoalApi {
 const LOAD_CACHE_MS = 30 * second
 /** Direct neighbours a peer dials members to reach */
 const MIN_SWARM_PEERS = 8
+/** Known peers dialled at start at most */
+const MAX_RECONNECT = 32
 /** Member dials in flight at once */
 const MAX_MEETING = 2
 const MAX_REPLICAS = 64
