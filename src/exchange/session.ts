@@ -5,8 +5,10 @@ import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES } from '../constants.js'
 import { RateLimiter } from './rate.js'
+import { joinBlock } from './response-reader.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
 import type { PeerChannel } from './channel.js'
+import type { BlockBytes } from './response-reader.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -231,19 +233,19 @@ export class FetchSession {
       if (job.askedFrom.has(peer.peerId)) job.askedFrom.set(peer.peerId, { channel: peer, id })
       const res = await response
       job.askedFrom.delete(peer.peerId)
-      const data = res.block?.data
-      if (data != null) {
+      const block = res.block
+      if (block != null) {
         job.arrived = true
         // verified before the slot is freed, so a liar gets no request after its first bad block
-        const good = await verifies(job.cid, data)
+        const good = verifies(job.cid, block.chunks)
         if (!good) job.arrived = false
-        this.pendingWrites += data.byteLength
+        this.pendingWrites += block.byteLength
         // storing overlaps with the next requests (bounded by MAX_PENDING_WRITES)
         if (good) release()
         try {
-          await this.receive(peer, job, data, good, Date.now() - sentAt)
+          await this.receive(peer, job, block, good, Date.now() - sentAt)
         } finally {
-          this.pendingWrites -= data.byteLength
+          this.pendingWrites -= block.byteLength
         }
       } else if (this.finished || this.done.has(job.key)) {
         // nothing to do
@@ -272,7 +274,7 @@ export class FetchSession {
     }
   }
 
-  private async receive (peer: PeerChannel, job: Job, data: Uint8Array, good: boolean, rttMs: number): Promise<void> {
+  private async receive (peer: PeerChannel, job: Job, block: BlockBytes, good: boolean, rttMs: number): Promise<void> {
     if (!good) {
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
@@ -285,27 +287,31 @@ export class FetchSession {
       this.stats.duplicates++
       return
     }
-    peer.observe(rttMs, data.byteLength)
+    peer.observe(rttMs, block.byteLength)
     this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
     this.receiving.add(job.key)
     try {
-      await this.init.blocks.put(job.cid, data)
+      // written as the chunks it arrived in: no copy into one buffer
+      await this.init.blocks.put(job.cid, block.chunks)
     } finally {
       this.receiving.delete(job.key)
     }
     this.inflight.delete(job.key)
-    this.noteRoot(job.cid, data)
-    this.markDone(job.key, data.byteLength, true)
+    // only blocks with links (dag-pb nodes, small) are joined into one buffer to be read
+    const data = job.cid.code === dagPb.code ? joinBlock(block) : undefined
+    if (data != null) this.noteRoot(job.cid, data)
+    else if (job.cid.equals(this.init.root)) this.stats.totalBytes ??= block.byteLength
+    this.markDone(job.key, block.byteLength, true)
     // cancel the end-game copies still in flight
     for (const [other, { channel, id }] of job.askedFrom) {
       if (other !== peer.peerId && id >= 0) void channel.cancel(id)
     }
     this.progress()
-    const links = linksOf(job.cid, data)
+    const links = data != null ? linksOf(job.cid, data) : []
     if (links.length > 0) {
       await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))
     }
-    await this.rate.take(data.byteLength, this.init.signal)
+    await this.rate.take(block.byteLength, this.init.signal)
   }
 
   private requeue (job: Job): void {
