@@ -93,3 +93,12 @@ export const DEFAULT_PERF_BYTES = 256 * MiB
 
 /** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
 export const MAX_PENDING_WRITES = 16 * MiB
+
+/**
+ * Size of the reusable buffers a fetch receives blocks into (the importer's chunk size, so a
+ * file's leaves fit one each); larger blocks get a buffer of their own
+ */
+export const BLOCK_BUFFER_SIZE = MiB
+
+/** Received-block buffers kept for reuse between blocks (a fetch holds at most its pending writes) */
+export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE

@@ -130,7 +130,11 @@ export class PeerChannel {
     }
     for (const res of responses) {
       const p = this.pending.get(res.id)
-      if (p == null) continue // answer to a request we gave up on
+      if (p == null) {
+        // answer to a request we gave up on
+        res.block?.release()
+        continue
+      }
       this.pending.delete(res.id)
       clearTimeout(p.timer)
       p.resolve(res)

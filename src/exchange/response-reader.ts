@@ -2,27 +2,31 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import * as varint from 'uint8-varint'
 import { InvalidMessageError } from '../errors.js'
 import { MAX_BLOCK_HEAD, parseBlockResponseHead } from './block-frame.js'
+import { takeBlockBuffer, returnBlockBuffer } from './block-buffers.js'
 import { Response } from './message.js'
 
-/** A block's bytes as they came off the stream: views of the chunks it arrived in, in order */
+/** A received block's bytes, in order */
 export interface BlockBytes {
   chunks: Uint8Array[]
   byteLength: number
+  /** Done with the bytes: a reused buffer goes back for the next block. Idempotent */
+  release(): void
 }
 
-/** A `Response` whose block, if any, is still in chunks */
+/** A `Response` whose block is a `BlockBytes` */
 export type ChannelResponse = Omit<Response, 'block'> & { block?: BlockBytes }
 
 /**
  * Splits a stream's bytes into length-prefixed `Response`s as they arrive, without the generic
- * length-prefixed reader's byte-at-a-time length reads and without copying a message into one
- * buffer to decode it: a block response is recognised by its head (`parseBlockResponseHead`) and
- * its data handed on as views of the chunks that carried it. Every other message is joined and
- * decoded by `Response.decode`.
+ * length-prefixed reader's byte-at-a-time length reads and without collecting a block response
+ * to decode it: a block response is recognised by its head (`parseBlockResponseHead`) as soon as
+ * the head is in, and its data copied straight into a reused block buffer (see
+ * block-buffers.ts) as it arrives. Every other message is collected and decoded by
+ * `Response.decode`.
  *
- * The length prefix is checked against `maxLength` before any of the message is kept, and nothing
- * is allocated for a message's body, so a hostile length costs nothing; at most one message that
- * is still arriving is held here.
+ * The length prefix is checked against `maxLength` before any of the message is kept, and a
+ * block buffer is taken only for a head whose lengths agree with the prefix; at most one
+ * message that is still arriving is held here.
  */
 export class ResponseReader {
   private readonly maxLength: number
@@ -31,8 +35,12 @@ export class ResponseReader {
   private prefix: number[] = []
   /** Length of the message being read; -1 while reading its prefix */
   private need = -1
-  private parts: Uint8Array[] = []
+  /** Bytes of the message read so far */
   private got = 0
+  private readonly head = new Uint8Array(MAX_BLOCK_HEAD)
+  /** Where the message's bytes go once its head is read: a block buffer, or parts to decode */
+  private block?: { id: number, buf: Uint8Array, written: number }
+  private parts?: Uint8Array[]
 
   constructor (maxLength: number) {
     this.maxLength = maxLength
@@ -73,68 +81,72 @@ export class ResponseReader {
         if (length === 0) this.finish(out)
         continue
       }
-      const take = Math.min(this.need - this.got, chunk.byteLength - o)
-      this.parts.push(o === 0 && take === chunk.byteLength ? chunk : chunk.subarray(o, o + take))
-      this.got += take
-      o += take
+      const headLength = Math.min(MAX_BLOCK_HEAD, this.need)
+      if (this.got < headLength) {
+        // the head: gathered, then parsed to decide where the rest goes
+        const take = Math.min(headLength - this.got, chunk.byteLength - o)
+        this.head.set(chunk.subarray(o, o + take), this.got)
+        this.got += take
+        o += take
+        if (this.got === headLength) this.startBody(headLength)
+      } else {
+        const take = Math.min(this.need - this.got, chunk.byteLength - o)
+        if (this.block != null) {
+          this.block.buf.set(chunk.subarray(o, o + take), this.block.written)
+          this.block.written += take
+        } else {
+          this.parts?.push(chunk.subarray(o, o + take))
+        }
+        this.got += take
+        o += take
+      }
       if (this.got === this.need) this.finish(out)
     }
   }
 
+  private startBody (headLength: number): void {
+    const head = this.head.subarray(0, headLength)
+    const parsed = parseBlockResponseHead(head, this.need)
+    if (parsed == null) {
+      this.parts = [head.slice()]
+      return
+    }
+    const buf = takeBlockBuffer(this.need - parsed.dataOffset)
+    buf.set(head.subarray(parsed.dataOffset))
+    this.block = { id: parsed.id, buf, written: headLength - parsed.dataOffset }
+  }
+
   private finish (out: ChannelResponse[]): void {
-    const parts = this.parts
-    const length = this.need
-    this.parts = []
+    const { block, parts } = this
+    this.block = undefined
+    this.parts = undefined
     this.got = 0
     this.need = -1
-    out.push(decode(parts, length))
+    if (block != null) out.push({ id: block.id, block: blockBytes(block.buf, true) })
+    else out.push(decode(parts ?? []))
   }
 }
 
-function decode (parts: Uint8Array[], length: number): ChannelResponse {
-  const head = firstBytes(parts, Math.min(MAX_BLOCK_HEAD, length))
-  const block = parseBlockResponseHead(head, length)
-  if (block != null) {
-    const chunks = skip(parts, block.dataOffset)
-    return { id: block.id, block: { chunks, byteLength: length - block.dataOffset } }
-  }
-  const res = Response.decode(parts.length === 1 ? parts[0] : new Uint8ArrayList(...parts))
-  const { block: decoded, ...rest } = res
-  if (decoded == null) return rest
-  return { ...rest, block: { chunks: [decoded.data], byteLength: decoded.data.byteLength } }
-}
-
-/** The first `n` bytes of a list of chunks, as one array (a view when the first chunk has them) */
-function firstBytes (parts: Uint8Array[], n: number): Uint8Array {
-  if (parts.length === 0) return new Uint8Array(0)
-  if (parts[0].byteLength >= n) return parts[0].subarray(0, n)
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    if (o >= n) break
-    const t = Math.min(p.byteLength, n - o)
-    out.set(p.subarray(0, t), o)
-    o += t
-  }
-  return out
-}
-
-/** The chunks after the first `n` bytes, as views */
-function skip (parts: Uint8Array[], n: number): Uint8Array[] {
-  const out: Uint8Array[] = []
-  for (const p of parts) {
-    if (n >= p.byteLength) {
-      n -= p.byteLength
-      continue
+function blockBytes (buf: Uint8Array, reused: boolean): BlockBytes {
+  let released = false
+  return {
+    chunks: [buf],
+    byteLength: buf.byteLength,
+    release: () => {
+      if (released || !reused) return
+      released = true
+      returnBlockBuffer(buf)
     }
-    out.push(n > 0 ? p.subarray(n) : p)
-    n = 0
   }
-  return out
 }
 
-/** One buffer with a block's bytes: a view when it arrived in one chunk, else a copy */
-export function joinBlock (block: BlockBytes): Uint8Array {
-  if (block.chunks.length === 1) return block.chunks[0]
+function decode (parts: Uint8Array[]): ChannelResponse {
+  const res = Response.decode(parts.length === 1 ? parts[0] : new Uint8ArrayList(...parts))
+  const { block, ...rest } = res
+  return block == null ? rest : { ...rest, block: blockBytes(block.data, false) }
+}
+
+/** A copy of a block's bytes in one new buffer, to keep after the block is released */
+export function copyBlock (block: BlockBytes): Uint8Array {
   return Buffer.concat(block.chunks, block.byteLength)
 }

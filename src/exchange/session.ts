@@ -5,7 +5,7 @@ import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES } from '../constants.js'
 import { RateLimiter } from './rate.js'
-import { joinBlock } from './response-reader.js'
+import { copyBlock } from './response-reader.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
 import type { PeerChannel } from './channel.js'
 import type { BlockBytes } from './response-reader.js'
@@ -246,6 +246,7 @@ export class FetchSession {
           await this.receive(peer, job, block, good, Date.now() - sentAt)
         } finally {
           this.pendingWrites -= block.byteLength
+          block.release()
         }
       } else if (this.finished || this.done.has(job.key)) {
         // nothing to do
@@ -291,14 +292,14 @@ export class FetchSession {
     this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
     this.receiving.add(job.key)
     try {
-      // written as the chunks it arrived in: no copy into one buffer
       await this.init.blocks.put(job.cid, block.chunks)
     } finally {
       this.receiving.delete(job.key)
     }
     this.inflight.delete(job.key)
-    // only blocks with links (dag-pb nodes, small) are joined into one buffer to be read
-    const data = job.cid.code === dagPb.code ? joinBlock(block) : undefined
+    // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),
+    // whose CIDs are read from it and kept, are copied out
+    const data = job.cid.code === dagPb.code ? copyBlock(block) : undefined
     if (data != null) this.noteRoot(job.cid, data)
     else if (job.cid.equals(this.init.root)) this.stats.totalBytes ??= block.byteLength
     this.markDone(job.key, block.byteLength, true)

@@ -4,7 +4,7 @@ import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { blockResponseHead, parseBlockResponseHead } from '../../src/exchange/block-frame.js'
 import { No, Response } from '../../src/exchange/message.js'
-import { ResponseReader, joinBlock } from '../../src/exchange/response-reader.js'
+import { ResponseReader, copyBlock } from '../../src/exchange/response-reader.js'
 import { lengthPrefixed } from '../../src/exchange/send.js'
 
 const MiB = 1024 * 1024
@@ -23,7 +23,7 @@ function cut (bytes: Uint8Array, sizes: number[]): Uint8Array[] {
 }
 
 describe('exchange: response reader', () => {
-  it('reads block responses split anywhere, the block as views of the chunks it came in', () => {
+  it('reads block responses split anywhere', () => {
     const blocks = [randomBytes(MiB), randomBytes(1), randomBytes(70_000)]
     const wire = Buffer.concat(blocks.flatMap((data, i) => [blockResponseHead(i + 1, data.byteLength), data]))
     // cut after 1 byte, inside the head, at frame-like sizes, and not at all
@@ -37,9 +37,8 @@ describe('exchange: response reader', () => {
         assert.equal(res.id, i + 1)
         assert.ok(res.block != null)
         assert.equal(res.block.byteLength, blocks[i].byteLength)
-        assert.ok(Buffer.from(joinBlock(res.block)).equals(blocks[i]))
-        // no copies: every chunk is a view into the input
-        for (const c of res.block.chunks) assert.equal(c.buffer, wire.buffer)
+        assert.ok(Buffer.from(copyBlock(res.block)).equals(blocks[i]))
+        res.block.release()
       })
       assert.equal(reader.midMessage, false)
     }
@@ -89,5 +88,26 @@ describe('exchange: response reader', () => {
     const no = Response.encode({ id: 5, no: { reason: No.Reason.NOT_FOUND, message: 'x' } })
     assert.equal(parseBlockResponseHead(no.subarray(0, 18), no.byteLength), undefined)
     assert.equal(parseBlockResponseHead(canonical.subarray(0, 18), canonical.byteLength + 1), undefined)
+  })
+
+  it('a released block buffer is reused once, and never while a block still holds it', () => {
+    const reader = new ResponseReader(4 * MiB)
+    const data = randomBytes(MiB)
+    const one = (id: number): Uint8Array[] => {
+      const [res] = reader.push(Buffer.concat([blockResponseHead(id, data.byteLength), data]))
+      assert.ok(res.block != null)
+      return res.block.chunks
+    }
+    const [first] = reader.push(Buffer.concat([blockResponseHead(1, data.byteLength), data]))
+    assert.ok(first.block != null)
+    const held = one(2)
+    assert.notEqual(held[0].buffer, first.block.chunks[0].buffer, 'two live blocks never share a buffer')
+    first.block.release()
+    first.block.release() // a second release must not hand the buffer out twice
+    const a = one(3)
+    const b = one(4)
+    assert.ok(a[0].buffer === first.block.chunks[0].buffer || b[0].buffer === first.block.chunks[0].buffer, 'the released buffer is reused')
+    assert.notEqual(a[0].buffer, b[0].buffer)
+    assert.ok(Buffer.from(held[0]).equals(data))
   })
 })
