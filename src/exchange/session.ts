@@ -237,7 +237,7 @@ export class FetchSession {
       if (block != null) {
         job.arrived = true
         // verified before the slot is freed, so a liar gets no request after its first bad block
-        const good = verifies(job.cid, block.chunks)
+        const good = await verifies(job.cid, block.chunks)
         if (!good) job.arrived = false
         this.pendingWrites += block.byteLength
         // storing overlaps with the next requests (bounded by MAX_PENDING_WRITES)

@@ -173,7 +173,7 @@ class DiskStore implements Store {
         continue // removed while we walked
       }
       result.checked++
-      if (!verifies(cid, bytes)) {
+      if (!await verifies(cid, bytes)) {
         result.corrupt.push(cid)
         if (options?.drop === true) {
           await this.blocks.delete(cid)
