@@ -119,8 +119,8 @@ export class FetchSession {
   private async enqueue (items: Array<{ cid: CID, order: number[] }>): Promise<void> {
     this.pendingLocal++
     try {
-      // which are stored already, asked all at once: a node's thousand links checked one trip
-      // through the thread pool after another held back its first requests
+      // which are stored already, asked all at once: one check after another held back a
+      // thousand-link node's first requests
       const stored = await Promise.all(items.map(async (item) => item.cid.multihash.code !== identity.code && await this.init.blocks.has(item.cid)))
       for (const [n, item] of items.entries()) {
         const key = mhKey(item.cid)
@@ -214,7 +214,8 @@ export class FetchSession {
       this.inflight.set(job.key, job)
       return job
     }
-    if (this.queue.length > 0) return undefined
+    // links still being queued are work to come: no end-game before they are in
+    if (this.queue.length > 0 || this.pendingLocal > 0) return undefined
     // end-game: take a block in flight elsewhere, the one asked longest ago first
     for (const job of this.inflight.values()) {
       if (job.arrived !== true && !job.askedFrom.has(peer.peerId) && lacks?.has(job.key) !== true && job.askedFrom.size < 2) return job
@@ -280,6 +281,11 @@ export class FetchSession {
 
   private async receive (peer: PeerChannel, job: Job, block: BlockBytes, good: boolean, rttMs: number): Promise<void> {
     if (!good) {
+      // already on its way when the peer's first bad block dropped it: not news
+      if (peer.closed) {
+        this.requeue(job)
+        return
+      }
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
       this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
