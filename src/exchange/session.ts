@@ -1,10 +1,10 @@
 import * as dagPb from '@ipld/dag-pb'
-import { UnixFS } from 'ipfs-unixfs'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES } from '../constants.js'
 import { RateLimiter } from './rate.js'
+import { compareOrder, contentSize } from './dag-order.js'
 import { copyBlock } from './response-reader.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
 import type { PeerChannel } from './channel.js'
@@ -158,16 +158,7 @@ export class FetchSession {
   }
 
   private noteRoot (cid: CID, bytes: Uint8Array): void {
-    if (this.stats.totalBytes != null || !cid.equals(this.init.root)) return
-    if (cid.code === dagPb.code) {
-      try {
-        const node = dagPb.decode(bytes)
-        const fs = node.Data != null ? UnixFS.unmarshal(node.Data) : undefined
-        if (fs?.type === 'file') this.stats.totalBytes = Number(fs.fileSize())
-      } catch {}
-    } else {
-      this.stats.totalBytes = bytes.byteLength
-    }
+    if (this.stats.totalBytes == null && cid.equals(this.init.root)) this.stats.totalBytes = contentSize(cid, bytes)
   }
 
   private markDone (key: string, size: number, fetched: boolean): void {
@@ -403,12 +394,3 @@ export class FetchSession {
     this.rejectDone(err)
   }
 }
-
-function compareOrder (a: number[], b: number[]): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i] - b[i]
-  }
-  return a.length - b.length
-}
-
