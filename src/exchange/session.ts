@@ -56,6 +56,8 @@ export class FetchSession {
   /** Bytes received and not yet stored */
   private pendingWrites = 0
   private readonly receiving = new Set<string>()
+  /** Peers dropped for a bad block */
+  private readonly dropped = new Set<string>()
   private started = Date.now()
   private finished = false
   private error?: Error
@@ -273,10 +275,11 @@ export class FetchSession {
   private async receive (peer: PeerChannel, job: Job, block: BlockBytes, good: boolean, rttMs: number): Promise<void> {
     if (!good) {
       // already on its way when the peer's first bad block dropped it: not news
-      if (peer.closed) {
+      if (this.dropped.has(peer.peerId)) {
         this.requeue(job)
         return
       }
+      this.dropped.add(peer.peerId)
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
       this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
