@@ -1,4 +1,30 @@
 #!/usr/bin/env node
+import v8 from 'node:v8'
+import { DAEMON_NODE_OPTIONS, DAEMON_REEXEC_ENV, DAEMON_V8_FLAGS } from '../src/constants.js'
+
+/** The command named on the command line, past the global options */
+function commandOf (args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    if (a === '--repo') i++
+    else if (!a.startsWith('-')) return a
+  }
+  return undefined
+}
+
+if (commandOf(process.argv.slice(2)) === 'start') {
+  // heap sizes are fixed when V8 starts, so the daemon re-executes itself with its options:
+  // execve keeps the process id, so whatever started it still watches the daemon itself
+  if (process.env[DAEMON_REEXEC_ENV] == null && typeof process.execve === 'function') {
+    try {
+      process.execve(process.execPath, [process.execPath, ...DAEMON_NODE_OPTIONS, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, [DAEMON_REEXEC_ENV]: '1' })
+    } catch {
+      // not supported here: run with the defaults
+    }
+  }
+  v8.setFlagsFromString(DAEMON_V8_FLAGS.join(' '))
+}
+
 // block writes (each synced) and file reads share libuv's pool: give them room. It must be set
 // before the pool first runs, so the CLI is loaded after.
 process.env.UV_THREADPOOL_SIZE ??= '16'

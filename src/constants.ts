@@ -192,3 +192,32 @@ export const METRICS_STORE_STAT_INTERVAL = 15 * second
 
 /** Memory the gateway keeps recently read interior blocks (file roots, directories) in */
 export const GATEWAY_BLOCK_CACHE_BYTES = 32 * MiB
+/**
+ * Size of the reusable buffers a fetch receives blocks into (the importer's chunk size, so a
+ * file's leaves fit one each); larger blocks get a buffer of their own
+ */
+export const BLOCK_BUFFER_SIZE = MiB
+
+/** Received-block buffers kept for reuse between blocks (a fetch holds at most its pending writes) */
+export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE
+
+/**
+ * Node options `shoal start` re-executes itself with (same process, see bin/shoal.ts). A block
+ * passes through buffers that live a few milliseconds; a young generation this small is
+ * scavenged often enough that they die there instead of being promoted and waiting for a full
+ * mark-compact, and it keeps the daemon's heap (and RSS) small. Options the user gives come
+ * after, so theirs win.
+ */
+export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=4']
+
+/**
+ * V8 flags the daemon sets as it starts. Buffers count as external memory; by default V8 adds
+ * what was allocated since the last mark-compact to the old generation's size, so streaming
+ * blocks through a small heap ran a full collection every few MiB. With this flag that memory is
+ * weighed against the (larger) global limit instead. Unknown flags are ignored, so a V8 that
+ * drops this one only loses the tuning.
+ */
+export const DAEMON_V8_FLAGS = ['--external-memory-accounted-in-global-limit']
+
+/** Set in the environment of a daemon that has re-executed itself with its options */
+export const DAEMON_REEXEC_ENV = 'SHOAL_DAEMON_REEXEC'

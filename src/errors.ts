@@ -55,6 +55,11 @@ export class InvalidBlockError extends ShoalError {
   override readonly status = 400
 }
 
+/** A peer sent a protocol message that breaks the protocol's framing or limits */
+export class InvalidMessageError extends ShoalError {
+  override readonly status = 502
+}
+
 export class RepoNotInitializedError extends ShoalError {
   constructor (repo: string) {
     super(`no shoal repo at ${repo}: run "shoal init" (or pass --repo DIR)`)

@@ -31,3 +31,42 @@ export function blockResponseHead (id: number, dataLength: number): Uint8Array {
   }
   return head
 }
+
+/** Longest head `blockResponseHead` writes after the length prefix: id, block and data tags and lengths */
+export const MAX_BLOCK_HEAD = 1 + 5 + 1 + 5 + 1 + 5
+
+/**
+ * The inverse of `blockResponseHead`, for the client's hot path: given the first bytes of a
+ * `Response` (after its length prefix, at most `MAX_BLOCK_HEAD`) and the message's length, tell
+ * whether the message is exactly `Response{id, block{data}}` as `Response.encode` writes it, and
+ * where the data starts. Then the block can stay in the chunks it arrived in, with no copy into
+ * one buffer for the decoder. Anything else (another shape, field order or an empty block) gives
+ * undefined and is decoded with `Response.decode`.
+ */
+export function parseBlockResponseHead (head: Uint8Array, messageLength: number): { id: number, dataOffset: number } | undefined {
+  let o = 0
+  let id = 0
+  const readVarint = (): number | undefined => {
+    let value = 0
+    for (let shift = 0; shift < 35 && o < head.byteLength; shift += 7) {
+      const b = head[o++]
+      value += (b & 0x7f) * 2 ** shift
+      if ((b & 0x80) === 0) return value
+    }
+    return undefined
+  }
+  if (head[o] === 0x08) {
+    o++
+    const v = readVarint()
+    // uint32 as protons reads it; larger values are left to the decoder
+    if (v == null || v === 0 || v > 0xffffffff) return undefined
+    id = v
+  }
+  if (head[o++] !== 0x1a) return undefined
+  const blockLength = readVarint()
+  if (blockLength == null || o + blockLength !== messageLength) return undefined
+  if (head[o++] !== 0x0a) return undefined
+  const dataLength = readVarint()
+  if (dataLength == null || dataLength === 0 || o + dataLength !== messageLength) return undefined
+  return { id, dataOffset: o }
+}

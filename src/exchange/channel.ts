@@ -1,12 +1,13 @@
-import { lpStream } from '@libp2p/utils'
 import { EXCHANGE_PROTOCOL, INITIAL_WINDOW, MAX_EXCHANGE_RESPONSE, MAX_WINDOW, WANT_TIMEOUT } from '../constants.js'
-import { Request, Response } from './message.js'
-import type { LengthPrefixedStream } from '@libp2p/utils'
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { Request } from './message.js'
+import { ResponseReader } from './response-reader.js'
+import { lengthPrefixed, send } from './send.js'
+import type { ChannelResponse } from './response-reader.js'
+import type { Libp2p, PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 interface Pending {
-  resolve(res: Response): void
+  resolve(res: ChannelResponse): void
   reject(err: Error): void
   timer: ReturnType<typeof setTimeout>
 }
@@ -25,7 +26,7 @@ export class PeerChannel {
   bytes = 0
   blocks = 0
   private readonly stream: Stream
-  private readonly lp: LengthPrefixedStream<Stream>
+  private readonly reader = new ResponseReader(MAX_EXCHANGE_RESPONSE)
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private closedWith?: Error
@@ -34,9 +35,11 @@ export class PeerChannel {
   private constructor (peerId: string, stream: Stream) {
     this.peerId = peerId
     this.stream = stream
-    // the reader never holds more than the window of responses the client asked for
-    this.lp = lpStream(stream, { maxDataLength: MAX_EXCHANGE_RESPONSE, maxBufferSize: (MAX_WINDOW + 1) * MAX_EXCHANGE_RESPONSE })
-    void this.readLoop()
+    // responses are parsed as they arrive, so nothing is buffered here beyond the one message
+    // still arriving; the window bounds how many the server sends
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('remoteCloseWrite', this.onEnd)
+    stream.addEventListener('close', this.onStreamClose)
   }
 
   static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, signal?: AbortSignal): Promise<PeerChannel> {
@@ -53,10 +56,10 @@ export class PeerChannel {
   }
 
   /** Send a request; resolves with its response */
-  async request (req: Omit<Request, 'id'>, timeoutMs = WANT_TIMEOUT): Promise<{ id: number, response: Promise<Response> }> {
+  async request (req: Omit<Request, 'id'>, timeoutMs = WANT_TIMEOUT): Promise<{ id: number, response: Promise<ChannelResponse> }> {
     if (this.closedWith != null) throw this.closedWith
     const id = this.nextId++ >>> 0
-    const response = new Promise<Response>((resolve, reject) => {
+    const response = new Promise<ChannelResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.close(new Error(`peer ${this.peerId} did not answer within ${timeoutMs} ms`))
       }, timeoutMs)
@@ -64,13 +67,13 @@ export class PeerChannel {
     })
     // keep an unobserved rejection from crashing the process; callers await `response`
     response.catch(() => {})
-    await this.lp.write(Request.encode({ ...req, id }))
+    await send(this.stream, lengthPrefixed(Request.encode({ ...req, id })))
     return { id, response }
   }
 
   async cancel (target: number): Promise<void> {
     if (this.closedWith != null) return
-    await this.lp.write(Request.encode({ id: 0, cancel: { target } })).catch(() => {})
+    await send(this.stream, lengthPrefixed(Request.encode({ id: 0, cancel: { target } }))).catch(() => {})
   }
 
   /**
@@ -116,29 +119,37 @@ export class PeerChannel {
     for (const fn of this.closeListeners) fn(err)
   }
 
-  private async readLoop (): Promise<void> {
+  private readonly onMessage = (evt: StreamMessageEvent): void => {
+    if (this.closedWith != null) return
+    let responses
     try {
-      while (true) {
-        let bytes
-        try {
-          bytes = await this.lp.read()
-        } catch (err: any) {
-          if (err.name === 'UnexpectedEOFError') {
-            this.close(this.pending.size > 0 ? new Error(`peer ${this.peerId} closed the stream`) : undefined)
-            return
-          }
-          throw err
-        }
-        const res = Response.decode(bytes)
-        const p = this.pending.get(res.id)
-        if (p == null) continue // answer to a request we gave up on
-        this.pending.delete(res.id)
-        clearTimeout(p.timer)
-        p.resolve(res)
-      }
+      responses = this.reader.push(evt.data)
     } catch (err: any) {
       this.close(err)
+      return
     }
+    for (const res of responses) {
+      const p = this.pending.get(res.id)
+      if (p == null) {
+        // answer to a request we gave up on
+        res.block?.release()
+        continue
+      }
+      this.pending.delete(res.id)
+      clearTimeout(p.timer)
+      p.resolve(res)
+    }
+  }
+
+  /** The server closed its write end: fine unless answers are still owed */
+  private readonly onEnd = (): void => {
+    if (this.reader.midMessage) this.close(new Error(`peer ${this.peerId} closed the stream in the middle of a response`))
+    else this.close(this.pending.size > 0 ? new Error(`peer ${this.peerId} closed the stream`) : undefined)
+  }
+
+  private readonly onStreamClose = (evt: StreamCloseEvent): void => {
+    if (evt.error != null) this.close(evt.error)
+    else this.onEnd()
   }
 }
 

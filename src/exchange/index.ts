@@ -18,7 +18,8 @@ export interface ExchangeBlocks {
   has(cid: CID): Promise<boolean>
   sizeOf(cid: CID): Promise<number | undefined>
   getBytes(cid: CID): Promise<Uint8Array>
-  put(cid: CID, bytes: Uint8Array): Promise<CID>
+  /** The block in one buffer, or in the chunks it arrived in, in order */
+  put(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<CID>
 }
 
 export interface ExchangeComponents {

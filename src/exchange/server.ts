@@ -4,6 +4,7 @@ import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS,
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
 import { RateLimiter } from './rate.js'
+import { send } from './send.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
 const READ_AHEAD = 4
@@ -194,16 +195,6 @@ export class ExchangeServer {
     if (data.byteLength > MAX_BLOCK_SIZE) return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
     return { id: req.id, block: { data: data as Uint8Array<ArrayBuffer> } }
   }
-}
-
-async function send (stream: Stream, data: Uint8Array): Promise<void> {
-  if (stream.send(data)) return
-  await new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => { stream.removeEventListener('close', onClose); resolve() }
-    const onClose = (): void => { stream.removeEventListener('drain', onDrain); reject(new Error('stream closed')) }
-    stream.addEventListener('drain', onDrain, { once: true })
-    stream.addEventListener('close', onClose, { once: true })
-  })
 }
 
 function no (id: number, reason: No.Reason, message: string): Response {

@@ -1,12 +1,14 @@
 import * as dagPb from '@ipld/dag-pb'
-import { UnixFS } from 'ipfs-unixfs'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES } from '../constants.js'
 import { RateLimiter } from './rate.js'
+import { compareOrder, contentSize } from './dag-order.js'
+import { copyBlock } from './response-reader.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
 import type { PeerChannel } from './channel.js'
+import type { BlockBytes } from './response-reader.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -54,6 +56,8 @@ export class FetchSession {
   /** Bytes received and not yet stored */
   private pendingWrites = 0
   private readonly receiving = new Set<string>()
+  /** Peers dropped for a bad block */
+  private readonly dropped = new Set<string>()
   private started = Date.now()
   private finished = false
   private error?: Error
@@ -117,14 +121,17 @@ export class FetchSession {
   private async enqueue (items: Array<{ cid: CID, order: number[] }>): Promise<void> {
     this.pendingLocal++
     try {
-      for (const item of items) {
+      // which are stored already, asked all at once: one check after another held back a
+      // thousand-link node's first requests
+      const stored = await Promise.all(items.map(async (item) => item.cid.multihash.code !== identity.code && await this.init.blocks.has(item.cid)))
+      for (const [n, item] of items.entries()) {
         const key = mhKey(item.cid)
         if (this.done.has(key) || this.inflight.has(key) || this.queued.has(key)) continue
         if (item.cid.multihash.code === identity.code) {
           this.markDone(key, item.cid.multihash.digest.byteLength, false)
           continue
         }
-        if (await this.init.blocks.has(item.cid)) {
+        if (stored[n]) {
           // resume: a block already stored is never asked for; walk into it for its links
           const bytes = await this.init.blocks.getBytes(item.cid)
           this.noteRoot(item.cid, bytes)
@@ -153,16 +160,7 @@ export class FetchSession {
   }
 
   private noteRoot (cid: CID, bytes: Uint8Array): void {
-    if (this.stats.totalBytes != null || !cid.equals(this.init.root)) return
-    if (cid.code === dagPb.code) {
-      try {
-        const node = dagPb.decode(bytes)
-        const fs = node.Data != null ? UnixFS.unmarshal(node.Data) : undefined
-        if (fs?.type === 'file') this.stats.totalBytes = Number(fs.fileSize())
-      } catch {}
-    } else {
-      this.stats.totalBytes = bytes.byteLength
-    }
+    if (this.stats.totalBytes == null && cid.equals(this.init.root)) this.stats.totalBytes = contentSize(cid, bytes)
   }
 
   private markDone (key: string, size: number, fetched: boolean): void {
@@ -209,7 +207,8 @@ export class FetchSession {
       this.inflight.set(job.key, job)
       return job
     }
-    if (this.queue.length > 0) return undefined
+    // links still being queued are work to come: no end-game before they are in
+    if (this.queue.length > 0 || this.pendingLocal > 0) return undefined
     // end-game: take a block in flight elsewhere, the one asked longest ago first
     for (const job of this.inflight.values()) {
       if (job.arrived !== true && !job.askedFrom.has(peer.peerId) && lacks?.has(job.key) !== true && job.askedFrom.size < 2) return job
@@ -231,19 +230,20 @@ export class FetchSession {
       if (job.askedFrom.has(peer.peerId)) job.askedFrom.set(peer.peerId, { channel: peer, id })
       const res = await response
       job.askedFrom.delete(peer.peerId)
-      const data = res.block?.data
-      if (data != null) {
+      const block = res.block
+      if (block != null) {
         job.arrived = true
         // verified before the slot is freed, so a liar gets no request after its first bad block
-        const good = await verifies(job.cid, data)
+        const good = await verifies(job.cid, block.chunks)
         if (!good) job.arrived = false
-        this.pendingWrites += data.byteLength
+        this.pendingWrites += block.byteLength
         // storing overlaps with the next requests (bounded by MAX_PENDING_WRITES)
         if (good) release()
         try {
-          await this.receive(peer, job, data, good, Date.now() - sentAt)
+          await this.receive(peer, job, block, good, Date.now() - sentAt)
         } finally {
-          this.pendingWrites -= data.byteLength
+          this.pendingWrites -= block.byteLength
+          block.release()
         }
       } else if (this.finished || this.done.has(job.key)) {
         // nothing to do
@@ -272,8 +272,14 @@ export class FetchSession {
     }
   }
 
-  private async receive (peer: PeerChannel, job: Job, data: Uint8Array, good: boolean, rttMs: number): Promise<void> {
+  private async receive (peer: PeerChannel, job: Job, block: BlockBytes, good: boolean, rttMs: number): Promise<void> {
     if (!good) {
+      // already on its way when the peer's first bad block dropped it: not news
+      if (this.dropped.has(peer.peerId)) {
+        this.requeue(job)
+        return
+      }
+      this.dropped.add(peer.peerId)
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
       this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
@@ -285,27 +291,31 @@ export class FetchSession {
       this.stats.duplicates++
       return
     }
-    peer.observe(rttMs, data.byteLength)
+    peer.observe(rttMs, block.byteLength)
     this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
     this.receiving.add(job.key)
     try {
-      await this.init.blocks.put(job.cid, data)
+      await this.init.blocks.put(job.cid, block.chunks)
     } finally {
       this.receiving.delete(job.key)
     }
     this.inflight.delete(job.key)
-    this.noteRoot(job.cid, data)
-    this.markDone(job.key, data.byteLength, true)
+    // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),
+    // whose CIDs are read from it and kept, are copied out
+    const data = job.cid.code === dagPb.code ? copyBlock(block) : undefined
+    if (data != null) this.noteRoot(job.cid, data)
+    else if (job.cid.equals(this.init.root)) this.stats.totalBytes ??= block.byteLength
+    this.markDone(job.key, block.byteLength, true)
     // cancel the end-game copies still in flight
     for (const [other, { channel, id }] of job.askedFrom) {
       if (other !== peer.peerId && id >= 0) void channel.cancel(id)
     }
     this.progress()
-    const links = linksOf(job.cid, data)
+    const links = data != null ? linksOf(job.cid, data) : []
     if (links.length > 0) {
       await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))
     }
-    await this.rate.take(data.byteLength, this.init.signal)
+    await this.rate.take(block.byteLength, this.init.signal)
   }
 
   private requeue (job: Job): void {
@@ -387,12 +397,3 @@ export class FetchSession {
     this.rejectDone(err)
   }
 }
-
-function compareOrder (a: number[], b: number[]): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i] - b[i]
-  }
-  return a.length - b.length
-}
-

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { blockResponseHead } from '../../src/exchange/block-frame.js'
+import { MAX_BLOCK_HEAD, blockResponseHead, parseBlockResponseHead } from '../../src/exchange/block-frame.js'
 import { Response } from '../../src/exchange/message.js'
 import * as lp from 'it-length-prefixed'
 
@@ -16,6 +16,11 @@ describe('exchange: hand-encoded block responses', () => {
       const decoded = Response.decode(actual.subarray(actual.byteLength - message.byteLength))
       assert.equal(decoded.id, id)
       assert.ok(Buffer.from(decoded.block?.data ?? []).equals(data))
+      // and the client's head parser finds the data where the decoder does (an empty block is
+      // left to the decoder)
+      const parsed = parseBlockResponseHead(message.subarray(0, MAX_BLOCK_HEAD), message.byteLength)
+      if (size === 0) assert.equal(parsed, undefined)
+      else assert.deepEqual(parsed, { id, dataOffset: message.byteLength - size })
     })
   }
 })

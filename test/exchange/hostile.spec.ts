@@ -83,7 +83,9 @@ describe('exchange: hostile peers', function () {
     })
     const liarAddr = liar.getMultiaddrs()[0].toString()
     const { cid, bytes } = await publishRandom(honest, tmp.dir, 8 * MiB)
-    // the liar is listed first so it gets work from the start
+    // connected beforehand, so the liar is in the session from the start: dialled during the
+    // fetch, it could join after the honest peer had served all nine blocks
+    assert.equal((await runCli(['--repo', fetcher.repo, 'connect', liarAddr])).code, 0)
     const r = await runCli(['--repo', fetcher.repo, '--json', 'fetch', cid, '--from', liarAddr, '--from', honest.addresses[0]])
     assert.equal(r.code, 0, r.stderr)
     const events = r.stderr.trim().split('\n').map(l => JSON.parse(l))
