@@ -86,13 +86,11 @@ describe('dashboard: a browser loads the page of a running daemon', function () 
     const shown = {
       peerId: await page.locator('#peer-id').textContent(),
       members: await page.locator('#members tr[data-peer]').count(),
-      transfers: await page.locator('#transfers tr[data-cid]').count(),
-      status: await page.locator('#status-text').textContent()
+      transfers: await page.locator('#transfers tr[data-cid]').count()
     }
     assert.equal(shown.peerId, leecher.peerId)
     assert.ok(shown.members >= 2, `members shown: ${shown.members}`)
     assert.ok(shown.transfers >= 1)
-    assert.equal(shown.status, 'live')
 
     fs.mkdirSync(ARTIFACTS, { recursive: true })
     const shot = path.join(ARTIFACTS, 'dashboard.png')
