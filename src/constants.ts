@@ -221,3 +221,24 @@ export const DAEMON_V8_FLAGS = ['--external-memory-accounted-in-global-limit']
 
 /** Set in the environment of a daemon that has re-executed itself with its options */
 export const DAEMON_REEXEC_ENV = 'SHOAL_DAEMON_REEXEC'
+
+/** How often the dashboard samples bandwidth and pushes a snapshot to open pages */
+export const DASHBOARD_TICK = 1 * second
+
+/** Bandwidth samples the dashboard keeps for its chart (one per tick: two minutes) */
+export const DASHBOARD_HISTORY = 120
+
+/** How long a finished transfer stays listed on the dashboard */
+export const DASHBOARD_RECENT_TRANSFER = 30 * second
+
+/** Transfers the dashboard lists at most (running first, then the latest finished) */
+export const DASHBOARD_MAX_TRANSFERS = 20
+
+/** Pins the dashboard lists at most (newest first); the total is shown too */
+export const DASHBOARD_MAX_PINS = 50
+
+/** How often the dashboard re-reads what is slow to count (store size, pins, connections) */
+export const DASHBOARD_SLOW_INTERVAL = 5 * second
+
+/** Dashboard pages (event streams) served at once; more are answered 503 */
+export const DASHBOARD_MAX_CLIENTS = 8

@@ -10,6 +10,7 @@ import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
 import type { Gateway } from '../gateway/index.js'
+import type { Dashboard } from '../dashboard/index.js'
 
 /** Bytes of a file from `offset`; plain fds, which cost less per call than FileHandles */
 async function readFileRange (file: string, offset: number, length: number): Promise<Uint8Array> {
@@ -127,6 +128,7 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
   const paths = repoPaths(repo)
   let server: ApiServer | undefined
   let gateway: Gateway | undefined
+  let dashboard: Dashboard | undefined
   try {
     try {
       await peer.start()
@@ -138,7 +140,9 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     const { host, port } = apiHostPort ?? parseHostPort(peer.config.api.address, 'api.address')
     const token = randomBytes(32).toString('hex')
     const metrics = peer.metrics
-    server = createApiServer({ api: peer, host, port, token, metrics: metrics != null ? async () => metrics.scrape() : undefined })
+    const { createDashboard } = await import('../dashboard/index.js')
+    dashboard = createDashboard({ api: peer, activity: peer.activity, logger: peer.host?.logger })
+    server = createApiServer({ api: peer, host, port, token, metrics: metrics != null ? async () => metrics.scrape() : undefined, dashboard })
     let apiAddress: string
     try {
       apiAddress = await server.start()
@@ -154,6 +158,7 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
       await writeFileAtomic(paths.gateway, gateway.address + '\n', { mode: 0o600 })
     }
     const g = gateway
+    const d = dashboard
     let stopped = false
     const s = server
     return {
@@ -168,6 +173,7 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
         await fs.rm(paths.token, { force: true })
         await fs.rm(paths.gateway, { force: true })
         await g?.stop()
+        d.stop()
         await s.stop()
         await peer.stop()
       }
@@ -176,6 +182,7 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     await gateway?.stop().catch(() => {})
     // the lock is ours here: the address files written so far name nothing that runs
     for (const file of [paths.gateway, paths.api, paths.token]) await fs.rm(file, { force: true })
+    dashboard?.stop()
     await server?.stop().catch(() => {})
     await peer.stop().catch(() => {})
     throw err

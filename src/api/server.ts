@@ -22,6 +22,8 @@ export interface ApiServerInit {
   token: string
   /** Prometheus exposition for `GET /metrics` (no token needed); absent: 404 */
   metrics?: () => Promise<{ contentType: string, text: string }>
+  /** The read-only dashboard under `/dashboard` (no token needed; docs/dashboard.md); absent: 404 */
+  dashboard?: Pick<import('../dashboard/index.js').Dashboard, 'handle'>
 }
 
 export interface ApiServer {
@@ -82,6 +84,8 @@ class HttpApiServer implements ApiServer {
       if (!this.hostAllowed(req.headers.host)) {
         return reply(res, 403, { error: { name: 'ForbiddenError', message: 'the control API answers only requests addressed to its loopback address' } })
       }
+      // read-only status for a page on this same origin: answered without the token
+      if (this.init.dashboard != null && await this.init.dashboard.handle(req, res)) return
       if (this.init.metrics != null && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
         // read-only and holds no content: answered without the token, so Prometheus needs none
         if (req.method !== 'GET' && req.method !== 'HEAD') {

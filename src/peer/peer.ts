@@ -28,6 +28,7 @@ import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
 import type { FetchSession } from '../exchange/index.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { ShoalMetrics } from '../gateway/metrics.js'
+import type { Activity } from '../dashboard/index.js'
 
 export interface PeerComponents {
   root: string
@@ -51,6 +52,8 @@ export class ShoalPeer implements ShoalApi {
   gossip?: Gossip
   /** Prometheus metrics, when online and `metrics.enabled` */
   metrics?: ShoalMetrics
+  /** Live fetch sessions and bandwidth, for the dashboard; when online */
+  activity?: Activity
   /** HOST:PORT of the HTTP gateway, set by the daemon that serves it */
   gatewayAddress?: string
   private readonly components: PeerComponents
@@ -111,7 +114,10 @@ export class ShoalPeer implements ShoalApi {
       void this.reconnectKnown(host)
       const { createExchange } = await import('../exchange/index.js')
       const exchange = createExchange({ host, blocks: this.metrics?.countFetched(this.store.blocks) ?? this.store.blocks }, this.config.exchange)
-      this.exchange = this.metrics?.timeFetches(exchange) ?? exchange
+      const { createActivity } = await import('../dashboard/index.js')
+      this.activity = createActivity()
+      this.exchange = this.activity.track(this.metrics?.timeFetches(exchange) ?? exchange)
+      this.activity.start({ bytesSent: () => exchange.stats().server.bytesSent })
       await this.exchange.start()
       const { createRouting } = await import('../routing/index.js')
       this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
@@ -161,6 +167,7 @@ export class ShoalPeer implements ShoalApi {
     }
     this.started = false
     clearInterval(this.quotaTimer)
+    this.activity?.stop()
     try {
       await this.evictions()
       await this.gossip?.stop()

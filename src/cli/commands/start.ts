@@ -23,9 +23,10 @@ export function register (program: Command): void {
           `shoal peer ${id.peerId} (repo ${daemon.repo}, swarm ${daemon.peer.config.swarm})`,
           ...id.addresses.map(a => `listening on ${a}`),
           `control API on http://${daemon.apiAddress}`,
+          `dashboard on http://${daemon.apiAddress}/dashboard`,
           ...(daemon.gatewayAddress != null ? [`gateway on http://${daemon.gatewayAddress}/ipfs/`] : []),
           'ready'
-        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, repo: daemon.repo, swarm: daemon.peer.config.swarm, ...(daemon.gatewayAddress != null ? { gateway: daemon.gatewayAddress } : {}) })
+        ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, dashboard: `http://${daemon.apiAddress}/dashboard`, repo: daemon.repo, swarm: daemon.peer.config.swarm, ...(daemon.gatewayAddress != null ? { gateway: daemon.gatewayAddress } : {}) })
       }
 
       await new Promise<void>((resolve) => {
