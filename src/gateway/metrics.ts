@@ -41,7 +41,7 @@ export interface ShoalMetrics {
    */
   reportMembership(size: () => number): void
   /** Wrap the blocks the exchange client stores, to count bytes fetched */
-  countFetched<T extends { put(cid: CID, bytes: Uint8Array): Promise<CID> }>(blocks: T): T
+  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID> }>(blocks: T): T
   /** Wrap an exchange, to time every fetch session */
   timeFetches<T extends { fetch(root: CID, options?: any): { result: Promise<unknown> } }>(exchange: T): T
   /** The exposition text and its content type */
@@ -144,14 +144,16 @@ class PrometheusShoalMetrics implements ShoalMetrics {
     })
   }
 
-  countFetched<T extends { put(cid: CID, bytes: Uint8Array): Promise<CID> }>(blocks: T): T {
+  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID> }>(blocks: T): T {
     const counter = this.fetchedBytes
     return new Proxy(blocks, {
       get (target, prop, receiver) {
         if (prop === 'put') {
-          return async (cid: CID, bytes: Uint8Array) => {
+          // the exchange stores a block as one buffer or as the chunks it arrived in
+          return async (cid: CID, bytes: Uint8Array | Uint8Array[]) => {
             const r = await target.put(cid, bytes)
-            counter.inc({ protocol: 'exchange' }, bytes.byteLength)
+            const size = bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, c) => n + c.byteLength, 0)
+            counter.inc({ protocol: 'exchange' }, size)
             return r
           }
         }

@@ -114,7 +114,9 @@ describe('gossip and routing: ten peers in one process', function () {
       assert.deepEqual(a?.tags, ['news'])
       assert.equal(watchers[0].items.length, 0, 'a publisher does not hear its own announcement')
       // the liar's direct neighbours rejected its messages and scored it below zero
-      const neighbours = peers.filter(p => p !== liar && p.host?.getConnections(liar.peerId).length !== 0)
+      // (the peers the liar's router sent to: those it knew to be subscribed to the topic)
+      const subscribers = new Set((liar.host?.services.pubsub.getSubscribers(topic) ?? []).map(id => id.toString()))
+      const neighbours = peers.filter(p => p !== liar && subscribers.has(p.peerId.toString()))
       assert.ok(neighbours.length > 0)
       await waitFor(async () => neighbours.every(p => (p.gossip?.stats().rejected ?? 0) > 0), 10_000, 'rejections')
       // scores are recomputed on the router's own schedule, so wait for it
