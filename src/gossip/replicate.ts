@@ -3,6 +3,9 @@ import { Replicate } from './messages.js'
 import type { Announcement } from './index.js'
 import type { Logger } from '@libp2p/interface'
 
+const HOLD_ATTEMPTS = 3
+const HOLD_RETRY_DELAY = 2000
+
 /** What a peer replicates (the config's `replicate` section) */
 export interface ReplicatePolicy {
   enabled: boolean
@@ -104,7 +107,17 @@ export class Replicator {
     if (this.holding.has(a.cid) || this.stopped) return
     this.holding.add(a.cid)
     try {
-      await this.init.hold(a)
+      // a publisher that is slow to answer, or a record not yet in the DHT, is worth a retry
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.init.hold(a)
+          break
+        } catch (err: any) {
+          this.init.log('attempt %d to replicate %s failed: %s', attempt, a.cid, err.message)
+          if (attempt >= HOLD_ATTEMPTS || this.stopped) throw err
+          await new Promise(resolve => setTimeout(resolve, attempt * HOLD_RETRY_DELAY))
+        }
+      }
       this.noteHolder(a.cid, this.init.self)
       await this.init.send({ kind: Replicate.Kind.HELD, cid: a.cid, time: Date.now(), free: 0, holders: [] })
     } catch (err: any) {
