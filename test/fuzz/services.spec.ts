@@ -17,6 +17,7 @@ import { EXCHANGE_PROTOCOL } from '../../src/constants.js'
 import { Request, Response } from '../../src/exchange/message.js'
 import { createHost } from '../../src/host/index.js'
 import { lastJson, runCli } from '../helpers/cli.js'
+import { rssOf } from '../helpers/proc.js'
 import { publishRandom, startPeer } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
@@ -24,12 +25,6 @@ import type { DaemonProcess } from '../helpers/cli.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300)
 const MiB = 1024 * 1024
-
-/** Resident memory of a process, bytes */
-export async function rssOf (pid: number): Promise<number> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
-}
 
 interface Answer { status: number, headers: http.IncomingHttpHeaders, body: Buffer }
 
