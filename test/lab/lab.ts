@@ -145,6 +145,7 @@ export class Lab {
   /** What the lab could not emulate on this machine, for the test's output */
   readonly notes: string[] = []
   private readonly exitHook: () => void
+  private readonly extra: ChildProcess[] = []
   private destroyed = false
 
   private constructor (dir: string) {
@@ -302,6 +303,28 @@ export class Lab {
     return daemon
   }
 
+  /**
+   * Run `node SCRIPT ARGS` in host `i`'s namespace until it prints a JSON line; the process is
+   * killed with the lab
+   */
+  async spawnNode (i: number, script: string, args: string[]): Promise<{ child: ChildProcess, ready: any, stdout(): string }> {
+    const child = spawn('ip', ['netns', 'exec', this.hosts[i].ns, process.execPath, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.extra.push(child)
+    let out = ''
+    let err = ''
+    child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8192) })
+    const ready = await new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`${script} not ready within 30 s: ${err}`)) }, 30_000)
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString()
+        const line = out.split('\n').find(l => l.startsWith('{'))
+        if (line != null) { clearTimeout(timer); resolve(JSON.parse(line)) }
+      })
+      child.once('exit', () => { clearTimeout(timer); reject(new Error(`${script} exited: ${err}`)) })
+    }).catch((e) => { child.kill('SIGKILL'); throw e })
+    return { child, ready, stdout: () => out }
+  }
+
   /** `shoal ARGS` against host `i`'s repo, run inside its namespace */
   async cli (i: number, args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
     const host = this.hosts[i]
@@ -332,6 +355,7 @@ export class Lab {
     if (this.destroyed) return
     this.destroyed = true
     process.off('exit', this.exitHook)
+    for (const c of this.extra) { try { c.kill('SIGKILL') } catch {} }
     for (const h of this.hosts) {
       if (h.daemon?.running() === true) { try { h.daemon.child.kill('SIGKILL') } catch {} }
       removeNamespaceSync(h.ns)
