@@ -13,6 +13,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { initRepo } from '../../src/peer/index.js'
 import { SHOAL_BIN } from '../helpers/cli.js'
@@ -21,6 +22,9 @@ import type { RunResult } from '../helpers/cli.js'
 import type { ChildProcess } from 'node:child_process'
 
 const exec = promisify(execFile)
+const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.js', import.meta.url))
+/** Where a daemon listens, on its namespace's loopback, when a delay relay fronts it */
+const RELAYED_PORT = 4002
 const PREFIX = 'shoallab-'
 const SUBNET = '10.77.0.'
 /** The port every daemon listens on, at its namespace's address */
@@ -126,6 +130,8 @@ export interface LabHost {
   repo: string
   profile: LinkProfile
   daemon?: LabDaemon
+  /** the user-space delay relay in front of the daemon, where netem is missing */
+  relay?: ChildProcess
 }
 
 export interface LabInit {
@@ -161,7 +167,7 @@ export class Lab {
     await reapLeftovers()
     const lab = new Lab(init.dir)
     lab.netem = s.netem
-    if (!s.netem) lab.notes.push('tc netem is not in this kernel (CONFIG_NET_SCH_NETEM): link delay, jitter and loss are NOT emulated; rates are (tbf)')
+    if (!s.netem) lab.notes.push('tc netem is not in this kernel (CONFIG_NET_SCH_NETEM): delay and jitter come from a user-space relay in front of each daemon, loss is NOT emulated, rates are (tbf)')
     process.once('exit', lab.exitHook)
     try {
       await lab.sh('ip', ['netns', 'add', lab.switchNs])
@@ -255,8 +261,20 @@ export class Lab {
       c.gossip.presenceIntervalMs = 1000
       c.gossip.colocationWhitelist = []
       c.store.fsync = false
+      if (this.relayed(i)) {
+        // the relay owns the namespace address; every inbound connection reaches the daemon from 127.0.0.1
+        c.addresses.listen = [`/ip4/127.0.0.1/tcp/${RELAYED_PORT}`]
+        c.addresses.announce = [`/ip4/${this.hosts[i].ip}/tcp/${LAB_PORT}`]
+        c.gossip.colocationWhitelist = ['127.0.0.1']
+      }
       change(c)
     })
+  }
+
+  /** Whether host `i`'s delay comes from a user-space relay (no netem here) */
+  relayed (i: number): boolean {
+    const p = this.hosts[i].profile
+    return !this.netem && ((p.delayMs ?? 0) > 0 || (p.jitterMs ?? 0) > 0)
   }
 
   /** Init host `i`'s repo (first time only) and start its daemon in its namespace */
@@ -267,6 +285,9 @@ export class Lab {
       await fs.access(path.join(host.repo, 'config.json'))
     } catch {
       await initRepo(host.repo, { configText: JSON.stringify(await this.config(i, change), null, 2) })
+    }
+    if (this.relayed(i) && host.relay == null) {
+      host.relay = (await this.spawnNode(i, DELAY_RELAY, [host.ip, String(LAB_PORT), String(RELAYED_PORT), String(host.profile.delayMs ?? 0), String(host.profile.jitterMs ?? 0)])).child
     }
     const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SHOAL_BIN, '--repo', host.repo, '--json', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
