@@ -292,6 +292,11 @@ export class FetchSession {
 
   private async receive (peer: PeerChannel, job: Job, data: Uint8Array, good: boolean, rttMs: number): Promise<void> {
     if (!good) {
+      // blocks that arrived together with the first bad one are not reported again
+      if (peer.closed) {
+        this.requeue(job)
+        return
+      }
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
       this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
