@@ -277,6 +277,20 @@ export class Lab {
     return !this.netem && ((p.delayMs ?? 0) > 0 || (p.jitterMs ?? 0) > 0)
   }
 
+  /**
+   * Where a process on host `i` should listen so that others reach it at `<ip>:4001` with the
+   * host's link delay: behind the delay relay (started here, once) where netem is missing,
+   * else on the address itself
+   */
+  async front (i: number): Promise<string> {
+    const host = this.hosts[i]
+    if (!this.relayed(i)) return `/ip4/${host.ip}/tcp/${LAB_PORT}`
+    if (host.relay == null) {
+      host.relay = (await this.spawnNode(i, DELAY_RELAY, [host.ip, String(LAB_PORT), String(RELAYED_PORT), String(host.profile.delayMs ?? 0), String(host.profile.jitterMs ?? 0)])).child
+    }
+    return `/ip4/127.0.0.1/tcp/${RELAYED_PORT}`
+  }
+
   /** Init host `i`'s repo (first time only) and start its daemon in its namespace */
   async start (i: number, change: (config: any) => void = () => {}): Promise<LabDaemon> {
     const host = this.hosts[i]
@@ -286,9 +300,7 @@ export class Lab {
     } catch {
       await initRepo(host.repo, { configText: JSON.stringify(await this.config(i, change), null, 2) })
     }
-    if (this.relayed(i) && host.relay == null) {
-      host.relay = (await this.spawnNode(i, DELAY_RELAY, [host.ip, String(LAB_PORT), String(RELAYED_PORT), String(host.profile.delayMs ?? 0), String(host.profile.jitterMs ?? 0)])).child
-    }
+    await this.front(i)
     const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SHOAL_BIN, '--repo', host.repo, '--json', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-16_384) })

@@ -35,7 +35,9 @@ describe('lab: a lying peer on a slow link', function () {
   it('0 corrupt bytes stored, the liar is dropped, the fetch completes byte-identical', async () => {
     const seeder = await lab!.start(0)
     await lab!.start(1)
-    const liar = await lab!.spawnNode(2, LIAR, [`/ip4/${lab!.hosts[2].ip}/tcp/${LAB_PORT}`, path.join(tmp.dir, 'liar-ds')])
+    const liar = await lab!.spawnNode(2, LIAR, [await lab!.front(2), path.join(tmp.dir, 'liar-ds')])
+    // reached at its host's address, through the delay relay where there is one
+    liar.ready.address = `/ip4/${lab!.hosts[2].ip}/tcp/${LAB_PORT}/p2p/${String(liar.ready.peerId)}`
     const bytes = randomBytes(32 * MiB)
     const file = path.join(tmp.dir, 'honest.bin')
     await fs.writeFile(file, bytes)
