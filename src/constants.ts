@@ -158,6 +158,9 @@ export const STATUS_FIND_TIMEOUT = 10 * second
 /** How often a peer with a store quota checks it (besides after every fetch) */
 export const QUOTA_CHECK_INTERVAL = minute
 
+/** How long a fetch whose peers have all left (killed, restarted) waits for one to connect before it fails */
+export const REJOIN_GRACE = 15 * second
+
 /** Connected peers asked to join one fetch at most (the lightest loaded first) */
 export const MAX_SESSION_PEERS = 16
 

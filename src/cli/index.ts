@@ -26,6 +26,7 @@ import { register as swarm } from './commands/swarm.js'
 import { register as watch } from './commands/watch.js'
 import { register as exportCar } from './commands/export.js'
 import { register as importCar } from './commands/import.js'
+import { register as testnet } from './commands/testnet.js'
 import { exitCodeOf, reportError } from './output.js'
 
 export function buildProgram (): Command {
@@ -36,7 +37,7 @@ export function buildProgram (): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar]) {
+  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar, testnet]) {
     register(program)
   }
   // subcommands report usage errors through the same exit path

@@ -23,7 +23,7 @@ export interface ExchangeBlocks {
 }
 
 export interface ExchangeComponents {
-  host: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'logger'>
+  host: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'logger' | 'addEventListener' | 'removeEventListener'>
   blocks: ExchangeBlocks
 }
 
@@ -193,6 +193,19 @@ class ShoalExchange implements Exchange {
     this.sessions.add(session)
     void session.result.finally(() => this.sessions.delete(session)).catch(() => {})
 
+    // once the first round of peers has joined, peers that connect while the session runs (a
+    // seeder restarted, a member met) are asked too
+    const host = this.components.host
+    const joining = new Set<string>()
+    const onConnect = (evt: CustomEvent<PeerId>): void => {
+      const id = evt.detail
+      const key = id.toString()
+      if (!session.running || session.hasPeer(key) || joining.has(key) || session.peerCount >= MAX_SESSION_PEERS || this.isBanned(key)) return
+      joining.add(key)
+      void this.join(session, id, root, true, options.signal).finally(() => { joining.delete(key) })
+    }
+    void session.result.finally(() => { host.removeEventListener('peer:connect', onConnect) }).catch(() => {})
+
     void (async () => {
       await session.start()
       const joins: Array<Promise<void>> = []
@@ -233,6 +246,7 @@ class ShoalExchange implements Exchange {
         }
         await Promise.all(found)
       }
+      if (session.running) host.addEventListener('peer:connect', onConnect)
       session.providersDone()
     })().catch((err) => { session.fail(err) })
     return session

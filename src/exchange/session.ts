@@ -2,7 +2,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
-import { MAX_PENDING_WRITES } from '../constants.js'
+import { MAX_PENDING_WRITES, REJOIN_GRACE } from '../constants.js'
 import { RateLimiter } from './rate.js'
 import { compareOrder, contentSize } from './dag-order.js'
 import { copyBlock } from './response-reader.js'
@@ -68,6 +68,10 @@ export class FetchSession {
   private readonly stats = { blocks: 0, bytes: 0, fetchedBlocks: 0, fetchedBytes: 0, duplicates: 0, totalBytes: undefined as number | undefined }
   /** Whether more peers may still join; when false and no peer can serve a block, the fetch fails */
   private providersPending = true
+  /** Set once a peer has served in this session; losing all of them then waits REJOIN_GRACE for another */
+  private hadPeer = false
+  private graceTimer?: ReturnType<typeof setTimeout>
+  private graceOver = false
 
   constructor (init: SessionInit) {
     this.init = init
@@ -91,6 +95,10 @@ export class FetchSession {
       return
     }
     this.peers.set(channel.peerId, channel)
+    this.hadPeer = true
+    clearTimeout(this.graceTimer)
+    this.graceTimer = undefined
+    this.graceOver = false
     channel.onClose((err) => { this.removePeer(channel, err) })
     this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, joined: true, peers: this.peers.size })
     this.schedule()
@@ -104,6 +112,16 @@ export class FetchSession {
 
   get peerCount (): number {
     return this.peers.size
+  }
+
+  /** Whether this peer serves in the session now */
+  hasPeer (peerId: string): boolean {
+    return this.peers.has(peerId)
+  }
+
+  /** Whether the session still runs (neither done nor failed) */
+  get running (): boolean {
+    return !this.finished && this.error == null
   }
 
   /** Resolves when the block is in the store; rejects if the session fails first */
@@ -359,6 +377,12 @@ export class FetchSession {
     }
     if (this.providersPending) return
     if (this.peers.size === 0) {
+      // every peer left mid-fetch (killed, restarted, disconnected): peers that connect again
+      // join through the exchange, so wait a while for one before giving up
+      if (this.hadPeer && !this.graceOver) {
+        this.graceTimer ??= setTimeout(() => { this.graceTimer = undefined; this.graceOver = true; this.check() }, REJOIN_GRACE)
+        return
+      }
       this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.queue.length + this.inflight.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }
@@ -373,6 +397,7 @@ export class FetchSession {
 
   private finish (): void {
     this.finished = true
+    clearTimeout(this.graceTimer)
     for (const peer of this.peers.values()) peer.close()
     const durationMs = Date.now() - this.started
     this.init.onProgress?.({ type: 'fetch:done', blocks: this.stats.blocks, bytes: this.stats.bytes, fetchedBytes: this.stats.fetchedBytes })
@@ -390,6 +415,7 @@ export class FetchSession {
   fail (err: Error): void {
     if (this.finished) return
     this.finished = true
+    clearTimeout(this.graceTimer)
     this.error = err
     for (const peer of this.peers.values()) peer.close()
     for (const list of this.waiters.values()) for (const w of list) w.reject(err)

@@ -64,6 +64,8 @@ export class ShoalPeer implements ShoalApi {
   private evictAgain = false
   private quotaTimer?: ReturnType<typeof setInterval>
   private readonly meeting = new Set<string>()
+  private rejoinTimer?: ReturnType<typeof setInterval>
+  private readonly rejoining = new Set<string>()
 
   constructor (components: PeerComponents) {
     this.components = components
@@ -144,6 +146,7 @@ export class ShoalPeer implements ShoalApi {
       await this.gossip.start()
       const gossip = this.gossip
       this.metrics?.reportMembership(() => gossip.stats().members)
+      this.rejoinTimer = setInterval(() => { this.rejoin() }, this.config.gossip.presenceIntervalMs)
       if (this.config.store.quota > 0) {
         this.enforceQuotaSoon()
         this.quotaTimer = setInterval(() => { this.enforceQuotaSoon() }, QUOTA_CHECK_INTERVAL)
@@ -168,6 +171,7 @@ export class ShoalPeer implements ShoalApi {
     this.started = false
     clearInterval(this.quotaTimer)
     this.activity?.stop()
+    clearInterval(this.rejoinTimer)
     try {
       await this.evictions()
       await this.gossip?.stop()
@@ -298,6 +302,49 @@ export class ShoalPeer implements ShoalApi {
       }
     } catch (err: any) {
       log('could not reconnect to known peers: %s', err.message)
+    }
+  }
+
+  /**
+   * Members that went silent (suspect or gone, not yet forgotten) are dialled again once a
+   * heartbeat period while this peer has fewer than MIN_SWARM_PEERS neighbours. Their beats
+   * cannot tell us they are back, so without this the two halves of a healed partition stay
+   * apart until the DHT happens to connect them.
+   */
+  private rejoin (): void {
+    const host = this.host
+    const gossip = this.gossip
+    if (host == null || gossip == null || host.getPeers().length >= MIN_SWARM_PEERS) return
+    const log = host.logger.forComponent('shoal:peer')
+    for (const m of gossip.members()) {
+      if (this.rejoining.size >= MAX_REJOINING) return
+      if (m.self === true || m.state === 'alive' || m.addresses.length === 0 || this.rejoining.has(m.peerId)) continue
+      let id: PeerId
+      try {
+        id = peerIdFromString(m.peerId)
+      } catch {
+        continue
+      }
+      const connections = host.getConnections(id)
+      // connected but silent for 2.5 periods: the connection may be dead (a partition leaves TCP
+      // backing off for minutes); a ping tells, and a dead one is dropped and dialled afresh
+      if (connections.length > 0 && m.state !== 'gone') continue
+      const timeoutMs = Math.min(this.config.limits.dialTimeoutMs, Math.max(2 * this.config.gossip.presenceIntervalMs, 2 * second))
+      this.rejoining.add(m.peerId)
+      void (async () => {
+        if (connections.length > 0) {
+          try {
+            await host.services.ping.ping(id, { signal: AbortSignal.timeout(timeoutMs) })
+            return
+          } catch {
+            for (const c of connections) c.abort(new Error('member silent and ping unanswered'))
+          }
+        }
+        await host.peerStore.merge(id, { multiaddrs: m.addresses.map(a => multiaddr(a)) })
+        // a short timeout: the next period tries again
+        await host.dial(id, { signal: AbortSignal.timeout(timeoutMs) })
+        log('rejoined silent member %s', m.peerId)
+      })().catch(() => {}).finally(() => { this.rejoining.delete(m.peerId) })
     }
   }
 
@@ -642,6 +689,8 @@ const MIN_SWARM_PEERS = 8
 const MAX_RECONNECT = 32
 /** Member dials in flight at once */
 const MAX_MEETING = 2
+/** Dials to silent members in flight at once */
+const MAX_REJOINING = 4
 const MAX_REPLICAS = 64
 
 /** Announced names are single path segments */

@@ -1,0 +1,417 @@
+/**
+ * The swarm lab: N hosts on one machine, each a Linux network namespace with its own IP, joined by
+ * veth pairs to a bridge in a dedicated "switch" namespace (the root namespace is never touched).
+ * Each host's link has a profile (delay, jitter, loss, rate) applied with `tc` on both of its
+ * ends, runs a real `shoal start` daemon with its own repo, and is driven through the CLI run
+ * inside its namespace (the control API stays on the namespace's loopback).
+ *
+ * Every namespace and process a lab makes is named `shoallab-<pid>-<id>-…` and removed by
+ * `destroy()`, by a process exit hook if the test process dies first, and by `reapLeftovers()`
+ * (run when a lab is created) once the pid that made it is gone.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { initRepo } from '../../src/peer/index.js'
+import { SHOAL_BIN } from '../helpers/cli.js'
+import { testConfig } from '../helpers/swarm.js'
+import type { RunResult } from '../helpers/cli.js'
+import type { ChildProcess } from 'node:child_process'
+
+const exec = promisify(execFile)
+const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.js', import.meta.url))
+/** Where a daemon listens, on its namespace's loopback, when a delay relay fronts it */
+const RELAYED_PORT = 4002
+const PREFIX = 'shoallab-'
+const SUBNET = '10.77.0.'
+/** The port every daemon listens on, at its namespace's address */
+export const LAB_PORT = 4001
+
+/** What one host's link does to packets, in each direction */
+export interface LinkProfile {
+  /** one-way delay between two hosts, ms (half of it on each of the two links crossed) */
+  delayMs?: number
+  /** jitter on that delay, ms */
+  jitterMs?: number
+  /** loss between two hosts, 0 to 1 (split between the two links crossed) */
+  loss?: number
+  /** rate of this host's link, Mbit/s, each direction */
+  rateMbit?: number
+}
+
+export interface LabSupport { ok: boolean, reason?: string, netem: boolean }
+
+let support: Promise<LabSupport> | undefined
+
+/**
+ * Whether this machine can run the lab (root, iproute2, namespaces, veth, bridges) and whether
+ * its kernel has `netem` (delay, jitter, loss). Without netem, rates still apply (tbf) and the
+ * lab says what it could not emulate.
+ */
+export async function labSupport (): Promise<LabSupport> {
+  support ??= (async () => {
+    if (process.platform !== 'linux') return { ok: false, reason: 'the lab needs Linux network namespaces', netem: false }
+    if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (network namespaces, veth, tc)', netem: false }
+    const ns = `${PREFIX}${process.pid}-probe${randomBytes(2).toString('hex')}`
+    try {
+      await exec('ip', ['netns', 'add', ns])
+    } catch (err: any) {
+      return { ok: false, reason: `cannot create a network namespace: ${String(err.stderr ?? err.message).trim()}`, netem: false }
+    }
+    try {
+      await exec('ip', ['-n', ns, 'link', 'add', 'a0', 'type', 'veth', 'peer', 'name', 'b0'])
+      await exec('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge'])
+      let netem = true
+      try {
+        await exec('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'a0', 'root', 'netem', 'delay', '1ms'])
+      } catch {
+        netem = false
+      }
+      await exec('tc', ['-n', ns, 'qdisc', 'replace', 'dev', 'b0', 'root', 'tbf', 'rate', '10mbit', 'burst', '64kb', 'latency', '400ms'])
+      return { ok: true, netem }
+    } catch (err: any) {
+      return { ok: false, reason: `cannot build a link: ${String(err.stderr ?? err.message).trim()}`, netem: false }
+    } finally {
+      await exec('ip', ['netns', 'del', ns]).catch(() => {})
+    }
+  })()
+  return support
+}
+
+/** Remove namespaces (and the processes in them) left by labs whose process is gone */
+export async function reapLeftovers (): Promise<string[]> {
+  const { stdout } = await exec('ip', ['netns', 'list']).catch(() => ({ stdout: '' }))
+  const reaped: string[] = []
+  for (const line of stdout.split('\n')) {
+    const name = line.split(' ')[0]
+    const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name ?? '')
+    if (m == null || name == null) continue
+    const pid = Number(m[1])
+    let alive = true
+    try { process.kill(pid, 0) } catch (err: any) { alive = err.code !== 'ESRCH' }
+    if (alive) continue
+    removeNamespaceSync(name)
+    reaped.push(name)
+  }
+  return reaped
+}
+
+function removeNamespaceSync (ns: string): void {
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(p => /^\d+$/.test(p))
+    for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
+  } catch {}
+  try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
+}
+
+export interface LabDaemon {
+  host: LabHost
+  child: ChildProcess
+  peerId: string
+  /** /ip4/<host ip>/tcp/4001/p2p/<id> */
+  address: string
+  api: string
+  gateway?: string
+  stderr(): string
+  /** SIGTERM (or the signal given) and wait for the exit */
+  stop(signal?: NodeJS.Signals): Promise<void>
+  running(): boolean
+}
+
+export interface LabHost {
+  index: number
+  ns: string
+  ip: string
+  /** this host's interface name in the switch namespace */
+  port: string
+  repo: string
+  profile: LinkProfile
+  daemon?: LabDaemon
+  /** the user-space delay relay in front of the daemon, where netem is missing */
+  relay?: ChildProcess
+}
+
+export interface LabInit {
+  /** Directory for the repos */
+  dir: string
+  hosts: number
+  /** Every host's link profile, or one per host index */
+  profile?: LinkProfile | ((index: number) => LinkProfile)
+}
+
+export class Lab {
+  readonly id: string
+  readonly switchNs: string
+  readonly hosts: LabHost[] = []
+  readonly dir: string
+  netem = false
+  /** What the lab could not emulate on this machine, for the test's output */
+  readonly notes: string[] = []
+  private readonly exitHook: () => void
+  private readonly extra: ChildProcess[] = []
+  private destroyed = false
+
+  private constructor (dir: string) {
+    this.id = `${process.pid}-${randomBytes(2).toString('hex')}`
+    this.switchNs = `${PREFIX}${this.id}-sw`
+    this.dir = dir
+    this.exitHook = () => { this.destroySync() }
+  }
+
+  static async create (init: LabInit): Promise<Lab> {
+    const s = await labSupport()
+    if (!s.ok) throw new Error(`the lab cannot run here: ${s.reason ?? ''}`)
+    await reapLeftovers()
+    const lab = new Lab(init.dir)
+    lab.netem = s.netem
+    if (!s.netem) lab.notes.push('tc netem is not in this kernel (CONFIG_NET_SCH_NETEM): delay and jitter come from a user-space relay in front of each daemon, loss is NOT emulated, rates are (tbf)')
+    process.once('exit', lab.exitHook)
+    try {
+      await lab.sh('ip', ['netns', 'add', lab.switchNs])
+      for (const br of ['br0', 'br1']) {
+        await lab.sh('ip', ['-n', lab.switchNs, 'link', 'add', br, 'type', 'bridge'])
+        await lab.sh('ip', ['-n', lab.switchNs, 'link', 'set', br, 'up'])
+      }
+      for (let i = 0; i < init.hosts; i++) {
+        await lab.addHost(typeof init.profile === 'function' ? init.profile(i) : init.profile ?? {})
+      }
+    } catch (err) {
+      await lab.destroy()
+      throw err
+    }
+    return lab
+  }
+
+  private async sh (cmd: string, args: string[]): Promise<string> {
+    try {
+      return (await exec(cmd, args)).stdout
+    } catch (err: any) {
+      throw new Error(`${cmd} ${args.join(' ')}: ${String(err.stderr ?? err.message).trim()}`)
+    }
+  }
+
+  /** A new host: namespace, link to the switch, address, loopback, link profile */
+  async addHost (profile: LinkProfile = {}): Promise<LabHost> {
+    const index = this.hosts.length
+    if (index >= 250) throw new Error('a lab holds at most 250 hosts')
+    const host: LabHost = { index, ns: `${PREFIX}${this.id}-h${index}`, ip: `${SUBNET}${index + 1}`, port: `p${index}`, repo: path.join(this.dir, `host-${index}`), profile }
+    this.hosts.push(host)
+    await this.sh('ip', ['netns', 'add', host.ns])
+    await this.sh('ip', ['link', 'add', 'eth0', 'netns', host.ns, 'type', 'veth', 'peer', 'name', host.port, 'netns', this.switchNs])
+    await this.sh('ip', ['-n', this.switchNs, 'link', 'set', host.port, 'master', 'br0'])
+    await this.sh('ip', ['-n', this.switchNs, 'link', 'set', host.port, 'up'])
+    await this.sh('ip', ['-n', host.ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0'])
+    await this.sh('ip', ['-n', host.ns, 'link', 'set', 'eth0', 'up'])
+    await this.sh('ip', ['-n', host.ns, 'link', 'set', 'lo', 'up'])
+    await this.setProfile(index, profile)
+    return host
+  }
+
+  /**
+   * Apply a profile to host `i`'s link, on both ends (the host's egress and the switch port's),
+   * so a packet between two hosts crosses two links: each end gets half the delay and loss
+   */
+  async setProfile (i: number, profile: LinkProfile): Promise<void> {
+    const host = this.hosts[i]
+    host.profile = profile
+    const ends: Array<[string, string]> = [[host.ns, 'eth0'], [this.switchNs, host.port]]
+    for (const [ns, dev] of ends) {
+      await exec('tc', ['-n', ns, 'qdisc', 'del', 'dev', dev, 'root']).catch(() => {})
+      const delay = (profile.delayMs ?? 0) / 2
+      const jitter = (profile.jitterMs ?? 0) / 2
+      const loss = 1 - Math.sqrt(1 - (profile.loss ?? 0))
+      const wantsNetem = delay > 0 || jitter > 0 || loss > 0
+      if (wantsNetem && this.netem) {
+        const args = ['-n', ns, 'qdisc', 'add', 'dev', dev, 'root', 'netem', 'limit', '100000']
+        if (delay > 0 || jitter > 0) args.push('delay', `${delay}ms`, ...(jitter > 0 ? [`${jitter}ms`, 'distribution', 'normal'] : []))
+        if (loss > 0) args.push('loss', `${(loss * 100).toFixed(4)}%`)
+        if (profile.rateMbit != null) args.push('rate', `${profile.rateMbit}mbit`)
+        await this.sh('tc', args)
+      } else if (profile.rateMbit != null) {
+        await this.sh('tc', ['-n', ns, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${profile.rateMbit}mbit`, 'burst', '64kb', 'latency', '400ms'])
+      }
+    }
+  }
+
+  /** Put these hosts on a second bridge: they reach one another but no host on the first */
+  async partition (hosts: number[]): Promise<void> {
+    for (const i of hosts) await this.sh('ip', ['-n', this.switchNs, 'link', 'set', this.hosts[i].port, 'master', 'br1'])
+  }
+
+  /** Every host back on the first bridge */
+  async heal (): Promise<void> {
+    for (const h of this.hosts) await this.sh('ip', ['-n', this.switchNs, 'link', 'set', h.port, 'master', 'br0'])
+  }
+
+  /** Cut (or restore) a host's link at the switch: packets to and from it vanish */
+  async setLink (i: number, up: boolean): Promise<void> {
+    await this.sh('ip', ['-n', this.switchNs, 'link', 'set', this.hosts[i].port, up ? 'up' : 'down'])
+  }
+
+  /** The lab's config for host `i` (configs/local.json made deterministic), with changes */
+  async config (i: number, change: (config: any) => void = () => {}): Promise<any> {
+    return testConfig((c) => {
+      c.swarm = 'lab'
+      c.addresses.listen = [`/ip4/${this.hosts[i].ip}/tcp/${LAB_PORT}`]
+      c.discovery.mdns = false
+      c.dht.peerAddresses = 'private'
+      c.gossip.presenceIntervalMs = 1000
+      c.gossip.colocationWhitelist = []
+      c.store.fsync = false
+      if (this.relayed(i)) {
+        // the relay owns the namespace address; every inbound connection reaches the daemon from 127.0.0.1
+        c.addresses.listen = [`/ip4/127.0.0.1/tcp/${RELAYED_PORT}`]
+        c.addresses.announce = [`/ip4/${this.hosts[i].ip}/tcp/${LAB_PORT}`]
+        c.gossip.colocationWhitelist = ['127.0.0.1']
+      }
+      change(c)
+    })
+  }
+
+  /** Whether host `i`'s delay comes from a user-space relay (no netem here) */
+  relayed (i: number): boolean {
+    const p = this.hosts[i].profile
+    return !this.netem && ((p.delayMs ?? 0) > 0 || (p.jitterMs ?? 0) > 0)
+  }
+
+  /**
+   * Where a process on host `i` should listen so that others reach it at `<ip>:4001` with the
+   * host's link delay: behind the delay relay (started here, once) where netem is missing,
+   * else on the address itself
+   */
+  async front (i: number): Promise<string> {
+    const host = this.hosts[i]
+    if (!this.relayed(i)) return `/ip4/${host.ip}/tcp/${LAB_PORT}`
+    if (host.relay == null) {
+      host.relay = (await this.spawnNode(i, DELAY_RELAY, [host.ip, String(LAB_PORT), String(RELAYED_PORT), String(host.profile.delayMs ?? 0), String(host.profile.jitterMs ?? 0)])).child
+    }
+    return `/ip4/127.0.0.1/tcp/${RELAYED_PORT}`
+  }
+
+  /** Init host `i`'s repo (first time only) and start its daemon in its namespace */
+  async start (i: number, change: (config: any) => void = () => {}): Promise<LabDaemon> {
+    const host = this.hosts[i]
+    if (host.daemon?.running() === true) throw new Error(`host ${i} already runs a daemon`)
+    try {
+      await fs.access(path.join(host.repo, 'config.json'))
+    } catch {
+      await initRepo(host.repo, { configText: JSON.stringify(await this.config(i, change), null, 2) })
+    }
+    await this.front(i)
+    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SHOAL_BIN, '--repo', host.repo, '--json', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-16_384) })
+    const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+    const ready = await new Promise<any>((resolve, reject) => {
+      let buf = ''
+      const timer = setTimeout(() => { reject(new Error(`host ${i}: daemon not ready within 60 s: ${stderr}`)) }, 60_000)
+      child.stdout?.on('data', (d: Buffer) => {
+        buf += d.toString()
+        const line = buf.split('\n').find(l => l.startsWith('{'))
+        if (line != null) { clearTimeout(timer); resolve(JSON.parse(line)) }
+      })
+      void exited.then(() => { clearTimeout(timer); reject(new Error(`host ${i}: daemon exited before it was ready: ${stderr}`)) })
+    }).catch((err) => { child.kill('SIGKILL'); throw err })
+    const daemon: LabDaemon = {
+      host,
+      child,
+      peerId: ready.peerId,
+      address: `/ip4/${host.ip}/tcp/${LAB_PORT}/p2p/${ready.peerId}`,
+      api: ready.api,
+      gateway: ready.gateway,
+      stderr: () => stderr,
+      running: () => child.exitCode == null && child.signalCode == null,
+      stop: async (signal = 'SIGTERM') => {
+        if (!daemon.running()) return
+        child.kill(signal)
+        const timer = setTimeout(() => { child.kill('SIGKILL') }, 15_000)
+        await exited
+        clearTimeout(timer)
+      }
+    }
+    host.daemon = daemon
+    return daemon
+  }
+
+  /**
+   * Run `node SCRIPT ARGS` in host `i`'s namespace until it prints a JSON line; the process is
+   * killed with the lab
+   */
+  async spawnNode (i: number, script: string, args: string[]): Promise<{ child: ChildProcess, ready: any, stdout(): string }> {
+    const child = spawn('ip', ['netns', 'exec', this.hosts[i].ns, process.execPath, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.extra.push(child)
+    let out = ''
+    let err = ''
+    child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8192) })
+    const ready = await new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`${script} not ready within 30 s: ${err}`)) }, 30_000)
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString()
+        const line = out.split('\n').find(l => l.startsWith('{'))
+        if (line != null) { clearTimeout(timer); resolve(JSON.parse(line)) }
+      })
+      child.once('exit', () => { clearTimeout(timer); reject(new Error(`${script} exited: ${err}`)) })
+    }).catch((e) => { child.kill('SIGKILL'); throw e })
+    return { child, ready, stdout: () => out }
+  }
+
+  /** `shoal ARGS` against host `i`'s repo, run inside its namespace */
+  async cli (i: number, args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
+    const host = this.hosts[i]
+    return new Promise((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SHOAL_BIN, '--repo', host.repo, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      child.stdout.on('data', (d: Buffer) => out.push(d))
+      child.stderr.on('data', (d: Buffer) => err.push(d))
+      const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 120_000)
+      child.on('error', reject)
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') })
+      })
+    })
+  }
+
+  /** Stop every daemon, remove every namespace and repo; safe to call twice */
+  async destroy (): Promise<void> {
+    if (this.destroyed) return
+    await Promise.all(this.hosts.map(async h => h.daemon?.stop().catch(() => {})))
+    this.destroySync()
+    await fs.rm(this.dir, { recursive: true, force: true }).catch(() => {})
+  }
+
+  private destroySync (): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    process.off('exit', this.exitHook)
+    for (const c of this.extra) { try { c.kill('SIGKILL') } catch {} }
+    for (const h of this.hosts) {
+      if (h.daemon?.running() === true) { try { h.daemon.child.kill('SIGKILL') } catch {} }
+      removeNamespaceSync(h.ns)
+    }
+    removeNamespaceSync(this.switchNs)
+  }
+}
+
+/** Namespaces of this process's labs that still exist (a test asserts cleanup with it) */
+export async function labNamespaces (): Promise<string[]> {
+  const { stdout } = await exec('ip', ['netns', 'list']).catch(() => ({ stdout: '' }))
+  return stdout.split('\n').map(l => l.split(' ')[0]).filter((n): n is string => n != null && n.startsWith(`${PREFIX}${process.pid}-`))
+}
+
+/**
+ * In a mocha `before`: skip the suite where the lab cannot run, saying why; with
+ * SHOAL_LAB_REQUIRED=1 (CI) fail instead, so a lab that silently stopped running is noticed
+ */
+export async function requireLab (ctx: Mocha.Context): Promise<LabSupport> {
+  const s = await labSupport()
+  if (s.ok) return s
+  if (process.env.SHOAL_LAB_REQUIRED === '1') throw new Error(`the lab is required here (SHOAL_LAB_REQUIRED=1) but cannot run: ${s.reason ?? ''}`)
+  process.stderr.write(`      lab skipped: ${s.reason ?? ''}\n`)
+  ctx.skip()
+  return s
+}
