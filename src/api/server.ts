@@ -79,10 +79,10 @@ class HttpApiServer implements ApiServer {
     res.on('close', () => { if (!res.writableFinished) controller.abort() })
     try {
       if (req.headers.origin != null) {
-        return reply(res, 403, { error: { name: 'ForbiddenError', message: 'the control API does not answer browser requests (Origin header present)' } })
+        return await early(req, res, 403, { error: { name: 'ForbiddenError', message: 'the control API does not answer browser requests (Origin header present)' } })
       }
       if (!this.hostAllowed(req.headers.host)) {
-        return reply(res, 403, { error: { name: 'ForbiddenError', message: 'the control API answers only requests addressed to its loopback address' } })
+        return await early(req, res, 403, { error: { name: 'ForbiddenError', message: 'the control API answers only requests addressed to its loopback address' } })
       }
       // read-only status for a page on this same origin: answered without the token
       if (this.init.dashboard != null && await this.init.dashboard.handle(req, res)) return
@@ -90,7 +90,7 @@ class HttpApiServer implements ApiServer {
         // read-only and holds no content: answered without the token, so Prometheus needs none
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           res.setHeader('Allow', 'GET, HEAD')
-          return reply(res, 405, { error: { name: 'MethodNotAllowedError', message: '/metrics answers GET' } })
+          return await early(req, res, 405, { error: { name: 'MethodNotAllowedError', message: '/metrics answers GET' } })
         }
         const { contentType, text } = await this.init.metrics()
         res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) })
@@ -98,16 +98,16 @@ class HttpApiServer implements ApiServer {
         return
       }
       if (!this.authorized(req.headers.authorization)) {
-        return reply(res, 401, { error: { name: 'ApiAuthError', message: 'missing or wrong API token: use the token in the repo\'s api.token file' } })
+        return await early(req, res, 401, { error: { name: 'ApiAuthError', message: 'missing or wrong API token: use the token in the repo\'s api.token file' } })
       }
       const url = new URL(req.url ?? '/', 'http://api')
       const handler = this.routes[url.pathname]
       if (handler == null) {
-        return reply(res, 404, { error: { name: 'NotFoundError', message: `no such API call ${url.pathname}` } })
+        return await early(req, res, 404, { error: { name: 'NotFoundError', message: `no such API call ${url.pathname}` } })
       }
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST')
-        return reply(res, 405, { error: { name: 'MethodNotAllowedError', message: 'API calls use POST' } })
+        return await early(req, res, 405, { error: { name: 'MethodNotAllowedError', message: 'API calls use POST' } })
       }
       await handler(req, res, async () => readJson(req), controller.signal)
     } catch (err: any) {
@@ -137,6 +137,30 @@ class HttpApiServer implements ApiServer {
     return given.byteLength === expected.byteLength && timingSafeEqual(given, expected)
   }
 }
+
+/**
+ * Answer before reading the request: its body is read first (up to 1 MiB, else the connection is
+ * dropped), so the client is not reset while it is still sending and sees the answer
+ */
+async function early (req: http.IncomingMessage, res: http.ServerResponse, status: number, value: unknown): Promise<void> {
+  if (!req.readableEnded) {
+    let size = 0
+    try {
+      for await (const chunk of req) {
+        size += chunk.byteLength
+        if (size > EARLY_DRAIN_LIMIT) {
+          req.destroy()
+          return
+        }
+      }
+    } catch {
+      return
+    }
+  }
+  reply(res, status, value)
+}
+
+const EARLY_DRAIN_LIMIT = 1024 * 1024
 
 function reply (res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value)

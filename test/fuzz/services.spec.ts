@@ -46,7 +46,15 @@ async function request (address: string, method: string, rawPath: string, header
       resolve('client-refused'); return
     }
     req.on('timeout', () => { req.destroy(new Error(`no answer to ${method} ${rawPath} within 15 s`)) })
-    req.on('error', reject)
+    req.on('error', (err: any) => {
+      // a GET with a body is refused by Node's HTTP parser, which closes the connection while a
+      // large body is still being sent: the HTTP layer's refusal, not the daemon's
+      if (method === 'GET' && (body?.byteLength ?? 0) > 0 && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        resolve('client-refused')
+        return
+      }
+      reject(err)
+    })
     req.end(body)
   })
 }
@@ -95,6 +103,9 @@ describe('fuzz: a running daemon', function () {
       apiSeen.set(a === 'client-refused' ? a : a.status, (apiSeen.get(a === 'client-refused' ? a : a.status) ?? 0) + 1)
       if (a === 'client-refused') return
       assert.ok(a.status < 500, `${method} ${call} ${b.subarray(0, 100).toString()} -> ${a.status} ${a.body.subarray(0, 200).toString()}`)
+      // Node's HTTP parser refuses some requests itself (a GET with a chunked body, for one) with a
+      // bare 400 and a closed connection, before shoal sees them: that is the HTTP layer's clear error
+      if (a.status === 400 && a.body.byteLength === 0 && a.headers.connection === 'close') return
       if (a.status >= 400) {
         const e = JSON.parse(a.body.toString()).error
         assert.ok(typeof e.name === 'string' && e.name !== '' && typeof e.message === 'string' && e.message !== '', a.body.toString())

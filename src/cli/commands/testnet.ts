@@ -23,12 +23,9 @@ const STOP_TIMEOUT = 10_000
 /** Presence period of the testnet's peers: membership settles within a few seconds */
 const TESTNET_PRESENCE_INTERVAL = 1000
 
-/**
- * Where the live dashboard is served for a gateway address. DASHBOARD: the dashboard is being
- * built on its own branch; this is the one place to change once its path is settled.
- */
-export function dashboardUrl (gateway: string | undefined): string | undefined {
-  return gateway != null ? `http://${gateway}/dashboard` : undefined
+/** Where a daemon's live dashboard is: on its control API port, which binds loopback only */
+export function dashboardUrl (api: string): string {
+  return `http://${api}/dashboard`
 }
 
 interface TestnetPeer {
@@ -163,7 +160,7 @@ export function register (program: Command): void {
           role: p === publisher ? 'publisher, bootstrap' : p === fetcher ? 'fetcher' : '',
           api: `http://${p.api}`,
           gateway: p.gateway != null ? `http://${p.gateway}` : '-',
-          dashboard: dashboardUrl(p.gateway) ?? '-',
+          dashboard: dashboardUrl(p.api),
           repo: p.repo
         }))
         const summary = {
