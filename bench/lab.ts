@@ -3,7 +3,11 @@
  * publish-to-fetchable time, fetch throughput of a file from 1 and from 4 seeders (and their
  * ratio), and announcement latency p50/p99. Needs root and network namespaces (see docs/lab.md).
  *
- *   node dist/bench/lab.js [--size MiB] [--announcements N] [--dir TMPDIR]
+ *   node dist/bench/lab.js [--size MiB] [--announcements N] [--rate MBIT] [--dir TMPDIR]
+ *
+ * `--rate` caps the links of the seeders (hosts 0-5) at MBIT Mbit/s each; the fetchers' links
+ * (hosts 6 and 7) stay unlimited. Without it every link is unlimited and, all hosts sharing one
+ * machine's cores, throughput is bound by CPU rather than by the network.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -20,6 +24,7 @@ const args = process.argv.slice(2)
 const sizeMiB = intOption(args, '--size', 64, 4096)
 const announcements = intOption(args, '--announcements', 30, 1000)
 const parent = stringOption(args, '--dir') ?? os.tmpdir()
+const rateMbit = args.includes('--rate') ? intOption(args, '--rate', 0, 100_000) : undefined
 
 function quantile (xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -43,9 +48,9 @@ async function main (): Promise<number> {
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
-    lab = await Lab.create({ dir: path.join(dir, 'lab'), hosts: HOSTS, profile: { delayMs: 20, jitterMs: 2, loss: 0.01 } })
+    lab = await Lab.create({ dir: path.join(dir, 'lab'), hosts: HOSTS, profile: i => ({ delayMs: 20, jitterMs: 2, loss: 0.01, ...(rateMbit != null && i < 6 ? { rateMbit } : {}) }) })
     const L = lab
-    out(`bench/lab: ${HOSTS} hosts, 40 ms RTT (20 ms each way, 2 ms jitter), 1% loss, unlimited rate`)
+    out(`bench/lab: ${HOSTS} hosts, 40 ms RTT (20 ms each way, 2 ms jitter), 1% loss, ${rateMbit != null ? `seeder links (hosts 0-5) at ${rateMbit} Mbit/s, fetchers unlimited` : 'unlimited rate'}`)
     for (const note of L.notes) out(`  note: ${note}`)
     const boot = await L.start(0)
     const boot2 = await L.start(1, c => { c.bootstrap = [boot.address] })
@@ -130,6 +135,7 @@ async function main (): Promise<number> {
     const result = {
       hosts: HOSTS,
       rttMs: 40,
+      seederRateMbit: rateMbit ?? null,
       loss: L.netem ? 0.01 : 0,
       netem: L.netem,
       publishMs: published,
