@@ -136,7 +136,7 @@ async function main (): Promise<number> {
       hosts: HOSTS,
       rttMs: 40,
       seederRateMbit: rateMbit ?? null,
-      loss: L.netem ? 0.01 : 0,
+      loss: L.lossEmulated ? 0.01 : 0,
       netem: L.netem,
       publishMs: published,
       publishToFindableMs: findable,

@@ -12,6 +12,13 @@ function commandOf (args: string[]): string | undefined {
   return undefined
 }
 
+// libp2p 3 needs Node.js 22 or newer: say so plainly rather than fail somewhere inside it
+const nodeMajor = Number(process.versions.node.split('.')[0])
+if (nodeMajor < 22) {
+  process.stderr.write(`shoal: Node.js 22 or newer is required (this is ${process.version})\n`)
+  process.exit(1)
+}
+
 if (commandOf(process.argv.slice(2)) === 'start') {
   // heap sizes are fixed when V8 starts, so the daemon re-executes itself with its options:
   // execve keeps the process id, so whatever started it still watches the daemon itself

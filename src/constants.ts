@@ -161,6 +161,9 @@ export const QUOTA_CHECK_INTERVAL = minute
 /** How long a fetch whose peers have all left (killed, restarted) waits for one to connect before it fails */
 export const REJOIN_GRACE = 15 * second
 
+/** Opening an exchange stream to a peer joining a fetch (dial and protocol negotiation) at most */
+export const JOIN_TIMEOUT = 30 * second
+
 /** Connected peers asked to join one fetch at most (the lightest loaded first) */
 export const MAX_SESSION_PEERS = 16
 

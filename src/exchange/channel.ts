@@ -32,9 +32,13 @@ export class PeerChannel {
   private closedWith?: Error
   private readonly closeListeners: Array<(err?: Error) => void> = []
 
-  private constructor (peerId: string, stream: Stream) {
+  /** Called whenever the peer sends something on this channel (liveness for the peer's owner) */
+  private readonly onHeard?: (peerId: string) => void
+
+  private constructor (peerId: string, stream: Stream, onHeard?: (peerId: string) => void) {
     this.peerId = peerId
     this.stream = stream
+    this.onHeard = onHeard
     // responses are parsed as they arrive, so nothing is buffered here beyond the one message
     // still arriving; the window bounds how many the server sends
     stream.addEventListener('message', this.onMessage)
@@ -42,9 +46,9 @@ export class PeerChannel {
     stream.addEventListener('close', this.onStreamClose)
   }
 
-  static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, signal?: AbortSignal): Promise<PeerChannel> {
+  static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, signal?: AbortSignal, onHeard?: (peerId: string) => void): Promise<PeerChannel> {
     const stream = await host.dialProtocol(target, EXCHANGE_PROTOCOL, { signal })
-    return new PeerChannel(peerIdOf(target), stream)
+    return new PeerChannel(peerIdOf(target), stream, onHeard)
   }
 
   get closed (): boolean {
@@ -121,6 +125,7 @@ export class PeerChannel {
 
   private readonly onMessage = (evt: StreamMessageEvent): void => {
     if (this.closedWith != null) return
+    this.onHeard?.(this.peerId)
     let responses
     try {
       responses = this.reader.push(evt.data)

@@ -4,14 +4,17 @@
  * block before it is stored.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { MAX_SESSION_PEERS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT } from '../constants.js'
+import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
 import { InvalidArgumentError } from '../errors.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+
+/** Peers whose last exchange activity is remembered (the least recently heard are forgotten first) */
+const MAX_HEARD_PEERS = 4096
 
 /** The store operations the exchange uses */
 export interface ExchangeBlocks {
@@ -110,6 +113,12 @@ export interface Exchange {
   /** Start fetching a DAG; `session.result` settles when it is all stored */
   fetch(root: CID, options?: FetchOptions): FetchSession
   stats(): ExchangeStats
+  /**
+   * When a peer last sent anything over the exchange (a request to us, a response to our
+   * fetch), ms since the epoch: a connection busy with blocks is alive even when other
+   * traffic on it (gossip, ping) waits behind them
+   */
+  lastHeard(peerId: string): number | undefined
   /** Download `bytes` from a peer over the raw perf protocol (it must have `exchange.perf` on) */
   perf(target: string, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }>
 }
@@ -132,6 +141,25 @@ class ShoalExchange implements Exchange {
       perf: init.perf ?? false
     }
     this.server = new ExchangeServer(components, this.init)
+    this.server.onHeard = this.heard
+  }
+
+  private readonly heardAt = new Map<string, number>()
+  private readonly heard = (peerId: string): void => {
+    const now = Date.now()
+    // re-inserted, so the map stays in order of last activity and the oldest go first
+    this.heardAt.delete(peerId)
+    this.heardAt.set(peerId, now)
+    if (this.heardAt.size > MAX_HEARD_PEERS) {
+      for (const key of this.heardAt.keys()) {
+        this.heardAt.delete(key)
+        if (this.heardAt.size <= MAX_HEARD_PEERS / 2) break
+      }
+    }
+  }
+
+  lastHeard (peerId: string): number | undefined {
+    return this.heardAt.get(peerId)
   }
 
   async start (): Promise<void> {
@@ -193,31 +221,40 @@ class ShoalExchange implements Exchange {
     this.sessions.add(session)
     void session.result.finally(() => this.sessions.delete(session)).catch(() => {})
 
-    // once the first round of peers has joined, peers that connect while the session runs (a
-    // seeder restarted, a member met) are asked too
+    // peers that connect while the session runs (a seeder restarted, a member met) are asked
+    // too, from the start: a first-round peer that hangs must not keep later ones out
     const host = this.components.host
     const joining = new Set<string>()
-    const onConnect = (evt: CustomEvent<PeerId>): void => {
-      const id = evt.detail
-      const key = id.toString()
+    const tryJoin = async (target: PeerId | ReturnType<typeof multiaddr>, key: string, probe: boolean): Promise<void> => {
       if (!session.running || session.hasPeer(key) || joining.has(key) || session.peerCount >= MAX_SESSION_PEERS || this.isBanned(key)) return
       joining.add(key)
-      void this.join(session, id, root, true, options.signal).finally(() => { joining.delete(key) })
+      try {
+        await this.join(session, target, root, probe, options.signal)
+      } finally {
+        joining.delete(key)
+      }
     }
-    void session.result.finally(() => { host.removeEventListener('peer:connect', onConnect) }).catch(() => {})
+    // identify tells which protocols a peer speaks, on every new connection and again when they
+    // change (a daemon that registers the exchange after connecting): only exchange peers are asked
+    const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+      if (!evt.detail.protocols.includes(EXCHANGE_PROTOCOL)) return
+      void tryJoin(evt.detail.peerId, evt.detail.peerId.toString(), true)
+    }
+    void session.result.finally(() => { host.removeEventListener('peer:identify', onIdentify) }).catch(() => {})
 
     void (async () => {
       await session.start()
+      if (session.running) host.addEventListener('peer:identify', onIdentify)
       const joins: Array<Promise<void>> = []
       const seen = new Set<string>()
       for (const ma of targets) {
         const id = peerIdOf(ma)
-        if (seen.has(id) || this.isBanned(id)) continue
+        if (seen.has(id)) continue
         seen.add(id)
-        joins.push(this.join(session, ma, root, false, options.signal))
+        joins.push(tryJoin(ma, id, false))
       }
       // lightly loaded peers are asked first, and the session takes at most MAX_SESSION_PEERS
-      const connected = [...new Map(this.components.host.getConnections().map(c => [c.remotePeer.toString(), c])).values()]
+      const connected = [...new Map(host.getConnections().map(c => [c.remotePeer.toString(), c])).values()]
       if (options.rank != null) {
         const rank = options.rank
         connected.sort((a, b) => rank(a.remotePeer.toString()) - rank(b.remotePeer.toString()))
@@ -225,9 +262,9 @@ class ShoalExchange implements Exchange {
       for (const conn of connected) {
         if (joins.length >= MAX_SESSION_PEERS) break
         const id = conn.remotePeer.toString()
-        if (seen.has(id) || this.isBanned(id)) continue
+        if (seen.has(id)) continue
         seen.add(id)
-        joins.push(this.join(session, conn.remotePeer, root, true, options.signal))
+        joins.push(tryJoin(conn.remotePeer, id, true))
       }
       await Promise.all(joins)
       if (session.peerCount === 0 && options.providers != null) {
@@ -237,16 +274,15 @@ class ShoalExchange implements Exchange {
         try {
           for await (const id of options.providers(search.signal)) {
             const key = id.toString()
-            if (seen.has(key) || this.isBanned(key)) continue
+            if (seen.has(key)) continue
             seen.add(key)
-            found.push(this.join(session, id, root, true, options.signal))
+            found.push(tryJoin(id, key, true))
           }
         } catch (err: any) {
           log('provider search for %s ended: %s', root, err.message)
         }
         await Promise.all(found)
       }
-      if (session.running) host.addEventListener('peer:connect', onConnect)
       session.providersDone()
     })().catch((err) => { session.fail(err) })
     return session
@@ -256,7 +292,10 @@ class ShoalExchange implements Exchange {
   private async join (session: FetchSession, target: PeerId | ReturnType<typeof multiaddr>, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
     let channel: PeerChannel | undefined
     try {
-      channel = await PeerChannel.open(this.components.host, target, signal)
+      // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
+      // killed behind a NAT or relay) must not hang the join
+      const timeout = AbortSignal.timeout(JOIN_TIMEOUT)
+      channel = await PeerChannel.open(this.components.host, target, signal != null ? AbortSignal.any([signal, timeout]) : timeout, this.heard)
       if (probe) {
         const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
         const res = await response

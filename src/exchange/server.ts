@@ -25,6 +25,9 @@ export class ExchangeServer {
   private inboundStreams = 0
   readonly stats: ExchangeStats['server'] = { streams: 0, blocksSent: 0, bytesSent: 0, busy: 0, notFound: 0, resets: 0 }
 
+  /** Called for every request a peer sends (liveness for the peer's owner) */
+  onHeard?: (peerId: string) => void
+
   constructor (components: ExchangeComponents, init: ResolvedExchangeInit) {
     this.components = components
     this.init = init
@@ -69,6 +72,7 @@ export class ExchangeServer {
             if (err.name === 'UnexpectedEOFError') return
             throw err
           }
+          this.onHeard?.(peer)
           const req = Request.decode(bytes)
           if (req.cancel != null) {
             const target = req.cancel.target

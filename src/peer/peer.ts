@@ -7,7 +7,7 @@ import { cat, exportCar, exportTree, importCar, importContent, list, parseConten
 import { BlockNotFoundError, DaemonNotRunningError, IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
-import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT, QUOTA_CHECK_INTERVAL, STATUS_FIND_TIMEOUT, second } from '../constants.js'
+import { DEFAULT_PERF_BYTES, GONE_AFTER_BEATS, PROVIDE_TIMEOUT, QUOTA_CHECK_INTERVAL, STATUS_FIND_TIMEOUT, second } from '../constants.js'
 import { readSwarmKey } from './swarm-key.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
@@ -105,7 +105,22 @@ export class ShoalPeer implements ShoalApi {
         agentVersion: AGENT_VERSION,
         metrics: this.metrics?.libp2p
       })
-      await host.start()
+      // the exchange is served before the first connection, so no peer finds this one without it
+      const { createExchange } = await import('../exchange/index.js')
+      const exchange = createExchange({ host, blocks: this.metrics?.countFetched(this.store.blocks) ?? this.store.blocks }, this.config.exchange)
+      const { createActivity } = await import('../dashboard/index.js')
+      this.activity = createActivity()
+      this.exchange = this.activity.track(this.metrics?.timeFetches(exchange) ?? exchange)
+      this.activity.start({ bytesSent: () => exchange.stats().server.bytesSent })
+      await this.exchange.start()
+      try {
+        await host.start()
+      } catch (err) {
+        this.activity.stop()
+        await this.exchange.stop().catch(() => {})
+        this.exchange = undefined
+        throw err
+      }
       this.host = host
       // discovered peers (mDNS on a LAN, the DHT) are dialled while this peer has few neighbours;
       // the peer store only reports peers new to it, so those known from earlier runs are dialled
@@ -114,13 +129,6 @@ export class ShoalPeer implements ShoalApi {
         this.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
       })
       void this.reconnectKnown(host)
-      const { createExchange } = await import('../exchange/index.js')
-      const exchange = createExchange({ host, blocks: this.metrics?.countFetched(this.store.blocks) ?? this.store.blocks }, this.config.exchange)
-      const { createActivity } = await import('../dashboard/index.js')
-      this.activity = createActivity()
-      this.exchange = this.activity.track(this.metrics?.timeFetches(exchange) ?? exchange)
-      this.activity.start({ bytesSent: () => exchange.stats().server.bytesSent })
-      await this.exchange.start()
       const { createRouting } = await import('../routing/index.js')
       this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
         swarm: this.config.swarm,
@@ -325,9 +333,16 @@ export class ShoalPeer implements ShoalApi {
       } catch {
         continue
       }
-      const connections = host.getConnections(id)
       // connected but silent for 2.5 periods: the connection may be dead (a partition leaves TCP
-      // backing off for minutes); a ping tells, and a dead one is dropped and dialled afresh
+      // backing off for minutes); a ping tells, and a dead one is dropped and dialled afresh. A
+      // connection younger than that is left alone: the member may have just restarted, and its
+      // first beats are still to come
+      const quietSince = Date.now() - GONE_AFTER_BEATS * this.config.gossip.presenceIntervalMs
+      const all = host.getConnections(id)
+      const connections = all.filter(c => c.timeline.open < quietSince)
+      if (all.length > connections.length) continue
+      // blocks still flow from or to it: its beats wait behind them on a saturated link
+      if (connections.length > 0 && (this.exchange?.lastHeard(m.peerId) ?? 0) >= quietSince) continue
       if (connections.length > 0 && m.state !== 'gone') continue
       const timeoutMs = Math.min(this.config.limits.dialTimeoutMs, Math.max(2 * this.config.gossip.presenceIntervalMs, 2 * second))
       this.rejoining.add(m.peerId)
@@ -337,6 +352,8 @@ export class ShoalPeer implements ShoalApi {
             await host.services.ping.ping(id, { signal: AbortSignal.timeout(timeoutMs) })
             return
           } catch {
+            // exchange traffic during the ping says it is alive after all
+            if ((this.exchange?.lastHeard(m.peerId) ?? 0) >= quietSince) return
             for (const c of connections) c.abort(new Error('member silent and ping unanswered'))
           }
         }

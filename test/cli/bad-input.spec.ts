@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /** Every file under a directory with a hash of its bytes: to prove a command changed nothing */
@@ -177,5 +178,15 @@ describe('cli: bad input', function () {
     assert.equal(r.code, 2)
     oneLine(r.stderr)
     assert.equal(await fs.readFile(existing, 'utf8'), 'kept\n')
+  })
+
+  it('a Node.js older than 22 gets one line saying what is needed', async function () {
+    // the machines ship an older system Node; where none is found this has nothing to show
+    const old = ['/usr/bin/node', '/usr/local/bin/node'].find(p => { try { return Number(execFileSync(p, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })) < 22 } catch { return false } })
+    if (old == null) this.skip()
+    const r = spawnSync(old, [SHOAL_BIN, 'id'], { encoding: 'utf8' })
+    assert.equal(r.status, 1)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /^shoal: Node\.js 22 or newer is required \(this is v\d+\./)
   })
 })

@@ -4,7 +4,7 @@
  * LISTEN_IP:PORT, connects each to 127.0.0.1:TARGET_PORT (the daemon), and holds every chunk, in
  * both directions, DELAY_MS (plus up to JITTER_MS, order kept) before passing it on. A connection
  * between two lab hosts crosses exactly one relay (the listener's), so its round trip grows by
- * twice DELAY_MS. It cannot drop packets: loss needs netem.
+ * twice DELAY_MS. It cannot drop packets: loss comes from netem or, without it, nftables (lab.ts).
  */
 import net from 'node:net'
 

@@ -11,6 +11,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,7 +43,14 @@ export interface LinkProfile {
   rateMbit?: number
 }
 
-export interface LabSupport { ok: boolean, reason?: string, netem: boolean }
+export interface LabSupport {
+  ok: boolean
+  reason?: string
+  /** `tc netem` exists: delay, jitter and loss in the kernel */
+  netem: boolean
+  /** nftables can drop packets at random (`numgen random`): loss without netem */
+  nftLoss: boolean
+}
 
 let support: Promise<LabSupport> | undefined
 
@@ -53,13 +61,13 @@ let support: Promise<LabSupport> | undefined
  */
 export async function labSupport (): Promise<LabSupport> {
   support ??= (async () => {
-    if (process.platform !== 'linux') return { ok: false, reason: 'the lab needs Linux network namespaces', netem: false }
-    if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (network namespaces, veth, tc)', netem: false }
+    if (process.platform !== 'linux') return { ok: false, reason: 'the lab needs Linux network namespaces', netem: false, nftLoss: false }
+    if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (network namespaces, veth, tc)', netem: false, nftLoss: false }
     const ns = `${PREFIX}${process.pid}-probe${randomBytes(2).toString('hex')}`
     try {
       await exec('ip', ['netns', 'add', ns])
     } catch (err: any) {
-      return { ok: false, reason: `cannot create a network namespace: ${String(err.stderr ?? err.message).trim()}`, netem: false }
+      return { ok: false, reason: `cannot create a network namespace: ${String(err.stderr ?? err.message).trim()}`, netem: false, nftLoss: false }
     }
     try {
       await exec('ip', ['-n', ns, 'link', 'add', 'a0', 'type', 'veth', 'peer', 'name', 'b0'])
@@ -71,14 +79,59 @@ export async function labSupport (): Promise<LabSupport> {
         netem = false
       }
       await exec('tc', ['-n', ns, 'qdisc', 'replace', 'dev', 'b0', 'root', 'tbf', 'rate', '10mbit', 'burst', '64kb', 'latency', '400ms'])
-      return { ok: true, netem }
+      let nftLoss = true
+      try {
+        await applyNftLoss(ns, 'a0', 0.01)
+      } catch {
+        nftLoss = false
+      }
+      return { ok: true, netem, nftLoss }
     } catch (err: any) {
-      return { ok: false, reason: `cannot build a link: ${String(err.stderr ?? err.message).trim()}`, netem: false }
+      return { ok: false, reason: `cannot build a link: ${String(err.stderr ?? err.message).trim()}`, netem: false, nftLoss: false }
     } finally {
       await exec('ip', ['netns', 'del', ns]).catch(() => {})
     }
   })()
   return support
+}
+
+/** nftables' table for a host's loss: one per namespace, replaced whole on every change */
+const NFT_TABLE = 'shoallab'
+
+/**
+ * Drop packets at random, with probability `p`, in each direction of `dev` in `ns` (nftables'
+ * `numgen random`), for kernels without netem. Traffic on the namespace's loopback (the delay
+ * relay to its daemon) is left alone. `p` 0 removes the rules.
+ */
+async function applyNftLoss (ns: string, dev: string, p: number): Promise<void> {
+  await exec('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', NFT_TABLE]).catch(() => {})
+  if (p <= 0) return
+  const threshold = Math.round(p * 1_000_000)
+  const rules = [
+    `table inet ${NFT_TABLE} {`,
+    '  chain in { type filter hook input priority 0; policy accept;',
+    `    iifname "${dev}" numgen random mod 1000000 < ${threshold} counter drop`,
+    '  }',
+    '  chain out { type filter hook output priority 0; policy accept;',
+    `    oifname "${dev}" numgen random mod 1000000 < ${threshold} counter drop`,
+    '  }',
+    '}'
+  ].join('\n')
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], (err, _out, stderr) => {
+      if (err != null) reject(new Error(`nft: ${String(stderr ?? err.message).trim()}`))
+      else resolve()
+    })
+    child.stdin?.end(rules)
+  })
+}
+
+/** Packets nftables dropped on host namespace `ns` for its loss profile (both directions) */
+export async function nftDropped (ns: string): Promise<number> {
+  const { stdout } = await exec('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', NFT_TABLE]).catch(() => ({ stdout: '' }))
+  let packets = 0
+  for (const m of stdout.matchAll(/counter packets (\d+)/g)) packets += Number(m[1])
+  return packets
 }
 
 /** Remove namespaces (and the processes in them) left by labs whose process is gone */
@@ -148,6 +201,8 @@ export class Lab {
   readonly hosts: LabHost[] = []
   readonly dir: string
   netem = false
+  /** Loss comes from nftables rules in each host's namespace (no netem here) */
+  nftLoss = false
   /** What the lab could not emulate on this machine, for the test's output */
   readonly notes: string[] = []
   private readonly exitHook: () => void
@@ -167,7 +222,10 @@ export class Lab {
     await reapLeftovers()
     const lab = new Lab(init.dir)
     lab.netem = s.netem
-    if (!s.netem) lab.notes.push('tc netem is not in this kernel (CONFIG_NET_SCH_NETEM): delay and jitter come from a user-space relay in front of each daemon, loss is NOT emulated, rates are (tbf)')
+    lab.nftLoss = !s.netem && s.nftLoss
+    if (!s.netem) {
+      lab.notes.push(`tc netem is not in this kernel (CONFIG_NET_SCH_NETEM): delay and jitter come from a user-space relay in front of each daemon, rates from tbf, ${s.nftLoss ? 'loss from nftables (numgen random) on each host\'s interface' : 'loss is NOT emulated (no netem, no nft)'}`)
+    }
     process.once('exit', lab.exitHook)
     try {
       await lab.sh('ip', ['netns', 'add', lab.switchNs])
@@ -234,6 +292,25 @@ export class Lab {
         await this.sh('tc', ['-n', ns, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${profile.rateMbit}mbit`, 'burst', '64kb', 'latency', '400ms'])
       }
     }
+    if (this.nftLoss) await applyNftLoss(host.ns, 'eth0', 1 - Math.sqrt(1 - (profile.loss ?? 0)))
+  }
+
+  /** Packets host `i`'s link dropped for its loss profile so far, both directions */
+  async dropped (i: number): Promise<number> {
+    const host = this.hosts[i]
+    if (this.nftLoss) return nftDropped(host.ns)
+    if (!this.netem) return 0
+    let packets = 0
+    for (const [ns, dev] of [[host.ns, 'eth0'], [this.switchNs, host.port]]) {
+      const { stdout } = await exec('tc', ['-s', '-n', ns, 'qdisc', 'show', 'dev', dev]).catch(() => ({ stdout: '' }))
+      for (const m of stdout.matchAll(/dropped (\d+)/g)) packets += Number(m[1])
+    }
+    return packets
+  }
+
+  /** Whether the loss a profile asks for is applied on this machine (netem or nftables) */
+  get lossEmulated (): boolean {
+    return this.netem || this.nftLoss
   }
 
   /** Put these hosts on a second bridge: they reach one another but no host on the first */
@@ -303,7 +380,12 @@ export class Lab {
     await this.front(i)
     const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SHOAL_BIN, '--repo', host.repo, '--json', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-16_384) })
+    // SHOAL_LAB_LOGS=DIR keeps every daemon's whole stderr (with DEBUG=shoal:* for the details)
+    const logDir = process.env.SHOAL_LAB_LOGS
+    const log = logDir != null && logDir !== '' ? createWriteStream(path.join(logDir, `host-${i}.log`), { flags: 'a' }) : undefined
+    log?.write(`--- ${new Date().toISOString()} start\n`)
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-16_384); log?.write(d) })
+    child.once('exit', (code, signal) => { log?.end(`--- ${new Date().toISOString()} exit ${code ?? signal}\n`) })
     const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
     const ready = await new Promise<any>((resolve, reject) => {
       let buf = ''
