@@ -13,7 +13,7 @@
  *   (c) peak RSS of B's daemon during the fetches of (a). Target: <= 250 MB.
  *
  *   node dist/bench/exchange.js [--size MiB] [--multi-size MiB] [--rounds N] [--rate MB/s]
- *                               [--dir TMPDIR] [--timeout MINUTES]
+ *                               [--dir TMPDIR] [--timeout MINUTES] [--no-fsync]
  *
  * In (a) raw and fetch alternate for `--rounds` rounds (the order flips each round); in (b)
  * each kind of fetch runs `--rounds` times; medians are reported. Fetch MB/s is the DAG's block bytes over the `durationMs` the daemon measures; raw
@@ -368,9 +368,13 @@ async function writeInput (file: string, bytes: number): Promise<void> {
   }
 }
 
+/** `--no-fsync`: the daemons' stores skip fdatasync (what durability costs a fetch) */
+let noFsync = false
+
 async function writeConfig (file: string, exchange: Record<string, unknown>): Promise<void> {
   const config = JSON.parse(await fs.readFile(LOCAL_CONFIG, 'utf8'))
   config.exchange = { ...config.exchange, ...exchange }
+  if (noFsync) config.store = { ...config.store, fsync: false }
   await fs.writeFile(file, JSON.stringify(config, null, 2))
 }
 
@@ -402,6 +406,7 @@ const passText = (p: boolean): string => p ? 'PASS' : 'FAIL'
 // ---- the bench -------------------------------------------------------------------------------
 
 async function main (args: string[]): Promise<void> {
+  noFsync = args.includes('--no-fsync')
   const sizeMiB = intOption(args, '--size', DEFAULT_SIZE_MIB, MAX_SIZE_MIB)
   const multiSizeMiB = intOption(args, '--multi-size', DEFAULT_MULTI_SIZE_MIB, MAX_SIZE_MIB)
   const rounds = intOption(args, '--rounds', DEFAULT_ROUNDS, MAX_ROUNDS)
@@ -441,7 +446,7 @@ async function main (args: string[]): Promise<void> {
     if (free.bavail * free.bsize < need) {
       throw new Error(`not enough free space in ${base}: need ~${Math.ceil(need / MiB)} MiB`)
     }
-    out(`bench/exchange: (a) ${sizeMiB} MiB x ${rounds} round(s); (b) ${multiSizeMiB} MiB, ${SEEDERS} seeders at R = ${rateMB} MB/s; in ${tmp}, node ${process.version}`)
+    out(`bench/exchange: (a) ${sizeMiB} MiB x ${rounds} round(s); (b) ${multiSizeMiB} MiB, ${SEEDERS} seeders at R = ${rateMB} MB/s; in ${tmp}, node ${process.version}${noFsync ? ", stores without fsync" : ""}`)
 
     const cfgAB = path.join(tmp, 'config-ab.json')
     const cfgSeed = path.join(tmp, 'config-seed.json')

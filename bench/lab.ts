@@ -1,5 +1,5 @@
 /**
- * bench/lab: figures for the lab's 8-host network (40 ms RTT, 1% loss where the kernel has netem):
+ * bench/lab: figures for the lab's 8-host network (40 ms RTT, 1% loss from netem, or from nftables where the kernel has no netem):
  * publish-to-fetchable time, fetch throughput of a file from 1 and from 4 seeders (and their
  * ratio), and announcement latency p50/p99. Needs root and network namespaces (see docs/lab.md).
  *
@@ -132,11 +132,14 @@ async function main (): Promise<number> {
       for (const w of watchers) w.kill('SIGTERM')
     }
     const heard = latencies.length
+    let dropped = 0
+    for (let i = 0; i < HOSTS; i++) dropped += await L.dropped(i)
     const result = {
       hosts: HOSTS,
       rttMs: 40,
       seederRateMbit: rateMbit ?? null,
       loss: L.lossEmulated ? 0.01 : 0,
+      packetsDropped: dropped,
       netem: L.netem,
       publishMs: published,
       publishToFindableMs: findable,
@@ -156,6 +159,7 @@ async function main (): Promise<number> {
     out(`fetch ${sizeMiB} MiB from 1 seeder:  ${fmt(fromOne / 1000, 2)} s, ${fmt(rate(fromOne))} MB/s`)
     out(`fetch ${sizeMiB} MiB from 4 seeders: ${fmt(fromFour / 1000, 2)} s, ${fmt(rate(fromFour))} MB/s (${fmt(result.speedup, 2)}x the single seeder)`)
     out(`announcement latency over ${heard} of ${announcements * 7} deliveries: p50 ${result.announceP50Ms ?? 'n/a'} ms, p99 ${result.announceP99Ms ?? 'n/a'} ms`)
+    out(`loss: ${L.lossEmulated ? `${dropped} packets dropped by the hosts' loss profiles` : 'not emulated on this machine'}`)
     out(JSON.stringify(result))
     return 0
   } finally {

@@ -92,7 +92,7 @@ export const EXCHANGE_PERF_PROTOCOL = '/shoal/perf/1.0.0'
 export const DEFAULT_PERF_BYTES = 256 * MiB
 
 /** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
-export const MAX_PENDING_WRITES = 16 * MiB
+export const MAX_PENDING_WRITES = 8 * MiB
 
 /** Providers `find` and `fetch` stop after */
 export const DEFAULT_FIND_PROVIDERS_LIMIT = 20
@@ -204,8 +204,12 @@ export const GATEWAY_BLOCK_CACHE_BYTES = 32 * MiB
  */
 export const BLOCK_BUFFER_SIZE = MiB
 
-/** Received-block buffers kept for reuse between blocks (a fetch holds at most its pending writes) */
-export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE
+/**
+ * Received-block buffers made for reuse (aligned, shared memory; see exchange/block-buffers.ts):
+ * enough for a peer's full window of blocks arriving while the pending writes are at their cap.
+ * Once all are in use, blocks arrive in ordinary memory.
+ */
+export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE + MAX_WINDOW
 
 /**
  * Node options `shoal start` re-executes itself with (same process, see bin/shoal.ts). A block

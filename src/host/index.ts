@@ -16,6 +16,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { FsDatastore } from 'datastore-fs'
 import { createLibp2p } from 'libp2p'
+import { noiseCrypto } from './noise-crypto.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger, Metrics } from '@libp2p/interface'
@@ -108,7 +109,7 @@ export async function createHost (init: HostInit): Promise<Host> {
       announce: init.announce ?? []
     },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     ...(init.swarmKey != null ? { connectionProtector: preSharedKey({ psk: init.swarmKey }) } : {}),
     streamMuxers: [yamux()],
     connectionManager: {

@@ -6,11 +6,15 @@ import { base32 } from 'multiformats/bases/base32'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, BlockTooLargeError } from '../errors.js'
+import { directView } from './aligned.js'
+import { IO_THREAD_FAILED, ioThread, isShared } from './io-thread.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
 const RAW_CODE = 0x55
 const TMP_DIR = '.tmp'
+/** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
+const DIRECT_MIN = 64 * 1024
 
 export interface FsBlocksInit {
   /** Largest block accepted by `put` */
@@ -33,6 +37,13 @@ export class FsBlocks implements Blockstore {
   private readonly init: FsBlocksInit
   private readonly knownShards = new Set<string>()
   private readonly unsyncedShards = new Set<string>()
+  /** Whether direct writes work here: unknown until the first one */
+  private direct?: boolean
+
+  /** Whether large blocks are written past the page cache: undefined until one was tried */
+  get directWrites (): boolean | undefined {
+    return this.direct
+  }
 
   constructor (dir: string, init: FsBlocksInit) {
     this.dir = dir
@@ -95,6 +106,10 @@ export class FsBlocks implements Blockstore {
         // one call: open, write, sync (flush) and close in the thread pool
         await fs.writeFile(tmp, val, { flag: 'wx', flush: this.init.fsync })
       } else if (Array.isArray(val)) {
+        if (await this.putDirect(cid, tmp, final, val)) {
+          renamed = true
+          return cid
+        }
         await this.writeChunks(cid, tmp, val)
       } else {
         await this.writeStreamed(cid, tmp, val)
@@ -129,6 +144,42 @@ export class FsBlocks implements Blockstore {
     } finally {
       await handle.close()
     }
+  }
+
+  /**
+   * Store a block held in aligned shared memory (a received block, see aligned.ts) past the page
+   * cache (`O_DIRECT`), written, synced and renamed into place by the block I/O thread
+   * (io-thread.ts). Filling the page cache costs more CPU than the copy itself where fresh pages
+   * are expensive (virtual machines that hand free memory back to their host), and a fetched
+   * block is rarely read again soon. Returns false, with nothing written, when the block does
+   * not qualify or the file system refuses direct I/O (the store then stops trying).
+   */
+  private async putDirect (cid: CID, tmp: string, final: string, chunks: Uint8Array[]): Promise<boolean> {
+    if (this.direct === false || chunks.length !== 1) return false
+    const size = chunks[0].byteLength
+    if (size > this.init.maxBlockSize) {
+      throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
+    }
+    const view = size >= DIRECT_MIN && isShared(chunks[0]) ? directView(chunks[0]) : undefined
+    const thread = view != null ? ioThread() : undefined
+    if (view == null || thread == null) return false
+    const shard = path.dirname(final)
+    const known = this.knownShards.has(shard)
+    let stored: boolean
+    try {
+      stored = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync })
+    } catch (err: any) {
+      if (err.code !== IO_THREAD_FAILED) throw err
+      // the thread died, perhaps part-way: write it here
+      await fs.rm(tmp, { force: true })
+      return false
+    }
+    this.direct = stored
+    if (stored) {
+      this.knownShards.add(shard)
+      this.unsyncedShards.add(shard)
+    }
+    return stored
   }
 
   private async writeStreamed (cid: CID, tmp: string, val: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
