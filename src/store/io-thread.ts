@@ -2,17 +2,19 @@
  * A thread that hashes and writes blocks held in shared memory (the exchange receives blocks
  * into such memory, see aligned.ts), so a fetch's event loop is free for the network.
  *
- * Profiling a 1 GiB fetch put ~1.4 s of the fetcher's event loop into work that needs no
- * JavaScript: ~0.7 s handing blocks to WebCrypto (which copies each one before hashing it off
- * the thread) and ~0.7 s in the open, write, truncate, sync, close, mkdir and rename calls each
- * block took through the thread pool (~0.1 ms of event loop apiece). Here each is one message
- * per block: the bytes are shared, not copied, and the thread does the calls synchronously.
+ * Profiling a 1 GiB fetch (wall-clock samples, two busy cores) put ~1.4 s of the fetcher's
+ * event loop into work that needs no JavaScript: ~0.7 s handing blocks to WebCrypto (which
+ * copies each one before hashing it off the thread) and ~0.7 s in the open, write, truncate,
+ * sync, close, mkdir and rename calls each block took through the thread pool. Here each block
+ * is one message: the bytes are shared, not copied, and the thread makes the calls in one go.
  *
- * One thread, started on first use and not keeping the process alive while idle. If it ever
- * fails, the jobs it held fail with an error coded IO_THREAD_FAILED and callers do the work on
- * their own thread from then on (`ioThread()` returns undefined).
+ * One thread, started on first use, not keeping the process alive while idle, and stopped after
+ * IO_THREAD_IDLE_STOP without work (the next job starts a new one). If it ever fails, the jobs
+ * it held fail with an error coded IO_THREAD_FAILED and callers do the work on their own thread
+ * from then on (`ioThread()` returns undefined).
  */
 import { Worker } from 'node:worker_threads'
+import { IO_THREAD_IDLE_STOP } from '../constants.js'
 
 /**
  * A job for the thread. `buffer` names shared memory the thread was given once (in `share`, with
@@ -101,6 +103,7 @@ function start (): IoThread & { stop(): Promise<void> } {
   })
 
   let stopping = false
+  let idle: ReturnType<typeof setTimeout> | undefined
   const fail = (err: Error): void => {
     if (!stopping) {
       failed = true
@@ -113,7 +116,10 @@ function start (): IoThread & { stop(): Promise<void> } {
     const p = pending.get(reply.id)
     if (p == null) return
     pending.delete(reply.id)
-    if (pending.size === 0) worker.unref()
+    if (pending.size === 0) {
+      worker.unref()
+      idle = setTimeout(() => { if (thread === self) void stopIoThread() }, IO_THREAD_IDLE_STOP).unref()
+    }
     if (reply.error != null) {
       p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }))
     } else {
@@ -124,6 +130,7 @@ function start (): IoThread & { stop(): Promise<void> } {
   worker.on('exit', (code) => { fail(Object.assign(new Error(`the block I/O thread exited with code ${code}`), { code: IO_THREAD_FAILED })) })
 
   const send = async (view: Uint8Array, job: Job): Promise<IoReply> => {
+    if (stopping) throw Object.assign(new Error('the block I/O thread was stopped'), { code: IO_THREAD_FAILED })
     const buffer = view.buffer
     if (!(buffer instanceof SharedArrayBuffer)) throw new TypeError('the block I/O thread takes views into shared memory only')
     let bufferId = bufferIds.get(buffer)
@@ -137,6 +144,7 @@ function start (): IoThread & { stop(): Promise<void> } {
     const id = nextId++
     const message = { ...job, id, buffer: bufferId, share, offset: view.byteOffset, length: view.byteLength } as IoJob
     return await new Promise<IoReply>((resolve, reject) => {
+      clearTimeout(idle)
       pending.set(id, { resolve, reject, buffer })
       // referenced while it holds work, so the process waits for it
       if (pending.size === 1) worker.ref()
@@ -144,9 +152,10 @@ function start (): IoThread & { stop(): Promise<void> } {
     })
   }
 
-  return {
+  const self: IoThread & { stop(): Promise<void> } = {
     async stop () {
       stopping = true
+      clearTimeout(idle)
       await worker.terminate()
       fail(Object.assign(new Error('the block I/O thread was stopped'), { code: IO_THREAD_FAILED }))
     },
@@ -158,4 +167,5 @@ function start (): IoThread & { stop(): Promise<void> } {
       return reply.stored === true
     }
   }
+  return self
 }
