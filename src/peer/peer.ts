@@ -1,32 +1,35 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath } from '../content/index.js'
 import { BlockNotFoundError, DaemonNotRunningError, IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
-import { DEFAULT_PERF_BYTES, GONE_AFTER_BEATS, PROVIDE_TIMEOUT, QUOTA_CHECK_INTERVAL, STATUS_FIND_TIMEOUT, second } from '../constants.js'
+import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT } from '../constants.js'
 import { readSwarmKey } from './swarm-key.js'
+import { holders, sources } from './holders.js'
+import { Neighbours } from './neighbours.js'
+import { Quota } from './quota.js'
+import { readThrough } from './read-through.js'
+import { replicationHooks } from './replication.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
+import type { ReadableDag } from './read-through.js'
 import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
   PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
-  StatusResult, HolderInfo, ExportCarOptions, ImportCarOptions, ImportCarResult
+  StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
-import { loadRank } from '../gossip/membership.js'
 import type { Announcement, Gossip, Member } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
 import type { PinOrigin } from '../store/index.js'
 import type { Host } from '../host/index.js'
 import type { Exchange, FetchResult, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { Pin, Store } from '../store/index.js'
-import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
+import type { PrivateKey, PeerId, Connection, Logger } from '@libp2p/interface'
 import type { FetchSession } from '../exchange/index.js'
-import type { Blockstore } from 'interface-blockstore'
 import type { ShoalMetrics } from '../gateway/metrics.js'
 import type { Activity } from '../dashboard/index.js'
 
@@ -57,21 +60,26 @@ export class ShoalPeer implements ShoalApi {
   /** HOST:PORT of the HTTP gateway, set by the daemon that serves it */
   gatewayAddress?: string
   private readonly components: PeerComponents
+  private readonly quota: Quota
+  private readonly neighbours: Neighbours
   private started = false
   private startedAt = Date.now()
-  private loadCache?: { at: number, free: number, pins: number }
-  private evicting?: Promise<void>
-  private evictAgain = false
-  private quotaTimer?: ReturnType<typeof setInterval>
-  private readonly meeting = new Set<string>()
-  private rejoinTimer?: ReturnType<typeof setInterval>
-  private readonly rejoining = new Set<string>()
 
   constructor (components: PeerComponents) {
     this.components = components
     this.config = components.config
     this.peerId = peerIdFromPrivateKey(components.privateKey)
     this.store = createStore(repoPaths(components.root).store, { fsync: components.config.store.fsync })
+    this.quota = new Quota({ store: this.store, root: components.root, log: () => this.log() }, { quota: this.config.store.quota })
+    this.neighbours = new Neighbours({
+      peerId: this.peerId,
+      host: () => this.host,
+      gossip: () => this.gossip,
+      exchange: () => this.exchange
+    }, {
+      presenceIntervalMs: this.config.gossip.presenceIntervalMs,
+      dialTimeoutMs: this.config.limits.dialTimeoutMs
+    })
   }
 
   async start (): Promise<void> {
@@ -126,9 +134,9 @@ export class ShoalPeer implements ShoalApi {
       // the peer store only reports peers new to it, so those known from earlier runs are dialled
       // once at start
       host.addEventListener('peer:discovery', (evt) => {
-        this.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
+        this.neighbours.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
       })
-      void this.reconnectKnown(host)
+      void this.neighbours.reconnectKnown(host)
       const { createRouting } = await import('../routing/index.js')
       this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
         swarm: this.config.swarm,
@@ -143,9 +151,13 @@ export class ShoalPeer implements ShoalApi {
         logger: host.logger,
         addresses: () => host.getMultiaddrs().map(a => a.toString()),
         load: async () => this.load(),
-        replicated: async () => (await this.store.pins.list()).filter(p => p.origin === 'replica').reduce((n, p) => n + p.size, 0),
-        hold: async (a) => { await this.hold(a) },
-        meet: (peerId, addrs) => { this.meet(peerId, addrs) }
+        ...replicationHooks({
+          store: this.store,
+          host: () => this.requireHost('replicating'),
+          gossip: () => this.gossip,
+          fetch: async (cid, name) => this.fetchAs(cid, { name }, 'replica')
+        }),
+        meet: (peerId, addrs) => { this.neighbours.meet(peerId, addrs) }
       }, {
         swarm: this.config.swarm,
         presenceIntervalMs: this.config.gossip.presenceIntervalMs,
@@ -154,11 +166,8 @@ export class ShoalPeer implements ShoalApi {
       await this.gossip.start()
       const gossip = this.gossip
       this.metrics?.reportMembership(() => gossip.stats().members)
-      this.rejoinTimer = setInterval(() => { this.rejoin() }, this.config.gossip.presenceIntervalMs)
-      if (this.config.store.quota > 0) {
-        this.enforceQuotaSoon()
-        this.quotaTimer = setInterval(() => { this.enforceQuotaSoon() }, QUOTA_CHECK_INTERVAL)
-      }
+      this.neighbours.start()
+      this.quota.start()
       if (this.metrics != null) {
         Object.assign(this.metrics.sources, {
           exchangeBytesSent: () => exchange.stats().server.bytesSent,
@@ -177,9 +186,9 @@ export class ShoalPeer implements ShoalApi {
       return
     }
     this.started = false
-    clearInterval(this.quotaTimer)
+    this.quota.stop()
     this.activity?.stop()
-    clearInterval(this.rejoinTimer)
+    this.neighbours.stop()
     try {
       await this.evictions()
       await this.gossip?.stop()
@@ -249,134 +258,28 @@ export class ShoalPeer implements ShoalApi {
   private provideLater (cid: CID): void {
     const routing = this.routing
     if (routing == null) return
-    const log = this.host?.logger.forComponent('shoal:peer')
+    const log = this.log()
     void routing.provide(cid, { signal: AbortSignal.timeout(PROVIDE_TIMEOUT) }).then(
       ({ accepted }) => { log?.('provided %s to %d peers', cid, accepted) },
       (err) => { log?.('could not provide %s: %s', cid, err.message) }
     )
   }
 
+  /** The peer's log, while it is online */
+  private log (): Logger | undefined {
+    return this.host?.logger.forComponent('shoal:peer')
+  }
+
   /** This peer's room and load, for its presence beat; store figures are cached for a while */
   private async load (): Promise<{ free: number, uploads: number, uploadSlots: number, pins: number }> {
-    const now = Date.now()
-    if (this.loadCache == null || now - this.loadCache.at > LOAD_CACHE_MS) {
-      const stat = await this.store.stat()
-      let free: number
-      if (this.config.store.quota > 0) {
-        free = Math.max(0, this.config.store.quota - stat.bytes)
-      } else {
-        const fsStat = await fs.statfs(this.components.root)
-        free = fsStat.bavail * fsStat.bsize
-      }
-      this.loadCache = { at: now, free, pins: stat.pins }
-    }
+    const { free, pins } = await this.quota.room()
     const ex = this.exchange?.stats()
-    return { free: this.loadCache.free, pins: this.loadCache.pins, uploads: ex?.activeUploads ?? 0, uploadSlots: this.config.exchange.uploadSlots }
+    return { free, pins, uploads: ex?.activeUploads ?? 0, uploadSlots: this.config.exchange.uploadSlots }
   }
 
-  /**
-   * Members heard of only through others get dialled until this peer has MIN_SWARM_PEERS direct
-   * neighbours: a gossip mesh needs several, and a swarm that hangs off one bootstrap peer falls
-   * apart with it
-   */
-  private meet (peerId: string, addrs: string[]): void {
-    const host = this.host
-    if (host == null || addrs.length === 0 || this.meeting.size >= MAX_MEETING) return
-    if (host.getPeers().length >= MIN_SWARM_PEERS || this.meeting.has(peerId)) return
-    let id: PeerId
-    try {
-      id = peerIdFromString(peerId)
-    } catch {
-      return
-    }
-    if (id.equals(this.peerId) || host.getConnections(id).length > 0) return
-    this.meeting.add(peerId)
-    const log = host.logger.forComponent('shoal:peer')
-    void (async () => {
-      await host.peerStore.merge(id, { multiaddrs: addrs.map(a => multiaddr(a)) })
-      await host.dial(id, { signal: AbortSignal.timeout(10 * second) })
-    })().catch((err) => { log('could not meet member %s: %s', peerId, err.message) }).finally(() => { this.meeting.delete(peerId) })
-  }
-
-  /** Dial peers remembered from earlier runs, newest first, until there are enough neighbours */
-  private async reconnectKnown (host: Host): Promise<void> {
-    const log = host.logger.forComponent('shoal:peer')
-    try {
-      const known = (await host.peerStore.all()).filter(p => p.addresses.length > 0 && !p.id.equals(this.peerId))
-      for (const p of known.slice(0, MAX_RECONNECT)) {
-        if (this.host !== host || host.getPeers().length >= MIN_SWARM_PEERS) return
-        if (host.getConnections(p.id).length > 0) continue
-        await host.dial(p.id, { signal: AbortSignal.timeout(5 * second) }).catch((err) => { log('known peer %p did not answer: %s', p.id, err.message) })
-      }
-    } catch (err: any) {
-      log('could not reconnect to known peers: %s', err.message)
-    }
-  }
-
-  /**
-   * Members that went silent (suspect or gone, not yet forgotten) are dialled again once a
-   * heartbeat period while this peer has fewer than MIN_SWARM_PEERS neighbours. Their beats
-   * cannot tell us they are back, so without this the two halves of a healed partition stay
-   * apart until the DHT happens to connect them.
-   */
-  private rejoin (): void {
-    const host = this.host
-    const gossip = this.gossip
-    if (host == null || gossip == null || host.getPeers().length >= MIN_SWARM_PEERS) return
-    const log = host.logger.forComponent('shoal:peer')
-    for (const m of gossip.members()) {
-      if (this.rejoining.size >= MAX_REJOINING) return
-      if (m.self === true || m.state === 'alive' || m.addresses.length === 0 || this.rejoining.has(m.peerId)) continue
-      let id: PeerId
-      try {
-        id = peerIdFromString(m.peerId)
-      } catch {
-        continue
-      }
-      // connected but silent for 2.5 periods: the connection may be dead (a partition leaves TCP
-      // backing off for minutes); a ping tells, and a dead one is dropped and dialled afresh. A
-      // connection younger than that is left alone: the member may have just restarted, and its
-      // first beats are still to come
-      const quietSince = Date.now() - GONE_AFTER_BEATS * this.config.gossip.presenceIntervalMs
-      const all = host.getConnections(id)
-      const connections = all.filter(c => c.timeline.open < quietSince)
-      if (all.length > connections.length) continue
-      // blocks still flow from or to it: its beats wait behind them on a saturated link
-      if (connections.length > 0 && (this.exchange?.lastHeard(m.peerId) ?? 0) >= quietSince) continue
-      if (connections.length > 0 && m.state !== 'gone') continue
-      const timeoutMs = Math.min(this.config.limits.dialTimeoutMs, Math.max(2 * this.config.gossip.presenceIntervalMs, 2 * second))
-      this.rejoining.add(m.peerId)
-      void (async () => {
-        if (connections.length > 0) {
-          try {
-            await host.services.ping.ping(id, { signal: AbortSignal.timeout(timeoutMs) })
-            return
-          } catch {
-            // exchange traffic during the ping says it is alive after all
-            if ((this.exchange?.lastHeard(m.peerId) ?? 0) >= quietSince) return
-            for (const c of connections) c.abort(new Error('member silent and ping unanswered'))
-          }
-        }
-        await host.peerStore.merge(id, { multiaddrs: m.addresses.map(a => multiaddr(a)) })
-        // a short timeout: the next period tries again
-        await host.dial(id, { signal: AbortSignal.timeout(timeoutMs) })
-        log('rejoined silent member %s', m.peerId)
-      })().catch(() => {}).finally(() => { this.rejoining.delete(m.peerId) })
-    }
-  }
-
-  /** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
-  private async hold (a: Announcement): Promise<void> {
-    const host = this.requireHost('replicating')
-    const member = this.gossip?.member(a.publisher)
-    if (member != null && member.addresses.length > 0) {
-      const { peerIdFromString } = await import('@libp2p/peer-id')
-      const id = peerIdFromString(a.publisher)
-      await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})
-      await host.dial(id, { signal: AbortSignal.timeout(10 * second) }).catch(() => {})
-    }
-    // fetching provides it too (in the background)
-    await this.fetchAs(a.cid, { name: a.name }, 'replica')
+  /** Resolves when no eviction is running (tests, shutdown) */
+  async evictions (): Promise<void> {
+    await this.quota.evictions()
   }
 
   async fetch (cid: string, options: FetchOptions = {}): Promise<FetchResult> {
@@ -397,38 +300,8 @@ export class ShoalPeer implements ShoalApi {
     })
     // a peer that has fetched content serves it, so it says so
     this.provideLater(root)
-    this.enforceQuotaSoon()
+    this.quota.enforceSoon()
     return result
-  }
-
-  /**
-   * Keep the store within `store.quota` by evicting unpinned cached content, least recently
-   * used first; one eviction runs at a time, and a request during one runs once after it
-   */
-  private enforceQuotaSoon (): void {
-    const quota = this.config.store.quota
-    if (quota <= 0) return
-    if (this.evicting != null) {
-      this.evictAgain = true
-      return
-    }
-    const log = this.host?.logger.forComponent('shoal:peer')
-    this.evicting = this.store.evict(quota).then((r) => {
-      this.loadCache = undefined
-      if (r.removed > 0) log?.('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
-      if (r.pinnedBytes > quota) log?.('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)
-    }, (err) => { log?.('eviction failed: %s', err.message) }).finally(() => {
-      this.evicting = undefined
-      if (this.evictAgain) {
-        this.evictAgain = false
-        this.enforceQuotaSoon()
-      }
-    })
-  }
-
-  /** Resolves when no eviction is running (tests, shutdown) */
-  async evictions (): Promise<void> {
-    while (this.evicting != null) await this.evicting
   }
 
   /**
@@ -437,16 +310,7 @@ export class ShoalPeer implements ShoalApi {
    */
   session (root: CID, options: Omit<ExchangeFetchOptions, 'providers' | 'rank'> = {}): FetchSession {
     const exchange = this.requireExchange('fetching')
-    const routing = this.routing
-    return exchange.fetch(root, {
-      ...options,
-      providers: routing != null ? (signal) => this.providerIds(routing, root, signal) : undefined,
-      rank: (peerId) => loadRank(this.gossip?.member(peerId))
-    })
-  }
-
-  private async * providerIds (routing: Routing, root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
-    for await (const p of routing.findProviders(root, { signal })) yield p.id
+    return exchange.fetch(root, { ...options, ...sources(root, { routing: this.routing, gossip: () => this.gossip }) })
   }
 
   async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
@@ -470,40 +334,19 @@ export class ShoalPeer implements ShoalApi {
   }
 
   /**
-   * Blocks to read a DAG from: the store, and when online and a block is missing, a fetch
-   * session for the DAG that the reader waits on, so content streams while it arrives
+   * Blocks to read a DAG from: the store alone while offline; when online, missing blocks come
+   * through a fetch session the reader waits on
    */
-  private readable (root: CID, options: AbortOptions): { blocks: Pick<Blockstore, 'get'>, close(): void } {
-    const exchange = this.exchange
-    const store = this.store.blocks
-    if (exchange == null) return { blocks: store, close: () => {} }
-    const controller = new AbortController()
-    const onAbort = (): void => { controller.abort() }
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    let session: FetchSession | undefined
-    // with a quota, what is read is what is used: least recently used cache goes first
-    const touch = this.config.store.quota > 0
-    const peer = this
-    const blocks = {
-      async * get (cid: CID, opts?: AbortOptions): AsyncGenerator<Uint8Array> {
-        if (!await store.has(cid)) {
-          session ??= peer.session(root, { signal: controller.signal })
-          await session.blockReady(cid)
-        }
-        const bytes = await store.getBytes(cid, opts)
-        if (touch) void store.touch(cid)
-        yield bytes
-      }
-    }
-    return {
-      blocks: blocks as unknown as Pick<Blockstore, 'get'>,
-      close: () => {
-        options.signal?.removeEventListener('abort', onAbort)
-        // a reader that stops early does not leave a fetch running
-        controller.abort()
-        if (session != null) this.enforceQuotaSoon()
-      }
-    }
+  private readable (root: CID, options: AbortOptions): ReadableDag {
+    if (this.exchange == null) return { blocks: this.store.blocks, close: () => {} }
+    return readThrough({
+      store: this.store.blocks,
+      session: (signal) => this.session(root, { signal }),
+      onFetched: () => { this.quota.enforceSoon() }
+    }, {
+      // with a quota, what is read is what is used: least recently used cache goes first
+      touch: this.config.store.quota > 0
+    }, options)
   }
 
   async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
@@ -650,21 +493,8 @@ export class ShoalPeer implements ShoalApi {
     const gossip = this.requireGossip('looking up holders')
     const root = parseCid(cid)
     const local = (await this.store.missing(root, options)).length === 0
-    const holders = new Map<string, HolderInfo>()
-    const note = (peerId: string, source: 'dht' | 'gossip'): void => {
-      const h = holders.get(peerId) ?? { peerId, sources: [] }
-      if (!h.sources.includes(source)) h.sources.push(source)
-      const state = gossip.member(peerId)?.state
-      if (state != null) h.state = state
-      holders.set(peerId, h)
-    }
-    for (const h of gossip.holders(root.toString())) {
-      if (h.peerId !== this.peerId.toString()) note(h.peerId, 'gossip')
-    }
-    for await (const p of routing.findProviders(root, { signal: options.signal, timeoutMs: options.timeoutMs ?? STATUS_FIND_TIMEOUT })) {
-      note(p.id.toString(), 'dht')
-    }
-    return { cid: root.toString(), local, pinned: await this.store.pins.has(root), holders: [...holders.values()] }
+    const found = await holders(root, { self: this.peerId.toString(), routing, gossip }, options)
+    return { cid: root.toString(), local, pinned: await this.store.pins.has(root), holders: found }
   }
 
   private requireRouting (what: string): Routing {
@@ -699,15 +529,6 @@ export class ShoalPeer implements ShoalApi {
   }
 }
 
-const LOAD_CACHE_MS = 30 * second
-/** Direct neighbours a peer dials members to reach */
-const MIN_SWARM_PEERS = 8
-/** Known peers dialled at start at most */
-const MAX_RECONNECT = 32
-/** Member dials in flight at once */
-const MAX_MEETING = 2
-/** Dials to silent members in flight at once */
-const MAX_REJOINING = 4
 const MAX_REPLICAS = 64
 
 /** Announced names are single path segments */

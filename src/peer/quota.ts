@@ -1,0 +1,97 @@
+import fs from 'node:fs/promises'
+import { QUOTA_CHECK_INTERVAL, second } from '../constants.js'
+import type { Store } from '../store/index.js'
+import type { Logger } from '@libp2p/interface'
+
+const ROOM_CACHE_MS = 30 * second
+
+export interface QuotaComponents {
+  store: Pick<Store, 'evict' | 'stat'>
+  /** The repo directory: without a quota, the room is what its file system has free */
+  root: string
+  /** The peer's log, while it is online */
+  log(): Logger | undefined
+}
+
+export interface QuotaInit {
+  /** Bytes the store may hold (`store.quota`); 0 for no limit */
+  quota: number
+}
+
+/**
+ * The store's room: how much more it can take (`room`), and, with a quota, keeping it within
+ * the quota by evicting unpinned cached content, least recently used first, once a
+ * QUOTA_CHECK_INTERVAL between `start` and `stop` and whenever asked to (`enforceSoon`, after
+ * fetches).
+ */
+export class Quota {
+  private readonly components: QuotaComponents
+  private readonly quota: number
+  private roomCache?: { at: number, free: number, pins: number }
+  private evicting?: Promise<void>
+  private evictAgain = false
+  private timer?: ReturnType<typeof setInterval>
+
+  constructor (components: QuotaComponents, init: QuotaInit) {
+    this.components = components
+    this.quota = init.quota
+  }
+
+  start (): void {
+    if (this.quota <= 0) return
+    this.enforceSoon()
+    this.timer = setInterval(() => { this.enforceSoon() }, QUOTA_CHECK_INTERVAL)
+  }
+
+  /** Stops the checks; `evictions()` waits for one still running */
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  /** Bytes the store can still take and the pins it holds, for presence beats; cached for a while */
+  async room (): Promise<{ free: number, pins: number }> {
+    const now = Date.now()
+    if (this.roomCache == null || now - this.roomCache.at > ROOM_CACHE_MS) {
+      const stat = await this.components.store.stat()
+      let free: number
+      if (this.quota > 0) {
+        free = Math.max(0, this.quota - stat.bytes)
+      } else {
+        const fsStat = await fs.statfs(this.components.root)
+        free = fsStat.bavail * fsStat.bsize
+      }
+      this.roomCache = { at: now, free, pins: stat.pins }
+    }
+    return { free: this.roomCache.free, pins: this.roomCache.pins }
+  }
+
+  /**
+   * Keep the store within `store.quota` by evicting unpinned cached content, least recently
+   * used first; one eviction runs at a time, and a request during one runs once after it
+   */
+  enforceSoon (): void {
+    const quota = this.quota
+    if (quota <= 0) return
+    if (this.evicting != null) {
+      this.evictAgain = true
+      return
+    }
+    const log = this.components.log()
+    this.evicting = this.components.store.evict(quota).then((r) => {
+      this.roomCache = undefined
+      if (r.removed > 0) log?.('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
+      if (r.pinnedBytes > quota) log?.('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)
+    }, (err) => { log?.('eviction failed: %s', err.message) }).finally(() => {
+      this.evicting = undefined
+      if (this.evictAgain) {
+        this.evictAgain = false
+        this.enforceSoon()
+      }
+    })
+  }
+
+  /** Resolves when no eviction is running (tests, shutdown) */
+  async evictions (): Promise<void> {
+    while (this.evicting != null) await this.evicting
+  }
+}

@@ -1,0 +1,37 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { second } from '../constants.js'
+import type { Announcement, Gossip, GossipComponents } from '../gossip/index.js'
+import type { Host } from '../host/index.js'
+import type { Store } from '../store/index.js'
+
+export interface ReplicationComponents {
+  store: Pick<Store, 'pins'>
+  /** The peer's host; throws while it is offline */
+  host(): Host
+  /** The peer's gossip, while it runs: where the publisher can be dialled */
+  gossip(): Pick<Gossip, 'member'> | undefined
+  /** Fetch a DAG, pin it as a replica and provide it */
+  fetch(cid: string, name: string): Promise<unknown>
+}
+
+/** The hooks gossip calls to replicate content on this peer (its replication policy is in gossip/) */
+export function replicationHooks (components: ReplicationComponents): Pick<GossipComponents, 'replicated' | 'hold'> {
+  return {
+    replicated: async () => (await components.store.pins.list()).filter(p => p.origin === 'replica').reduce((n, p) => n + p.size, 0),
+    hold: async (a) => { await hold(components, a) }
+  }
+}
+
+/** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
+async function hold (components: ReplicationComponents, a: Announcement): Promise<void> {
+  const host = components.host()
+  const member = components.gossip()?.member(a.publisher)
+  if (member != null && member.addresses.length > 0) {
+    const id = peerIdFromString(a.publisher)
+    await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})
+    await host.dial(id, { signal: AbortSignal.timeout(10 * second) }).catch(() => {})
+  }
+  // fetching provides it too (in the background)
+  await components.fetch(a.cid, a.name)
+}
