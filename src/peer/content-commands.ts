@@ -1,0 +1,254 @@
+/**
+ * The content commands of `ShoalApi`: what goes into the store (publish, fetch, importCar), what is
+ * read out of it (cat, get, ls, exportCar; missing blocks come from peers while the peer is
+ * online), and its pins, gc and verify
+ */
+import { CID } from 'multiformats/cid'
+import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath } from '../content/index.js'
+import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
+import { PROVIDE_TIMEOUT } from '../constants.js'
+import { online } from './online.js'
+import { readThrough } from './read-through.js'
+import type { Config } from './config.js'
+import type { Quota } from './quota.js'
+import type { ReadableDag } from './read-through.js'
+import type { ContentPath } from '../content/index.js'
+import type {
+  AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, ImportEntry, LsEntry, PinInfo, PublishOptions,
+  PublishResult, VerifyResult, ExportCarOptions, ImportCarOptions, ImportCarResult
+} from '../api/types.js'
+import type { Exchange, FetchResult, FetchSession, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
+import type { Gossip } from '../gossip/index.js'
+import type { Routing } from '../routing/index.js'
+import type { Pin, PinOrigin, Store } from '../store/index.js'
+import type { Logger } from '@libp2p/interface'
+
+export interface ContentComponents {
+  /** The repo directory, named when a command needs a running peer */
+  root: string
+  store: Pick<Store, 'blocks' | 'pins' | 'pin' | 'unpin' | 'gc' | 'verify' | 'withWriteGuard'>
+  config: Pick<Config, 'publish' | 'store'>
+  /** Keeps the store within `store.quota` once fetches have grown it */
+  quota: Pick<Quota, 'enforceSoon'>
+  /** The peer's exchange, while it is online */
+  exchange(): Exchange | undefined
+  /** The peer's content routing, while it is online */
+  routing(): Pick<Routing, 'provide'> | undefined
+  /** The peer's gossip, while it runs */
+  gossip(): Pick<Gossip, 'announce'> | undefined
+  /** A fetch session for a DAG with every source the peer knows (`ShoalPeer.session`) */
+  session(root: CID, options?: Omit<ExchangeFetchOptions, 'providers' | 'rank'>): FetchSession
+  /** The peer's log, while it is online */
+  log(): Logger | undefined
+}
+
+export class ContentCommands {
+  private readonly components: ContentComponents
+
+  constructor (components: ContentComponents) {
+    this.components = components
+  }
+
+  async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
+    const { store, config } = this.components
+    const replicas = options.replicas ?? 0
+    if (!Number.isSafeInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
+      throw new InvalidArgumentError(`replicas must be a whole number from 0 to ${MAX_REPLICAS}`)
+    }
+    const tags = options.tags ?? []
+    for (const t of tags) {
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(t)) throw new InvalidArgumentError(`tag "${t}" must be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit`)
+    }
+    if (tags.length > 16) throw new InvalidArgumentError('at most 16 tags')
+    if (replicas > 0 && (options.announce === false || this.components.gossip() == null)) {
+      throw new InvalidArgumentError('replicas are asked for by announcing: start the daemon, and do not pass --no-announce')
+    }
+    const result = await store.withWriteGuard(async (): Promise<PublishResult> => {
+      const result = await importContent(entries, store.blocks, {
+        profile: options.profile ?? config.publish.profile,
+        signal: options.signal,
+        onProgress: (e) => {
+          options.onProgress?.(e.type === 'import:bytes' ? { type: 'publish:bytes', bytes: e.bytes } : { type: 'publish:done', bytes: e.bytes })
+        }
+      })
+      if (options.pin !== false) {
+        await store.pin(result.cid, { name: result.name, size: result.size, origin: 'publish' }, options)
+      }
+      return { cid: result.cid.toString(), size: result.size, name: result.name }
+    })
+    this.provideLater(CID.parse(result.cid))
+    const gossip = this.components.gossip()
+    if (gossip != null && options.announce !== false) {
+      const sent = await gossip.announce({ cid: result.cid, name: announceName(result.name, result.cid), size: result.size, tags, replicas })
+      result.announced = sent.recipients
+      if (sent.assigned != null) result.assigned = await sent.assigned
+    }
+    return result
+  }
+
+  /** Provide a root in the background; the DHT's reprovider keeps it fresh afterwards */
+  private provideLater (cid: CID): void {
+    const routing = this.components.routing()
+    if (routing == null) return
+    const log = this.components.log()
+    void routing.provide(cid, { signal: AbortSignal.timeout(PROVIDE_TIMEOUT) }).then(
+      ({ accepted }) => { log?.('provided %s to %d peers', cid, accepted) },
+      (err) => { log?.('could not provide %s: %s', cid, err.message) }
+    )
+  }
+
+  /** `ShoalApi.fetch`; the pin is made with `origin` (a root already pinned keeps its own) */
+  async fetch (cid: string, options: FetchOptions = {}, origin: PinOrigin = 'fetch'): Promise<FetchResult> {
+    const store = this.components.store
+    online(this.components.exchange(), this.components.root, 'fetching')
+    const root = parseCid(cid)
+    const result = await store.withWriteGuard(async () => {
+      const session = this.components.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress })
+      const result = await session.result
+      const [entry] = await list(store.blocks, { cid: root, segments: [] }, options).catch(() => [])
+      const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options)).catch(() => 0)
+      const existing = await store.pins.get(root)
+      await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? origin }, options)
+      return result
+    })
+    // a peer that has fetched content serves it, so it says so
+    this.provideLater(root)
+    this.components.quota.enforceSoon()
+    return result
+  }
+
+  cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+    return this.read(path, options, (blocks, p) => cat(blocks, p, options))
+  }
+
+  get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
+    return this.read(path, options, (blocks, p) => exportTree(blocks, p, options))
+  }
+
+  exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
+    return this.read(path, options, (blocks, p) => exportCar({ getBytes: async (cid, o) => firstOf(blocks.get(cid, o) as AsyncIterable<Uint8Array>) }, p, options))
+  }
+
+  /** `reader` over the blocks of the DAG at a path (`readable`), closed when it stops, early or not */
+  private async * read<T> (path: string, options: AbortOptions, reader: (blocks: ReadableDag['blocks'], p: ContentPath) => AsyncIterable<T>): AsyncGenerator<T> {
+    const p = parseContentPath(path)
+    const { blocks, close } = this.readable(p.cid, options)
+    try {
+      yield * reader(blocks, p)
+    } finally {
+      close()
+    }
+  }
+
+  /**
+   * Blocks to read a DAG from: the store alone while offline; when online, missing blocks come
+   * through a fetch session the reader waits on
+   */
+  private readable (root: CID, options: AbortOptions): ReadableDag {
+    const { store, config } = this.components
+    if (this.components.exchange() == null) return { blocks: store.blocks, close: () => {} }
+    return readThrough({
+      store: store.blocks,
+      session: (signal) => this.components.session(root, { signal }),
+      onFetched: () => { this.components.quota.enforceSoon() }
+    }, {
+      // with a quota, what is read is what is used: least recently used cache goes first
+      touch: config.store.quota > 0
+    }, options)
+  }
+
+  async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
+    const store = this.components.store
+    return store.withWriteGuard(async () => {
+      const stats = await importCar(car, store.blocks, options)
+      const pinned: string[] = []
+      if (options.pin !== false) {
+        for (const root of stats.roots) {
+          const [entry] = await list(store.blocks, { cid: root, segments: [] }, options).catch(() => [])
+          const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(exportTree(store.blocks, { cid: root, segments: [] }, options)).catch(() => 0)
+          try {
+            await store.pin(root, { name: root.toString(), size }, options)
+          } catch (err: any) {
+            if (err.name !== 'BlockNotFoundError') throw err
+            throw new IncompleteCarError(`the CAR does not hold the whole DAG of its root ${root}, so it cannot be pinned (${err.message.replace(/^cannot pin \S+: /, '')}); its ${stats.blocks} blocks were stored unpinned: import with --no-pin to keep them that way`)
+          }
+          pinned.push(root.toString())
+        }
+      }
+      return { roots: stats.roots.map(r => r.toString()), blocks: stats.blocks, bytes: stats.bytes, pinned }
+    })
+  }
+
+  async ls (path: string, options: AbortOptions = {}): Promise<LsEntry[]> {
+    const entries = await list(this.components.store.blocks, parseContentPath(path), options)
+    return entries.map(e => ({ name: e.name, cid: e.cid.toString(), kind: e.kind, size: e.size }))
+  }
+
+  async pinAdd (cid: string, options: AbortOptions & { name?: string } = {}): Promise<PinInfo> {
+    const store = this.components.store
+    const parsed = parseCid(cid)
+    const existing = await store.pins.get(parsed)
+    let size = existing?.size
+    if (size == null) {
+      try {
+        const [entry] = await list(store.blocks, { cid: parsed, segments: [] }, options)
+        size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options))
+      } catch {
+        size = 0
+      }
+    }
+    const pin = await store.pin(parsed, { name: options.name ?? existing?.name ?? parsed.toString(), size }, options)
+    return pinInfo(pin)
+  }
+
+  async pinRm (cid: string): Promise<void> {
+    await this.components.store.unpin(parseCid(cid))
+  }
+
+  async pinLs (): Promise<PinInfo[]> {
+    return (await this.components.store.pins.list()).map(pinInfo)
+  }
+
+  async gc (options: AbortOptions = {}): Promise<GcResult> {
+    return this.components.store.gc(options)
+  }
+
+  async verify (options: AbortOptions & { drop?: boolean } = {}): Promise<VerifyResult> {
+    const r = await this.components.store.verify(options)
+    return { ...r, corrupt: r.corrupt.map(c => c.toString()) }
+  }
+}
+
+const MAX_REPLICAS = 64
+
+/** Announced names are single path segments */
+function announceName (name: string, cid: string): string {
+  const base = name.split('/').filter(Boolean).pop() ?? ''
+  return base === '' ? cid : base.slice(0, 255)
+}
+
+/** A CID given to a command; InvalidCIDError when it is not one */
+export function parseCid (s: string): CID {
+  try {
+    return CID.parse(s.trim())
+  } catch {
+    throw new InvalidCIDError(s)
+  }
+}
+
+function pinInfo (pin: Pin): PinInfo {
+  return { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt }
+}
+
+async function treeSize (entries: AsyncIterable<ExportEntry>): Promise<number> {
+  let size = 0
+  for await (const e of entries) {
+    if (e.kind === 'file') size += e.size
+  }
+  return size
+}
+
+async function firstOf (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  for await (const bytes of source) return bytes
+  throw new Error('the block source yielded nothing')
+}
