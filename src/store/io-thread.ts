@@ -67,6 +67,12 @@ export const IO_THREAD_FAILED = 'ERR_IO_THREAD_FAILED'
 
 let thread: (IoThread & { stop(): Promise<void> }) | undefined
 let failed = false
+let idleStopMs = IO_THREAD_IDLE_STOP
+
+/** How long the thread may sit idle before it stops (IO_THREAD_IDLE_STOP unless set, as tests do) */
+export function setIoThreadIdleStop (ms: number): void {
+  idleStopMs = ms
+}
 
 /** Whether `view` lies in memory another thread can read without a copy */
 export function isShared (view: Uint8Array): boolean {
@@ -118,7 +124,7 @@ function start (): IoThread & { stop(): Promise<void> } {
     pending.delete(reply.id)
     if (pending.size === 0) {
       worker.unref()
-      idle = setTimeout(() => { if (thread === self) void stopIoThread() }, IO_THREAD_IDLE_STOP).unref()
+      idle = setTimeout(() => { if (thread === self) void stopIoThread() }, idleStopMs).unref()
     }
     if (reply.error != null) {
       p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }))

@@ -12,9 +12,10 @@ import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { IO_THREAD_IDLE_STOP } from '../../src/constants.js'
 import { alignedBuffer, directView, DIRECT_ALIGNMENT, isAligned } from '../../src/store/aligned.js'
 import { FsBlocks } from '../../src/store/blocks.js'
-import { IO_THREAD_FAILED, ioThread, isShared, stopIoThread } from '../../src/store/io-thread.js'
+import { IO_THREAD_FAILED, ioThread, isShared, setIoThreadIdleStop, stopIoThread } from '../../src/store/io-thread.js'
 import { verifies } from '../../src/store/verify.js'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -148,6 +149,26 @@ describe('store: direct block writes', () => {
       buf[5] ^= 1
       assert.equal(await verifies(cid, [buf]), false)
       assert.equal(await verifies(cid, buf.subarray(1)), false)
+    })
+
+    it('stops once idle, and the next job starts a new thread', async () => {
+      setIoThreadIdleStop(200)
+      try {
+        const { bytes, buf } = await alignedBlock(100_000)
+        const first = ioThread()!
+        await first.sha256(buf)
+        // busy within the idle time: still the same thread
+        await new Promise(resolve => setTimeout(resolve, 100))
+        assert.equal(ioThread(), first)
+        await first.sha256(buf)
+        await new Promise(resolve => setTimeout(resolve, 600))
+        const second = ioThread()!
+        assert.notEqual(second, first)
+        await assert.rejects(first.sha256(buf), (err: any) => err.code === IO_THREAD_FAILED)
+        assert.deepEqual(Buffer.from(await second.sha256(buf)), createHash('sha256').update(bytes).digest())
+      } finally {
+        setIoThreadIdleStop(IO_THREAD_IDLE_STOP)
+      }
     })
 
     it('takes views into shared memory only', async () => {
