@@ -4,25 +4,16 @@ import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, REJOIN_GRACE } from '../constants.js'
 import { RateLimiter } from './rate.js'
-import { compareOrder, contentSize } from './dag-order.js'
+import { contentSize } from './dag-order.js'
 import { copyBlock } from './response-reader.js'
+import { WorkQueue } from './work-queue.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
 import type { PeerChannel } from './channel.js'
+import type { Job } from './work-queue.js'
 import type { BlockBytes } from './response-reader.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-
-interface Job {
-  cid: CID
-  key: string
-  /** Position in the DAG (link indices from the root): the queue is kept in this order */
-  order: number[]
-  /** Peers asked for it now, with the request id once it is sent (-1 before) */
-  askedFrom: Map<string, { channel: PeerChannel, id: number }>
-  /** A copy has arrived and is being verified or stored: end-game leaves it alone */
-  arrived?: boolean
-}
 
 export interface SessionInit {
   root: CID
@@ -45,10 +36,7 @@ export class FetchSession {
   private readonly peers = new Map<string, PeerChannel>()
   private readonly lacks = new Map<string, Set<string>>()
   private readonly pausedUntil = new Map<string, number>()
-  private readonly queue: Job[] = []
-  /** Keys of the jobs in `queue`, so membership is not a scan of it */
-  private readonly queued = new Set<string>()
-  private readonly inflight = new Map<string, Job>()
+  private readonly work = new WorkQueue()
   private readonly done = new Set<string>()
   private readonly waiters = new Map<string, Array<{ resolve(): void, reject(err: Error): void }>>()
   private readonly rate: RateLimiter
@@ -144,7 +132,7 @@ export class FetchSession {
       const stored = await Promise.all(items.map(async (item) => item.cid.multihash.code !== identity.code && await this.init.blocks.has(item.cid)))
       for (const [n, item] of items.entries()) {
         const key = mhKey(item.cid)
-        if (this.done.has(key) || this.inflight.has(key) || this.queued.has(key)) continue
+        if (this.done.has(key) || this.work.has(key)) continue
         if (item.cid.multihash.code === identity.code) {
           this.markDone(key, item.cid.multihash.digest.byteLength, false)
           continue
@@ -157,24 +145,12 @@ export class FetchSession {
           await this.enqueue(linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
           continue
         }
-        this.insert({ cid: item.cid, key, order: item.order, askedFrom: new Map() })
+        this.work.add({ cid: item.cid, key, order: item.order, askedFrom: new Map() })
       }
     } finally {
       this.pendingLocal--
     }
     this.schedule()
-  }
-
-  private insert (job: Job): void {
-    let lo = 0
-    let hi = this.queue.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (compareOrder(this.queue[mid].order, job.order) < 0) lo = mid + 1
-      else hi = mid
-    }
-    this.queue.splice(lo, 0, job)
-    this.queued.add(job.key)
   }
 
   private noteRoot (cid: CID, bytes: Uint8Array): void {
@@ -218,20 +194,11 @@ export class FetchSession {
 
   private nextFor (peer: PeerChannel): Job | undefined {
     const lacks = this.lacks.get(peer.peerId)
-    const i = this.queue.findIndex(j => lacks?.has(j.key) !== true)
-    if (i >= 0) {
-      const [job] = this.queue.splice(i, 1)
-      this.queued.delete(job.key)
-      this.inflight.set(job.key, job)
-      return job
-    }
+    const job = this.work.take(lacks)
+    if (job != null) return job
     // links still being queued are work to come: no end-game before they are in
-    if (this.queue.length > 0 || this.pendingLocal > 0) return undefined
-    // end-game: take a block in flight elsewhere, the one asked longest ago first
-    for (const job of this.inflight.values()) {
-      if (job.arrived !== true && !job.askedFrom.has(peer.peerId) && lacks?.has(job.key) !== true && job.askedFrom.size < 2) return job
-    }
-    return undefined
+    if (this.work.waiting > 0 || this.pendingLocal > 0) return undefined
+    return this.work.duplicateFor(peer.peerId, lacks)
   }
 
   private async want (peer: PeerChannel, job: Job): Promise<void> {
@@ -317,7 +284,7 @@ export class FetchSession {
     } finally {
       this.receiving.delete(job.key)
     }
-    this.inflight.delete(job.key)
+    this.work.remove(job.key)
     // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),
     // whose CIDs are read from it and kept, are copied out
     const data = job.cid.code === dagPb.code ? copyBlock(block) : undefined
@@ -338,9 +305,7 @@ export class FetchSession {
 
   private requeue (job: Job): void {
     if (this.done.has(job.key) || job.askedFrom.size > 0) return
-    job.arrived = false
-    this.inflight.delete(job.key)
-    if (!this.queued.has(job.key)) this.insert(job)
+    this.work.requeue(job)
   }
 
   private removePeer (peer: PeerChannel, err?: Error): void {
@@ -371,7 +336,7 @@ export class FetchSession {
   /** Finish when nothing is left; fail when what is left cannot be had */
   private check (): void {
     if (this.finished || this.pendingLocal > 0) return
-    if (this.queue.length === 0 && this.inflight.size === 0) {
+    if (this.work.size === 0) {
       this.finish()
       return
     }
@@ -383,11 +348,11 @@ export class FetchSession {
         this.graceTimer ??= setTimeout(() => { this.graceTimer = undefined; this.graceOver = true; this.check() }, REJOIN_GRACE)
         return
       }
-      this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.queue.length + this.inflight.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
+      this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }
     // a queued block that every peer in the session lacks can never arrive
-    for (const job of this.queue) {
+    for (const job of this.work.queued()) {
       if ([...this.peers.keys()].every(p => this.lacks.get(p)?.has(job.key) === true)) {
         this.fail(new BlockNotFoundError(`no peer in the session has block ${job.cid} of ${this.init.root}`))
         return
