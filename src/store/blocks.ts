@@ -7,7 +7,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, BlockTooLargeError } from '../errors.js'
 import { directView } from './aligned.js'
-import { IO_THREAD_FAILED, ioThread, isShared } from './io-thread.js'
+import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
@@ -100,17 +100,18 @@ export class FsBlocks implements Blockstore {
     let renamed = false
     try {
       if (val instanceof Uint8Array) {
-        if (val.byteLength > this.init.maxBlockSize) {
-          throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
-        }
+        this.checkSize(cid, val.byteLength)
         // one call: open, write, sync (flush) and close in the thread pool
         await fs.writeFile(tmp, val, { flag: 'wx', flush: this.init.fsync })
       } else if (Array.isArray(val)) {
-        if (await this.putDirect(cid, tmp, final, val)) {
+        let size = 0
+        for (const c of val) size += c.byteLength
+        this.checkSize(cid, size)
+        if (val.length === 1 && await this.putDirect(tmp, final, val[0])) {
           renamed = true
           return cid
         }
-        await this.writeChunks(cid, tmp, val)
+        await this.writeChunks(tmp, val, size)
       } else {
         await this.writeStreamed(cid, tmp, val)
       }
@@ -128,13 +129,15 @@ export class FsBlocks implements Blockstore {
     }
   }
 
-  /** A block held in chunks (as it came off the network): one writev, no copy into one buffer */
-  private async writeChunks (cid: CID, tmp: string, chunks: Uint8Array[]): Promise<void> {
-    let size = 0
-    for (const c of chunks) size += c.byteLength
+  /** Refuse a block larger than the store takes, before anything is written */
+  private checkSize (cid: CID, size: number): void {
     if (size > this.init.maxBlockSize) {
       throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
     }
+  }
+
+  /** A block held in chunks (as it came off the network): one writev, no copy into one buffer */
+  private async writeChunks (tmp: string, chunks: Uint8Array[], size: number): Promise<void> {
     const handle = await fs.open(tmp, 'wx')
     try {
       let written = (await handle.writev(chunks)).bytesWritten
@@ -154,13 +157,11 @@ export class FsBlocks implements Blockstore {
    * block is rarely read again soon. Returns false, with nothing written, when the block does
    * not qualify or the file system refuses direct I/O (the store then stops trying).
    */
-  private async putDirect (cid: CID, tmp: string, final: string, chunks: Uint8Array[]): Promise<boolean> {
-    if (this.direct === false || chunks.length !== 1) return false
-    const size = chunks[0].byteLength
-    if (size > this.init.maxBlockSize) {
-      throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
-    }
-    const view = size >= DIRECT_MIN && isShared(chunks[0]) ? directView(chunks[0]) : undefined
+  private async putDirect (tmp: string, final: string, block: Uint8Array): Promise<boolean> {
+    if (this.direct === false) return false
+    const size = block.byteLength
+    // aligned memory is shared memory (aligned.ts), which the thread takes
+    const view = size >= DIRECT_MIN ? directView(block) : undefined
     const thread = view != null ? ioThread() : undefined
     if (view == null || thread == null) return false
     const shard = path.dirname(final)
@@ -188,9 +189,7 @@ export class FsBlocks implements Blockstore {
       let size = 0
       for await (const chunk of val) {
         size += chunk.byteLength
-        if (size > this.init.maxBlockSize) {
-          throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
-        }
+        this.checkSize(cid, size)
         await handle.write(chunk)
       }
       if (this.init.fsync) await handle.datasync()
