@@ -53,12 +53,27 @@ async function servePerf (stream: Stream): Promise<void> {
 export async function runPerf (host: Pick<Libp2p, 'dialProtocol'>, target: Multiaddr, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }> {
   const stream = await host.dialProtocol(target, EXCHANGE_PERF_PROTOCOL, { signal })
   const started = performance.now()
+  // counted as each message arrives, as the exchange reads its responses: an async iterator
+  // queues messages without bound when it lags (the muxer's window opens as bytes are received,
+  // not as they are read), and the queue costs memory and time a raw baseline should not pay
+  const received = new Promise<number>((resolve, reject) => {
+    let n = 0
+    const onAbort = (): void => { stream.abort(signal?.reason ?? new Error('aborted')) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    stream.addEventListener('message', (evt) => { n += evt.data.byteLength })
+    stream.addEventListener('remoteCloseWrite', () => { resolve(n) }, { once: true })
+    stream.addEventListener('close', (evt) => {
+      signal?.removeEventListener('abort', onAbort)
+      if (evt.error != null) reject(evt.error)
+      else resolve(n)
+    }, { once: true })
+  })
+  received.catch(() => {})
   const head = Buffer.alloc(8)
   head.writeBigUInt64BE(BigInt(bytes))
   stream.send(head)
-  await stream.close()
-  let got = 0
-  for await (const chunk of stream) got += chunk.byteLength
+  await stream.close({ signal })
+  const got = await received
   if (got !== bytes) throw new Error(`perf: expected ${bytes} bytes, got ${got}`)
   return { bytes: got, seconds: (performance.now() - started) / 1000 }
 }

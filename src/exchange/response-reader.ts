@@ -3,6 +3,7 @@ import * as varint from 'uint8-varint'
 import { InvalidMessageError } from '../errors.js'
 import { MAX_BLOCK_HEAD, parseBlockResponseHead } from './block-frame.js'
 import { takeBlockBuffer, returnBlockBuffer } from './block-buffers.js'
+import { copyInto } from '../store/aligned.js'
 import { Response } from './message.js'
 
 /** A received block's bytes, in order */
@@ -92,7 +93,7 @@ export class ResponseReader {
       } else {
         const take = Math.min(this.need - this.got, chunk.byteLength - o)
         if (this.block != null) {
-          this.block.buf.set(chunk.subarray(o, o + take), this.block.written)
+          copyInto(this.block.buf, chunk.subarray(o, o + take), this.block.written)
           this.block.written += take
         } else {
           this.parts?.push(chunk.subarray(o, o + take))
@@ -112,7 +113,7 @@ export class ResponseReader {
       return
     }
     const buf = takeBlockBuffer(this.need - parsed.dataOffset)
-    buf.set(head.subarray(parsed.dataOffset))
+    copyInto(buf, head.subarray(parsed.dataOffset), 0)
     this.block = { id: parsed.id, buf, written: headLength - parsed.dataOffset }
   }
 

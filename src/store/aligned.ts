@@ -46,3 +46,18 @@ export function directView (buf: Uint8Array): Uint8Array | undefined {
 export function isAligned (buf: Uint8Array): boolean {
   return aligned.has(buf.buffer)
 }
+
+const fill = Buffer.prototype.fill
+
+/**
+ * Copy `src` into `dst` at `offset` (it must fit). Into shared memory V8's `set` copies with
+ * relaxed atomics, a byte at a time when source and target are not aligned alike, which is how
+ * a stream's chunks land in a block buffer: ~5x slower than memcpy, and on a fetch more CPU than
+ * decryption. `Buffer#fill` with a value exactly as long as the range copies it once, natively.
+ */
+export function copyInto (dst: Uint8Array, src: Uint8Array, offset: number): void {
+  if (src.byteLength === 0) return
+  if (offset < 0 || offset + src.byteLength > dst.byteLength) throw new RangeError(`${src.byteLength} bytes do not fit at ${offset} in ${dst.byteLength}`)
+  if (dst.buffer instanceof SharedArrayBuffer) fill.call(dst, src, offset, offset + src.byteLength)
+  else dst.set(src, offset)
+}

@@ -13,7 +13,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { IO_THREAD_IDLE_STOP } from '../../src/constants.js'
-import { alignedBuffer, directView, DIRECT_ALIGNMENT, isAligned } from '../../src/store/aligned.js'
+import { alignedBuffer, copyInto, directView, DIRECT_ALIGNMENT, isAligned } from '../../src/store/aligned.js'
 import { FsBlocks } from '../../src/store/blocks.js'
 import { IO_THREAD_FAILED, ioThread, isShared, setIoThreadIdleStop, stopIoThread } from '../../src/store/io-thread.js'
 import { verifies } from '../../src/store/verify.js'
@@ -58,6 +58,28 @@ describe('store: direct block writes', () => {
     assert.equal(directView(buf.subarray(1)), undefined)
     assert.equal(directView(Buffer.alloc(100_000)), undefined)
     assert.ok(!isAligned(Buffer.alloc(10)))
+  })
+
+  it('copyInto copies at any offset into shared and ordinary memory, and refuses what does not fit', () => {
+    const src = randomBytes(70_001)
+    for (const make of [() => alignedBuffer(200_000), () => new Uint8Array(200_000)]) {
+      const dst = make()
+      dst.fill(0xee)
+      // every pairing of source and target alignment, as a stream's chunks land in a block buffer
+      for (let s = 0; s < 8; s++) {
+        for (let d = 0; d < 8; d++) {
+          const part = src.subarray(s, s + 65_536 + d)
+          copyInto(dst, part, 1000 + d)
+          assert.ok(Buffer.from(dst.buffer, dst.byteOffset + 1000 + d, part.byteLength).equals(part), `source +${s}, target +${d}`)
+        }
+      }
+      assert.equal(dst[999], 0xee, 'nothing before the offset is touched')
+      const before = Buffer.from(dst)
+      copyInto(dst, new Uint8Array(0), 5)
+      assert.throws(() => { copyInto(dst, src, 200_000 - 70_000) }, RangeError)
+      assert.throws(() => { copyInto(dst, src.subarray(0, 10), -1) }, RangeError)
+      assert.ok(Buffer.from(dst).equals(before), 'an empty or refused copy changes nothing')
+    }
   })
 
   for (const size of [64 * 1024, 300_001, 1024 * 1024, MAX]) {
