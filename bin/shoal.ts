@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import v8 from 'node:v8'
-import { DAEMON_NODE_OPTIONS, DAEMON_REEXEC_ENV, DAEMON_V8_FLAGS } from '../src/constants.js'
+import { DAEMON_ENV, DAEMON_NODE_OPTIONS, DAEMON_REEXEC_ENV, DAEMON_V8_FLAGS } from '../src/constants.js'
 
 /** The command named on the command line, past the global options */
 function commandOf (args: string[]): string | undefined {
@@ -20,11 +20,12 @@ if (nodeMajor < 22) {
 }
 
 if (commandOf(process.argv.slice(2)) === 'start') {
-  // heap sizes are fixed when V8 starts, so the daemon re-executes itself with its options:
-  // execve keeps the process id, so whatever started it still watches the daemon itself
+  // heap sizes are fixed when V8 starts, and malloc reads its tuning once, so the daemon
+  // re-executes itself with its options and environment: execve keeps the process id, so
+  // whatever started it still watches the daemon itself
   if (process.env[DAEMON_REEXEC_ENV] == null && typeof process.execve === 'function') {
     try {
-      process.execve(process.execPath, [process.execPath, ...DAEMON_NODE_OPTIONS, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, [DAEMON_REEXEC_ENV]: '1' })
+      process.execve(process.execPath, [process.execPath, ...DAEMON_NODE_OPTIONS, ...process.execArgv, ...process.argv.slice(1)], { ...DAEMON_ENV, ...process.env, [DAEMON_REEXEC_ENV]: '1' })
     } catch {
       // not supported here: run with the defaults
     }

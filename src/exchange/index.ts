@@ -23,6 +23,8 @@ export interface ExchangeBlocks {
   getBytes(cid: CID): Promise<Uint8Array>
   /** The block in one buffer, or in the chunks it arrived in, in order */
   put(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<CID>
+  /** Store the block only if its bytes hash to its CID; false, with nothing stored, if not */
+  putVerified(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<boolean>
 }
 
 export interface ExchangeComponents {

@@ -60,6 +60,8 @@ export class FetchSession {
   private hadPeer = false
   private graceTimer?: ReturnType<typeof setTimeout>
   private graceOver = false
+  /** Whether a peer said it lacks a block or left since `check` last looked for unobtainable blocks */
+  private lacksChanged = true
 
   constructor (init: SessionInit) {
     this.init = init
@@ -218,14 +220,9 @@ export class FetchSession {
       const block = res.block
       if (block != null) {
         job.arrived = true
-        // verified before the slot is freed, so a liar gets no request after its first bad block
-        const good = await verifies(job.cid, block.chunks)
-        if (!good) job.arrived = false
         this.pendingWrites += block.byteLength
-        // storing overlaps with the next requests (bounded by MAX_PENDING_WRITES)
-        if (good) release()
         try {
-          await this.receive(peer, job, block, good, Date.now() - sentAt)
+          await this.receive(peer, job, block, Date.now() - sentAt, release)
         } finally {
           this.pendingWrites -= block.byteLength
           block.release()
@@ -244,6 +241,7 @@ export class FetchSession {
         const lacks = this.lacks.get(peer.peerId) ?? new Set()
         lacks.add(job.key)
         this.lacks.set(peer.peerId, lacks)
+        this.lacksChanged = true
         this.requeue(job)
       }
     } catch (err: any) {
@@ -257,8 +255,28 @@ export class FetchSession {
     }
   }
 
-  private async receive (peer: PeerChannel, job: Job, block: BlockBytes, good: boolean, rttMs: number): Promise<void> {
+  /**
+   * A block arrived: checked against its CID and stored (one job for the store, see
+   * FsBlocks.putVerified), or only checked when another copy is stored already or being
+   * stored. The peer's window slot is freed once the block is known good, so a liar gets no
+   * request after its first bad block.
+   */
+  private async receive (peer: PeerChannel, job: Job, block: BlockBytes, rttMs: number, release: () => void): Promise<void> {
+    const copy = (): boolean => this.finished || this.done.has(job.key) || this.receiving.has(job.key)
+    let good: boolean
+    let stored = false
+    if (copy()) {
+      good = await verifies(job.cid, block.chunks)
+    } else {
+      this.receiving.add(job.key)
+      try {
+        good = stored = await this.init.blocks.putVerified(job.cid, block.chunks)
+      } finally {
+        this.receiving.delete(job.key)
+      }
+    }
     if (!good) {
+      job.arrived = false
       // already on its way when the peer's first bad block dropped it: not news
       if (this.dropped.has(peer.peerId)) {
         this.requeue(job)
@@ -272,18 +290,22 @@ export class FetchSession {
       peer.close(new InvalidBlockError(`peer ${peer.peerId} sent a block that does not match ${job.cid}`))
       return
     }
-    if (this.finished || this.done.has(job.key) || this.receiving.has(job.key)) {
-      this.stats.duplicates++
-      return
+    release()
+    if (!stored) {
+      if (copy()) {
+        this.stats.duplicates++
+        return
+      }
+      // the copy that was being stored turned out bad: this good one is stored instead
+      this.receiving.add(job.key)
+      try {
+        await this.init.blocks.put(job.cid, block.chunks)
+      } finally {
+        this.receiving.delete(job.key)
+      }
     }
     peer.observe(rttMs, block.byteLength)
     this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
-    this.receiving.add(job.key)
-    try {
-      await this.init.blocks.put(job.cid, block.chunks)
-    } finally {
-      this.receiving.delete(job.key)
-    }
     this.work.remove(job.key)
     // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),
     // whose CIDs are read from it and kept, are copied out
@@ -311,6 +333,7 @@ export class FetchSession {
   private removePeer (peer: PeerChannel, err?: Error): void {
     if (this.peers.get(peer.peerId) !== peer) return
     this.peers.delete(peer.peerId)
+    this.lacksChanged = true
     if (err != null) this.init.log('peer %s left the session: %s', peer.peerId, err.message)
     this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, joined: false, peers: this.peers.size })
     // its blocks go back to the queue (want() requeues them as their requests fail)
@@ -351,9 +374,15 @@ export class FetchSession {
       this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }
-    // a queued block that every peer in the session lacks can never arrive
+    // a queued block that every peer in the session lacks can never arrive. Looked for only
+    // when that may have changed (a peer said it lacks a block, or left): a scan of the queue on
+    // every scheduling pass made a fetch quadratic in its number of blocks
+    if (!this.lacksChanged) return
+    this.lacksChanged = false
+    const lacks = [...this.peers.keys()].map(p => this.lacks.get(p))
+    if (lacks.some(l => l == null)) return
     for (const job of this.work.queued()) {
-      if ([...this.peers.keys()].every(p => this.lacks.get(p)?.has(job.key) === true)) {
+      if (lacks.every(l => l?.has(job.key) === true)) {
         this.fail(new BlockNotFoundError(`no peer in the session has block ${job.cid} of ${this.init.root}`))
         return
       }

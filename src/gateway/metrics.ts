@@ -41,7 +41,7 @@ export interface ShoalMetrics {
    */
   reportMembership(size: () => number): void
   /** Wrap the blocks the exchange client stores, to count bytes fetched */
-  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID> }>(blocks: T): T
+  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID>, putVerified(cid: CID, bytes: any): Promise<boolean> }>(blocks: T): T
   /** Wrap an exchange, to time every fetch session */
   timeFetches<T extends { fetch(root: CID, options?: any): { result: Promise<unknown> } }>(exchange: T): T
   /** The exposition text and its content type */
@@ -144,17 +144,26 @@ class PrometheusShoalMetrics implements ShoalMetrics {
     })
   }
 
-  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID> }>(blocks: T): T {
+  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID>, putVerified(cid: CID, bytes: any): Promise<boolean> }>(blocks: T): T {
     const counter = this.fetchedBytes
+    // the exchange stores a block as one buffer or as the chunks it arrived in
+    const count = (bytes: Uint8Array | Uint8Array[]): void => {
+      counter.inc({ protocol: 'exchange' }, bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, c) => n + c.byteLength, 0))
+    }
     return new Proxy(blocks, {
       get (target, prop, receiver) {
         if (prop === 'put') {
-          // the exchange stores a block as one buffer or as the chunks it arrived in
           return async (cid: CID, bytes: Uint8Array | Uint8Array[]) => {
             const r = await target.put(cid, bytes)
-            const size = bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, c) => n + c.byteLength, 0)
-            counter.inc({ protocol: 'exchange' }, size)
+            count(bytes)
             return r
+          }
+        }
+        if (prop === 'putVerified') {
+          return async (cid: CID, bytes: Uint8Array | Uint8Array[]) => {
+            const stored = await target.putVerified(cid, bytes)
+            if (stored) count(bytes)
+            return stored
           }
         }
         const v = Reflect.get(target, prop, receiver)

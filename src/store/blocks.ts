@@ -8,6 +8,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, BlockTooLargeError } from '../errors.js'
 import { directView } from './aligned.js'
 import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
+import { verifies } from './verify.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
@@ -15,6 +16,13 @@ const RAW_CODE = 0x55
 const TMP_DIR = '.tmp'
 /** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
 const DIRECT_MIN = 64 * 1024
+const SHA256_CODE = 0x12
+/**
+ * Temporary names: random per process, counted within it (a random name per block cost the
+ * fetching event loop more than its other bookkeeping), created exclusively all the same
+ */
+const TMP_PREFIX = randomBytes(8).toString('hex')
+let tmpCounter = 0
 
 export interface FsBlocksInit {
   /** Largest block accepted by `put` */
@@ -96,7 +104,7 @@ export class FsBlocks implements Blockstore {
     // no existence check: renaming over a stored block replaces it with the same bytes, and the
     // callers (importer, fetch) rarely put a block twice, so the check would cost every put a
     // trip through the thread pool to save a rare duplicate write
-    const tmp = path.join(this.tmpDir, `${randomBytes(8).toString('hex')}`)
+    const tmp = this.tmpName()
     let renamed = false
     try {
       if (val instanceof Uint8Array) {
@@ -107,7 +115,7 @@ export class FsBlocks implements Blockstore {
         let size = 0
         for (const c of val) size += c.byteLength
         this.checkSize(cid, size)
-        if (val.length === 1 && await this.putDirect(tmp, final, val[0])) {
+        if (val.length === 1 && await this.putDirect(tmp, final, val[0]) === 'stored') {
           renamed = true
           return cid
         }
@@ -152,35 +160,60 @@ export class FsBlocks implements Blockstore {
   /**
    * Store a block held in aligned shared memory (a received block, see aligned.ts) past the page
    * cache (`O_DIRECT`), written, synced and renamed into place by the block I/O thread
-   * (io-thread.ts). Filling the page cache costs more CPU than the copy itself where fresh pages
-   * are expensive (virtual machines that hand free memory back to their host), and a fetched
-   * block is rarely read again soon. Returns false, with nothing written, when the block does
+   * (io-thread.ts); with a `digest`, only if the block hashes to it. Filling the page cache costs
+   * more CPU than the copy itself where fresh pages are expensive (virtual machines that hand
+   * free memory back to their host), and a fetched block is rarely read again soon. Returns
+   * 'mismatch' when the digest differs, and 'skipped', with nothing written, when the block does
    * not qualify or the file system refuses direct I/O (the store then stops trying).
    */
-  private async putDirect (tmp: string, final: string, block: Uint8Array): Promise<boolean> {
-    if (this.direct === false) return false
+  private async putDirect (tmp: string, final: string, block: Uint8Array, digest?: Uint8Array): Promise<'stored' | 'mismatch' | 'skipped'> {
+    if (this.direct === false) return 'skipped'
     const size = block.byteLength
     // aligned memory is shared memory (aligned.ts), which the thread takes
     const view = size >= DIRECT_MIN ? directView(block) : undefined
     const thread = view != null ? ioThread() : undefined
-    if (view == null || thread == null) return false
+    if (view == null || thread == null) return 'skipped'
     const shard = path.dirname(final)
     const known = this.knownShards.has(shard)
-    let stored: boolean
+    let outcome: 'stored' | 'refused' | 'mismatch'
     try {
-      stored = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync })
+      outcome = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest })
     } catch (err: any) {
       if (err.code !== IO_THREAD_FAILED) throw err
       // the thread died, perhaps part-way: write it here
       await fs.rm(tmp, { force: true })
-      return false
+      return 'skipped'
     }
-    this.direct = stored
-    if (stored) {
-      this.knownShards.add(shard)
-      this.unsyncedShards.add(shard)
+    if (outcome === 'mismatch') return outcome
+    this.direct = outcome === 'stored'
+    if (outcome === 'refused') return 'skipped'
+    this.knownShards.add(shard)
+    this.unsyncedShards.add(shard)
+    return outcome
+  }
+
+  /**
+   * Store a block received from a peer only if its bytes hash to its CID (SHA-256); false, with
+   * nothing stored, when they do not. A block in aligned shared memory is checked and written by
+   * the block I/O thread in one job; any other is checked (`verifies`) and then put.
+   */
+  async putVerified (cid: CID, val: Uint8Array | Uint8Array[]): Promise<boolean> {
+    const chunks = val instanceof Uint8Array ? [val] : val
+    if (chunks.length === 1 && cid.multihash.code === SHA256_CODE) {
+      this.checkSize(cid, chunks[0].byteLength)
+      const tmp = this.tmpName()
+      const outcome = await this.putDirect(tmp, this.pathOf(cid), chunks[0], cid.multihash.digest)
+      if (outcome === 'mismatch') return false
+      if (outcome === 'stored') return true
     }
-    return stored
+    if (!await verifies(cid, val)) return false
+    await this.put(cid, val)
+    return true
+  }
+
+  /** A name in `.tmp/` no other write of this process or another uses */
+  private tmpName (): string {
+    return path.join(this.tmpDir, `${TMP_PREFIX}-${(tmpCounter++).toString(36)}`)
   }
 
   private async writeStreamed (cid: CID, tmp: string, val: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {

@@ -35,6 +35,8 @@ export type IoJob = { id: number, buffer: number, share?: SharedArrayBuffer, off
       /** The block's size: the view is rounded up to the alignment, the file is cut back */
       size: number
       fsync: boolean
+      /** SHA-256 the block's bytes must have: checked first, nothing is written on a mismatch */
+      digest?: Uint8Array
     })
 
 export interface IoReply {
@@ -43,6 +45,8 @@ export interface IoReply {
   stored?: true
   /** The file system refused direct I/O: nothing was left behind, write through the cache */
   refused?: true
+  /** The block does not have the digest it was to have: nothing was written */
+  mismatch?: true
   error?: { message: string, code?: string }
 }
 
@@ -51,13 +55,25 @@ export interface IoThread {
   sha256(view: Uint8Array): Promise<Uint8Array>
   /**
    * Write `view` (aligned, in shared memory) to `tmp` with O_DIRECT, cut it to `size`, sync it,
-   * and rename it to `final`. Resolves false, leaving nothing behind, where the file system
-   * refuses direct I/O; rejects (leaving nothing at `tmp`) on any other failure.
+   * and rename it to `final`; with a `digest`, only if the block's `size` bytes hash to it (one
+   * job for a received block: verified and stored). Resolves 'refused', leaving nothing behind,
+   * where the file system refuses direct I/O, and 'mismatch', writing nothing, when the digest
+   * differs; rejects (leaving nothing at `tmp`) on any other failure.
    */
-  writeDirect(view: Uint8Array, target: { tmp: string, final: string, shard?: string, size: number, fsync: boolean }): Promise<boolean>
+  writeDirect(view: Uint8Array, target: DirectTarget): Promise<'stored' | 'refused' | 'mismatch'>
 }
 
 type Job = Omit<IoJob, 'id' | 'buffer' | 'share' | 'offset' | 'length'>
+
+/** Where and how `writeDirect` stores a block */
+export interface DirectTarget {
+  tmp: string
+  final: string
+  shard?: string
+  size: number
+  fsync: boolean
+  digest?: Uint8Array
+}
 
 /** Tells the thread to drop its handle on a buffer the caller's thread no longer holds */
 export interface IoForget { op: 'forget', buffer: number }
@@ -170,7 +186,7 @@ function start (): IoThread & { stop(): Promise<void> } {
     },
     async writeDirect (view, target) {
       const reply = await send(view, { op: 'write', ...target })
-      return reply.stored === true
+      return reply.stored === true ? 'stored' : reply.mismatch === true ? 'mismatch' : 'refused'
     }
   }
   return self

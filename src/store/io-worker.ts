@@ -20,6 +20,10 @@ function run (job: IoJob): IoReply {
     const digest = createHash('sha256').update(view).digest()
     return { id: job.id, digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) }
   }
+  if (job.digest != null) {
+    const digest = createHash('sha256').update(view.subarray(0, job.size)).digest()
+    if (Buffer.compare(digest, job.digest) !== 0) return { id: job.id, mismatch: true }
+  }
   let fd: number
   try {
     fd = fs.openSync(job.tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DIRECT, 0o644)

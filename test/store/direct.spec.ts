@@ -96,6 +96,29 @@ describe('store: direct block writes', () => {
     })
   }
 
+  it('putVerified stores a block that matches its CID and writes nothing of one that does not, in aligned and ordinary memory', async () => {
+    const blocks = new FsBlocks(tmp.dir, { maxBlockSize: MAX, fsync: false })
+    await blocks.open()
+    for (const aligned of [true, false]) {
+      const good = await alignedBlock(300_001)
+      const goodBytes = aligned ? [good.buf] : [good.bytes.subarray(0, 100_000), good.bytes.subarray(100_000)]
+      assert.equal(await blocks.putVerified(good.cid, goodBytes), true)
+      assert.deepEqual(await blocks.getBytes(good.cid), good.bytes)
+      // the right length, one byte changed
+      const bad = await alignedBlock(300_001)
+      bad.buf[12345] ^= 1
+      const badBytes = aligned ? [bad.buf] : [Buffer.from(bad.buf)]
+      assert.equal(await blocks.putVerified(bad.cid, badBytes), false)
+      assert.equal(await blocks.has(bad.cid), false)
+      assert.deepEqual(await tmpEntries(tmp.dir), [])
+      await blocks.delete(good.cid)
+    }
+    // a block over the limit is refused before it is hashed or written
+    const big = await alignedBlock(MAX + 4096)
+    await assert.rejects(blocks.putVerified(big.cid, [big.buf]), { name: 'BlockTooLargeError' })
+    assert.equal(await blocks.has(big.cid), false)
+  })
+
   it('small blocks and blocks in ordinary memory go through the page cache', async () => {
     const blocks = new FsBlocks(tmp.dir, { maxBlockSize: MAX, fsync: false })
     await blocks.open()
