@@ -224,14 +224,16 @@ export const IO_THREAD_IDLE_STOP = 60 * second
  * semi-spaces) is scavenged often enough that they die there instead of being promoted and
  * waiting for a full mark-compact, and each scavenge frees the buffers' memory, so little of it
  * is dead and unfreed at any time: against 4 MB semi-spaces, the fetching daemon's peak RSS over
- * 1 GiB fetches and raw streams went from 280-340 MB to 210-255 MB, at the same speed. The old generation starts at
+ * 1 GiB fetches and raw streams went from 280-340 MB to 210-255 MB, at the same speed.
+ * `--expose-gc` lets the daemon run a full collection once a bulk transfer is over
+ * (exchange/collect.ts). The old generation starts at
  * 64 MB instead of growing from a few: with external memory weighed against the heap's limits
  * (DAEMON_V8_FLAGS), a limit sized to the daemon's ~26 MB of live heap ran a mark-compact every
  * ~100 ms while blocks streamed, and V8's helper threads spent ~1.6 s of CPU per GiB served on
  * marking (0.1 s with this; a 1 GiB fetch between two daemons 4.5 -> 3.4 s). Options the user
  * gives come after, so theirs win.
  */
-export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--initial-old-space-size=64']
+export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--initial-old-space-size=64', '--expose-gc']
 
 /**
  * Environment `shoal start` re-executes itself with, where the user has not set these. One
@@ -275,3 +277,9 @@ export const DASHBOARD_SLOW_INTERVAL = 5 * second
 
 /** Dashboard pages (event streams) served at once; more are answered 503 */
 export const DASHBOARD_MAX_CLIENTS = 8
+
+/** A transfer at least this large is followed by a full garbage collection (exchange/collect.ts) */
+export const BULK_TRANSFER = 64 * MiB
+
+/** How long after the last bulk transfer ended that collection runs */
+export const BULK_TRANSFER_COLLECT_DELAY = 200

@@ -6,6 +6,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
 import { InvalidArgumentError } from '../errors.js'
+import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
@@ -180,7 +181,9 @@ class ShoalExchange implements Exchange {
     if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > MAX_PERF_BYTES) {
       throw new InvalidArgumentError(`perf bytes must be between 1 and ${MAX_PERF_BYTES}`)
     }
-    return runPerf(this.components.host, ma, bytes, signal)
+    const r = await runPerf(this.components.host, ma, bytes, signal)
+    transfers.ended(r.bytes)
+    return r
   }
 
   async stop (): Promise<void> {
@@ -222,6 +225,7 @@ class ShoalExchange implements Exchange {
     })
     this.sessions.add(session)
     void session.result.finally(() => this.sessions.delete(session)).catch(() => {})
+    session.result.then((r) => { transfers.ended(r.fetchedBytes) }, () => {})
 
     // peers that connect while the session runs (a seeder restarted, a member met) are asked
     // too, from the start: a first-round peer that hangs must not keep later ones out

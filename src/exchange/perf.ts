@@ -1,4 +1,5 @@
 import { EXCHANGE_PERF_PROTOCOL, GiB, KiB } from '../constants.js'
+import { transfers } from './collect.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -44,6 +45,7 @@ async function servePerf (stream: Stream): Promise<void> {
       left -= n
     }
     await stream.close()
+    transfers.ended(Number(wanted))
   } catch (err: any) {
     stream.abort(err)
   }

@@ -4,6 +4,7 @@ import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS,
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
 import { RateLimiter } from './rate.js'
+import { transfers } from './collect.js'
 import { send } from './send.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
@@ -61,6 +62,7 @@ export class ExchangeServer {
     let readerDone = false
     let failed: Error | undefined
     let hasSlot = false
+    let streamBytes = 0
 
     const reader = (async () => {
       try {
@@ -134,6 +136,7 @@ export class ExchangeServer {
           await send(stream, data)
           this.stats.blocksSent++
           this.stats.bytesSent += data.byteLength
+          streamBytes += data.byteLength
         } else {
           await lp.write(Response.encode(res))
         }
@@ -146,6 +149,7 @@ export class ExchangeServer {
     } finally {
       if (hasSlot) this.releaseSlot(peer)
       this.inboundStreams--
+      transfers.ended(streamBytes)
       await reader
     }
   }
