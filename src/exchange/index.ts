@@ -101,6 +101,11 @@ export interface FetchOptions {
   rank?(peerId: string): number
   signal?: AbortSignal
   onProgress?(event: FetchProgressEvent): void
+  /**
+   * Whether to fetch the DAG under the root (the default) or the root block alone: a reader
+   * that needs one block (a range request) must not start on its links
+   */
+  walk?: boolean
 }
 
 export interface ExchangeStats {
@@ -221,7 +226,8 @@ class ShoalExchange implements Exchange {
       downloadRate: this.init.downloadRate,
       ban: (peerId) => { this.banned.set(peerId, Date.now() + BAN_DURATION) },
       signal: options.signal,
-      onProgress: options.onProgress
+      onProgress: options.onProgress,
+      walk: options.walk
     })
     this.sessions.add(session)
     void session.result.finally(() => this.sessions.delete(session)).catch(() => {})

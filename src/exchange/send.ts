@@ -1,8 +1,9 @@
 import * as varint from 'uint8-varint'
 import type { Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Send bytes on a stream, waiting for it to drain when its send buffer is full */
-export async function send (stream: Stream, data: Uint8Array): Promise<void> {
+export async function send (stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
   if (stream.send(data)) return
   await new Promise<void>((resolve, reject) => {
     const onDrain = (): void => { stream.removeEventListener('close', onClose); resolve() }

@@ -1,5 +1,6 @@
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
@@ -131,9 +132,9 @@ export class ExchangeServer {
         const data = res.block?.data
         if (data != null) {
           await this.upload.take(data.byteLength)
-          // the block goes out as it came from the store, after a hand-encoded head
-          await send(stream, blockResponseHead(res.id, data.byteLength))
-          await send(stream, data)
+          // the block goes out as it came from the store, after a hand-encoded head, in one
+          // send: on its own the head took a muxer frame and a noise message of its own
+          await send(stream, new Uint8ArrayList(blockResponseHead(res.id, data.byteLength), data))
           this.stats.blocksSent++
           this.stats.bytesSent += data.byteLength
           streamBytes += data.byteLength

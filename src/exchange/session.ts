@@ -24,6 +24,8 @@ export interface SessionInit {
   ban(peerId: string): void
   signal?: AbortSignal
   onProgress?(event: FetchProgressEvent): void
+  /** false: the root block alone, not the DAG under it */
+  walk?: boolean
 }
 
 /**
@@ -144,7 +146,7 @@ export class FetchSession {
           const bytes = await this.init.blocks.getBytes(item.cid)
           this.noteRoot(item.cid, bytes)
           this.markDone(key, bytes.byteLength, false)
-          await this.enqueue(linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
+          await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
           continue
         }
         this.work.add({ cid: item.cid, key, order: item.order, askedFrom: new Map() })
@@ -153,6 +155,11 @@ export class FetchSession {
       this.pendingLocal--
     }
     this.schedule()
+  }
+
+  /** The links to follow from a block: none when only the root is wanted */
+  private linksOf (cid: CID, bytes: Uint8Array): CID[] {
+    return this.init.walk === false ? [] : linksOf(cid, bytes)
   }
 
   private noteRoot (cid: CID, bytes: Uint8Array): void {
@@ -318,7 +325,7 @@ export class FetchSession {
       if (other !== peer.peerId && id >= 0) void channel.cancel(id)
     }
     this.progress()
-    const links = data != null ? linksOf(job.cid, data) : []
+    const links = data != null ? this.linksOf(job.cid, data) : []
     if (links.length > 0) {
       await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))
     }

@@ -160,7 +160,7 @@ export class RequestBlocks {
             this.dagSession ??= exchange.fetch(this.init.root, { signal: this.controller.signal })
             session = this.dagSession
           } else {
-            session = exchange.fetch(cid, { signal: attempt.signal })
+            session = exchange.fetch(cid, { signal: attempt.signal, walk: false })
           }
           await Promise.race([
             session.blockReady(cid),
@@ -184,7 +184,7 @@ export class RequestBlocks {
         } finally {
           clearTimeout(timer)
           this.controller.signal.removeEventListener('abort', abortAttempt)
-          // a single-block fetch ends as soon as its block is stored, before it walks any links
+          // a single-block fetch (which walks no links) ends once its block is stored
           if (perBlock) attempt.abort()
         }
       }

@@ -24,7 +24,7 @@ export interface GatewayBlocks {
 
 /** The exchange operation the gateway fetches missing blocks with */
 export interface GatewayExchange {
-  fetch(root: CID, options?: { signal?: AbortSignal }): { blockReady(cid: CID): Promise<void> }
+  fetch(root: CID, options?: { signal?: AbortSignal, walk?: boolean }): { blockReady(cid: CID): Promise<void> }
 }
 
 /** What the gateway reports to metrics; every method is optional */
