@@ -29,7 +29,9 @@
  * buckets are still full then.)
  *
  * CPU seconds (utime + stime from /proc/PID/stat) of the fetching and the serving daemon are
- * read around each transfer of (a), to show where the time goes on a machine with few cores.
+ * read around each transfer of (a), to show where the time goes on a machine with few cores,
+ * and the fetcher's also by kind of thread (the stat file of each of /proc/PID/task): event loop, block I/O
+ * thread, V8's GC helpers, libuv's thread pool.
  *
  * (c): B's VmHWM is reset (`5` > /proc/PID/clear_refs) before each fetch and read after it; VmRSS
  * is also sampled every 50 ms. The peak is the larger of the two (the sampled one alone when the
@@ -37,7 +39,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -246,6 +248,44 @@ function cpuSeconds (pid: number): number {
   }
 }
 
+/** Thread kinds of a Node process, by the name Linux shows for the thread */
+const THREAD_KINDS: Array<[string, (comm: string) => boolean]> = [
+  ['block I/O thread', c => c === 'WorkerThread'],
+  ['GC helpers', c => c.startsWith('V8Worker') || c.startsWith('V8 DefaultWorke')],
+  ['thread pool', c => c.startsWith('libuv-worker')]
+]
+
+/** CPU seconds per kind of thread of a process (the main thread is the event loop) */
+function threadCpu (pid: number): Record<string, number> {
+  clockTicks ??= 100
+  const out: Record<string, number> = {}
+  let tids: string[] = []
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const kind = tid === String(pid) ? 'event loop' : THREAD_KINDS.find(([, match]) => match(comm))?.[0] ?? 'other'
+      out[kind] = (out[kind] ?? 0) + (Number(fields[11]) + Number(fields[12])) / clockTicks
+    } catch {}
+  }
+  return out
+}
+
+function threadCpuDiff (before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [kind, s] of Object.entries(after)) {
+    const d = s - (before[kind] ?? 0)
+    if (d > 0.005) out[kind] = Math.round(d * 100) / 100
+  }
+  return out
+}
+
 interface RssWindow {
   /** VmRSS when the window opened */
   startRss?: number
@@ -295,6 +335,8 @@ interface FetchRun {
   joined: string[]
   /** CPU seconds the fetcher and each source used during the transfer */
   cpu: { fetcher: number, sources: number[] }
+  /** The fetcher's CPU seconds by kind of thread */
+  fetcherThreads: Record<string, number>
   rss: RssWindow
 }
 
@@ -304,6 +346,8 @@ async function fetchOnce (fetcher: Daemon, cid: string, blockBytes: number, from
   const joined = new Set<string>()
   const started = performance.now()
   const cpu0 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+  const threads0 = threadCpu(fetcher.pid)
+  let threads1: Record<string, number> | undefined
   let cpu1: number[] = []
   const [res, rss] = await watchRss(fetcher.pid, async () => await cli(
     ['--repo', fetcher.repo, '--json', 'fetch', cid, ...from.flatMap(d => ['--from', d.addr])],
@@ -314,11 +358,15 @@ async function fetchOnce (fetcher: Daemon, cid: string, blockBytes: number, from
         const e = JSON.parse(line)
         if (e.type === 'fetch:block') events.push({ at, fetchedBytes: e.fetchedBytes })
         if (e.type === 'fetch:peer' && e.joined === true) joined.add(e.peerId)
-        if (e.type === 'fetch:done') cpu1 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+        if (e.type === 'fetch:done') {
+          cpu1 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+          threads1 = threadCpu(fetcher.pid)
+        }
       } catch {}
     }
   ))
   if (cpu1.length === 0) cpu1 = [fetcher, ...from].map(d => cpuSeconds(d.pid))
+  const fetcherThreads = threadCpuDiff(threads0, threads1 ?? threadCpu(fetcher.pid))
   const cpu = cpu1.map((c, i) => c - cpu0[i])
   const r = res.json
   if (r.cid !== cid || r.bytes !== blockBytes || r.fetchedBytes !== blockBytes) {
@@ -338,6 +386,7 @@ async function fetchOnce (fetcher: Daemon, cid: string, blockBytes: number, from
     firstBlockMs: events.length > 0 ? events[0].at - started : undefined,
     joined: [...joined],
     cpu: { fetcher: cpu[0], sources: cpu.slice(1) },
+    fetcherThreads,
     rss
   }
 }
@@ -484,6 +533,7 @@ async function main (args: string[]): Promise<void> {
       roundsA.push({ round: r, first, raw, fetch, ratio })
       out(`  round ${r} (${first} first): raw ${fmt(raw.MBps)} MB/s, fetch ${fmt(fetch.MBps)} MB/s (${fetch.joined.length} peer, wall ${fmt(fetch.wallMs / 1000, 2)} s, daemon ${fmt(fetch.durationMs / 1000, 2)} s, first block after ${fmt(fetch.firstBlockMs, 0)} ms, ${fetch.duplicates} dup), ratio ${fmt(ratio, 3)}`)
       out(`    CPU s A/B: raw ${fmt(raw.cpu.sources[0], 2)}/${fmt(raw.cpu.fetcher, 2)}, fetch ${fmt(fetch.cpu.sources[0], 2)}/${fmt(fetch.cpu.fetcher, 2)}; B RSS during fetch ${fmt(mb(fetch.rss.startRss))} -> peak ${fmt(mb(fetch.rss.peak))} MB (sampled ${fmt(mb(fetch.rss.sampledPeak))}, VmHWM ${fmt(mb(fetch.rss.hwm))}${fetch.rss.hwmReset ? ' since reset' : ' since start'}), during raw ${fmt(mb(raw.rss.startRss))} -> ${fmt(mb(raw.rss.peak))} MB`)
+      out(`    CPU s of B's fetch by thread: ${Object.entries(fetch.fetcherThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
     }
     await stopDaemon(A)
     await fs.rm(A.repo, { recursive: true, force: true })
@@ -592,7 +642,7 @@ async function main (args: string[]): Promise<void> {
       targets: { ratio: TARGET_RATIO, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
       pass: { ratio: ratioPass, multiple: multiPass, rss: rssPass, all: ratioPass && multiPass && rssPass },
       perRound: {
-        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher) } })),
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads } })),
         multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
         singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
       }
