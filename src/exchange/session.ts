@@ -4,7 +4,7 @@ import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, REJOIN_GRACE } from '../constants.js'
 import { RateLimiter } from './rate.js'
-import { contentSize } from './dag-order.js'
+import { FetchStats } from './fetch-stats.js'
 import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
@@ -48,14 +48,13 @@ export class FetchSession {
   private readonly receiving = new Set<string>()
   /** Peers dropped for a bad block */
   private readonly dropped = new Set<string>()
-  private started = Date.now()
   private finished = false
   private error?: Error
   private resolveDone!: (r: FetchResult) => void
   private rejectDone!: (err: Error) => void
   /** Settles when every block of the DAG is in the store */
   readonly result: Promise<FetchResult>
-  private readonly stats = { blocks: 0, bytes: 0, fetchedBlocks: 0, fetchedBytes: 0, duplicates: 0, totalBytes: undefined as number | undefined }
+  private readonly stats: FetchStats
   /** Whether more peers may still join; when false and no peer can serve a block, the fetch fails */
   private providersPending = true
   /** Set once a peer has served in this session; losing all of them then waits REJOIN_GRACE for another */
@@ -68,6 +67,7 @@ export class FetchSession {
   constructor (init: SessionInit) {
     this.init = init
     this.rate = new RateLimiter(init.downloadRate)
+    this.stats = new FetchStats(init.root)
     this.result = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.result.catch(() => {})
     init.signal?.addEventListener('abort', () => { this.fail(init.signal?.reason ?? new Error('aborted')) }, { once: true })
@@ -75,7 +75,7 @@ export class FetchSession {
 
   /** Begin: walk what is already stored, queue what is missing */
   async start (): Promise<void> {
-    this.started = Date.now()
+    this.stats.start()
     await this.enqueue([{ cid: this.init.root, order: [] }])
     this.check()
   }
@@ -144,7 +144,7 @@ export class FetchSession {
         if (stored[n]) {
           // resume: a block already stored is never asked for; walk into it for its links
           const bytes = await this.init.blocks.getBytes(item.cid)
-          this.noteRoot(item.cid, bytes)
+          this.stats.noteBlock(item.cid, bytes)
           this.markDone(key, bytes.byteLength, false)
           await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
           continue
@@ -162,18 +162,9 @@ export class FetchSession {
     return this.init.walk === false ? [] : linksOf(cid, bytes)
   }
 
-  private noteRoot (cid: CID, bytes: Uint8Array): void {
-    if (this.stats.totalBytes == null && cid.equals(this.init.root)) this.stats.totalBytes = contentSize(cid, bytes)
-  }
-
   private markDone (key: string, size: number, fetched: boolean): void {
     this.done.add(key)
-    this.stats.blocks++
-    this.stats.bytes += size
-    if (fetched) {
-      this.stats.fetchedBlocks++
-      this.stats.fetchedBytes += size
-    }
+    this.stats.add(size, fetched)
     const waiting = this.waiters.get(key)
     if (waiting != null) {
       this.waiters.delete(key)
@@ -317,14 +308,14 @@ export class FetchSession {
     // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),
     // whose CIDs are read from it and kept, are copied out
     const data = job.cid.code === dagPb.code ? copyBlock(block) : undefined
-    if (data != null) this.noteRoot(job.cid, data)
-    else if (job.cid.equals(this.init.root)) this.stats.totalBytes ??= block.byteLength
+    if (data != null) this.stats.noteBlock(job.cid, data)
+    else this.stats.noteRawBlock(job.cid, block.byteLength)
     this.markDone(job.key, block.byteLength, true)
     // cancel the end-game copies still in flight
     for (const [other, { channel, id }] of job.askedFrom) {
       if (other !== peer.peerId && id >= 0) void channel.cancel(id)
     }
-    this.progress()
+    this.init.onProgress?.(this.stats.blockEvent(this.peers.size))
     const links = data != null ? this.linksOf(job.cid, data) : []
     if (links.length > 0) {
       await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))
@@ -345,22 +336,6 @@ export class FetchSession {
     this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, joined: false, peers: this.peers.size })
     // its blocks go back to the queue (want() requeues them as their requests fail)
     this.schedule()
-  }
-
-  private progress (): void {
-    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001)
-    const rate = this.stats.fetchedBytes / seconds
-    const total = this.stats.totalBytes
-    this.init.onProgress?.({
-      type: 'fetch:block',
-      blocks: this.stats.blocks,
-      bytes: this.stats.bytes,
-      fetchedBytes: this.stats.fetchedBytes,
-      totalBytes: total,
-      peers: this.peers.size,
-      rate,
-      eta: total != null && rate > 0 ? Math.max(0, (total - this.stats.bytes) / rate) : undefined
-    })
   }
 
   /** Finish when nothing is left; fail when what is left cannot be had */
@@ -400,17 +375,8 @@ export class FetchSession {
     this.finished = true
     clearTimeout(this.graceTimer)
     for (const peer of this.peers.values()) peer.close()
-    const durationMs = Date.now() - this.started
-    this.init.onProgress?.({ type: 'fetch:done', blocks: this.stats.blocks, bytes: this.stats.bytes, fetchedBytes: this.stats.fetchedBytes })
-    this.resolveDone({
-      cid: this.init.root.toString(),
-      blocks: this.stats.blocks,
-      bytes: this.stats.bytes,
-      fetchedBlocks: this.stats.fetchedBlocks,
-      fetchedBytes: this.stats.fetchedBytes,
-      duplicates: this.stats.duplicates,
-      durationMs
-    })
+    this.init.onProgress?.(this.stats.doneEvent())
+    this.resolveDone(this.stats.result())
   }
 
   fail (err: Error): void {

@@ -5,6 +5,7 @@ import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockNotFoundError, BlockTooLargeError } from '../errors.js'
 import { directView } from './aligned.js'
 import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
@@ -16,7 +17,6 @@ const RAW_CODE = 0x55
 const TMP_DIR = '.tmp'
 /** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
 const DIRECT_MIN = 64 * 1024
-const SHA256_CODE = 0x12
 /**
  * Temporary names: random per process, counted within it (a random name per block cost the
  * fetching event loop more than its other bookkeeping), created exclusively all the same
@@ -199,7 +199,7 @@ export class FsBlocks implements Blockstore {
    */
   async putVerified (cid: CID, val: Uint8Array | Uint8Array[]): Promise<boolean> {
     const chunks = val instanceof Uint8Array ? [val] : val
-    if (chunks.length === 1 && cid.multihash.code === SHA256_CODE) {
+    if (chunks.length === 1 && cid.multihash.code === sha256.code) {
       this.checkSize(cid, chunks[0].byteLength)
       const tmp = this.tmpName()
       const outcome = await this.putDirect(tmp, this.pathOf(cid), chunks[0], cid.multihash.digest)

@@ -24,20 +24,22 @@ import { IO_THREAD_IDLE_STOP } from '../constants.js'
  */
 export type IoJob = { id: number, buffer: number, share?: SharedArrayBuffer, offset: number, length: number } & (
   | { op: 'sha256' }
-  | {
-      op: 'write'
-      /** Where to write (created, must not exist) */
-      tmp: string
-      /** What to rename it to once written (and synced) */
-      final: string
-      /** A directory to create before the rename, if not known to exist */
-      shard?: string
-      /** The block's size: the view is rounded up to the alignment, the file is cut back */
-      size: number
-      fsync: boolean
-      /** SHA-256 the block's bytes must have: checked first, nothing is written on a mismatch */
-      digest?: Uint8Array
-    })
+  | ({ op: 'write' } & DirectTarget))
+
+/** Where and how `writeDirect` stores a block */
+export interface DirectTarget {
+  /** Where to write (created, must not exist) */
+  tmp: string
+  /** What to rename it to once written (and synced) */
+  final: string
+  /** A directory to create before the rename, if not known to exist */
+  shard?: string
+  /** The block's size: the view is rounded up to the alignment, the file is cut back */
+  size: number
+  fsync: boolean
+  /** SHA-256 the block's bytes must have: checked first, nothing is written on a mismatch */
+  digest?: Uint8Array
+}
 
 export interface IoReply {
   id: number
@@ -64,16 +66,6 @@ export interface IoThread {
 }
 
 type Job = Omit<IoJob, 'id' | 'buffer' | 'share' | 'offset' | 'length'>
-
-/** Where and how `writeDirect` stores a block */
-export interface DirectTarget {
-  tmp: string
-  final: string
-  shard?: string
-  size: number
-  fsync: boolean
-  digest?: Uint8Array
-}
 
 /** Tells the thread to drop its handle on a buffer the caller's thread no longer holds */
 export interface IoForget { op: 'forget', buffer: number }

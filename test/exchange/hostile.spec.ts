@@ -2,15 +2,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as varint from 'uint8-varint'
 import { EXCHANGE_PROTOCOL, INITIAL_WINDOW } from '../../src/constants.js'
 import { No, Request, Response } from '../../src/exchange/message.js'
-import { createHost } from '../../src/host/index.js'
 import { lastJson, runCli } from '../helpers/cli.js'
 import { publishRandom, startPeer } from '../helpers/swarm.js'
+import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
 import type { DaemonProcess } from '../helpers/cli.js'
@@ -18,18 +17,6 @@ import type { Stream } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
 
-async function inProcessNode (dir: string): Promise<Host> {
-  const node = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    datastorePath: dir,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    limits: { maxConnections: 50, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
-    dht: { protocol: '/shoal-test/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
-    agentVersion: 'shoal-test'
-  })
-  await node.start()
-  return node
-}
 
 /** Everything the other side sends until it closes or resets the stream (bounded by a timeout) */
 async function drain (stream: Stream, timeoutMs = 10_000): Promise<{ bytes: number, error?: string }> {
@@ -62,7 +49,7 @@ describe('exchange: hostile peers', function () {
     const honest = await startPeer(path.join(tmp.dir, 'honest'))
     const fetcher = await startPeer(path.join(tmp.dir, 'fetcher'))
     daemons.push(honest, fetcher)
-    const liar = await inProcessNode(path.join(tmp.dir, 'liar-ds'))
+    const liar = await startHost(path.join(tmp.dir, 'liar-ds'))
     nodes.push(liar)
     let wants = 0
     // the test double: claims to have everything, answers every want with random bytes
@@ -114,7 +101,7 @@ describe('exchange: hostile peers', function () {
     const server = await startPeer(path.join(tmp.dir, 'server'))
     const other = await startPeer(path.join(tmp.dir, 'other'))
     daemons.push(server, other)
-    const client = await inProcessNode(path.join(tmp.dir, 'client-ds'))
+    const client = await startHost(path.join(tmp.dir, 'client-ds'))
     nodes.push(client)
     const target = multiaddr(server.addresses[0])
     const { cid } = await publishRandom(server, tmp.dir, 2 * MiB)

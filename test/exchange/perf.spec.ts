@@ -4,25 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { MiB } from '../../src/constants.js'
 import { handlePerf, MAX_PERF_BYTES, runPerf } from '../../src/exchange/perf.js'
-import { createHost } from '../../src/host/index.js'
+import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
 
-async function node (dir: string): Promise<Host> {
-  const host = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    datastorePath: dir,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    limits: { maxConnections: 50, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
-    dht: { protocol: '/shoal-test/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
-    agentVersion: 'shoal-test'
-  })
-  await host.start()
-  return host
-}
 
 describe('exchange: the perf protocol', function () {
   this.timeout(60_000)
@@ -32,8 +19,8 @@ describe('exchange: the perf protocol', function () {
 
   before(async () => {
     tmp = await tmpDir()
-    server = await node(path.join(tmp.dir, 'server'))
-    client = await node(path.join(tmp.dir, 'client'))
+    server = await startHost(path.join(tmp.dir, 'server'))
+    client = await startHost(path.join(tmp.dir, 'client'))
     await handlePerf(server)
   })
 

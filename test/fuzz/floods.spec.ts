@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { RPC } from '@libp2p/gossipsub/message'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -18,11 +17,11 @@ import { createApiClient } from '../../src/api/index.js'
 import { EXCHANGE_PROTOCOL, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../../src/constants.js'
 import { Request, Response } from '../../src/exchange/message.js'
 import { topicsOf } from '../../src/gossip/index.js'
-import { createHost } from '../../src/host/index.js'
 import { createPeer, initRepo } from '../../src/peer/index.js'
 import { runCli } from '../helpers/cli.js'
 import { rssOf } from '../helpers/proc.js'
 import { publishRandom, startPeer, testConfig, waitFor } from '../helpers/swarm.js'
+import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
 import type { ShoalPeer } from '../../src/peer/index.js'
@@ -31,18 +30,12 @@ import type { Connection, Stream } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
 
-async function attackerHost (dir: string): Promise<Host> {
-  const host = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    datastorePath: dir,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    limits: { maxConnections: 5000, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
-    dht: { protocol: '/shoal-flood/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
-    agentVersion: 'shoal-flood'
-  })
-  await host.start()
-  return host
-}
+const attackerHost = async (dir: string): Promise<Host> => await startHost(dir, {
+  limits: { maxConnections: 5000, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
+  dht: { protocol: '/shoal-flood/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
+  agentVersion: 'shoal-flood'
+})
+
 
 /** Run `fn(i)` for i < count with at most `concurrency` at once, stopping at the deadline */
 async function bounded (count: number, concurrency: number, deadline: number, fn: (i: number) => Promise<void>): Promise<number> {

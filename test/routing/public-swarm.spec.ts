@@ -11,27 +11,20 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createHost } from '../../src/host/index.js'
 import { CONFIGS_DIR, createPeer, initRepo } from '../../src/peer/index.js'
 import { rendezvousKey } from '../../src/routing/index.js'
 import { stopSwarm, waitFor } from '../helpers/swarm.js'
+import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
 import type { ShoalPeer } from '../../src/peer/index.js'
 
-async function bootstrapNode (dir: string): Promise<Host> {
-  const node = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    datastorePath: dir,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    limits: { maxConnections: 100, maxIncomingPendingConnections: 50, inboundConnectionThreshold: 1000, dialTimeoutMs: 5000 },
-    dht: { protocol: '/ipfs/kad/1.0.0', clientMode: false, peerAddresses: 'all' },
-    agentVersion: 'bootstrap-test'
-  })
-  await node.start()
-  return node
-}
+const bootstrapNode = async (dir: string): Promise<Host> => await startHost(dir, {
+  limits: { maxConnections: 100, maxIncomingPendingConnections: 50, inboundConnectionThreshold: 1000, dialTimeoutMs: 5000 },
+  dht: { protocol: '/ipfs/kad/1.0.0', clientMode: false, peerAddresses: 'all' },
+  agentVersion: 'bootstrap-test'
+})
+
 
 describe('routing: the public swarm config against local bootstrap peers', function () {
   this.timeout(120_000)
