@@ -164,6 +164,7 @@ export class FetchSession {
 
   private markDone (key: string, size: number, fetched: boolean): void {
     this.done.add(key)
+    this.work.remove(key)
     this.stats.add(size, fetched)
     const waiting = this.waiters.get(key)
     if (waiting != null) {
@@ -304,7 +305,6 @@ export class FetchSession {
     }
     peer.observe(rttMs, block.byteLength)
     this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
-    this.work.remove(job.key)
     // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),
     // whose CIDs are read from it and kept, are copied out
     const data = job.cid.code === dagPb.code ? copyBlock(block) : undefined
@@ -324,7 +324,8 @@ export class FetchSession {
   }
 
   private requeue (job: Job): void {
-    if (this.done.has(job.key) || job.askedFrom.size > 0) return
+    // a copy being stored settles it: stored, or requeued by the store's own failure
+    if (this.done.has(job.key) || this.receiving.has(job.key) || job.askedFrom.size > 0) return
     this.work.requeue(job)
   }
 

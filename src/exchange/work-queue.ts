@@ -82,8 +82,15 @@ export class WorkQueue {
     if (!this.queuedKeys.has(job.key)) this.add(job)
   }
 
-  /** A job in flight is done */
+  /**
+   * A block is done: its job leaves the work, in flight or queued (a copy still in flight when
+   * another was stored can have put it back in the queue)
+   */
   remove (key: string): void {
     this.inflight.delete(key)
+    if (this.queuedKeys.delete(key)) {
+      const i = this.queue.findIndex(j => j.key === key)
+      if (i >= 0) this.queue.splice(i, 1)
+    }
   }
 }
