@@ -12,6 +12,12 @@
  *       start afterwards. Each seeder's share comes from its `stats` (exchange bytesSent).
  *   (c) peak RSS of B's daemon during the fetches of (a). Target: <= 250 MB.
  *
+ * The ceiling of (a): each round also runs the raw stream with `shoal perf --hash`, B hashing
+ * what arrives with SHA-256 in 1 MiB pieces on its event loop, as it arrives. That is the least
+ * a fetch must do beyond the raw stream to verify its blocks (no protocol, no store), so
+ * hashed/raw is the most fetch/raw can reach on this machine: on two cores, both daemons and
+ * the hashing share the same CPU.
+ *
  *   node dist/bench/exchange.js [--size MiB] [--multi-size MiB] [--rounds N] [--rate MB/s]
  *                               [--dir TMPDIR] [--timeout MINUTES] [--no-fsync]
  *
@@ -391,11 +397,12 @@ async function fetchOnce (fetcher: Daemon, cid: string, blockBytes: number, from
   }
 }
 
-async function rawOnce (fetcher: Daemon, source: Daemon, bytes: number, timeoutMs: number): Promise<{ MBps: number, wallMs: number, rss: RssWindow, cpu: { fetcher: number, sources: number[] } }> {
+async function rawOnce (fetcher: Daemon, source: Daemon, bytes: number, timeoutMs: number, hash = false): Promise<{ MBps: number, wallMs: number, rss: RssWindow, cpu: { fetcher: number, sources: number[] } }> {
   const cpu0 = [cpuSeconds(fetcher.pid), cpuSeconds(source.pid)]
-  const [res, rss] = await watchRss(fetcher.pid, async () => await cli(['--repo', fetcher.repo, '--json', 'perf', source.addr, '--bytes', String(bytes)], timeoutMs))
+  const [res, rss] = await watchRss(fetcher.pid, async () => await cli(['--repo', fetcher.repo, '--json', 'perf', source.addr, '--bytes', String(bytes), ...(hash ? ['--hash'] : [])], timeoutMs))
   const cpu1 = [cpuSeconds(fetcher.pid), cpuSeconds(source.pid)]
   if (res.json.bytes !== bytes) throw new Error(`perf returned ${JSON.stringify(res.json)}, expected ${bytes} bytes`)
+  if (hash && res.json.hashed?.pieces !== Math.ceil(bytes / MiB)) throw new Error(`perf --hash returned ${JSON.stringify(res.json)}, expected ${Math.ceil(bytes / MiB)} pieces`)
   return { MBps: res.json.bytes / MB / res.json.seconds, wallMs: res.ms, rss, cpu: { fetcher: cpu1[0] - cpu0[0], sources: [cpu1[1] - cpu0[1]] } }
 }
 
@@ -516,7 +523,7 @@ async function main (args: string[]): Promise<void> {
     const idleRssB = readStatus(B.pid).rss
     out(`(a) ${cidA}: ${blockBytes} block bytes; B idle RSS ${fmt(mb(idleRssB))} MB`)
 
-    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number }> = []
+    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number }> = []
     const timeoutA = transferTimeout(blockBytes, 5 * MB)
     for (let r = 1; r <= rounds; r++) {
       // fetch first in round 1, so one fetch runs on a B that has carried no raw transfer yet
@@ -530,8 +537,10 @@ async function main (args: string[]): Promise<void> {
         raw = await rawOnce(B, A, blockBytes, timeoutA)
       }
       const ratio = fetch.MBps / raw.MBps
-      roundsA.push({ round: r, first, raw, fetch, ratio })
+      const hashed = await rawOnce(B, A, blockBytes, timeoutA, true)
+      roundsA.push({ round: r, first, raw, hashed, fetch, ratio })
       out(`  round ${r} (${first} first): raw ${fmt(raw.MBps)} MB/s, fetch ${fmt(fetch.MBps)} MB/s (${fetch.joined.length} peer, wall ${fmt(fetch.wallMs / 1000, 2)} s, daemon ${fmt(fetch.durationMs / 1000, 2)} s, first block after ${fmt(fetch.firstBlockMs, 0)} ms, ${fetch.duplicates} dup), ratio ${fmt(ratio, 3)}`)
+      out(`    ceiling: raw + SHA-256 per MiB on B ${fmt(hashed.MBps)} MB/s = ${fmt(hashed.MBps / raw.MBps, 3)} of raw (CPU s A/B ${fmt(hashed.cpu.sources[0], 2)}/${fmt(hashed.cpu.fetcher, 2)}); fetch = ${fmt(fetch.MBps / hashed.MBps, 3)} of the ceiling`)
       out(`    CPU s A/B: raw ${fmt(raw.cpu.sources[0], 2)}/${fmt(raw.cpu.fetcher, 2)}, fetch ${fmt(fetch.cpu.sources[0], 2)}/${fmt(fetch.cpu.fetcher, 2)}; B RSS during fetch ${fmt(mb(fetch.rss.startRss))} -> peak ${fmt(mb(fetch.rss.peak))} MB (sampled ${fmt(mb(fetch.rss.sampledPeak))}, VmHWM ${fmt(mb(fetch.rss.hwm))}${fetch.rss.hwmReset ? ' since reset' : ' since start'}), during raw ${fmt(mb(raw.rss.startRss))} -> ${fmt(mb(raw.rss.peak))} MB`)
       out(`    CPU s of B's fetch by thread: ${Object.entries(fetch.fetcherThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
     }
@@ -584,6 +593,9 @@ async function main (args: string[]): Promise<void> {
     const rawMBps = median(roundsA.map(r => r.raw.MBps))
     const fetchMBps = median(roundsA.map(r => r.fetch.MBps))
     const ratio = median(roundsA.map(r => r.ratio))
+    const hashedMBps = median(roundsA.map(r => r.hashed.MBps))
+    const ceiling = median(roundsA.map(r => r.hashed.MBps / r.raw.MBps))
+    const ofCeiling = median(roundsA.map(r => r.fetch.MBps / r.hashed.MBps))
     const fetchWallS = median(roundsA.map(r => r.fetch.wallMs / 1000))
     const peakRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.peak ?? Infinity)))
     const sampledRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.sampledPeak ?? 0)))
@@ -618,6 +630,9 @@ async function main (args: string[]): Promise<void> {
     row('(a) CPU s serving A / fetching B: raw', `${fmt(cpu.rawA, 1)} / ${fmt(cpu.rawB, 1)}`)
     row('(a) CPU s serving A / fetching B: fetch', `${fmt(cpu.fetchA, 1)} / ${fmt(cpu.fetchB, 1)}`)
     row('(a) ratio fetch/raw', fmt(ratio, 3), `>= ${TARGET_RATIO}`, passText(ratioPass))
+    row('(a) ceiling: raw + SHA-256 per MiB on B (MB/s)', fmt(hashedMBps))
+    row('(a) ceiling/raw: the most a verifying fetch gets', fmt(ceiling, 3))
+    row('(a) fetch/ceiling', fmt(ofCeiling, 3))
     row(`(b) ${SEEDERS} seeders at R=${rateMB} MB/s: fetch (MB/s)`, fmt(multiMBps))
     row(`(b) ${SEEDERS} seeders: multiple of R`, fmt(multiple, 2))
     row(`(b) ${SEEDERS} seeders: multiple of R, 1 s burst out`, fmt(burstlessMultiple, 2), `>= ${TARGET_MULTIPLE}`, passText(multiPass))
@@ -635,14 +650,14 @@ async function main (args: string[]): Promise<void> {
       rounds,
       rateMBps: rateMB,
       seeders: SEEDERS,
-      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio) },
+      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio), hashedMBps: r1(hashedMBps), ceiling: r3(ceiling), fetchOfCeiling: r3(ofCeiling) },
       multi: { cid: cidB, blockBytes: blockBytesB, fetchMBps: r1(multiMBps), multiple: r3(multiple), burstlessMBps: r1(multiBurstlessMBps), burstlessMultiple: r3(burstlessMultiple), singleSeederMBps: r1(singleMBps), singleSeederBurstlessMBps: r1(singleBurstlessMBps) },
       rss: { peakMB: r1(peakRssMB), sampledMaxMB: r1(sampledRssMB), hwmMB: r1(hwmMB), hwmReset: roundsA.every(r => r.fetch.rss.hwmReset), idleMB: r1(mb(idleRssB)), rawPeakMB: r1(rawRssMB), firstFetchPeakMB: r1(firstFetchRssMB) },
       cpuSeconds: { rawServer: r3(cpu.rawA), rawFetcher: r3(cpu.rawB), fetchServer: r3(cpu.fetchA), fetchFetcher: r3(cpu.fetchB) },
       targets: { ratio: TARGET_RATIO, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
       pass: { ratio: ratioPass, multiple: multiPass, rss: rssPass, all: ratioPass && multiPass && rssPass },
       perRound: {
-        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads } })),
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads } })),
         multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
         singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
       }

@@ -5,7 +5,7 @@ import { ApiUnreachableError, RemoteError } from '../errors.js'
 import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
+  PerfOptions, PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
   Member, Announcement, StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from './types.js'
 
@@ -200,8 +200,8 @@ class HttpApiClient implements ShoalApi {
     return JSON.parse(await text(res)) as ImportCarResult
   }
 
-  async perf (multiaddr: string, options: AbortOptions & { bytes?: number } = {}): Promise<PerfResult> {
-    return this.json('perf', { multiaddr, bytes: options.bytes }, options)
+  async perf (multiaddr: string, options: PerfOptions = {}): Promise<PerfResult> {
+    return this.json('perf', { multiaddr, bytes: options.bytes, hash: options.hash }, options)
   }
 
   async find (cid: string, options: FindOptions = {}): Promise<ProviderInfo[]> {

@@ -199,6 +199,12 @@ function optNum (v: unknown, name: string): number | undefined {
   return v
 }
 
+function optBool (v: unknown, name: string): boolean | undefined {
+  if (v == null) return undefined
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(`"${name}" must be true or false`)
+  return v
+}
+
 async function streamFrames (res: http.ServerResponse, frames: AsyncIterable<Uint8Array>): Promise<void> {
   res.writeHead(200, { 'Content-Type': FRAMES_CONTENT_TYPE })
   await pipeline(Readable.from(frames), res)
@@ -303,7 +309,7 @@ function routes (api: ShoalApi): Record<string, Handler> {
         }
       }
     },
-    '/api/v0/perf': json(async (b, signal) => api.perf(str(b.multiaddr, 'multiaddr'), { bytes: optNum(b.bytes, 'bytes'), signal }))
+    '/api/v0/perf': json(async (b, signal) => api.perf(str(b.multiaddr, 'multiaddr'), { bytes: optNum(b.bytes, 'bytes'), hash: optBool(b.hash, 'hash'), signal }))
   }
 }
 

@@ -182,7 +182,7 @@ export interface ShoalApi {
    * Measure raw stream throughput from a peer over `/shoal/perf/1.0.0` (the peer needs
    * `exchange.perf` on); needs a running peer
    */
-  perf(multiaddr: string, options?: AbortOptions & { bytes?: number }): Promise<PerfResult>
+  perf(multiaddr: string, options?: PerfOptions): Promise<PerfResult>
   /** Providers of a CID in the DHT; needs a running peer */
   find(cid: string, options?: FindOptions): Promise<ProviderInfo[]>
   /** Provide a CID in the DHT now; it must be stored in full here; needs a running peer */
@@ -224,10 +224,22 @@ export interface ImportCarResult {
   pinned: string[]
 }
 
+export interface PerfOptions extends AbortOptions {
+  /** Bytes to download (default DEFAULT_PERF_BYTES) */
+  bytes?: number
+  /**
+   * Hash what arrives with SHA-256 in 1 MiB pieces as it arrives, as a fetch verifies blocks:
+   * the throughput with it is the most a verifying fetch can reach between the two peers
+   */
+  hash?: boolean
+}
+
 export interface PerfResult {
   peerId: string
   bytes: number
   seconds: number
   /** 10^6 bytes per second */
   MBps: number
+  /** With `hash`: how many pieces were hashed and the SHA-256 of the last one, hex */
+  hashed?: { pieces: number, lastDigest: string }
 }

@@ -11,6 +11,7 @@ import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
+import type { PerfOptions, PerfRun } from './perf.js'
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -128,7 +129,7 @@ export interface Exchange {
    */
   lastHeard(peerId: string): number | undefined
   /** Download `bytes` from a peer over the raw perf protocol (it must have `exchange.perf` on) */
-  perf(target: string, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }>
+  perf(target: string, bytes: number, options?: PerfOptions): Promise<PerfRun>
 }
 
 class ShoalExchange implements Exchange {
@@ -175,7 +176,7 @@ class ShoalExchange implements Exchange {
     if (this.init.perf) await handlePerf(this.components.host)
   }
 
-  async perf (target: string, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }> {
+  async perf (target: string, bytes: number, options: PerfOptions = {}): Promise<PerfRun> {
     let ma
     try {
       ma = multiaddr(target)
@@ -186,7 +187,7 @@ class ShoalExchange implements Exchange {
     if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > MAX_PERF_BYTES) {
       throw new InvalidArgumentError(`perf bytes must be between 1 and ${MAX_PERF_BYTES}`)
     }
-    const r = await runPerf(this.components.host, ma, bytes, signal)
+    const r = await runPerf(this.components.host, ma, bytes, options)
     transfers.ended(r.bytes)
     return r
   }

@@ -1,11 +1,62 @@
-import { EXCHANGE_PERF_PROTOCOL, GiB, KiB } from '../constants.js'
+import { createHash } from 'node:crypto'
+import { EXCHANGE_PERF_PROTOCOL, GiB, KiB, MiB } from '../constants.js'
 import { transfers } from './collect.js'
+import type { Hash } from 'node:crypto'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Largest download one perf request may ask for */
 export const MAX_PERF_BYTES = 16 * GiB
 const WRITE_SIZE = 256 * KiB
+/** With `hash`, the client hashes what arrives in pieces of this size: a block of the default profile */
+export const PERF_HASH_PIECE = MiB
+
+export interface PerfOptions {
+  signal?: AbortSignal
+  /**
+   * Hash what arrives with SHA-256 in pieces of PERF_HASH_PIECE bytes, on the event loop, as it
+   * arrives: the least a fetch must do to verify blocks, so the throughput with it is the most
+   * a verifying fetch can reach on this pair of machines
+   */
+  hash?: boolean
+}
+
+export interface PerfRun {
+  bytes: number
+  seconds: number
+  /** With `hash`: how many pieces were hashed and the SHA-256 of the last one, hex */
+  hashed?: { pieces: number, lastDigest: string }
+}
+
+/** SHA-256 over consecutive pieces of a byte stream, fed in chunks of any size */
+class PieceHasher {
+  pieces = 0
+  lastDigest = ''
+  private hash: Hash = createHash('sha256')
+  private filled = 0
+
+  update (chunk: Uint8Array): void {
+    let offset = 0
+    while (offset < chunk.byteLength) {
+      const n = Math.min(chunk.byteLength - offset, PERF_HASH_PIECE - this.filled)
+      this.hash.update(chunk.subarray(offset, offset + n))
+      offset += n
+      this.filled += n
+      if (this.filled === PERF_HASH_PIECE) this.finishPiece()
+    }
+  }
+
+  end (): void {
+    if (this.filled > 0) this.finishPiece()
+  }
+
+  private finishPiece (): void {
+    this.lastDigest = this.hash.digest('hex')
+    this.pieces++
+    this.hash = createHash('sha256')
+    this.filled = 0
+  }
+}
 
 /**
  * `/shoal/perf/1.0.0`: a raw-throughput probe over the same transport, encryption and muxer the
@@ -52,7 +103,9 @@ async function servePerf (stream: Stream): Promise<void> {
 }
 
 /** Download `bytes` from a peer over the perf protocol; resolves with the time it took */
-export async function runPerf (host: Pick<Libp2p, 'dialProtocol'>, target: Multiaddr, bytes: number, signal?: AbortSignal): Promise<{ bytes: number, seconds: number }> {
+export async function runPerf (host: Pick<Libp2p, 'dialProtocol'>, target: Multiaddr, bytes: number, options: PerfOptions = {}): Promise<PerfRun> {
+  const { signal } = options
+  const hasher = options.hash === true ? new PieceHasher() : undefined
   const stream = await host.dialProtocol(target, EXCHANGE_PERF_PROTOCOL, { signal })
   const started = performance.now()
   // counted as each message arrives, as the exchange reads its responses: an async iterator
@@ -62,7 +115,12 @@ export async function runPerf (host: Pick<Libp2p, 'dialProtocol'>, target: Multi
     let n = 0
     const onAbort = (): void => { stream.abort(signal?.reason ?? new Error('aborted')) }
     signal?.addEventListener('abort', onAbort, { once: true })
-    stream.addEventListener('message', (evt) => { n += evt.data.byteLength })
+    stream.addEventListener('message', (evt) => {
+      n += evt.data.byteLength
+      if (hasher == null) return
+      if (evt.data instanceof Uint8Array) hasher.update(evt.data)
+      else for (const chunk of evt.data) hasher.update(chunk)
+    })
     stream.addEventListener('remoteCloseWrite', () => { resolve(n) }, { once: true })
     stream.addEventListener('close', (evt) => {
       signal?.removeEventListener('abort', onAbort)
@@ -77,5 +135,7 @@ export async function runPerf (host: Pick<Libp2p, 'dialProtocol'>, target: Multi
   await stream.close({ signal })
   const got = await received
   if (got !== bytes) throw new Error(`perf: expected ${bytes} bytes, got ${got}`)
-  return { bytes: got, seconds: (performance.now() - started) / 1000 }
+  hasher?.end()
+  const seconds = (performance.now() - started) / 1000
+  return hasher == null ? { bytes: got, seconds } : { bytes: got, seconds, hashed: { pieces: hasher.pieces, lastDigest: hasher.lastDigest } }
 }

@@ -11,7 +11,7 @@ import { parseCid } from './content-commands.js'
 import { holders } from './holders.js'
 import { online } from './online.js'
 import type {
-  AbortOptions, IdResult, PeerInfo, PerfResult, StatsResult, FindOptions, ProviderInfo, ProvideResult, StatusResult
+  AbortOptions, IdResult, PeerInfo, PerfOptions, PerfResult, StatsResult, FindOptions, ProviderInfo, ProvideResult, StatusResult
 } from '../api/types.js'
 import type { Exchange } from '../exchange/index.js'
 import type { Announcement, Gossip, Member } from '../gossip/index.js'
@@ -82,11 +82,11 @@ export class NetworkCommands {
     return { peerId: conn.remotePeer.toString(), addresses: [conn.remoteAddr.toString()], direction: conn.direction }
   }
 
-  async perf (addr: string, options: AbortOptions & { bytes?: number } = {}): Promise<PerfResult> {
+  async perf (addr: string, options: PerfOptions = {}): Promise<PerfResult> {
     const exchange = online(this.components.exchange(), this.components.root, 'perf')
-    const r = await exchange.perf(addr, options.bytes ?? DEFAULT_PERF_BYTES, options.signal)
+    const r = await exchange.perf(addr, options.bytes ?? DEFAULT_PERF_BYTES, { signal: options.signal, hash: options.hash })
     const peerId = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value ?? ''
-    return { peerId, bytes: r.bytes, seconds: r.seconds, MBps: r.bytes / r.seconds / 1e6 }
+    return { peerId, bytes: r.bytes, seconds: r.seconds, MBps: r.bytes / r.seconds / 1e6, ...(r.hashed != null ? { hashed: r.hashed } : {}) }
   }
 
   async find (cid: string, options: FindOptions = {}): Promise<ProviderInfo[]> {

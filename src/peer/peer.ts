@@ -15,7 +15,7 @@ import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
+  PerfOptions, PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
   StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
 import type { Announcement, Gossip, Member } from '../gossip/index.js'
@@ -316,7 +316,7 @@ export class ShoalPeer implements ShoalApi {
     return this.network.connect(addr, options)
   }
 
-  async perf (addr: string, options?: AbortOptions & { bytes?: number }): Promise<PerfResult> {
+  async perf (addr: string, options?: PerfOptions): Promise<PerfResult> {
     return this.network.perf(addr, options)
   }
 

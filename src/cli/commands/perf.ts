@@ -6,8 +6,10 @@ export function register (program: Command): void {
   program.command('perf <multiaddr>')
     .description('measure raw stream throughput from a peer that has exchange.perf on (needs a running daemon)')
     .option('--bytes <n>', 'bytes to download (default 256 MiB)', nonNegativeInt)
+    .option('--hash', 'hash what arrives with SHA-256 in 1 MiB pieces, as a fetch verifies blocks: the most a verifying fetch can reach')
     .action(withApi('perf', false, async (api, globals, [addr]) => {
-      const r = await api.perf(addr ?? '', { bytes: globals.bytes })
-      printResult(globals, `${formatBytes(r.bytes)} from ${r.peerId} in ${r.seconds.toFixed(2)} s: ${r.MBps.toFixed(1)} MB/s`, r)
+      const r = await api.perf(addr ?? '', { bytes: globals.bytes, hash: globals.hash === true })
+      const hashed = r.hashed != null ? `, ${r.hashed.pieces} piece(s) hashed` : ''
+      printResult(globals, `${formatBytes(r.bytes)} from ${r.peerId} in ${r.seconds.toFixed(2)} s: ${r.MBps.toFixed(1)} MB/s${hashed}`, r)
     }))
 }
