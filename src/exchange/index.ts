@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../errors.js'
 import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
+import { RateLimiter } from './rate.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
 import type { PerfOptions, PerfRun } from './perf.js'
@@ -138,6 +139,8 @@ class ShoalExchange implements Exchange {
   private readonly server: ExchangeServer
   private readonly banned = new Map<string, number>()
   private readonly sessions = new Set<FetchSession>()
+  /** The download cap (`downloadRate`), one bucket for all of this peer's fetches */
+  private readonly download: RateLimiter
 
   constructor (components: ExchangeComponents, init: ExchangeInit) {
     this.components = components
@@ -150,6 +153,7 @@ class ShoalExchange implements Exchange {
       perf: init.perf ?? false
     }
     this.server = new ExchangeServer(components, this.init)
+    this.download = new RateLimiter(this.init.downloadRate)
     this.server.onHeard = this.heard
   }
 
@@ -224,7 +228,7 @@ class ShoalExchange implements Exchange {
       root,
       blocks: this.components.blocks,
       log,
-      downloadRate: this.init.downloadRate,
+      download: this.download,
       ban: (peerId) => { this.banned.set(peerId, Date.now() + BAN_DURATION) },
       signal: options.signal,
       onProgress: options.onProgress,

@@ -33,6 +33,24 @@ export class RateLimiter {
     }
   }
 
+  /** Count `n` bytes that have passed already, without waiting: the bucket may go into debt */
+  debit (n: number): void {
+    if (this.unlimited) return
+    this.refill()
+    this.tokens -= n
+  }
+
+  /**
+   * Milliseconds until the bucket holds `n` bytes (0: it does now). `n` is capped at the bucket's
+   * size, one second's worth, so a caller asking for more waits for a full bucket at most.
+   */
+  waitFor (n: number): number {
+    if (this.unlimited) return 0
+    this.refill()
+    const deficit = Math.min(n, this.rate) - this.tokens
+    return deficit <= 0 ? 0 : Math.ceil(deficit / this.rate * 1000)
+  }
+
   private refill (): void {
     const now = Date.now()
     this.tokens = Math.min(this.rate, this.tokens + (now - this.last) / 1000 * this.rate)

@@ -3,7 +3,6 @@ import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, REJOIN_GRACE } from '../constants.js'
-import { RateLimiter } from './rate.js'
 import { FetchStats } from './fetch-stats.js'
 import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
@@ -12,6 +11,7 @@ import type { PeerChannel } from './channel.js'
 import type { Job } from './work-queue.js'
 import type { BlockBytes } from './response-reader.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
+import type { RateLimiter } from './rate.js'
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -19,7 +19,8 @@ export interface SessionInit {
   root: CID
   blocks: ExchangeBlocks
   log: Logger
-  downloadRate: number
+  /** The daemon's download cap, shared by its sessions */
+  download: RateLimiter
   /** Peers that sent a bad block are reported here, to keep them out for a while */
   ban(peerId: string): void
   signal?: AbortSignal
@@ -63,10 +64,15 @@ export class FetchSession {
   private graceOver = false
   /** Whether a peer said it lacks a block or left since `check` last looked for unobtainable blocks */
   private lacksChanged = true
+  /** Blocks and bytes received so far, for the download cap's estimate of a block to come */
+  private blocksIn = 0
+  private bytesIn = 0
+  /** Runs `schedule` again when the download cap allows another request */
+  private rateTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: SessionInit) {
     this.init = init
-    this.rate = new RateLimiter(init.downloadRate)
+    this.rate = init.download
     this.stats = new FetchStats(init.root)
     this.result = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.result.catch(() => {})
@@ -182,6 +188,7 @@ export class FetchSession {
     for (const peer of peers) {
       if ((this.pausedUntil.get(peer.peerId) ?? 0) > now) continue
       while (peer.inflight < peer.window) {
+        if (!this.rateAllows()) break
         const job = this.nextFor(peer)
         if (job == null) break
         // reserved now, so this peer is never picked for the same block twice
@@ -191,6 +198,29 @@ export class FetchSession {
       }
     }
     this.check()
+  }
+
+  /**
+   * With a download cap, a request goes out only when the bucket holds the blocks already asked
+   * for and one more, each estimated at the average block so far (one request at a time when
+   * they do not fit in a second's worth). Blocks are counted as they arrive (`debit`), so the
+   * cap holds from the first second on, and a capped fetch never has blocks waiting in memory
+   * for the cap. When no request fits, `schedule` runs again once one will.
+   */
+  private rateAllows (): boolean {
+    if (this.rate.unlimited) return true
+    let inflight = 0
+    for (const peer of this.peers.values()) inflight += peer.inflight
+    const average = this.blocksIn === 0 ? 0 : this.bytesIn / this.blocksIn
+    const wait = this.rate.waitFor(inflight === 0 ? 0 : (inflight + 1) * average)
+    if (wait === 0) return true
+    if (this.rateTimer == null && !this.finished) {
+      this.rateTimer = setTimeout(() => {
+        this.rateTimer = undefined
+        this.schedule()
+      }, wait)
+    }
+    return false
   }
 
   private nextFor (peer: PeerChannel): Job | undefined {
@@ -219,6 +249,9 @@ export class FetchSession {
       const block = res.block
       if (block != null) {
         job.arrived = true
+        this.blocksIn++
+        this.bytesIn += block.byteLength
+        this.rate.debit(block.byteLength)
         this.pendingWrites += block.byteLength
         try {
           await this.receive(peer, job, block, Date.now() - sentAt, release)
@@ -320,7 +353,6 @@ export class FetchSession {
     if (links.length > 0) {
       await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))
     }
-    await this.rate.take(block.byteLength, this.init.signal)
   }
 
   private requeue (job: Job): void {
@@ -375,6 +407,7 @@ export class FetchSession {
   private finish (): void {
     this.finished = true
     clearTimeout(this.graceTimer)
+    clearTimeout(this.rateTimer)
     for (const peer of this.peers.values()) peer.close()
     this.init.onProgress?.(this.stats.doneEvent())
     this.resolveDone(this.stats.result())
@@ -384,6 +417,7 @@ export class FetchSession {
     if (this.finished) return
     this.finished = true
     clearTimeout(this.graceTimer)
+    clearTimeout(this.rateTimer)
     this.error = err
     for (const peer of this.peers.values()) peer.close()
     for (const list of this.waiters.values()) for (const w of list) w.reject(err)

@@ -76,6 +76,22 @@ describe('exchange: fetching between daemon processes', function () {
     assert.ok((await fs.readFile(out)).equals(bytes))
   })
 
+  it('the download cap holds from the first second on: a burst of one second and one block at most', async () => {
+    const rate = 4 * MiB
+    const seeder = await peer('cap-s')
+    const fetcher = await peer('cap-f', c => { c.exchange.downloadRate = rate })
+    const { cid } = await publishRandom(seeder, tmp.dir, 16 * MiB)
+    const r = await runCli(['--repo', fetcher.repo, '--json', 'fetch', cid, '--from', seeder.addresses[0]], { timeoutMs: 120_000 })
+    assert.equal(r.code, 0, r.stderr)
+    const result = lastJson(r.stdout)
+    assert.equal(result.fetchedBytes > 16 * MiB, true)
+    // the bucket starts full (one second's worth) and one block may be on its way: the rest
+    // cannot come faster than the cap. Asking for blocks regardless of the cap and waiting
+    // after each one let a fetch run ahead by its window and pending writes (~14 MiB here)
+    const floorMs = (result.fetchedBytes - rate - MiB) / rate * 1000
+    assert.ok(result.durationMs >= floorMs * 0.95, `${result.fetchedBytes} bytes at ${rate} B/s took ${result.durationMs} ms, less than ${Math.round(floorMs)}`)
+  })
+
   it('four seeders, one killed in the middle: the fetch completes', async () => {
     const seeders = await Promise.all([0, 1, 2, 3].map(async i => peer(`kill-s${i}`)))
     const fetcher = await peer('kill-f', c => { c.exchange.downloadRate = 8 * MiB })
