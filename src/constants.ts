@@ -94,6 +94,9 @@ export const DEFAULT_PERF_BYTES = 256 * MiB
 /** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
 export const MAX_PENDING_WRITES = 8 * MiB
 
+/** `fetch:block` events over the control API: at most one per this many ms (src/api/sampled.ts) */
+export const FETCH_PROGRESS_INTERVAL = 0.1 * second
+
 /** Providers `find` and `fetch` stop after */
 export const DEFAULT_FIND_PROVIDERS_LIMIT = 20
 

@@ -6,6 +6,7 @@ import { logger } from '@libp2p/logger'
 import { MAX_API_JSON_BODY } from '../constants.js'
 import { InvalidArgumentError, ShoalError } from '../errors.js'
 import { FRAMES_CONTENT_TYPE, decodeEntries, encodeBytes, encodeEntries } from './frames.js'
+import { sampledProgress } from './sampled.js'
 import type { ShoalApi } from './types.js'
 import type { AddressInfo } from 'node:net'
 
@@ -260,10 +261,13 @@ function routes (api: ShoalApi): Record<string, Handler> {
       // progress as one JSON event per line; the last line is the result or the error
       res.writeHead(200, { 'Content-Type': 'application/x-ndjson' })
       const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
+      const progress = sampledProgress((e) => { line({ event: e }) })
       try {
-        const result = await api.fetch(str(b.cid, 'cid'), { from, name: typeof b.name === 'string' ? b.name : undefined, signal, onProgress: (e) => { line({ event: e }) } })
+        const result = await api.fetch(str(b.cid, 'cid'), { from, name: typeof b.name === 'string' ? b.name : undefined, signal, onProgress: (e) => { progress.push(e) } })
+        progress.flush()
         line({ result })
       } catch (err: any) {
+        progress.flush()
         line({ error: { name: err.name, message: err.message, status: err instanceof ShoalError ? err.status : 500 } })
       }
       res.end()

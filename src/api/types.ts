@@ -6,7 +6,7 @@ export interface AbortOptions {
   signal?: AbortSignal
 }
 
-/** Events of long operations; `publish:bytes` is sampled, `fetch:block` is sent per block, `*:done` is guaranteed */
+/** Events of long operations; `publish:bytes` is sampled, `fetch:block` is sent per block in the daemon and at most every 100 ms over the control API (the last one always), `*:done` is guaranteed */
 export type ProgressEvent =
   | { type: 'publish:bytes', bytes: number }
   | { type: 'publish:done', bytes: number }

@@ -70,7 +70,7 @@ export interface ExchangeInit {
 
 export type ResolvedExchangeInit = Required<ExchangeInit>
 
-/** `fetch:block` is sent for every block fetched; the others when they happen */
+/** `fetch:block` is sent for every block fetched (over the control API, sampled: src/api/sampled.ts); the others when they happen */
 export type FetchProgressEvent =
   | { type: 'fetch:block', blocks: number, bytes: number, fetchedBytes: number, totalBytes?: number, peers: number, rate: number, eta?: number }
   | { type: 'fetch:peer', peerId: string, joined: boolean, peers: number }
