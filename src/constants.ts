@@ -94,6 +94,12 @@ export const DEFAULT_PERF_BYTES = 256 * MiB
 /** Bytes a fetch may hold received but not yet stored; past it, no new requests go out */
 export const MAX_PENDING_WRITES = 8 * MiB
 
+/** A block to come, as the download cap first counts it before any has arrived: a leaf of the default profile */
+export const RATE_BLOCK_ESTIMATE = MiB
+
+/** Longest a capped fetch waits before it looks at the download cap's bucket again */
+export const MAX_RATE_WAIT = 60 * second
+
 /** `fetch:block` events over the control API: at most one per this many ms (src/api/sampled.ts) */
 export const FETCH_PROGRESS_INTERVAL = 0.1 * second
 

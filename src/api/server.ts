@@ -260,14 +260,14 @@ function routes (api: ShoalApi): Record<string, Handler> {
       const from = Array.isArray(b.from) ? b.from.map((a: unknown) => str(a, 'from')) : undefined
       // progress as one JSON event per line; the last line is the result or the error
       res.writeHead(200, { 'Content-Type': 'application/x-ndjson' })
-      const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
+      const line = (v: unknown): void => { if (!res.writableEnded) res.write(JSON.stringify(v) + '\n') }
       const progress = sampledProgress((e) => { line({ event: e }) })
       try {
         const result = await api.fetch(str(b.cid, 'cid'), { from, name: typeof b.name === 'string' ? b.name : undefined, signal, onProgress: (e) => { progress.push(e) } })
-        progress.flush()
+        progress.close()
         line({ result })
       } catch (err: any) {
-        progress.flush()
+        progress.close()
         line({ error: { name: err.name, message: err.message, status: err instanceof ShoalError ? err.status : 500 } })
       }
       res.end()

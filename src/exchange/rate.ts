@@ -33,11 +33,14 @@ export class RateLimiter {
     }
   }
 
-  /** Count `n` bytes that have passed already, without waiting: the bucket may go into debt */
+  /**
+   * Count `n` bytes that have passed already (or are about to), without waiting: the bucket may
+   * go into debt. A negative `n` gives bytes back, up to a full bucket.
+   */
   debit (n: number): void {
     if (this.unlimited) return
     this.refill()
-    this.tokens -= n
+    this.tokens = Math.min(this.rate, this.tokens - n)
   }
 
   /**

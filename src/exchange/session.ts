@@ -2,7 +2,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
-import { MAX_PENDING_WRITES, MAX_WINDOW, REJOIN_GRACE } from '../constants.js'
+import { MAX_PENDING_WRITES, MAX_RATE_WAIT, MAX_WINDOW, RATE_BLOCK_ESTIMATE, REJOIN_GRACE } from '../constants.js'
 import { FetchStats } from './fetch-stats.js'
 import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
@@ -64,9 +64,8 @@ export class FetchSession {
   private graceOver = false
   /** Whether a peer said it lacks a block or left since `check` last looked for unobtainable blocks */
   private lacksChanged = true
-  /** Blocks and bytes received so far, for the download cap's estimate of a block to come */
-  private blocksIn = 0
-  private bytesIn = 0
+  /** The largest block received so far, for the download cap's estimate of a block to come */
+  private largestIn = 0
   /** Runs `schedule` again when the download cap allows another request */
   private rateTimer?: ReturnType<typeof setTimeout>
 
@@ -212,24 +211,21 @@ export class FetchSession {
   }
 
   /**
-   * With a download cap, a request goes out only when the bucket holds the blocks already asked
-   * for and one more, each estimated at the average block so far (one request at a time when
-   * they do not fit in a second's worth). Blocks are counted as they arrive (`debit`), so the
-   * cap holds from the first second on, and a capped fetch never has blocks waiting in memory
-   * for the cap. When no request fits, `schedule` runs again once one will.
+   * With a download cap, a request goes out only while the bucket is not in debt, and takes its
+   * block's bytes from the bucket as it goes out, estimated at the largest block so far and at
+   * least RATE_BLOCK_ESTIMATE; the estimate is settled when the block arrives, and given back
+   * when it does not. A capped fetch therefore runs ahead of the cap by one second and one block
+   * at most, across all fetches sharing the bucket, and never holds blocks in memory waiting for
+   * it. When the bucket is in debt, `schedule` runs again once it is not.
    */
   private rateAllows (): boolean {
-    if (this.rate.unlimited) return true
-    let inflight = 0
-    for (const peer of this.peers.values()) inflight += peer.inflight
-    const average = this.blocksIn === 0 ? 0 : this.bytesIn / this.blocksIn
-    const wait = this.rate.waitFor(inflight === 0 ? 0 : (inflight + 1) * average)
+    const wait = this.rate.waitFor(0)
     if (wait === 0) return true
     if (this.rateTimer == null && !this.finished) {
       this.rateTimer = setTimeout(() => {
         this.rateTimer = undefined
         this.schedule()
-      }, wait)
+      }, Math.min(wait, MAX_RATE_WAIT))
     }
     return false
   }
@@ -245,6 +241,9 @@ export class FetchSession {
 
   private async want (peer: PeerChannel, job: Job): Promise<void> {
     const sentAt = Date.now()
+    // the cap's share of this request, settled when its block arrives, given back if none does
+    let reserved = this.rate.unlimited ? 0 : Math.max(this.largestIn, RATE_BLOCK_ESTIMATE)
+    this.rate.debit(reserved)
     let released = false
     const release = (): void => {
       if (released) return
@@ -260,9 +259,9 @@ export class FetchSession {
       const block = res.block
       if (block != null) {
         job.arrived = true
-        this.blocksIn++
-        this.bytesIn += block.byteLength
-        this.rate.debit(block.byteLength)
+        this.largestIn = Math.max(this.largestIn, block.byteLength)
+        this.rate.debit(block.byteLength - reserved)
+        reserved = 0
         this.pendingWrites += block.byteLength
         try {
           await this.receive(peer, job, block, Date.now() - sentAt, release)
@@ -292,6 +291,7 @@ export class FetchSession {
       if (!this.done.has(job.key)) this.requeue(job)
       if (!peer.closed) peer.close(err)
     } finally {
+      this.rate.debit(-reserved)
       // a slot freed early was scheduled then; storing the block since may have made room again
       if (released) this.schedule()
       else release()
@@ -328,12 +328,14 @@ export class FetchSession {
       this.dropped.add(peer.peerId)
       this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
       this.init.ban(peer.peerId)
-      this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
+      if (!this.finished) this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
       this.requeue(job)
       peer.close(new InvalidBlockError(`peer ${peer.peerId} sent a block that does not match ${job.cid}`))
       return
     }
-    release()
+    // a node with links keeps its slot until they are queued (want() frees it then): freed now,
+    // the schedule it starts finds the queue empty and begins end-game copies of blocks in flight
+    if (job.cid.code !== dagPb.code) release()
     if (!stored) {
       if (copy()) {
         this.stats.duplicates++
@@ -359,7 +361,7 @@ export class FetchSession {
     for (const [other, { channel, id }] of job.askedFrom) {
       if (other !== peer.peerId && id >= 0) void channel.cancel(id)
     }
-    this.init.onProgress?.(this.stats.blockEvent(this.peers.size))
+    if (!this.finished) this.init.onProgress?.(this.stats.blockEvent(this.peers.size))
     const links = data != null ? this.linksOf(job.cid, data) : []
     if (links.length > 0) {
       await this.enqueue(links.map((cid, i) => ({ cid, order: [...job.order, i] })))

@@ -40,4 +40,16 @@ describe('api: sampled fetch progress', function () {
     await new Promise(resolve => setTimeout(resolve, 80))
     assert.deepEqual(sent.map(e => e.type === 'fetch:block' ? e.blocks : -1), [1, 2])
   })
+
+  it('close sends the held event and drops whatever comes after', async () => {
+    const sent: FetchProgressEvent[] = []
+    const progress = sampledProgress(e => sent.push(e), 30)
+    progress.push(block(1))
+    progress.push(block(2))
+    progress.close()
+    progress.push(block(3))
+    progress.push({ type: 'fetch:peer', peerId: 'p', joined: false, peers: 0 })
+    await new Promise(resolve => setTimeout(resolve, 80))
+    assert.deepEqual(sent.map(e => e.type === 'fetch:block' ? e.blocks : -1), [1, 2])
+  })
 })
