@@ -224,14 +224,9 @@ export interface ImportCarResult {
   pinned: string[]
 }
 
-export interface PerfOptions extends AbortOptions {
+export interface PerfOptions extends AbortOptions, Pick<import('../exchange/perf.js').PerfOptions, 'hash'> {
   /** Bytes to download (default DEFAULT_PERF_BYTES) */
   bytes?: number
-  /**
-   * Hash what arrives with SHA-256 in 1 MiB pieces as it arrives, as a fetch verifies blocks:
-   * the throughput with it is the most a verifying fetch can reach between the two peers
-   */
-  hash?: boolean
 }
 
 export interface PerfResult {
@@ -240,6 +235,5 @@ export interface PerfResult {
   seconds: number
   /** 10^6 bytes per second */
   MBps: number
-  /** With `hash`: how many pieces were hashed and the SHA-256 of the last one, hex */
-  hashed?: { pieces: number, lastDigest: string }
+  hashed?: import('../exchange/perf.js').PerfRun['hashed']
 }

@@ -2,7 +2,10 @@ import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
 import { No } from './message.js'
-import { MAX_PENDING_WRITES, MAX_RATE_WAIT, MAX_WINDOW, RATE_BLOCK_ESTIMATE, REJOIN_GRACE } from '../constants.js'
+import { MAX_PENDING_WRITES, MAX_WINDOW, REJOIN_GRACE } from '../constants.js'
+import { DownloadGate } from './download-gate.js'
+import { Lacks } from './lacks.js'
+import { BlockWaiters } from './waiters.js'
 import { FetchStats } from './fetch-stats.js'
 import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
@@ -37,12 +40,12 @@ export interface SessionInit {
 export class FetchSession {
   private readonly init: SessionInit
   private readonly peers = new Map<string, PeerChannel>()
-  private readonly lacks = new Map<string, Set<string>>()
+  private readonly lacks = new Lacks()
   private readonly pausedUntil = new Map<string, number>()
   private readonly work = new WorkQueue()
   private readonly done = new Set<string>()
-  private readonly waiters = new Map<string, Array<{ resolve(): void, reject(err: Error): void }>>()
-  private readonly rate: RateLimiter
+  private readonly waiters = new BlockWaiters()
+  private readonly gate: DownloadGate
   private pendingLocal = 0
   /** Bytes received and not yet stored */
   private pendingWrites = 0
@@ -62,16 +65,10 @@ export class FetchSession {
   private hadPeer = false
   private graceTimer?: ReturnType<typeof setTimeout>
   private graceOver = false
-  /** Whether a peer said it lacks a block or left since `check` last looked for unobtainable blocks */
-  private lacksChanged = true
-  /** The largest block received so far, for the download cap's estimate of a block to come */
-  private largestIn = 0
-  /** Runs `schedule` again when the download cap allows another request */
-  private rateTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: SessionInit) {
     this.init = init
-    this.rate = init.download
+    this.gate = new DownloadGate(init.download, () => { this.schedule() })
     this.stats = new FetchStats(init.root)
     this.result = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.result.catch(() => {})
@@ -126,11 +123,7 @@ export class FetchSession {
     const key = mhKey(cid)
     if (this.done.has(key) || await this.init.blocks.has(cid)) return
     if (this.error != null) throw this.error
-    await new Promise<void>((resolve, reject) => {
-      const list = this.waiters.get(key) ?? []
-      list.push({ resolve, reject })
-      this.waiters.set(key, list)
-    })
+    await this.waiters.wait(key)
   }
 
   private async enqueue (items: Array<{ cid: CID, order: number[] }>): Promise<void> {
@@ -182,11 +175,7 @@ export class FetchSession {
     this.done.add(key)
     this.work.remove(key)
     this.stats.add(size, fetched)
-    const waiting = this.waiters.get(key)
-    if (waiting != null) {
-      this.waiters.delete(key)
-      for (const w of waiting) w.resolve()
-    }
+    this.waiters.ready(key)
   }
 
   /** Give every peer as much work as its window allows */
@@ -198,7 +187,7 @@ export class FetchSession {
     for (const peer of peers) {
       if ((this.pausedUntil.get(peer.peerId) ?? 0) > now) continue
       while (peer.inflight < peer.window) {
-        if (!this.rateAllows()) break
+        if (!this.gate.allows()) break
         const job = this.nextFor(peer)
         if (job == null) break
         // reserved now, so this peer is never picked for the same block twice
@@ -210,28 +199,8 @@ export class FetchSession {
     this.check()
   }
 
-  /**
-   * With a download cap, a request goes out only while the bucket is not in debt, and takes its
-   * block's bytes from the bucket as it goes out, estimated at the largest block so far and at
-   * least RATE_BLOCK_ESTIMATE; the estimate is settled when the block arrives, and given back
-   * when it does not. A capped fetch therefore runs ahead of the cap by one second and one block
-   * at most, across all fetches sharing the bucket, and never holds blocks in memory waiting for
-   * it. When the bucket is in debt, `schedule` runs again once it is not.
-   */
-  private rateAllows (): boolean {
-    const wait = this.rate.waitFor(0)
-    if (wait === 0) return true
-    if (this.rateTimer == null && !this.finished) {
-      this.rateTimer = setTimeout(() => {
-        this.rateTimer = undefined
-        this.schedule()
-      }, Math.min(wait, MAX_RATE_WAIT))
-    }
-    return false
-  }
-
   private nextFor (peer: PeerChannel): Job | undefined {
-    const lacks = this.lacks.get(peer.peerId)
+    const lacks = this.lacks.of(peer.peerId)
     const job = this.work.take(lacks)
     if (job != null) return job
     // links still being queued are work to come: no end-game before they are in
@@ -242,8 +211,7 @@ export class FetchSession {
   private async want (peer: PeerChannel, job: Job): Promise<void> {
     const sentAt = Date.now()
     // the cap's share of this request, settled when its block arrives, given back if none does
-    let reserved = this.rate.unlimited ? 0 : Math.max(this.largestIn, RATE_BLOCK_ESTIMATE)
-    this.rate.debit(reserved)
+    let reserved = this.gate.reserve()
     let released = false
     const release = (): void => {
       if (released) return
@@ -259,8 +227,7 @@ export class FetchSession {
       const block = res.block
       if (block != null) {
         job.arrived = true
-        this.largestIn = Math.max(this.largestIn, block.byteLength)
-        this.rate.debit(block.byteLength - reserved)
+        this.gate.settle(reserved, block.byteLength)
         reserved = 0
         this.pendingWrites += block.byteLength
         try {
@@ -280,10 +247,7 @@ export class FetchSession {
         // another peer won the end-game race
         this.requeue(job)
       } else {
-        const lacks = this.lacks.get(peer.peerId) ?? new Set()
-        lacks.add(job.key)
-        this.lacks.set(peer.peerId, lacks)
-        this.lacksChanged = true
+        this.lacks.note(peer.peerId, job.key)
         this.requeue(job)
       }
     } catch (err: any) {
@@ -291,7 +255,7 @@ export class FetchSession {
       if (!this.done.has(job.key)) this.requeue(job)
       if (!peer.closed) peer.close(err)
     } finally {
-      this.rate.debit(-reserved)
+      this.gate.giveBack(reserved)
       // a slot freed early was scheduled then; storing the block since may have made room again
       if (released) this.schedule()
       else release()
@@ -377,7 +341,7 @@ export class FetchSession {
   private removePeer (peer: PeerChannel, err?: Error): void {
     if (this.peers.get(peer.peerId) !== peer) return
     this.peers.delete(peer.peerId)
-    this.lacksChanged = true
+    this.lacks.peerLeft()
     if (err != null) this.init.log('peer %s left the session: %s', peer.peerId, err.message)
     this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, joined: false, peers: this.peers.size })
     // its blocks go back to the queue (want() requeues them as their requests fail)
@@ -402,25 +366,15 @@ export class FetchSession {
       this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }
-    // a queued block that every peer in the session lacks can never arrive. Looked for only
-    // when that may have changed (a peer said it lacks a block, or left): a scan of the queue on
-    // every scheduling pass made a fetch quadratic in its number of blocks
-    if (!this.lacksChanged) return
-    this.lacksChanged = false
-    const lacks = [...this.peers.keys()].map(p => this.lacks.get(p))
-    if (lacks.some(l => l == null)) return
-    for (const job of this.work.queued()) {
-      if (lacks.every(l => l?.has(job.key) === true)) {
-        this.fail(new BlockNotFoundError(`no peer in the session has block ${job.cid} of ${this.init.root}`))
-        return
-      }
-    }
+    // a queued block that every peer in the session lacks can never arrive
+    const missing = this.lacks.unobtainable(this.peers.keys(), this.work.queued())
+    if (missing != null) this.fail(new BlockNotFoundError(`no peer in the session has block ${missing.cid} of ${this.init.root}`))
   }
 
   private finish (): void {
     this.finished = true
     clearTimeout(this.graceTimer)
-    clearTimeout(this.rateTimer)
+    this.gate.stop()
     for (const peer of this.peers.values()) peer.close()
     this.init.onProgress?.(this.stats.doneEvent())
     this.resolveDone(this.stats.result())
@@ -430,11 +384,10 @@ export class FetchSession {
     if (this.finished) return
     this.finished = true
     clearTimeout(this.graceTimer)
-    clearTimeout(this.rateTimer)
+    this.gate.stop()
     this.error = err
     for (const peer of this.peers.values()) peer.close()
-    for (const list of this.waiters.values()) for (const w of list) w.reject(err)
-    this.waiters.clear()
+    this.waiters.failAll(err)
     this.rejectDone(err)
   }
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { Lacks } from '../../src/exchange/lacks.js'
 import { WorkQueue } from '../../src/exchange/work-queue.js'
 import type { Job } from '../../src/exchange/work-queue.js'
 
@@ -41,5 +42,23 @@ describe('exchange: the work queue', () => {
     assert.equal(q.take(undefined), b, 'the done block is not handed out again')
     q.remove(b.key)
     assert.equal(q.size, 0)
+  })
+})
+
+describe('exchange: which peers lack which blocks', () => {
+  const job = (key: string): { key: string } => ({ key })
+
+  it('finds a queued block every peer lacks, and looks again only after a change', () => {
+    const lacks = new Lacks()
+    assert.equal(lacks.unobtainable(['p', 'q'], [job('a')]), undefined, 'no peer lacks anything')
+    lacks.note('p', 'a')
+    assert.equal(lacks.unobtainable(['p', 'q'], [job('a')]), undefined, 'q has not said it lacks a')
+    lacks.note('q', 'a')
+    assert.deepEqual(lacks.unobtainable(['p', 'q'], [job('b'), job('a')]), job('a'))
+    assert.equal(lacks.unobtainable(['p', 'q'], [job('a')]), undefined, 'nothing changed since')
+    lacks.peerLeft()
+    assert.deepEqual(lacks.unobtainable(['p'], [job('a')]), job('a'))
+    assert.deepEqual([...lacks.of('p') ?? []], ['a'])
+    assert.equal(lacks.of('r'), undefined)
   })
 })
