@@ -303,13 +303,18 @@ function routes (api: ShoalApi): Record<string, Handler> {
     },
     '/api/v0/car/import': async (req, res, _body, signal) => {
       const url = new URL(req.url ?? '/', 'http://api')
+      // one reader of the body, without return(): a refused CAR is drained through it below (a
+      // second reader would see nothing while the first still holds the stream)
+      const body = req[Symbol.asyncIterator]()
+      const car: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: async () => await body.next() }) }
       try {
-        reply(res, 200, await api.importCar(req, { pin: url.searchParams.get('pin') !== 'false', signal }))
+        reply(res, 200, await api.importCar(car, { pin: url.searchParams.get('pin') !== 'false', signal }))
       } finally {
         // read what is left of a refused CAR, so the client sees the error and not a reset
         if (!req.readableEnded) {
-          req.resume()
-          await new Promise(resolve => { req.once('end', resolve); req.once('close', resolve) })
+          try {
+            while ((await body.next()).done !== true);
+          } catch {}
         }
       }
     },

@@ -154,6 +154,20 @@ describe('cli: export and import CAR files', function () {
       const bad = await runCli(['--repo', b.repo, 'import', path.join(tmp.dir, 'bad.car')])
       assert.equal(bad.code, 2)
       assert.match(bad.stderr, /^shoal: block \d+ of the CAR does not match its CID/)
+      // refused early, with megabytes still to come: the daemon reads the rest and answers
+      const car2 = await fs.readFile(car)
+      const early = Buffer.from(car2)
+      early[200] ^= 0xff // inside the first block
+      await fs.writeFile(path.join(tmp.dir, 'early.car'), early)
+      await fs.writeFile(path.join(tmp.dir, 'garbage.car'), Buffer.alloc(3_000_000, 0x20))
+      for (const [file, message] of [['early.car', /^shoal: block 1 of the CAR does not match its CID/], ['garbage.car', /^shoal: not a readable CAR file/]] as const) {
+        const r = await runCli(['--repo', b.repo, 'import', path.join(tmp.dir, file)], { timeoutMs: 20_000 })
+        assert.equal(r.code, 2, `${file}: ${r.stderr}`)
+        assert.match(r.stderr, message)
+        assert.equal(r.stderr.trim().split('\n').length, 1)
+      }
+      // and still serves
+      assert.deepEqual((await shoal(b.repo, 'import', car)).pinned, [cid])
     } finally {
       await a.stop()
       await b.stop()
