@@ -1,6 +1,6 @@
 import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
-import { BlockNotFoundError, InvalidBlockError } from '../errors.js'
+import { BlockNotFoundError, InvalidBlockError, StoreWriteError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, MAX_WINDOW, REJOIN_GRACE } from '../constants.js'
 import { DownloadGate } from './download-gate.js'
@@ -122,7 +122,10 @@ export class FetchSession {
   async blockReady (cid: CID): Promise<void> {
     const key = mhKey(cid)
     if (this.done.has(key) || await this.init.blocks.has(cid)) return
+    // asked again after the store: the block may have been stored (and its waiters woken) since
+    if (this.done.has(key)) return
     if (this.error != null) throw this.error
+    if (this.finished) throw new BlockNotFoundError(`block ${cid} is not part of the DAG under ${this.init.root}`)
     await this.waiters.wait(key)
   }
 
@@ -252,8 +255,13 @@ export class FetchSession {
       }
     } catch (err: any) {
       job.askedFrom.delete(peer.peerId)
-      if (!this.done.has(job.key)) this.requeue(job)
-      if (!peer.closed) peer.close(err)
+      if (err instanceof StoreWriteError) {
+        // our disk, not the peer: no other peer would do better
+        this.fail(err)
+      } else {
+        if (!this.done.has(job.key)) this.requeue(job)
+        if (!peer.closed) peer.close(err)
+      }
     } finally {
       this.gate.giveBack(reserved)
       // a slot freed early was scheduled then; storing the block since may have made room again
@@ -277,7 +285,7 @@ export class FetchSession {
     } else {
       this.receiving.add(job.key)
       try {
-        good = stored = await this.init.blocks.putVerified(job.cid, block.chunks)
+        good = stored = await this.init.blocks.putVerified(job.cid, block.chunks).catch((err) => { throw StoreWriteError.from(`block ${job.cid}`, err) })
       } finally {
         this.receiving.delete(job.key)
       }
@@ -308,7 +316,7 @@ export class FetchSession {
       // the copy that was being stored turned out bad: this good one is stored instead
       this.receiving.add(job.key)
       try {
-        await this.init.blocks.put(job.cid, block.chunks)
+        await this.init.blocks.put(job.cid, block.chunks).catch((err) => { throw StoreWriteError.from(`block ${job.cid}`, err) })
       } finally {
         this.receiving.delete(job.key)
       }
@@ -377,6 +385,8 @@ export class FetchSession {
     this.gate.stop()
     for (const peer of this.peers.values()) peer.close()
     this.init.onProgress?.(this.stats.doneEvent())
+    // every block of the DAG is done, and its waiters woken: any left wait for a block outside it
+    this.waiters.failAll(new BlockNotFoundError(`the fetch of ${this.init.root} ended without the block asked for: it is not part of that DAG`))
     this.resolveDone(this.stats.result())
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
@@ -61,6 +62,41 @@ describe('exchange: fetching between daemon processes', function () {
     const found = await runCli(['--repo', d.repo, '--json', 'fetch', cid])
     assert.equal(found.code, 0, found.stderr)
     assert.equal(lastJson(found.stdout).fetchedBlocks, 7)
+  })
+
+  it('a full disk stops the fetch at once with one clear line: no peer is blamed, nothing stored is harmed', async function () {
+    if (process.getuid?.() !== 0) this.skip() // a small file system of its own needs root (CI runs as root)
+    const exec = promisify(execFile)
+    const small = path.join(tmp.dir, 'small')
+    await fs.mkdir(small)
+    await exec('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', small])
+    try {
+      const a = await peer('full-a')
+      const b = await startPeer(path.join(small, 'b'))
+      try {
+        const kept = await publishRandom(b, tmp.dir, 2 * MiB)
+        const { cid } = await publishRandom(a, tmp.dir, 24 * MiB)
+        const started = Date.now()
+        const r = await runCli(['--repo', b.repo, 'fetch', cid, '--from', a.addresses[0]])
+        assert.equal(r.code, 1, r.stderr)
+        assert.match(r.stderr, /^shoal: no space left to store block \S+: free space on the repo's disk/)
+        assert.equal(r.stderr.trim().split('\n').length, 1)
+        // not after the wait for peers to come back (15 s): the peer was never blamed
+        assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`)
+        assert.equal((await stats(b)).exchange.banned, 0)
+        // what b held is intact, every stored block checks out, and b still serves it
+        const verify = await runCli(['--repo', b.repo, '--json', 'verify'])
+        assert.equal(verify.code, 0, verify.stderr)
+        assert.deepEqual(lastJson(verify.stdout).corrupt, [])
+        const again = await runCli(['--repo', a.repo, '--json', 'fetch', kept.cid, '--from', b.addresses[0], '-o', path.join(tmp.dir, 'kept.bin')])
+        assert.equal(again.code, 0, again.stderr)
+        assert.ok((await fs.readFile(path.join(tmp.dir, 'kept.bin'))).equals(kept.bytes))
+      } finally {
+        await b.stop()
+      }
+    } finally {
+      await exec('umount', ['-l', small])
+    }
   })
 
   it('cat streams content it does not hold from a connected peer', async () => {

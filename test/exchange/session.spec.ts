@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { logger } from '@libp2p/logger'
+import { FetchSession } from '../../src/exchange/session.js'
+import { RateLimiter } from '../../src/exchange/rate.js'
+import type { ExchangeBlocks } from '../../src/exchange/index.js'
+
+async function rawBlock (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new TextEncoder().encode(text)
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+/** A store holding `stored`, whose has() answers are held until `release()` when `hold` says so */
+function store (stored: Map<string, Uint8Array>, hold: (call: number) => boolean): ExchangeBlocks & { release(): void } {
+  const held: Array<() => void> = []
+  let calls = 0
+  return {
+    async has (cid) {
+      const answer = stored.has(cid.toString())
+      if (hold(calls++)) await new Promise<void>((resolve) => { held.push(resolve) })
+      return answer
+    },
+    async sizeOf (cid) { return stored.get(cid.toString())?.byteLength },
+    async getBytes (cid) {
+      const bytes = stored.get(cid.toString())
+      if (bytes == null) throw new Error('not stored')
+      return bytes
+    },
+    async put (cid) { return cid },
+    async putVerified () { return true },
+    release () { for (const r of held.splice(0)) r() }
+  }
+}
+
+function session (root: CID, blocks: ExchangeBlocks): FetchSession {
+  return new FetchSession({ root, blocks, log: logger('test'), download: new RateLimiter(0), ban: () => {} })
+}
+
+describe('exchange: fetch session', () => {
+  it('wakes a caller whose block is stored while it asks the store', async () => {
+    const { cid, bytes } = await rawBlock('stored while asked')
+    const stored = new Map<string, Uint8Array>()
+    // the caller's question is answered "not stored", late: the session stores it meanwhile
+    const blocks = store(stored, (call) => call === 0)
+    const s = session(cid, blocks)
+    const ready = s.blockReady(cid)
+    stored.set(cid.toString(), bytes)
+    await s.start()
+    await s.result
+    blocks.release()
+    const outcome = await Promise.race([ready.then(() => 'ready'), new Promise((resolve) => setTimeout(() => { resolve('still waiting') }, 1000))])
+    assert.equal(outcome, 'ready')
+  })
+
+  it('fails a caller waiting for a block outside the DAG when the fetch ends', async () => {
+    const root = await rawBlock('the root')
+    const other = await rawBlock('not in the DAG')
+    const stored = new Map([[root.cid.toString(), root.bytes]])
+    const s = session(root.cid, store(stored, () => false))
+    const waiting = s.blockReady(other.cid)
+    await s.start()
+    await s.result
+    await assert.rejects(waiting, { name: 'BlockNotFoundError', message: /not part of that DAG/ })
+    await assert.rejects(s.blockReady(other.cid), { name: 'BlockNotFoundError', message: /not part of the DAG/ })
+    await s.blockReady(root.cid)
+  })
+})
