@@ -20,7 +20,7 @@ import type {
 import type { Exchange, FetchResult, FetchSession, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { Gossip } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
-import type { Pin, PinOrigin, Store } from '../store/index.js'
+import type { Pin, PinOrigin, Store, UnreadablePin } from '../store/index.js'
 import type { Logger } from '@libp2p/interface'
 
 export interface ContentComponents {
@@ -107,7 +107,8 @@ export class ContentCommands {
       const result = await session.result
       const [entry] = await list(store.blocks, { cid: root, segments: [] }, options).catch(() => [])
       const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options)).catch(() => 0)
-      const existing = await store.pins.get(root)
+      // an unreadable record of this root is written anew
+      const existing = await readablePin(store, root)
       await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? origin }, options)
       return result
     })
@@ -187,7 +188,8 @@ export class ContentCommands {
   async pinAdd (cid: string, options: AbortOptions & { name?: string } = {}): Promise<PinInfo> {
     const store = this.components.store
     const parsed = parseCid(cid)
-    const existing = await store.pins.get(parsed)
+    // an unreadable record of this root is written anew: pin add is how it is repaired
+    const existing = await readablePin(store, parsed)
     let size = existing?.size
     if (size == null) {
       try {
@@ -205,8 +207,10 @@ export class ContentCommands {
     await this.components.store.unpin(parseCid(cid))
   }
 
+  /** Every pin, then every record that cannot be read (with `unreadable` set) */
   async pinLs (): Promise<PinInfo[]> {
-    return (await this.components.store.pins.list()).map(pinInfo)
+    const { pins, unreadable } = await this.components.store.pins.scan()
+    return [...pins.map(pinInfo), ...unreadable.map(unreadableInfo)]
   }
 
   async gc (options: AbortOptions = {}): Promise<GcResult> {
@@ -215,7 +219,7 @@ export class ContentCommands {
 
   async verify (options: AbortOptions & { drop?: boolean } = {}): Promise<VerifyResult> {
     const r = await this.components.store.verify(options)
-    return { ...r, corrupt: r.corrupt.map(c => c.toString()) }
+    return { ...r, corrupt: r.corrupt.map(c => c.toString()), unreadablePins: r.unreadablePins.map(unreadableInfo) }
   }
 }
 
@@ -238,6 +242,20 @@ export function parseCid (s: string): CID {
 
 function pinInfo (pin: Pin): PinInfo {
   return { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt }
+}
+
+function unreadableInfo (u: UnreadablePin): PinInfo {
+  return { cid: u.cid?.toString() ?? u.file.split('/').pop() ?? u.file, name: '', size: 0, pinnedAt: 0, unreadable: { file: u.file, reason: u.reason } }
+}
+
+/** A root's pin, or undefined when it has none or its record cannot be read */
+async function readablePin (store: Pick<Store, 'pins'>, cid: CID): Promise<Pin | undefined> {
+  try {
+    return await store.pins.get(cid)
+  } catch (err: any) {
+    if (err.name === 'UnreadablePinError') return undefined
+    throw err
+  }
 }
 
 async function treeSize (entries: AsyncIterable<ExportEntry>): Promise<number> {
