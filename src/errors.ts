@@ -159,3 +159,20 @@ export class InvalidCarError extends ShoalError {
 export class IncompleteCarError extends ShoalError {
   override readonly status = 400
 }
+
+/**
+ * A pin record that cannot be read: the DAG it pins is unknown, so what would need it cannot be
+ * told apart from what would not (gc refuses to run)
+ */
+export class UnreadablePinError extends ShoalError {
+  /** The record's path */
+  readonly file: string
+
+  constructor (what: string, record: { file: string, cid?: { toString(): string }, reason: string }, more = 0) {
+    const fix = record.cid != null
+      ? `fix it, write it anew with "shoal pin add ${record.cid.toString()}", or remove it with "shoal pin rm ${record.cid.toString()}"`
+      : 'fix it or delete it'
+    super(`${what}: the pin record ${record.file} cannot be read (${record.reason}): ${fix}${more > 0 ? ` (${more} more unreadable pin record${more > 1 ? 's' : ''})` : ''}`)
+    this.file = record.file
+  }
+}

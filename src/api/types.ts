@@ -103,10 +103,23 @@ export interface CatOptions extends AbortOptions {
 }
 
 export interface PinInfo {
+  /** The root (for an unreadable record: the CID its file is named for, or the file's name) */
   cid: string
   name: string
   size: number
   pinnedAt: number
+  /**
+   * Set when the pin's record cannot be read (name, size and pinnedAt are then empty): the
+   * record's path and why. gc refuses to run until it is fixed or removed
+   */
+  unreadable?: UnreadablePinInfo
+}
+
+export interface UnreadablePinInfo {
+  /** The record's path */
+  file: string
+  /** Why it cannot be read */
+  reason: string
 }
 
 export interface LsEntry {
@@ -127,6 +140,8 @@ export interface VerifyResult {
   corrupt: string[]
   skipped: number
   dropped: boolean
+  /** Pin records that cannot be read, as `pinLs` lists them (verify neither repairs nor removes them) */
+  unreadablePins: PinInfo[]
 }
 
 export interface PeerInfo {

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress'
 import { ShoalError } from '../errors.js'
+import type { PinInfo } from '../api/types.js'
 
 /** Global flags every command sees */
 export interface Globals {
@@ -72,4 +73,23 @@ export function reportError (err: any): void {
   const message = String(err?.message ?? err).split('\n')[0]
   process.stderr.write(`shoal: ${message}\n`)
   if (process.env.SHOAL_DEBUG != null && err?.stack != null) process.stderr.write(`${err.stack}\n`)
+}
+
+/**
+ * Split pins into the readable and those whose record cannot be read; each of the latter is
+ * named on stderr (one line: the file, why, what to do) and the command will exit 1
+ */
+export function splitUnreadablePins (pins: PinInfo[]): { pins: PinInfo[], unreadable: Array<{ cid: string, file: string, reason: string }> } {
+  const readable: PinInfo[] = []
+  const unreadable: Array<{ cid: string, file: string, reason: string }> = []
+  for (const p of pins) {
+    if (p.unreadable == null) {
+      readable.push(p)
+      continue
+    }
+    unreadable.push({ cid: p.cid, file: p.unreadable.file, reason: p.unreadable.reason })
+    process.stderr.write(`shoal: the pin record ${p.unreadable.file} of ${p.cid} cannot be read (${p.unreadable.reason}): fix it, write it anew with "shoal pin add ${p.cid}", or remove it with "shoal pin rm ${p.cid}"; gc refuses to run until then\n`)
+    process.exitCode = 1
+  }
+  return { pins: readable, unreadable }
 }

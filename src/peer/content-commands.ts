@@ -4,7 +4,7 @@
  * online), and its pins, gc and verify
  */
 import { CID } from 'multiformats/cid'
-import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath } from '../content/index.js'
+import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath, statPath } from '../content/index.js'
 import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { PROVIDE_TIMEOUT } from '../constants.js'
 import { online } from './online.js'
@@ -20,7 +20,7 @@ import type {
 import type { Exchange, FetchResult, FetchSession, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { Gossip } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
-import type { Pin, PinOrigin, Store } from '../store/index.js'
+import type { Pin, PinOrigin, Store, UnreadablePin } from '../store/index.js'
 import type { Logger } from '@libp2p/interface'
 
 export interface ContentComponents {
@@ -105,9 +105,9 @@ export class ContentCommands {
     const result = await store.withWriteGuard(async () => {
       const session = this.components.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress })
       const result = await session.result
-      const [entry] = await list(store.blocks, { cid: root, segments: [] }, options).catch(() => [])
-      const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options)).catch(() => 0)
-      const existing = await store.pins.get(root)
+      const size = await dagSize(store.blocks, root, options)
+      // an unreadable record of this root is written anew
+      const existing = await readablePin(store, root)
       await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? origin }, options)
       return result
     })
@@ -164,8 +164,7 @@ export class ContentCommands {
       const pinned: string[] = []
       if (options.pin !== false) {
         for (const root of stats.roots) {
-          const [entry] = await list(store.blocks, { cid: root, segments: [] }, options).catch(() => [])
-          const size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(exportTree(store.blocks, { cid: root, segments: [] }, options)).catch(() => 0)
+          const size = await dagSize(store.blocks, root, options)
           try {
             await store.pin(root, { name: root.toString(), size }, options)
           } catch (err: any) {
@@ -187,26 +186,25 @@ export class ContentCommands {
   async pinAdd (cid: string, options: AbortOptions & { name?: string } = {}): Promise<PinInfo> {
     const store = this.components.store
     const parsed = parseCid(cid)
-    const existing = await store.pins.get(parsed)
-    let size = existing?.size
-    if (size == null) {
-      try {
-        const [entry] = await list(store.blocks, { cid: parsed, segments: [] }, options)
-        size = entry != null && entry.kind !== 'directory' ? entry.size : await treeSize(this.get(cid, options))
-      } catch {
-        size = 0
-      }
-    }
-    const pin = await store.pin(parsed, { name: options.name ?? existing?.name ?? parsed.toString(), size }, options)
-    return pinInfo(pin)
+    // under the write guard, so gc cannot remove the DAG between the check and the pin
+    return store.withWriteGuard(async () => {
+      // an unreadable record of this root is written anew: pin add is how it is repaired
+      const existing = await readablePin(store, parsed)
+      // counted again, so pinning again corrects a size recorded wrong
+      const size = await dagSize(store.blocks, parsed, options)
+      const pin = await store.pin(parsed, { name: options.name ?? existing?.name ?? parsed.toString(), size }, options)
+      return pinInfo(pin)
+    })
   }
 
   async pinRm (cid: string): Promise<void> {
     await this.components.store.unpin(parseCid(cid))
   }
 
+  /** Every pin, then every record that cannot be read (with `unreadable` set) */
   async pinLs (): Promise<PinInfo[]> {
-    return (await this.components.store.pins.list()).map(pinInfo)
+    const { pins, unreadable } = await this.components.store.pins.scan()
+    return [...pins.map(pinInfo), ...unreadable.map(unreadableInfo)]
   }
 
   async gc (options: AbortOptions = {}): Promise<GcResult> {
@@ -215,7 +213,7 @@ export class ContentCommands {
 
   async verify (options: AbortOptions & { drop?: boolean } = {}): Promise<VerifyResult> {
     const r = await this.components.store.verify(options)
-    return { ...r, corrupt: r.corrupt.map(c => c.toString()) }
+    return { ...r, corrupt: r.corrupt.map(c => c.toString()), unreadablePins: r.unreadablePins.map(unreadableInfo) }
   }
 }
 
@@ -240,12 +238,40 @@ function pinInfo (pin: Pin): PinInfo {
   return { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt }
 }
 
-async function treeSize (entries: AsyncIterable<ExportEntry>): Promise<number> {
-  let size = 0
-  for await (const e of entries) {
-    if (e.kind === 'file') size += e.size
+function unreadableInfo (u: UnreadablePin): PinInfo {
+  return { cid: u.cid?.toString() ?? u.file.split('/').pop() ?? u.file, name: '', size: 0, pinnedAt: 0, unreadable: { file: u.file, reason: u.reason } }
+}
+
+/** A root's pin, or undefined when it has none or its record cannot be read */
+async function readablePin (store: Pick<Store, 'pins'>, cid: CID): Promise<Pin | undefined> {
+  try {
+    return await store.pins.get(cid)
+  } catch (err: any) {
+    if (err.name === 'UnreadablePinError') return undefined
+    throw err
   }
-  return size
+}
+
+/**
+ * Bytes of content under a root, as publish counts them: a file's size, or the sizes of the
+ * files of a directory tree summed (symlinks count nothing). Read from the store alone; 0 for a
+ * DAG that is not UnixFS or not whole here (pinning it then fails on its own terms).
+ */
+export async function dagSize (blocks: Pick<Store['blocks'], 'get'>, root: CID, options: AbortOptions = {}): Promise<number> {
+  const p = { cid: root, segments: [] }
+  try {
+    const { kind, size } = await statPath(blocks, p, options)
+    if (kind === 'file') return size
+    if (kind !== 'directory') return 0
+    let total = 0
+    for await (const e of exportTree(blocks, p, options)) {
+      if (e.kind === 'file') total += e.size
+    }
+    return total
+  } catch (err: any) {
+    if (options.signal?.aborted === true) throw err
+    return 0
+  }
 }
 
 async function firstOf (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

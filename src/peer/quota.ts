@@ -81,7 +81,10 @@ export class Quota {
       this.roomCache = undefined
       if (r.removed > 0) log?.('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
       if (r.pinnedBytes > quota) log?.('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)
-    }, (err) => { log?.('eviction failed: %s', err.message) }).finally(() => {
+      for (const u of r.unreadablePins) {
+        log?.error('pin record %s cannot be read (%s): eviction kept the DAG of %s; fix or remove the record', u.file, u.reason, u.cid)
+      }
+    }, (err) => { log?.error('eviction failed: %s', err.message) }).finally(() => {
       this.evicting = undefined
       if (this.evictAgain) {
         this.evictAgain = false

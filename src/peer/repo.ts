@@ -183,17 +183,31 @@ async function isAlive (owner: LockOwner): Promise<boolean> {
   } catch (err: any) {
     if (err.code !== 'EPERM') return false
   }
-  if (owner.started == null) return true
-  const started = await startTimeOf(owner.pid)
-  return started == null || started === owner.started
+  const stat = await procStat(owner.pid)
+  // where there is no /proc, a pid that answers signals is taken to be alive
+  if (stat == null) return true
+  // a zombie (killed, not yet reaped by its parent) answers kill(pid, 0) and keeps its start
+  // time, but it holds nothing and will never run again
+  if (stat.state === 'Z' || stat.state === 'X') return false
+  return owner.started == null || stat.started === owner.started
 }
 
-/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot */
-async function startTimeOf (pid: number): Promise<string | undefined> {
+/** Fields of /proc/PID/stat: the state (3) and when the process started (22, clock ticks since boot) */
+async function procStat (pid: number): Promise<{ state: string, started: string } | undefined> {
+  let stat: string
   try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
   } catch {
     return undefined
   }
+  // the command name (2) is in parentheses and may hold spaces and parentheses itself
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const state = fields[0]
+  const started = fields[19]
+  if (state == null || started == null) return undefined
+  return { state, started }
+}
+
+async function startTimeOf (pid: number): Promise<string | undefined> {
+  return (await procStat(pid))?.started
 }

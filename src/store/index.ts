@@ -9,12 +9,12 @@ import { mhKey, walkDag } from './dag.js'
 import { FsBlocks } from './blocks.js'
 import { Pins } from './pins.js'
 import { verifies } from './verify.js'
-import { BlockNotFoundError, NotPinnedError } from '../errors.js'
-import type { Pin, PinOrigin } from './pins.js'
+import { BlockNotFoundError, NotPinnedError, UnreadablePinError } from '../errors.js'
+import type { Pin, PinOrigin, UnreadablePin } from './pins.js'
 import type { CID } from 'multiformats/cid'
 import type { Mortice } from 'mortice'
 
-export type { Pin, PinOrigin } from './pins.js'
+export type { Pin, PinOrigin, PinScan, UnreadablePin } from './pins.js'
 export { linksOf, mhKey } from './dag.js'
 export { verifies } from './verify.js'
 export type { FsBlocks } from './blocks.js'
@@ -51,6 +51,11 @@ export interface EvictResult {
   bytes: number
   /** Bytes pinned content takes */
   pinnedBytes: number
+  /**
+   * Pin records that could not be read; the DAGs of the roots their files are named for were
+   * kept as if pinned
+   */
+  unreadablePins: UnreadablePin[]
 }
 
 export interface VerifyResult {
@@ -62,11 +67,14 @@ export interface VerifyResult {
   skipped: number
   /** Whether the corrupt blocks were removed */
   dropped: boolean
+  /** Pin records that could not be read (verify neither repairs nor removes them) */
+  unreadablePins: UnreadablePin[]
 }
 
 export interface StoreStat {
   blocks: number
   bytes: number
+  /** Pin records, readable or not */
   pins: number
 }
 
@@ -82,12 +90,17 @@ export interface Store {
   /** Blocks of a DAG that are not stored (as far as the stored blocks reveal); empty when it is all here */
   missing(cid: CID, options?: AbortOptions): Promise<CID[]>
   unpin(cid: CID): Promise<void>
-  /** Remove every block no pin needs */
+  /**
+   * Remove every block no pin needs; throws UnreadablePinError, removing nothing, when a pin
+   * record cannot be read
+   */
   gc(options?: AbortOptions): Promise<GcResult>
   /**
    * Bring the store down to `maxBytes` by removing blocks no pin needs, least recently used
    * first (see `blocks.touch`); pinned content is never removed, so the store may stay above
-   * `maxBytes` when pins alone exceed it
+   * `maxBytes` when pins alone exceed it. A pin record that cannot be read still keeps the DAG
+   * of the root its file is named for (reported in `unreadablePins`); one whose file name is not
+   * a CID stops the eviction with UnreadablePinError, removing nothing
    */
   evict(maxBytes: number, options?: AbortOptions): Promise<EvictResult>
   /** Re-hash every block; with `drop`, remove those that no longer match */
@@ -109,7 +122,7 @@ class DiskStore implements Store {
       maxBlockSize: init.maxBlockSize ?? MAX_BLOCK_SIZE,
       fsync: init.fsync ?? true
     })
-    this.pins = new Pins(path.join(dir, 'pins'))
+    this.pins = new Pins(path.join(dir, 'pins'), { fsync: init.fsync ?? true })
     this.gcLock = createMortice({ singleProcess: true })
   }
 
@@ -156,11 +169,11 @@ class DiskStore implements Store {
     }
   }
 
-  /** Keys of every block some pin needs */
-  private async pinned (options?: AbortOptions): Promise<Set<string>> {
+  /** Keys of every block the DAGs of these roots need */
+  private async needed (roots: CID[], options?: AbortOptions): Promise<Set<string>> {
     const needed = new Set<string>()
-    for (const pin of await this.pins.list()) {
-      const walk = await walkDag(pin.cid, this.dagSource(), options)
+    for (const root of roots) {
+      const walk = await walkDag(root, this.dagSource(), options)
       for (const cid of walk.cids) needed.add(mhKey(cid))
     }
     return needed
@@ -169,8 +182,13 @@ class DiskStore implements Store {
   async evict (maxBytes: number, options?: AbortOptions): Promise<EvictResult> {
     const release = await this.gcLock.writeLock(options)
     try {
-      const needed = await this.pinned(options)
-      const result: EvictResult = { removed: 0, freed: 0, bytes: 0, pinnedBytes: 0 }
+      const { pins, unreadable } = await this.pins.scan()
+      const unnamed = unreadable.find(u => u.cid == null)
+      if (unnamed != null) throw new UnreadablePinError('eviction refused, nothing was removed', unnamed, unreadable.length - 1)
+      // a record that cannot be read still pins the root its file is named for
+      const roots = [...pins.map(p => p.cid), ...unreadable.flatMap(u => u.cid != null ? [u.cid] : [])]
+      const needed = await this.needed(roots, options)
+      const result: EvictResult = { removed: 0, freed: 0, bytes: 0, pinnedBytes: 0, unreadablePins: unreadable }
       const cached: Array<{ cid: CID, size: number, usedAt: number }> = []
       for await (const block of this.blocks.list(options)) {
         result.bytes += block.size
@@ -194,7 +212,11 @@ class DiskStore implements Store {
   async gc (options?: AbortOptions): Promise<GcResult> {
     const release = await this.gcLock.writeLock(options)
     try {
-      const needed = await this.pinned(options)
+      // gc removes everything no pin needs, so it must know every pin: the user fixes or removes
+      // an unreadable record first
+      const { pins, unreadable } = await this.pins.scan()
+      if (unreadable.length > 0) throw new UnreadablePinError('gc refused, nothing was removed', unreadable[0], unreadable.length - 1)
+      const needed = await this.needed(pins.map(p => p.cid), options)
       const result: GcResult = { removed: 0, freed: 0, kept: 0 }
       for await (const { cid, size } of this.blocks.list(options)) {
         if (needed.has(mhKey(cid))) {
@@ -212,7 +234,8 @@ class DiskStore implements Store {
   }
 
   async verify (options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult> {
-    const result: VerifyResult = { checked: 0, corrupt: [], skipped: 0, dropped: options?.drop === true }
+    const { unreadable } = await this.pins.scan()
+    const result: VerifyResult = { checked: 0, corrupt: [], skipped: 0, dropped: options?.drop === true, unreadablePins: unreadable }
     for await (const { cid } of this.blocks.list(options)) {
       if (cid.multihash.code !== sha256.code) {
         result.skipped++
@@ -236,7 +259,8 @@ class DiskStore implements Store {
   }
 
   async stat (options?: AbortOptions): Promise<StoreStat> {
-    const stat: StoreStat = { blocks: 0, bytes: 0, pins: (await this.pins.list()).length }
+    const { pins, unreadable } = await this.pins.scan()
+    const stat: StoreStat = { blocks: 0, bytes: 0, pins: pins.length + unreadable.length }
     for await (const { size } of this.blocks.list(options)) {
       stat.blocks++
       stat.bytes += size

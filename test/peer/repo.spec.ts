@@ -35,6 +35,33 @@ async function exited (child: ChildProcess): Promise<void> {
   await new Promise(resolve => child.once('exit', resolve))
 }
 
+async function exists (file: string): Promise<boolean> {
+  return fs.access(file).then(() => true, () => false)
+}
+
+/** The first line a child writes to stdout */
+async function firstLine (child: ChildProcess): Promise<string> {
+  let buf = ''
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    buf += chunk.toString()
+    const nl = buf.indexOf('\n')
+    if (nl >= 0) return buf.slice(0, nl).trim()
+  }
+  throw new Error(`no line from the child: ${buf}`)
+}
+
+/** Wait until field 3 of /proc/PID/stat is `state` */
+async function waitForState (pid: number, state: string): Promise<void> {
+  const until = Date.now() + 10_000
+  for (;;) {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
+    const now = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+    if (now === state) return
+    if (Date.now() > until) throw new Error(`process ${pid} stayed in state ${now}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
 async function readLockFile (root: string): Promise<{ pid: number, started?: string }> {
   return JSON.parse(await fs.readFile(repoPaths(root).lock, 'utf8'))
 }
@@ -225,6 +252,25 @@ describe('peer: repo', () => {
       await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: dead.pid }))
       const lock = await acquireLock(root)
       assert.equal((await readLockFile(root)).pid, process.pid)
+      await lock.release()
+    })
+
+    it('takes over a lock held by a zombie (exited, not yet reaped by its parent)', async function () {
+      if (!await exists('/proc/self/stat')) this.skip()
+      // sh starts a short-lived child, then becomes `sleep 30`, which never waits for it: once
+      // the child exits it stays a zombie, still answering kill(pid, 0), until sleep is killed
+      const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      child = parent
+      const pid = Number(await firstLine(parent))
+      assert.ok(Number.isSafeInteger(pid) && pid > 0, `the child's pid: ${pid}`)
+      const owner = { pid, started: await startTime(pid) }
+      await waitForState(pid, 'Z')
+      assert.doesNotThrow(() => process.kill(pid, 0), 'a zombie answers signal 0')
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify(owner))
+
+      assert.equal(await lockHolder(root), undefined, 'a zombie holds no lock')
+      const lock = await acquireLock(root)
+      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid) })
       await lock.release()
     })
 

@@ -226,7 +226,7 @@ describe('store', () => {
       }
 
       const clean = await store.verify()
-      assert.deepEqual(clean, { checked: file.blocks.size, corrupt: [], skipped: 0, dropped: false })
+      assert.deepEqual(clean, { checked: file.blocks.size, corrupt: [], skipped: 0, dropped: false, unreadablePins: [] })
 
       await fs.writeFile(store.blocks.pathOf(leaf), bytesOf('not the leaf', MiB))
 

@@ -1,5 +1,5 @@
 import { withApi } from '../context.js'
-import { formatBytes, printResult } from '../output.js'
+import { formatBytes, printResult, splitUnreadablePins } from '../output.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -7,8 +7,8 @@ export function register (program: Command): void {
     .description('list pinned roots with name and size, or the entries of a directory (CID or CID/path)')
     .action(withApi('ls', true, async (api, globals, [target]) => {
       if (target == null) {
-        const pins = await api.pinLs()
-        printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins })
+        const { pins, unreadable } = splitUnreadablePins(await api.pinLs())
+        printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins, unreadable })
         return
       }
       const entries = await api.ls(target)

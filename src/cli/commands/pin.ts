@@ -1,5 +1,5 @@
 import { withApi } from '../context.js'
-import { formatBytes, printResult } from '../output.js'
+import { formatBytes, printResult, splitUnreadablePins } from '../output.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -20,7 +20,7 @@ export function register (program: Command): void {
   pin.command('ls')
     .description('list pinned roots')
     .action(withApi('pin ls', true, async (api, globals) => {
-      const pins = await api.pinLs()
-      printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins })
+      const { pins, unreadable } = splitUnreadablePins(await api.pinLs())
+      printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins, unreadable })
     }))
 }
