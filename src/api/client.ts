@@ -1,7 +1,7 @@
 import http from 'node:http'
 import { Readable } from 'node:stream'
 import { API_CONNECT_TIMEOUT } from '../constants.js'
-import { ApiUnreachableError, RemoteError } from '../errors.js'
+import { ApiUnreachableError, RemoteError, ShoalError } from '../errors.js'
 import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
@@ -128,7 +128,7 @@ class HttpApiClient implements ShoalApi {
   async fetch (cid: string, options: FetchOptions = {}): Promise<FetchResult> {
     const res = await this.call('fetch', { json: { cid, from: options.from, name: options.name }, signal: options.signal })
     let buf = ''
-    for await (const chunk of res) {
+    for await (const chunk of streamed(res, 'the fetch', 'start it again with "shoal start" and run the same fetch to resume', options.signal)) {
       buf += chunk.toString('utf8')
       let nl: number
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -144,12 +144,12 @@ class HttpApiClient implements ShoalApi {
 
   async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
     const res = await this.call('cat', { json: { path, offset: options.offset, length: options.length }, signal: options.signal })
-    yield * decodeBytes(res)
+    yield * decodeBytes(streamed(res, 'cat', 'start it again with "shoal start"', options.signal))
   }
 
   async * get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
     const res = await this.call('get', { json: { path }, signal: options.signal })
-    for await (const e of decodeEntries(res)) {
+    for await (const e of decodeEntries(streamed(res, 'get', 'start it again with "shoal start"', options.signal))) {
       yield { path: e.path, kind: e.kind, size: e.size ?? 0, content: e.content, target: e.target }
     }
   }
@@ -192,7 +192,7 @@ class HttpApiClient implements ShoalApi {
 
   async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
     const res = await this.call('car/export', { json: { path, scope: options.scope }, signal: options.signal })
-    yield * decodeBytes(res)
+    yield * decodeBytes(streamed(res, 'cat', 'start it again with "shoal start"', options.signal))
   }
 
   async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
@@ -262,4 +262,17 @@ export type ApiClient = ShoalApi & { close(): void }
 
 export function createApiClient (init: ApiClientInit): ApiClient {
   return new HttpApiClient(init)
+}
+
+/**
+ * The body of a streamed answer. A daemon that goes away in the middle (killed, stopped) ends
+ * the connection; that is said as such, not as the socket's bare "aborted".
+ */
+async function * streamed (res: http.IncomingMessage, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of res) yield chunk
+  } catch (err: any) {
+    if (signal?.aborted === true || err instanceof ShoalError) throw err
+    throw new ApiUnreachableError(`the daemon went away during ${during} (${String(err.code ?? err.message)}): ${advice}`)
+  }
 }

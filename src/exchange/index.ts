@@ -12,6 +12,9 @@ import { ExchangeServer } from './server.js'
 import { RateLimiter } from './rate.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
+import { SharedFetch } from './shared-fetch.js'
+import { mhKey } from '../store/index.js'
+import type { FetchHandle } from './shared-fetch.js'
 import type { PerfOptions, PerfRun } from './perf.js'
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -121,7 +124,11 @@ export interface Exchange {
   start(): Promise<void>
   stop(): Promise<void>
   /** Start fetching a DAG; `session.result` settles when it is all stored */
-  fetch(root: CID, options?: FetchOptions): FetchSession
+  /**
+   * Start fetching a DAG, or join the fetch of it that runs already (progress and abort stay the
+   * caller's own); `result` settles when it is all stored
+   */
+  fetch(root: CID, options?: FetchOptions): FetchHandle
   stats(): ExchangeStats
   /**
    * When a peer last sent anything over the exchange (a request to us, a response to our
@@ -139,6 +146,8 @@ class ShoalExchange implements Exchange {
   private readonly server: ExchangeServer
   private readonly banned = new Map<string, number>()
   private readonly sessions = new Set<FetchSession>()
+  /** Fetches of whole DAGs that run now, by the root's multihash: the same root joins them */
+  private readonly running = new Map<string, SharedFetch>()
   /** The download cap (`downloadRate`), one bucket for all of this peer's fetches */
   private readonly download: RateLimiter
 
@@ -213,8 +222,7 @@ class ShoalExchange implements Exchange {
     return false
   }
 
-  fetch (root: CID, options: FetchOptions = {}): FetchSession {
-    const log = this.components.host.logger.forComponent('shoal:exchange:client')
+  fetch (root: CID, options: FetchOptions = {}): FetchHandle {
     const targets = (options.from ?? []).map((a) => {
       try {
         const ma = multiaddr(a)
@@ -224,16 +232,37 @@ class ShoalExchange implements Exchange {
         throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>`)
       }
     })
+    // a reader of one block (walk: false) starts its own small session
+    const key = options.walk === false ? undefined : mhKey(root)
+    const running = key != null ? this.running.get(key) : undefined
+    if (running?.session.running === true) {
+      for (const ma of targets) running.addTarget(ma)
+      return running.attach(options)
+    }
+    const shared = new SharedFetch()
+    const addTarget = this.startSession(root, options, targets, shared)
+    if (key != null) {
+      this.running.set(key, shared)
+      void shared.session.result.finally(() => { if (this.running.get(key) === shared) this.running.delete(key) }).catch(() => {})
+    }
+    shared.addTarget = addTarget
+    return shared.attach(options)
+  }
+
+  /** Start a session for `shared`; returns how to add a named peer to it later */
+  private startSession (root: CID, options: FetchOptions, targets: Array<ReturnType<typeof multiaddr>>, shared: SharedFetch): (ma: ReturnType<typeof multiaddr>) => void {
+    const log = this.components.host.logger.forComponent('shoal:exchange:client')
     const session = new FetchSession({
       root,
       blocks: this.components.blocks,
       log,
       download: this.download,
       ban: (peerId) => { this.banned.set(peerId, Date.now() + BAN_DURATION) },
-      signal: options.signal,
-      onProgress: options.onProgress,
+      signal: shared.signal,
+      onProgress: shared.progress,
       walk: options.walk
     })
+    shared.session = session
     this.sessions.add(session)
     void session.result.finally(() => this.sessions.delete(session)).catch(() => {})
     session.result.then((r) => { transfers.ended(r.fetchedBytes) }, () => {})
@@ -246,7 +275,7 @@ class ShoalExchange implements Exchange {
       if (!session.running || session.hasPeer(key) || joining.has(key) || session.peerCount >= MAX_SESSION_PEERS || this.isBanned(key)) return
       joining.add(key)
       try {
-        await this.join(session, target, root, probe, options.signal)
+        await this.join(session, target, root, probe, shared.signal)
       } finally {
         joining.delete(key)
       }
@@ -302,7 +331,8 @@ class ShoalExchange implements Exchange {
       }
       session.providersDone()
     })().catch((err) => { session.fail(err) })
-    return session
+    // a peer named by a later caller of the same fetch
+    return (ma) => { void tryJoin(ma, peerIdOf(ma), false) }
   }
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */
@@ -334,3 +364,4 @@ export function createExchange (components: ExchangeComponents, init: ExchangeIn
 }
 
 export type { FetchSession }
+export type { FetchHandle }

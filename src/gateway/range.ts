@@ -11,7 +11,7 @@ export interface ByteRange {
  * - `undefined`: no usable Range (absent, another unit, or malformed): serve the whole
  * - `'unsatisfiable'`: no range overlaps the resource (416)
  * - `'too-many'`: more ranges than the gateway serves in one response (416)
- * - ranges, each clipped to the resource
+ * - ranges, each clipped to the resource, in the order asked; overlapping ones are merged
  */
 export function parseRange (header: string | undefined, size: number): ByteRange[] | 'unsatisfiable' | 'too-many' | undefined {
   if (header == null) return undefined
@@ -38,7 +38,28 @@ export function parseRange (header: string | undefined, size: number): ByteRange
     if (start >= size) continue
     ranges.push({ start, end: Math.min(end, size - 1) })
   }
-  return ranges.length === 0 ? 'unsatisfiable' : ranges
+  if (ranges.length === 0) return 'unsatisfiable'
+  return overlapping(ranges) ? coalesce(ranges) : ranges
+}
+
+function overlapping (ranges: ByteRange[]): boolean {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start)
+  return sorted.some((r, i) => i > 0 && r.start <= sorted[i - 1].end)
+}
+
+/**
+ * Overlapping ranges merged (with those that touch them), in order of offset: a response never
+ * carries a byte twice, so a short header cannot ask for a body many times the file's size
+ * (RFC 9110 §14.2 lets a server coalesce them)
+ */
+function coalesce (ranges: ByteRange[]): ByteRange[] {
+  const merged: ByteRange[] = []
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = merged.at(-1)
+    if (last != null && r.start <= last.end + 1) last.end = Math.max(last.end, r.end)
+    else merged.push({ ...r })
+  }
+  return merged
 }
 
 /** The parts of a `multipart/byteranges` body and its exact length */

@@ -17,7 +17,7 @@ import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, ImportEntry, LsEntry, PinInfo, PublishOptions,
   PublishResult, VerifyResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
-import type { Exchange, FetchResult, FetchSession, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
+import type { Exchange, FetchResult, FetchHandle, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { Gossip } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
 import type { Pin, PinOrigin, Store, UnreadablePin } from '../store/index.js'
@@ -37,7 +37,7 @@ export interface ContentComponents {
   /** The peer's gossip, while it runs */
   gossip(): Pick<Gossip, 'announce'> | undefined
   /** A fetch session for a DAG with every source the peer knows (`ShoalPeer.session`) */
-  session(root: CID, options?: Omit<ExchangeFetchOptions, 'providers' | 'rank'>): FetchSession
+  session(root: CID, options?: Omit<ExchangeFetchOptions, 'providers' | 'rank'>): FetchHandle
   /** The peer's log, while it is online */
   log(): Logger | undefined
 }

@@ -21,7 +21,7 @@ import type {
 import type { Announcement, Gossip, Member } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
 import type { Host } from '../host/index.js'
-import type { Exchange, FetchResult, FetchSession, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
+import type { Exchange, FetchResult, FetchHandle, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { Store } from '../store/index.js'
 import type { PrivateKey, PeerId, Logger } from '@libp2p/interface'
 import type { ShoalMetrics } from '../gateway/metrics.js'
@@ -243,7 +243,7 @@ export class ShoalPeer implements ShoalApi {
    * A fetch session for a DAG with every source this peer knows: connected peers (lightest loaded
    * first) and, when none has it, DHT providers; for readers such as the gateway
    */
-  session (root: CID, options: Omit<ExchangeFetchOptions, 'providers' | 'rank'> = {}): FetchSession {
+  session (root: CID, options: Omit<ExchangeFetchOptions, 'providers' | 'rank'> = {}): FetchHandle {
     const exchange = online(this.exchange, this.components.root, 'fetching')
     return exchange.fetch(root, { ...options, ...sources(root, { routing: this.routing, gossip: () => this.gossip }) })
   }

@@ -1,5 +1,5 @@
 import type { AbortOptions } from '../api/types.js'
-import type { FetchSession } from '../exchange/index.js'
+import type { FetchHandle } from '../exchange/index.js'
 import type { FsBlocks } from '../store/index.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -7,7 +7,7 @@ import type { CID } from 'multiformats/cid'
 export interface ReadThroughComponents {
   store: Pick<FsBlocks, 'has' | 'getBytes' | 'touch'>
   /** Open the DAG's fetch session; called the first time a block is missing */
-  session(signal: AbortSignal): Pick<FetchSession, 'blockReady'>
+  session(signal: AbortSignal): Pick<FetchHandle, 'blockReady'>
   /** Called on close when a session was opened: the store may have grown */
   onFetched(): void
 }
@@ -32,7 +32,7 @@ export function readThrough (components: ReadThroughComponents, init: ReadThroug
   const controller = new AbortController()
   const onAbort = (): void => { controller.abort() }
   options.signal?.addEventListener('abort', onAbort, { once: true })
-  let session: Pick<FetchSession, 'blockReady'> | undefined
+  let session: Pick<FetchHandle, 'blockReady'> | undefined
   const touch = init.touch
   const blocks = {
     async * get (cid: CID, opts?: AbortOptions): AsyncGenerator<Uint8Array> {

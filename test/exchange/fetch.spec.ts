@@ -117,6 +117,35 @@ describe('exchange: fetching between daemon processes', function () {
     assert.ok((await fs.readFile(out)).equals(bytes))
   })
 
+  it('a second fetch of a DAG being fetched joins the first: every block crosses the network once, and either caller may leave', async () => {
+    const a = await peer('join-a')
+    // capped, so the fetches overlap: 12 MiB at 4 MiB/s
+    const b = await peer('join-b', (c) => { c.exchange.downloadRate = 4 * MiB })
+    const { cid, bytes } = await publishRandom(a, tmp.dir, 12 * MiB)
+    const sentBefore = (await stats(a)).exchange.server.bytesSent
+    const fetch = (): Promise<Awaited<ReturnType<typeof runCli>>> => runCli(['--repo', b.repo, '--json', 'fetch', cid, '--from', a.addresses[0]])
+    const first = fetch()
+    await waitFor(async () => await storedBlocks(b.repo) > 0, 20_000, 'the first blocks')
+    // one that leaves at once (Ctrl-C), and one that stays
+    const leaving = spawn(process.execPath, [SHOAL_BIN, '--repo', b.repo, '--json', 'fetch', cid], { stdio: 'ignore' })
+    const left = new Promise<number | null>((resolve) => { leaving.on('close', (code) => { resolve(code) }) })
+    const second = fetch()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    leaving.kill('SIGINT')
+    assert.notEqual(await left, 0)
+    const [r1, r2] = await Promise.all([first, second])
+    assert.equal(r1.code, 0, r1.stderr)
+    assert.equal(r2.code, 0, r2.stderr)
+    assert.equal(lastJson(r1.stdout).cid, cid)
+    assert.equal(lastJson(r2.stdout).cid, cid)
+    const sent = (await stats(a)).exchange.server.bytesSent - sentBefore
+    // the DAG once (12 MiB of leaves and a root), not twice
+    assert.ok(sent >= bytes.byteLength && sent < bytes.byteLength * 1.1, `a sent ${sent} bytes for a DAG of ${bytes.byteLength}`)
+    const out = path.join(tmp.dir, 'join-out.bin')
+    assert.equal((await runCli(['--repo', b.repo, 'get', cid, '-o', out])).code, 0)
+    assert.ok((await fs.readFile(out)).equals(bytes))
+  })
+
   it('the download cap holds from the first second on, from several seeders: one second and one block ahead at most', async () => {
     const rate = 2 * MiB
     const seeders = [await peer('cap-s1'), await peer('cap-s2')]
@@ -181,7 +210,9 @@ describe('exchange: fetching between daemon processes', function () {
     await waitFor(async () => await storedBlocks(repo) >= 8, 60_000, 'some blocks to arrive')
     assert.equal(await fetcher.stop('SIGKILL'), 'SIGKILL')
     const killed = await first
-    assert.notEqual(killed.code, 0)
+    assert.equal(killed.code, 1)
+    // the CLI says what happened and what to do, in one line
+    assert.match(killed.stderr, /^shoal: the daemon went away during the fetch \(\w+\): start it again with "shoal start" and run the same fetch to resume\n$/)
     const had = await storedBlocks(repo)
     assert.ok(had >= 8 && had < 33, `had ${had}`)
 

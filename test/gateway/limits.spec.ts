@@ -93,6 +93,14 @@ describe('gateway: Range header', () => {
     assert.deepEqual(parseRange('bytes=0-0, 5-9', 1000), [{ start: 0, end: 0 }, { start: 5, end: 9 }])
   })
 
+  it('merges overlapping ranges, so no byte is sent twice; keeps the order of ranges apart', () => {
+    assert.deepEqual(parseRange('bytes=0-,0-,0-', 1000), [{ start: 0, end: 999 }])
+    assert.deepEqual(parseRange('bytes=0-499,0-499', 1000), [{ start: 0, end: 499 }])
+    assert.deepEqual(parseRange('bytes=900-, 0-499, 200-799', 1000), [{ start: 0, end: 799 }, { start: 900, end: 999 }])
+    assert.deepEqual(parseRange('bytes=-100, 950-959', 1000), [{ start: 900, end: 999 }])
+    assert.deepEqual(parseRange('bytes=900-, 0-99', 1000), [{ start: 900, end: 999 }, { start: 0, end: 99 }])
+  })
+
   it('tells unsatisfiable from malformed (ignored) and too many', () => {
     assert.equal(parseRange('bytes=1000-', 1000), 'unsatisfiable')
     assert.equal(parseRange('bytes=5000-6000', 1000), 'unsatisfiable')

@@ -1,0 +1,78 @@
+/**
+ * A fetch session and the callers that share it. A fetch of a DAG that is being fetched already
+ * (a second `shoal fetch`, the gateway reading what a fetch is bringing in) joins the running
+ * session instead of asking the network for every block a second time. Each caller has its own
+ * progress events and its own abort; the session stops when every caller that can abort has.
+ */
+import type { FetchSession } from './session.js'
+import type { FetchProgressEvent, FetchResult } from './index.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+
+/** What a caller of `Exchange.fetch` holds */
+export interface FetchHandle {
+  /** Settles when every block of the DAG is in the store; rejects with the caller's abort reason */
+  readonly result: Promise<FetchResult>
+  /** Resolves when the block is in the store; rejects if the fetch fails first */
+  blockReady(cid: CID): Promise<void>
+}
+
+interface Caller {
+  onProgress?(event: FetchProgressEvent): void
+}
+
+export class SharedFetch {
+  /** Aborts the session: given as its signal */
+  private readonly controller = new AbortController()
+  private readonly callers = new Set<Caller>()
+  private current?: FetchSession
+  /** Add a peer named by a later caller (`from`) to the session */
+  addTarget: (ma: Multiaddr) => void = () => {}
+
+  get signal (): AbortSignal {
+    return this.controller.signal
+  }
+
+  /** The session's progress, told to every caller */
+  readonly progress = (event: FetchProgressEvent): void => {
+    for (const caller of this.callers) caller.onProgress?.(event)
+  }
+
+  get session (): FetchSession {
+    if (this.current == null) throw new Error('no session yet')
+    return this.current
+  }
+
+  set session (session: FetchSession) {
+    this.current = session
+    // a session that settles has no callers left to tell
+    void session.result.finally(() => { this.callers.clear() }).catch(() => {})
+  }
+
+  /** A new caller of the session, with its own progress and abort */
+  attach (options: { signal?: AbortSignal, onProgress?(event: FetchProgressEvent): void }): FetchHandle {
+    const session = this.session
+    const caller: Caller = { onProgress: options.onProgress }
+    this.callers.add(caller)
+    const signal = options.signal
+    let result = session.result
+    if (signal != null) {
+      result = new Promise<FetchResult>((resolve, reject) => {
+        const abort = (): void => {
+          this.callers.delete(caller)
+          // the last caller gone: no one wants the rest
+          if (this.callers.size === 0) this.controller.abort(signal.reason)
+          reject(signal.reason)
+        }
+        if (signal.aborted) {
+          abort()
+          return
+        }
+        signal.addEventListener('abort', abort, { once: true })
+        session.result.then(resolve, reject).finally(() => { signal.removeEventListener('abort', abort) })
+      })
+      result.catch(() => {})
+    }
+    return { result, blockReady: async (cid) => { await session.blockReady(cid) } }
+  }
+}
