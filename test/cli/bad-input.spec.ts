@@ -180,6 +180,64 @@ describe('cli: bad input', function () {
     assert.equal(await fs.readFile(existing, 'utf8'), 'kept\n')
   })
 
+  it('a failed get --force leaves the file or directory at the output as it was', async () => {
+    const src = path.join(tmp.dir, 'pub-tree')
+    await fs.mkdir(src)
+    await fs.writeFile(path.join(src, 'a.txt'), 'a\n')
+    const root = lastJson((await runCli(['--repo', repo, '--json', 'publish', src])).stdout).cid
+    store = await snapshot(path.join(repo, 'store'))
+    const file = path.join(tmp.dir, 'precious.txt')
+    await fs.writeFile(file, 'precious\n')
+    const tree = path.join(tmp.dir, 'precious-dir')
+    await fs.mkdir(tree)
+    await fs.writeFile(path.join(tree, 'inside.txt'), 'inside\n')
+    // a typo'd path, and a CID this peer does not have
+    const missing = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+    for (const [target, out] of [[`${root}/nope`, file], [missing, file], [`${root}/nope`, tree], [missing, tree]]) {
+      const r = await runCli(['--repo', repo, 'get', target, '-o', out, '--force'])
+      assert.equal(r.code, 1, `${target} -o ${out}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.equal(await fs.readFile(file, 'utf8'), 'precious\n')
+      assert.deepEqual(await fs.readdir(tree), ['inside.txt'])
+    }
+    // nothing temporary is left beside them
+    assert.deepEqual((await fs.readdir(tmp.dir)).filter(n => n.startsWith('.')), [])
+  })
+
+  it('get --force replaces a file with a tree and a tree with a file, once each is complete', async () => {
+    const src = path.join(tmp.dir, 'src-tree')
+    await fs.mkdir(path.join(src, 'sub'), { recursive: true })
+    await fs.writeFile(path.join(src, 'sub', 'b.txt'), 'b\n')
+    const treeCid = lastJson((await runCli(['--repo', repo, '--json', 'publish', src])).stdout).cid
+    const fileCid = lastJson((await runCli(['--repo', repo, '--json', 'publish', path.join(tmp.dir, 'f.txt')])).stdout).cid
+    store = await snapshot(path.join(repo, 'store'))
+    const out = path.join(tmp.dir, 'replaced')
+    await fs.writeFile(out, 'old file\n')
+    const t = await runCli(['--repo', repo, 'get', treeCid, '-o', out, '--force'])
+    assert.equal(t.code, 0, t.stderr)
+    assert.equal(await fs.readFile(path.join(out, 'sub', 'b.txt'), 'utf8'), 'b\n')
+    const f = await runCli(['--repo', repo, 'get', fileCid, '-o', out, '--force'])
+    assert.equal(f.code, 0, f.stderr)
+    assert.equal(await fs.readFile(out, 'utf8'), 'kept\n')
+    assert.deepEqual((await fs.readdir(tmp.dir)).filter(n => n.startsWith('.')), [])
+  })
+
+  it('a failed write names the output path, never a temporary one', async () => {
+    const pins = lastJson((await runCli(['--repo', repo, '--json', 'ls'])).stdout).pins
+    const cid = pins[0].cid
+    const nodir = path.join(tmp.dir, 'nodir')
+    const cases = [['get', cid, '-o', path.join(nodir, 'x')], ['export', cid, '-o', path.join(nodir, 'x.car')]]
+    // a directory that exists but takes no new files
+    if (await fs.stat('/proc/self').then(() => true, () => false)) cases.push(['get', cid, '-o', '/proc/nope'], ['export', cid, '-o', '/proc/nope.car'])
+    for (const cmd of cases) {
+      const r = await runCli(['--repo', repo, ...cmd])
+      assert.equal(r.code, 1, `${cmd.join(' ')}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.ok(r.stderr.includes(`cannot write ${cmd[3]}:`), r.stderr)
+      assert.doesNotMatch(r.stderr, /partial|\.tmp/)
+    }
+  })
+
   it('a Node.js older than 22 gets one line saying what is needed', async function () {
     // the machines ship an older system Node; where none is found this has nothing to show
     const old = ['/usr/bin/node', '/usr/local/bin/node'].find(p => { try { return Number(execFileSync(p, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })) < 22 } catch { return false } })
