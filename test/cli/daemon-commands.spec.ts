@@ -1,0 +1,57 @@
+/**
+ * Commands that need a running daemon, given bad input or facing failures: each ends in one
+ * line on stderr with the exit code the README gives.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+import type { DaemonProcess } from '../helpers/cli.js'
+
+function oneLine (stderr: string): void {
+  assert.equal(stderr.trim().split('\n').length, 1, `expected one line, got: ${stderr}`)
+  assert.match(stderr, /^shoal: /)
+}
+
+describe('cli: commands through a daemon', function () {
+  this.timeout(120_000)
+  let tmp: { dir: string, cleanup(): Promise<void> }
+  let a: DaemonProcess
+  let b: DaemonProcess
+  let cid: string
+
+  before(async () => {
+    tmp = await tmpDir()
+    a = await startDaemon(path.join(tmp.dir, 'a'))
+    b = await startDaemon(path.join(tmp.dir, 'b'))
+    await fs.writeFile(path.join(tmp.dir, 'data.txt'), 'fetched\n')
+    const pub = await runCli(['--repo', a.repo, '--json', 'publish', path.join(tmp.dir, 'data.txt')])
+    assert.equal(pub.code, 0, pub.stderr)
+    cid = lastJson(pub.stdout).cid
+  })
+
+  after(async () => {
+    await a?.stop()
+    await b?.stop()
+    await tmp?.cleanup()
+  })
+
+  it('fetch -o refuses an existing path before fetching, and --force replaces it', async () => {
+    const from = a.addresses[0]
+    const out = path.join(tmp.dir, 'existing.txt')
+    await fs.writeFile(out, 'mine\n')
+    const r = await runCli(['--repo', b.repo, 'fetch', cid, '--from', from, '-o', out])
+    assert.equal(r.code, 2)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /already exists: remove it, pass --force/)
+    assert.equal(await fs.readFile(out, 'utf8'), 'mine\n')
+    // nothing was fetched or pinned
+    assert.deepEqual(lastJson((await runCli(['--repo', b.repo, '--json', 'pin', 'ls'])).stdout).pins, [])
+
+    const f = await runCli(['--repo', b.repo, '--json', 'fetch', cid, '--from', from, '-o', out, '--force'])
+    assert.equal(f.code, 0, f.stderr)
+    assert.equal(lastJson(f.stdout).path, out)
+    assert.equal(await fs.readFile(out, 'utf8'), 'fetched\n')
+  })
+})
