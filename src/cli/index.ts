@@ -58,7 +58,10 @@ export async function main (argv: string[] = process.argv): Promise<number> {
   } catch (err: any) {
     if (err instanceof CommanderError) {
       // commander has printed its own message
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+      // help asked for (`shoal help`) is a success; help shown because a command lacks its
+      // subcommand (`shoal pin`) went to stderr and is a usage error
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2
       return 2
     }
     reportError(err)

@@ -238,6 +238,53 @@ describe('cli: bad input', function () {
     }
   })
 
+  it('bad option values exit 2, and start creates nothing before checking them', async () => {
+    const fresh = path.join(tmp.dir, 'fresh')
+    const cases: Array<[string[], RegExp]> = [
+      [['watch', '--count', '0'], /--count.*1 or more/],
+      [['watch', '--count', 'x'], /--count.*1 or more/],
+      [['--repo', fresh, 'init', '--swarm', 'nosuch'], /no swarm "nosuch": known swarms are/],
+      [['--repo', fresh, 'init', '--swarm', 'local', '--config', 'f.json'], /give --config or --swarm, not both/],
+      [['--repo', fresh, 'init', '--config', path.join(tmp.dir, 'none.json')], /cannot read config file/],
+      [['--repo', fresh, 'start', '--init', '--swarm', 'nosuchswarm'], /no swarm "nosuchswarm"/],
+      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', '999.1.1.1:80'], /invalid --gateway host "999\.1\.1\.1": not an IP address/],
+      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', 'nosuchhost.invalid:80'], /invalid --gateway host "nosuchhost\.invalid": it does not resolve/]
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['--repo', repo, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr, message)
+      assert.equal(await fs.stat(fresh).then(() => true, () => false), false, `${args.join(' ')} created the repo`)
+    }
+  })
+
+  it('a command that needs a subcommand prints help to stderr and exits 2', async () => {
+    for (const args of [[], ['pin'], ['swarm']]) {
+      const r = await runCli(['--repo', repo, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, /^Usage: shoal/)
+    }
+    // help asked for is a success
+    for (const args of [['--help'], ['pin', '--help'], ['help']]) {
+      const r = await runCli(args)
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stdout, /^Usage: shoal/)
+    }
+  })
+
+  it('publish follows a symlink given as the path, and keeps its name', async () => {
+    const link = path.join(tmp.dir, 'link-to-f')
+    await fs.symlink(path.join(tmp.dir, 'f.txt'), link)
+    const r = await runCli(['--repo', repo, '--json', 'publish', link])
+    assert.equal(r.code, 0, r.stderr)
+    const { cid, name, size } = lastJson(r.stdout)
+    assert.equal(name, 'link-to-f')
+    assert.equal(size, 5)
+    assert.equal((await runCli(['--repo', repo, 'cat', cid])).stdout, 'kept\n')
+    store = await snapshot(path.join(repo, 'store'))
+  })
+
   it('a Node.js older than 22 gets one line saying what is needed', async function () {
     // the machines ship an older system Node; where none is found this has nothing to show
     const old = ['/usr/bin/node', '/usr/local/bin/node'].find(p => { try { return Number(execFileSync(p, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })) < 22 } catch { return false } })

@@ -54,4 +54,11 @@ describe('cli: commands through a daemon', function () {
     assert.equal(lastJson(f.stdout).path, out)
     assert.equal(await fs.readFile(out, 'utf8'), 'fetched\n')
   })
+
+  it('connect names a /p2p/ part that is no peer id', async () => {
+    const r = await runCli(['--repo', a.repo, 'connect', '/ip4/127.0.0.1/tcp/1/p2p/notapeerid'])
+    assert.equal(r.code, 2)
+    oneLine(r.stderr)
+    assert.match(r.stderr, /invalid peer id "notapeerid" in \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\/notapeerid/)
+  })
 })
