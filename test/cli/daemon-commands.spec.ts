@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import path from 'node:path'
 import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -60,5 +61,33 @@ describe('cli: commands through a daemon', function () {
     assert.equal(r.code, 2)
     oneLine(r.stderr)
     assert.match(r.stderr, /invalid peer id "notapeerid" in \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\/notapeerid/)
+  })
+
+  it('connect says in one line why a dial failed', async () => {
+    const tcp = (a.addresses.find(x => !x.includes('/ws')) ?? '').replace(/\/p2p\/.*$/, '')
+    const stranger = '12D3KooWSoP5Qh55wURkZTW7V6tEiZtgWz8vGhTCnHCgP291FFYq'
+    const gateway = `/ip4/127.0.0.1/tcp/${String(a.gateway).split(':')[1]}`
+    // a listener that accepts and never answers
+    const silent = net.createServer(() => {})
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    const silentPort = (silent.address() as net.AddressInfo).port
+    const cases: Array<[string, RegExp]> = [
+      [`${tcp}/p2p/${stranger}`, new RegExp(`the peer at that address has a different peer id \\(${a.peerId}\\)`)],
+      [`${tcp}/p2p/${a.peerId}`, /that is this peer's own address/],
+      [`${gateway}/p2p/${stranger}`, /the handshake failed .*is a shoal peer of the same swarm/],
+      [`/ip4/127.0.0.1/tcp/1/p2p/${stranger}`, /connection refused/],
+      [`/ip4/127.0.0.1/tcp/${silentPort}/p2p/${stranger}`, /timed out after \d+ s/]
+    ]
+    try {
+      for (const [addr, message] of cases) {
+        const r = await runCli(['--repo', a.repo, 'connect', addr])
+        assert.equal(r.code, 1, `${addr}: ${r.stderr}`)
+        oneLine(r.stderr)
+        assert.ok(r.stderr.startsWith(`shoal: could not connect to ${addr}: `), r.stderr)
+        assert.match(r.stderr, message)
+      }
+    } finally {
+      silent.close()
+    }
   })
 })
