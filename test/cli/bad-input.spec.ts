@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
@@ -283,6 +283,24 @@ describe('cli: bad input', function () {
     assert.equal(size, 5)
     assert.equal((await runCli(['--repo', repo, 'cat', cid])).stdout, 'kept\n')
     store = await snapshot(path.join(repo, 'store'))
+  })
+
+  it('cat and export end quietly when the reader closes stdout early', async () => {
+    const big = path.join(tmp.dir, 'big.bin')
+    await fs.writeFile(big, randomBytes(4 * 1024 * 1024))
+    const pub = await runCli(['--repo', repo, '--json', 'publish', big])
+    assert.equal(pub.code, 0, pub.stderr)
+    store = await snapshot(path.join(repo, 'store'))
+    for (const cmd of ['cat', 'export']) {
+      // as `shoal cat CID | head -c 1000` does
+      const child = spawn(process.execPath, [SHOAL_BIN, '--repo', repo, cmd, lastJson(pub.stdout).cid], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      await new Promise<void>(resolve => child.stdout.once('data', () => { child.stdout.destroy(); resolve() }))
+      const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+      assert.equal(code, 0, `${cmd}: ${stderr}`)
+      assert.equal(stderr, '')
+    }
   })
 
   it('a Node.js older than 22 gets one line saying what is needed', async function () {

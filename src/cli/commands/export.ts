@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { UsageError } from '../../errors.js'
 import { withApi } from '../context.js'
-import { formatBytes, printResult } from '../output.js'
+import { formatBytes, printResult, toStdout } from '../output.js'
 import { checkOutput, outputError, siblingOf } from '../write-tree.js'
 import type { Command } from 'commander'
 
@@ -30,7 +30,7 @@ export function register (program: Command): void {
         }
       })()
       if (out == null) {
-        await pipeline(Readable.from(source), process.stdout)
+        await toStdout(source)
         return
       }
       // a partial CAR never takes the output's name
