@@ -303,6 +303,21 @@ describe('cli: bad input', function () {
     }
   })
 
+  it('cat of a symlink in the DAG names its target and exits 2', async () => {
+    const src = path.join(tmp.dir, 'with-link')
+    await fs.mkdir(src)
+    await fs.writeFile(path.join(src, 'a.txt'), 'a\n')
+    await fs.symlink('a.txt', path.join(src, 'link'))
+    const pub = await runCli(['--repo', repo, '--json', 'publish', src])
+    assert.equal(pub.code, 0, pub.stderr)
+    store = await snapshot(path.join(repo, 'store'))
+    const r = await runCli(['--repo', repo, 'cat', `${lastJson(pub.stdout).cid}/link`])
+    assert.equal(r.code, 2)
+    assert.equal(r.stdout, '')
+    oneLine(r.stderr)
+    assert.match(r.stderr, /\/link is a symlink to a\.txt; cat does not follow symlinks/)
+  })
+
   it('a Node.js older than 22 gets one line saying what is needed', async function () {
     // the machines ship an older system Node; where none is found this has nothing to show
     const old = ['/usr/bin/node', '/usr/local/bin/node'].find(p => { try { return Number(execFileSync(p, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })) < 22 } catch { return false } })
