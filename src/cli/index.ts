@@ -35,7 +35,9 @@ export function buildProgram (): Command {
     .version(VERSION)
     .option('--repo <dir>', 'repo directory (default: $SHOAL_REPO, else ~/.shoal)')
     .option('--json', 'print the result as one JSON object on the last line of stdout')
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors (unknown option, bad value, missing argument) read like every
+    // other: one line, prefixed "shoal:"
+    .configureOutput({ outputError: (message, write) => { write(usageLine(message)) } })
     .exitOverride()
   for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar, testnet]) {
     register(program)
@@ -47,6 +49,12 @@ export function buildProgram (): Command {
   }
   override(program)
   return program
+}
+
+/** A commander error message as one line: "shoal: PROBLEM (run with --help for usage)" */
+export function usageLine (message: string): string {
+  const text = message.replace(/^error: /, '').split('\n').map(l => l.trim()).filter(l => l !== '').join(' ').replace(/ is invalid\. /, ' is invalid: ')
+  return `shoal: ${text} (run with --help for usage)\n`
 }
 
 /** Run the CLI; resolves with the exit code */

@@ -89,10 +89,19 @@ describe('cli: bad input', function () {
   })
 
   it('a usage error exits 2', async () => {
-    const r = await runCli(['--repo', repo, 'cat'])
-    assert.equal(r.code, 2)
-    const n = await runCli(['--repo', repo, 'cat', 'x', '--offset', '-3'])
-    assert.equal(n.code, 2)
+    const cases: Array<[string[], RegExp]> = [
+      [['cat'], /^shoal: missing required argument 'path'/],
+      [['cat', 'x', '--offset', '-3'], /^shoal: option '--offset <bytes>' argument '-3' is invalid: must be a whole number of 0 or more/],
+      [['get', 'x', '--bogus'], /^shoal: unknown option '--bogus'/],
+      [['fetc'], /^shoal: unknown command 'fetc' \(Did you mean fetch\?\)/]
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['--repo', repo, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.match(r.stderr, message)
+      assert.match(r.stderr, /\(run with --help for usage\)$/m)
+    }
   })
 
   it('a repo that does not exist', async () => {
@@ -241,8 +250,8 @@ describe('cli: bad input', function () {
   it('bad option values exit 2, and start creates nothing before checking them', async () => {
     const fresh = path.join(tmp.dir, 'fresh')
     const cases: Array<[string[], RegExp]> = [
-      [['watch', '--count', '0'], /--count.*1 or more/],
-      [['watch', '--count', 'x'], /--count.*1 or more/],
+      [['watch', '--count', '0'], /^shoal: option '--count <n>' argument '0' is invalid: must be a whole number of 1 or more/],
+      [['watch', '--count', 'x'], /^shoal: option '--count <n>' argument 'x' is invalid/],
       [['--repo', fresh, 'init', '--swarm', 'nosuch'], /no swarm "nosuch": known swarms are/],
       [['--repo', fresh, 'init', '--swarm', 'local', '--config', 'f.json'], /give --config or --swarm, not both/],
       [['--repo', fresh, 'init', '--config', path.join(tmp.dir, 'none.json')], /cannot read config file/],
