@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import fsCb from 'node:fs'
+import dns from 'node:dns/promises'
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
@@ -46,8 +48,26 @@ async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: stri
     const address = await gateway.start()
     return Object.assign(gateway, { address })
   } catch (err: any) {
-    if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES') throw err
+    if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES' && err.code !== 'ENOTFOUND' && err.code !== 'EAI_AGAIN') throw err
     throw new ListenError(`cannot serve the gateway on ${host}:${port} (${err.code}): pass --gateway with another address (port 0 picks a free one), or --no-gateway`)
+  }
+}
+
+/** `--gateway HOST:PORT`: HOST must be an IP address or a name that resolves */
+async function checkGatewayAddress (value: string): Promise<void> {
+  let host: string
+  try {
+    host = parseHostPort(value, '--gateway', { loopbackOnly: false }).host
+  } catch (err: any) {
+    throw new InvalidArgumentError(err.message)
+  }
+  if (net.isIP(host) !== 0) return
+  const fix = 'give an IP address (0.0.0.0 for every interface, 127.0.0.1 for this machine only) or a host name that resolves'
+  if (/^[\d.]+$/.test(host)) throw new InvalidArgumentError(`invalid --gateway host "${host}": not an IP address; ${fix}`)
+  try {
+    await dns.lookup(host)
+  } catch (err: any) {
+    throw new InvalidArgumentError(`invalid --gateway host "${host}": it does not resolve (${err.code ?? err.message}); ${fix}`)
   }
 }
 
@@ -81,11 +101,14 @@ export interface Daemon {
  */
 export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
   const repo = resolveRepo(init.repo)
-  const swarm = init.swarm != null ? await swarmConfigText(init.swarm) : undefined
-  const swarmConfig = swarm != null ? parseConfig(swarm.text, swarm.source) : undefined
-  if (init.init === true && !await isInitialized(repo)) {
-    await initRepo(repo, swarm != null ? { configText: swarm.text } : {})
+  // every option is checked before anything is created or started
+  let swarm: Awaited<ReturnType<typeof swarmConfigText>> | undefined
+  try {
+    swarm = init.swarm != null ? await swarmConfigText(init.swarm) : undefined
+  } catch (err: any) {
+    throw err.name === 'InvalidConfigError' ? new InvalidArgumentError(err.message) : err
   }
+  const swarmConfig = swarm != null ? parseConfig(swarm.text, swarm.source) : undefined
   let apiHostPort: { host: string, port: number } | undefined
   if (init.api != null) {
     try {
@@ -94,19 +117,16 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
       throw new InvalidArgumentError(err.message)
     }
   }
-  if (typeof init.gateway === 'string') {
-    try {
-      parseHostPort(init.gateway, '--gateway', { loopbackOnly: false })
-    } catch (err: any) {
-      throw new InvalidArgumentError(err.message)
-    }
-  }
+  if (typeof init.gateway === 'string') await checkGatewayAddress(init.gateway)
   for (const addr of init.listen ?? []) {
     try {
       multiaddr(addr)
     } catch {
       throw new InvalidArgumentError(`invalid --listen "${addr}": expected a multiaddr such as /ip4/0.0.0.0/tcp/4001`)
     }
+  }
+  if (init.init === true && !await isInitialized(repo)) {
+    await initRepo(repo, swarm != null ? { configText: swarm.text } : {})
   }
   const peer = await createPeer({
     repo,

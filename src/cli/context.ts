@@ -35,6 +35,15 @@ export function nonNegativeInt (value: string): number {
   return n
 }
 
+/** commander parser for a whole number of 1 or more */
+export function positiveInt (value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new CommanderInvalidArgument('must be a whole number of 1 or more')
+  }
+  return n
+}
+
 /** commander collector for repeatable options */
 export function collect (value: string, previous: string[] = []): string[] {
   return [...previous, value]

@@ -35,7 +35,9 @@ export function buildProgram (): Command {
     .version(VERSION)
     .option('--repo <dir>', 'repo directory (default: $SHOAL_REPO, else ~/.shoal)')
     .option('--json', 'print the result as one JSON object on the last line of stdout')
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors (unknown option, bad value, missing argument) read like every
+    // other: one line, prefixed "shoal:"
+    .configureOutput({ outputError: (message, write) => { write(usageLine(message)) } })
     .exitOverride()
   for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar, testnet]) {
     register(program)
@@ -49,6 +51,12 @@ export function buildProgram (): Command {
   return program
 }
 
+/** A commander error message as one line: "shoal: PROBLEM (run with --help for usage)" */
+export function usageLine (message: string): string {
+  const text = message.replace(/^error: /, '').split('\n').map(l => l.trim()).filter(l => l !== '').join(' ').replace(/ is invalid\. /, ' is invalid: ')
+  return `shoal: ${text} (run with --help for usage)\n`
+}
+
 /** Run the CLI; resolves with the exit code */
 export async function main (argv: string[] = process.argv): Promise<number> {
   const program = buildProgram()
@@ -58,7 +66,10 @@ export async function main (argv: string[] = process.argv): Promise<number> {
   } catch (err: any) {
     if (err instanceof CommanderError) {
       // commander has printed its own message
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+      // help asked for (`shoal help`) is a success; help shown because a command lacks its
+      // subcommand (`shoal pin`) went to stderr and is a usage error
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2
       return 2
     }
     reportError(err)

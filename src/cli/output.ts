@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import cliProgress from 'cli-progress'
 import { ShoalError } from '../errors.js'
 import type { PinInfo } from '../api/types.js'
@@ -61,6 +63,18 @@ export function formatBytes (n: number): string {
     i++
   }
   return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`
+}
+
+/**
+ * Stream bytes to stdout. A reader that closes stdout early (`shoal cat CID | head`) ends the
+ * command quietly, as SIGPIPE ends `cat`: it is not a failure.
+ */
+export async function toStdout (source: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    await pipeline(Readable.from(source), process.stdout)
+  } catch (err: any) {
+    if (err?.code !== 'EPIPE') throw err
+  }
 }
 
 /** Exit code for an error: 2 for bad input, 1 for every other failure */

@@ -65,6 +65,11 @@ export async function * cat (blocks: Blocks, p: ContentPath, options: CatOptions
   if (entry.type === 'object') {
     throw new InvalidPathError(`${pathString(p)} is not a UnixFS file`)
   }
+  if (entry.type === 'file' && entry.unixfs.type === 'symlink') {
+    // its target is a path on the publisher's disk, which may lead out of the DAG: not followed
+    const target = new TextDecoder().decode(entry.unixfs.data)
+    throw new InvalidPathError(`${pathString(p)} is a symlink to ${target}; cat does not follow symlinks: cat the path it points to`)
+  }
   if (options.offset != null && options.offset < 0) throw new InvalidPathError('offset must be 0 or more')
   if (options.length != null && options.length < 0) throw new InvalidPathError('length must be 0 or more')
   const size = Number(entry.size)

@@ -7,15 +7,16 @@ import type { ImportEntry } from './import.js'
 
 /**
  * The entries of a file or directory tree on disk, named from its basename, in a stable order
- * (sorted by name) so the same tree always gives the same CID. Symlinks are imported as UnixFS
- * symlinks, never followed. The path is checked up front so a bad path fails before anything is
- * written.
+ * (sorted by name) so the same tree always gives the same CID. Symlinks inside the tree are
+ * imported as UnixFS symlinks, never followed; a symlink given as the target itself is followed,
+ * as `cp` does, and the entry keeps the name given. The path is checked up front so a bad path
+ * fails before anything is written.
  */
 export async function fsSource (target: string): Promise<AsyncIterable<ImportEntry>> {
   const abs = path.resolve(target)
   let st
   try {
-    st = await fs.lstat(abs)
+    st = await fs.stat(abs)
     if (st.isFile()) await fs.access(abs, fs.constants.R_OK)
     if (st.isDirectory()) await fs.access(abs, fs.constants.R_OK | fs.constants.X_OK)
   } catch (err: any) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
@@ -89,10 +89,19 @@ describe('cli: bad input', function () {
   })
 
   it('a usage error exits 2', async () => {
-    const r = await runCli(['--repo', repo, 'cat'])
-    assert.equal(r.code, 2)
-    const n = await runCli(['--repo', repo, 'cat', 'x', '--offset', '-3'])
-    assert.equal(n.code, 2)
+    const cases: Array<[string[], RegExp]> = [
+      [['cat'], /^shoal: missing required argument 'path'/],
+      [['cat', 'x', '--offset', '-3'], /^shoal: option '--offset <bytes>' argument '-3' is invalid: must be a whole number of 0 or more/],
+      [['get', 'x', '--bogus'], /^shoal: unknown option '--bogus'/],
+      [['fetc'], /^shoal: unknown command 'fetc' \(Did you mean fetch\?\)/]
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['--repo', repo, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.match(r.stderr, message)
+      assert.match(r.stderr, /\(run with --help for usage\)$/m)
+    }
   })
 
   it('a repo that does not exist', async () => {
@@ -178,6 +187,144 @@ describe('cli: bad input', function () {
     assert.equal(r.code, 2)
     oneLine(r.stderr)
     assert.equal(await fs.readFile(existing, 'utf8'), 'kept\n')
+  })
+
+  it('a failed get --force leaves the file or directory at the output as it was', async () => {
+    const src = path.join(tmp.dir, 'pub-tree')
+    await fs.mkdir(src)
+    await fs.writeFile(path.join(src, 'a.txt'), 'a\n')
+    const root = lastJson((await runCli(['--repo', repo, '--json', 'publish', src])).stdout).cid
+    store = await snapshot(path.join(repo, 'store'))
+    const file = path.join(tmp.dir, 'precious.txt')
+    await fs.writeFile(file, 'precious\n')
+    const tree = path.join(tmp.dir, 'precious-dir')
+    await fs.mkdir(tree)
+    await fs.writeFile(path.join(tree, 'inside.txt'), 'inside\n')
+    // a typo'd path, and a CID this peer does not have
+    const missing = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+    for (const [target, out] of [[`${root}/nope`, file], [missing, file], [`${root}/nope`, tree], [missing, tree]]) {
+      const r = await runCli(['--repo', repo, 'get', target, '-o', out, '--force'])
+      assert.equal(r.code, 1, `${target} -o ${out}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.equal(await fs.readFile(file, 'utf8'), 'precious\n')
+      assert.deepEqual(await fs.readdir(tree), ['inside.txt'])
+    }
+    // nothing temporary is left beside them
+    assert.deepEqual((await fs.readdir(tmp.dir)).filter(n => n.startsWith('.')), [])
+  })
+
+  it('get --force replaces a file with a tree and a tree with a file, once each is complete', async () => {
+    const src = path.join(tmp.dir, 'src-tree')
+    await fs.mkdir(path.join(src, 'sub'), { recursive: true })
+    await fs.writeFile(path.join(src, 'sub', 'b.txt'), 'b\n')
+    const treeCid = lastJson((await runCli(['--repo', repo, '--json', 'publish', src])).stdout).cid
+    const fileCid = lastJson((await runCli(['--repo', repo, '--json', 'publish', path.join(tmp.dir, 'f.txt')])).stdout).cid
+    store = await snapshot(path.join(repo, 'store'))
+    const out = path.join(tmp.dir, 'replaced')
+    await fs.writeFile(out, 'old file\n')
+    const t = await runCli(['--repo', repo, 'get', treeCid, '-o', out, '--force'])
+    assert.equal(t.code, 0, t.stderr)
+    assert.equal(await fs.readFile(path.join(out, 'sub', 'b.txt'), 'utf8'), 'b\n')
+    const f = await runCli(['--repo', repo, 'get', fileCid, '-o', out, '--force'])
+    assert.equal(f.code, 0, f.stderr)
+    assert.equal(await fs.readFile(out, 'utf8'), 'kept\n')
+    assert.deepEqual((await fs.readdir(tmp.dir)).filter(n => n.startsWith('.')), [])
+  })
+
+  it('a failed write names the output path, never a temporary one', async () => {
+    const pins = lastJson((await runCli(['--repo', repo, '--json', 'ls'])).stdout).pins
+    const cid = pins[0].cid
+    const nodir = path.join(tmp.dir, 'nodir')
+    const cases = [['get', cid, '-o', path.join(nodir, 'x')], ['export', cid, '-o', path.join(nodir, 'x.car')]]
+    // a directory that exists but takes no new files
+    if (await fs.stat('/proc/self').then(() => true, () => false)) cases.push(['get', cid, '-o', '/proc/nope'], ['export', cid, '-o', '/proc/nope.car'])
+    for (const cmd of cases) {
+      const r = await runCli(['--repo', repo, ...cmd])
+      assert.equal(r.code, 1, `${cmd.join(' ')}: ${r.stderr}`)
+      oneLine(r.stderr)
+      assert.ok(r.stderr.includes(`cannot write ${cmd[3]}:`), r.stderr)
+      assert.doesNotMatch(r.stderr, /partial|\.tmp/)
+    }
+  })
+
+  it('bad option values exit 2, and start creates nothing before checking them', async () => {
+    const fresh = path.join(tmp.dir, 'fresh')
+    const cases: Array<[string[], RegExp]> = [
+      [['watch', '--count', '0'], /^shoal: option '--count <n>' argument '0' is invalid: must be a whole number of 1 or more/],
+      [['watch', '--count', 'x'], /^shoal: option '--count <n>' argument 'x' is invalid/],
+      [['--repo', fresh, 'init', '--swarm', 'nosuch'], /no swarm "nosuch": known swarms are/],
+      [['--repo', fresh, 'init', '--swarm', 'local', '--config', 'f.json'], /give --config or --swarm, not both/],
+      [['--repo', fresh, 'init', '--config', path.join(tmp.dir, 'none.json')], /cannot read config file/],
+      [['--repo', fresh, 'start', '--init', '--swarm', 'nosuchswarm'], /no swarm "nosuchswarm"/],
+      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', '999.1.1.1:80'], /invalid --gateway host "999\.1\.1\.1": not an IP address/],
+      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', 'nosuchhost.invalid:80'], /invalid --gateway host "nosuchhost\.invalid": it does not resolve/]
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['--repo', repo, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr, message)
+      assert.equal(await fs.stat(fresh).then(() => true, () => false), false, `${args.join(' ')} created the repo`)
+    }
+  })
+
+  it('a command that needs a subcommand prints help to stderr and exits 2', async () => {
+    for (const args of [[], ['pin'], ['swarm']]) {
+      const r = await runCli(['--repo', repo, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, /^Usage: shoal/)
+    }
+    // help asked for is a success
+    for (const args of [['--help'], ['pin', '--help'], ['help']]) {
+      const r = await runCli(args)
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stdout, /^Usage: shoal/)
+    }
+  })
+
+  it('publish follows a symlink given as the path, and keeps its name', async () => {
+    const link = path.join(tmp.dir, 'link-to-f')
+    await fs.symlink(path.join(tmp.dir, 'f.txt'), link)
+    const r = await runCli(['--repo', repo, '--json', 'publish', link])
+    assert.equal(r.code, 0, r.stderr)
+    const { cid, name, size } = lastJson(r.stdout)
+    assert.equal(name, 'link-to-f')
+    assert.equal(size, 5)
+    assert.equal((await runCli(['--repo', repo, 'cat', cid])).stdout, 'kept\n')
+    store = await snapshot(path.join(repo, 'store'))
+  })
+
+  it('cat and export end quietly when the reader closes stdout early', async () => {
+    const big = path.join(tmp.dir, 'big.bin')
+    await fs.writeFile(big, randomBytes(4 * 1024 * 1024))
+    const pub = await runCli(['--repo', repo, '--json', 'publish', big])
+    assert.equal(pub.code, 0, pub.stderr)
+    store = await snapshot(path.join(repo, 'store'))
+    for (const cmd of ['cat', 'export']) {
+      // as `shoal cat CID | head -c 1000` does
+      const child = spawn(process.execPath, [SHOAL_BIN, '--repo', repo, cmd, lastJson(pub.stdout).cid], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      await new Promise<void>(resolve => child.stdout.once('data', () => { child.stdout.destroy(); resolve() }))
+      const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+      assert.equal(code, 0, `${cmd}: ${stderr}`)
+      assert.equal(stderr, '')
+    }
+  })
+
+  it('cat of a symlink in the DAG names its target and exits 2', async () => {
+    const src = path.join(tmp.dir, 'with-link')
+    await fs.mkdir(src)
+    await fs.writeFile(path.join(src, 'a.txt'), 'a\n')
+    await fs.symlink('a.txt', path.join(src, 'link'))
+    const pub = await runCli(['--repo', repo, '--json', 'publish', src])
+    assert.equal(pub.code, 0, pub.stderr)
+    store = await snapshot(path.join(repo, 'store'))
+    const r = await runCli(['--repo', repo, 'cat', `${lastJson(pub.stdout).cid}/link`])
+    assert.equal(r.code, 2)
+    assert.equal(r.stdout, '')
+    oneLine(r.stderr)
+    assert.match(r.stderr, /\/link is a symlink to a\.txt; cat does not follow symlinks/)
   })
 
   it('a Node.js older than 22 gets one line saying what is needed', async function () {

@@ -1,12 +1,11 @@
 import fs from 'node:fs'
-import { randomBytes } from 'node:crypto'
 import { rename, rm } from 'node:fs/promises'
-import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { UsageError } from '../../errors.js'
 import { withApi } from '../context.js'
-import { formatBytes, printResult } from '../output.js'
+import { formatBytes, printResult, toStdout } from '../output.js'
+import { checkOutput, outputError, siblingOf } from '../write-tree.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -21,6 +20,8 @@ export function register (program: Command): void {
       if (out == null && process.stdout.isTTY === true) {
         throw new UsageError('refusing to write a CAR to a terminal: redirect stdout (shoal export CID > file.car) or pass -o FILE')
       }
+      // a missing directory is reported before any work, naming the path given
+      if (out != null) await checkOutput(out, { force: true })
       let bytes = 0
       const source = (async function * () {
         for await (const chunk of api.exportCar(target ?? '', { scope })) {
@@ -29,14 +30,16 @@ export function register (program: Command): void {
         }
       })()
       if (out == null) {
-        await pipeline(Readable.from(source), process.stdout)
+        await toStdout(source)
         return
       }
       // a partial CAR never takes the output's name
-      const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.tmp`)
+      const tmp = siblingOf(out, 'tmp')
       try {
         await pipeline(Readable.from(source), fs.createWriteStream(tmp, { flags: 'wx' }))
         await rename(tmp, out)
+      } catch (err) {
+        throw outputError(err, out)
       } finally {
         await rm(tmp, { force: true })
       }

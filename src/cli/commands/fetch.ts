@@ -1,6 +1,6 @@
 import { collect, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
-import { writeTree } from '../write-tree.js'
+import { checkOutput, writeTree } from '../write-tree.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -8,8 +8,12 @@ export function register (program: Command): void {
     .description('fetch a DAG from peers into the store, verifying every block, and pin it (needs a running daemon)')
     .option('--from <multiaddr>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id> (repeatable)', collect)
     .option('-o, --output <path>', 'then write the file or tree to this path')
+    .option('--force', 'with -o, replace what is already at the output path, once the new content is complete')
     .option('--name <name>', 'name to pin it by')
     .action(withApi('fetch', false, async (api, globals, [cid]) => {
+      const force = globals.force === true
+      // refuse an output path before fetching, not after the fetch and pin are done
+      if (globals.output != null) await checkOutput(globals.output, { force })
       let bar: ReturnType<typeof progressBar> | undefined
       const result = await api.fetch(cid ?? '', {
         from: globals.from,
@@ -28,7 +32,7 @@ export function register (program: Command): void {
       })
       bar?.stop()
       let written
-      if (globals.output != null) written = await writeTree(api.get(cid ?? ''), globals.output)
+      if (globals.output != null) written = await writeTree(api.get(cid ?? ''), globals.output, { force })
       printResult(globals, [
         `fetched ${result.cid}: ${result.blocks} blocks, ${formatBytes(result.bytes)} (${result.fetchedBlocks} blocks, ${formatBytes(result.fetchedBytes)} from the network) in ${(result.durationMs / 1000).toFixed(1)} s`,
         ...(written != null ? [`saved to ${globals.output}`] : [])

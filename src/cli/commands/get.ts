@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises'
 import { parseContentPath } from '../../api/index.js'
 import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
@@ -9,12 +8,11 @@ export function register (program: Command): void {
   program.command('get <path>')
     .description('restore a file or directory tree (CID or CID/path) to disk')
     .option('-o, --output <path>', 'where to write it (default: the last name of the path, in the current directory)')
-    .option('--force', 'replace what is already at the output path')
+    .option('--force', 'replace what is already at the output path, once the new content is complete')
     .action(withApi('get', true, async (api, globals, [target]) => {
       const parsed = parseContentPath(target ?? '')
       const out: string = globals.output ?? parsed.segments.at(-1) ?? parsed.cid.toString()
-      if (globals.force === true) await fs.rm(out, { recursive: true, force: true })
-      const written = await writeTree(api.get(target ?? ''), out)
+      const written = await writeTree(api.get(target ?? ''), out, { force: globals.force === true })
       printResult(globals, `saved ${target} to ${out} (${written.files} files, ${formatBytes(written.bytes)})`, { path: out, ...written })
     }))
 }

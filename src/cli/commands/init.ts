@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import { initRepo, resolveRepo, swarmConfigText } from '../../api/index.js'
-import { InvalidConfigError } from '../../errors.js'
+import { InvalidArgumentError, UsageError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
@@ -15,13 +15,19 @@ export function register (program: Command): void {
       const globals = globalsOf(rest)
       const repo = resolveRepo(globals.repo)
       let configText: string | undefined
-      if (opts.config != null && opts.swarm != null) throw new InvalidConfigError('give --config or --swarm, not both')
-      if (opts.swarm != null) configText = (await swarmConfigText(opts.swarm)).text
+      if (opts.config != null && opts.swarm != null) throw new UsageError('give --config or --swarm, not both')
+      if (opts.swarm != null) {
+        try {
+          configText = (await swarmConfigText(opts.swarm)).text
+        } catch (err: any) {
+          throw err.name === 'InvalidConfigError' ? new InvalidArgumentError(err.message) : err
+        }
+      }
       if (opts.config != null) {
         try {
           configText = await fs.readFile(opts.config, 'utf8')
         } catch (err: any) {
-          throw new InvalidConfigError(`cannot read config file ${opts.config}: ${err.code ?? err.message}`)
+          throw new InvalidArgumentError(`cannot read config file ${opts.config}: ${err.code ?? err.message}`)
         }
       }
       const { key } = await initRepo(repo, { configText })

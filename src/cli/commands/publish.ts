@@ -51,11 +51,11 @@ export function register (program: Command): void {
     }))
 }
 
-/** Bytes under a path, for the progress bar's total */
-async function sizeOf (p: string): Promise<number> {
-  const st = await fs.lstat(p)
+/** Bytes under a path, for the progress bar's total; a symlink is followed at the top only, as publish does */
+async function sizeOf (p: string, top = true): Promise<number> {
+  const st = top ? await fs.stat(p) : await fs.lstat(p)
   if (!st.isDirectory()) return st.isFile() ? st.size : 0
   let total = 0
-  for (const child of await fs.readdir(p)) total += await sizeOf(path.join(p, child))
+  for (const child of await fs.readdir(p)) total += await sizeOf(path.join(p, child), false)
   return total
 }

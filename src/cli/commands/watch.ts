@@ -1,14 +1,13 @@
-import { withApi } from '../context.js'
+import { positiveInt, withApi } from '../context.js'
 import { formatBytes } from '../output.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
   program.command('watch')
     .description('print announcements from the swarm as they arrive, until interrupted (needs a running daemon); with --json one JSON object per line')
-    .option('--count <n>', 'stop after this many announcements')
+    .option('--count <n>', 'stop after this many announcements', positiveInt)
     .action(withApi('watch', false, async (api, globals) => {
-      const count = globals.count != null ? Number(globals.count) : Infinity
-      if (!(count >= 1)) throw new Error('--count must be 1 or more')
+      const count: number = globals.count ?? Infinity
       const controller = new AbortController()
       const stop = (): void => { controller.abort() }
       process.once('SIGINT', stop)
