@@ -50,6 +50,13 @@ class HttpApiServer implements ApiServer {
     this.init = init
     this.routes = routes(init.api)
     this.server = http.createServer((req, res) => { void this.handle(req, res) })
+    // a client that waits to be told to send its body (Expect: 100-continue) is told only when
+    // the request will be read: one refused (no token, another host) is answered at once
+    this.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (this.hostAllowed(req.headers.host) && this.authorized(req.headers.authorization)) res.writeContinue()
+      else bodyNotAsked.add(req)
+      void this.handle(req, res)
+    })
     this.server.on('connection', (s) => {
       this.sockets.add(s)
       s.on('close', () => this.sockets.delete(s))
@@ -144,7 +151,10 @@ class HttpApiServer implements ApiServer {
  * dropped), so the client is not reset while it is still sending and sees the answer
  */
 async function early (req: http.IncomingMessage, res: http.ServerResponse, status: number, value: unknown): Promise<void> {
-  if (!req.readableEnded) {
+  if (bodyNotAsked.has(req)) {
+    // the body was never asked for: answer, and close rather than wait for it
+    res.setHeader('Connection', 'close')
+  } else if (!req.readableEnded) {
     let size = 0
     try {
       for await (const chunk of req) {
@@ -162,6 +172,9 @@ async function early (req: http.IncomingMessage, res: http.ServerResponse, statu
 }
 
 const EARLY_DRAIN_LIMIT = 1024 * 1024
+
+/** Requests that asked to be told to send their body (Expect: 100-continue) and were not */
+const bodyNotAsked = new WeakSet<http.IncomingMessage>()
 
 function reply (res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value)

@@ -256,8 +256,8 @@ describe('cli: bad input', function () {
       [['--repo', fresh, 'init', '--swarm', 'local', '--config', 'f.json'], /give --config or --swarm, not both/],
       [['--repo', fresh, 'init', '--config', path.join(tmp.dir, 'none.json')], /cannot read config file/],
       [['--repo', fresh, 'start', '--init', '--swarm', 'nosuchswarm'], /no swarm "nosuchswarm"/],
-      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', '999.1.1.1:80'], /invalid --gateway host "999\.1\.1\.1": not an IP address/],
-      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', 'nosuchhost.invalid:80'], /invalid --gateway host "nosuchhost\.invalid": it does not resolve/]
+      // (a name that does not resolve is refused too; not tested, as it would ask a name server)
+      [['--repo', fresh, 'start', '--init', '--api', '127.0.0.1:0', '--gateway', '999.1.1.1:80'], /invalid --gateway host "999\.1\.1\.1": not an IP address/]
     ]
     for (const [args, message] of cases) {
       const r = await runCli(['--repo', repo, ...args])

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import http from 'node:http'
 import path from 'node:path'
 import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -103,6 +104,17 @@ describe('e2e: two daemons as separate processes', function () {
     const ok = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })
     assert.equal(ok.status, 200)
     assert.equal(((await ok.json()) as any).peerId, a.peerId)
+    // a client that waits for 100-continue before a large body is refused without being asked for it
+    const [host, port] = a.api.split(':')
+    const refused = await new Promise<{ status?: number, continued: boolean }>((resolve, reject) => {
+      let continued = false
+      const req = http.request({ host, port: Number(port), path: '/api/v0/car/import', method: 'POST', agent: false, headers: { Expect: '100-continue', 'Content-Length': 10 * 1024 * 1024 } })
+      req.on('continue', () => { continued = true; req.end(Buffer.alloc(10 * 1024 * 1024)) })
+      req.on('response', (res) => { res.resume(); resolve({ status: res.statusCode, continued }); req.destroy() })
+      req.on('error', reject)
+      req.flushHeaders()
+    })
+    assert.deepEqual(refused, { status: 401, continued: false })
     // the API binds loopback only
     assert.match(a.api, /^127\.0\.0\.1:\d+$/)
     const mode = (await fs.stat(path.join(a.repo, 'api.token'))).mode & 0o777
