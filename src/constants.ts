@@ -173,6 +173,12 @@ export const REJOIN_GRACE = 15 * second
 /** Opening an exchange stream to a peer joining a fetch (dial and protocol negotiation) at most */
 export const JOIN_TIMEOUT = 30 * second
 
+/** Provider searches a fetch makes when one finds no peer that can serve (DHT lookups and dials can miss on a busy machine) */
+export const PROVIDER_SEARCH_ROUNDS = 2
+
+/** The pause before a fetch searches for providers again */
+export const PROVIDER_SEARCH_PAUSE = 1 * second
+
 /** Connected peers asked to join one fetch at most (the lightest loaded first) */
 export const MAX_SESSION_PEERS = 16
 

@@ -82,26 +82,27 @@ export class InvalidConfigError extends ShoalError {
 }
 
 /**
- * The store could not take a block: the disk is full, read-only or failing. A fetch stops at
- * once with this (no peer is to blame); what was stored before stays, so it resumes later.
+ * The store could not take (or give back) a block: the disk is full, read-only or failing. A
+ * fetch stops at once with this (no peer is to blame); what was stored before stays, so it
+ * resumes later.
  */
 export class StoreWriteError extends ShoalError {
   override readonly status: number
   /** The system error's code (ENOSPC, EROFS, EIO, ...) */
   readonly code: string
-  constructor (what: string, cause: Error & { code: string }) {
+  constructor (what: string, cause: Error & { code: string }, doing: 'store' | 'read' = 'store') {
     const full = cause.code === 'ENOSPC' || cause.code === 'EDQUOT'
     super(full
       ? `no space left to store ${what}: free space on the repo's disk, then run the same command again to resume`
-      : `cannot store ${what}: ${cause.message.split('\n')[0]}`)
+      : `cannot ${doing} ${what}: ${cause.message.split('\n')[0]}`)
     this.code = cause.code
     this.status = full ? 507 : 500
   }
 
   /** The error to fail with when storing failed with `err`: a StoreWriteError for system errors */
-  static from (what: string, err: unknown): unknown {
+  static from (what: string, err: unknown, doing: 'store' | 'read' = 'store'): unknown {
     const code = (err as { code?: unknown })?.code
-    return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? new StoreWriteError(what, err as Error & { code: string }) : err
+    return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? new StoreWriteError(what, err as Error & { code: string }, doing) : err
   }
 }
 

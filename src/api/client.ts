@@ -192,7 +192,7 @@ class HttpApiClient implements ShoalApi {
 
   async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
     const res = await this.call('car/export', { json: { path, scope: options.scope }, signal: options.signal })
-    yield * decodeBytes(streamed(res, 'cat', 'start it again with "shoal start"', options.signal))
+    yield * decodeBytes(streamed(res, 'export', 'start it again with "shoal start"', options.signal))
   }
 
   async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {

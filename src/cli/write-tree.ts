@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -54,21 +54,56 @@ export async function checkOutput (out: string, options: WriteTreeOptions = {}):
 export async function writeTree (entries: AsyncIterable<ExportEntry>, out: string, options: WriteTreeOptions = {}): Promise<{ files: number, bytes: number }> {
   await checkOutput(out, options)
   const root = path.resolve(out)
-  const tmp = siblingOf(root, 'shoal-partial')
-  let written: { files: number, bytes: number }
+  const state: Replacing = { tmp: siblingOf(root, 'shoal-partial'), root }
+  const stopWatching = cleanUpOnInterrupt(state)
   try {
-    written = await writeEntries(entries, tmp, out)
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true })
-    throw outputError(err, out)
+    let written: { files: number, bytes: number }
+    try {
+      written = await writeEntries(entries, state.tmp, out)
+    } catch (err) {
+      await fs.rm(state.tmp, { recursive: true, force: true })
+      throw outputError(err, out)
+    }
+    try {
+      await replace(state, out, options)
+    } catch (err) {
+      await fs.rm(state.tmp, { recursive: true, force: true })
+      throw err instanceof ShoalError ? err : outputError(err, out)
+    }
+    return written
+  } finally {
+    stopWatching()
   }
-  try {
-    await replace(tmp, root, out, options)
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true })
-    throw outputError(err, out)
+}
+
+/** An output being written: its temporary name, and where the old one is while it is replaced */
+interface Replacing {
+  tmp: string
+  root: string
+  aside?: string
+}
+
+/**
+ * While an output is written, Ctrl-C (or SIGTERM) removes the partial output and puts back an
+ * old one that was set aside, then exits: no hidden debris, and never a missing output
+ */
+function cleanUpOnInterrupt (state: Replacing): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    try {
+      rmSync(state.tmp, { recursive: true, force: true })
+      if (state.aside != null) {
+        if (existsSync(state.root)) rmSync(state.aside, { recursive: true, force: true })
+        else renameSync(state.aside, state.root)
+      }
+    } catch {}
+    process.exit(signal === 'SIGINT' ? 130 : 143)
   }
-  return written
+  process.once('SIGINT', handler)
+  process.once('SIGTERM', handler)
+  return () => {
+    process.off('SIGINT', handler)
+    process.off('SIGTERM', handler)
+  }
 }
 
 async function writeEntries (entries: AsyncIterable<ExportEntry>, tmp: string, out: string): Promise<{ files: number, bytes: number }> {
@@ -108,7 +143,8 @@ async function writeEntries (entries: AsyncIterable<ExportEntry>, tmp: string, o
  * in one rename; where either side is a directory the old one is renamed aside, the new one in,
  * and only then is the old one removed (put back if the second rename fails).
  */
-async function replace (tmp: string, root: string, out: string, options: WriteTreeOptions): Promise<void> {
+async function replace (state: Replacing, out: string, options: WriteTreeOptions): Promise<void> {
+  const { tmp, root } = state
   const old = await fs.lstat(root).catch((err: any) => { if (err.code === 'ENOENT') return undefined; throw err })
   if (old == null) {
     await fs.rename(tmp, root)
@@ -122,13 +158,25 @@ async function replace (tmp: string, root: string, out: string, options: WriteTr
   }
   const aside = siblingOf(root, 'shoal-old')
   await fs.rename(root, aside)
+  state.aside = aside
   try {
     await fs.rename(tmp, root)
-  } catch (err) {
-    await fs.rename(aside, root)
+  } catch (err: any) {
+    try {
+      await fs.rename(aside, root)
+      state.aside = undefined
+    } catch {
+      throw new OutputWriteError(`cannot write ${out} (${String(err.code ?? err.message)}), and the old ${out} could not be put back: it is at ${aside}`)
+    }
     throw err
   }
-  await fs.rm(aside, { recursive: true, force: true })
+  try {
+    await fs.rm(aside, { recursive: true, force: true })
+  } catch (err: any) {
+    // the new output is in place: the old one left over is worth a line, not a failure
+    process.stderr.write(`shoal: warning: the old ${out} could not be removed (${String(err.code ?? err.message)}); it is at ${aside}\n`)
+  }
+  state.aside = undefined
 }
 
 /** A hidden name beside `p`, unique to this call */

@@ -4,7 +4,7 @@
  * block before it is stored.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
+import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
 import { InvalidArgumentError } from '../errors.js'
 import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
@@ -146,7 +146,7 @@ class ShoalExchange implements Exchange {
   private readonly server: ExchangeServer
   private readonly banned = new Map<string, number>()
   private readonly sessions = new Set<FetchSession>()
-  /** Fetches of whole DAGs that run now, by the root's multihash: the same root joins them */
+  /** Fetches of whole DAGs that run now, by the root's codec and multihash: the same root joins them */
   private readonly running = new Map<string, SharedFetch>()
   /** The download cap (`downloadRate`), one bucket for all of this peer's fetches */
   private readonly download: RateLimiter
@@ -233,7 +233,7 @@ class ShoalExchange implements Exchange {
       }
     })
     // a reader of one block (walk: false) starts its own small session
-    const key = options.walk === false ? undefined : mhKey(root)
+    const key = options.walk === false ? undefined : `${root.code}/${mhKey(root)}`
     const running = key != null ? this.running.get(key) : undefined
     if (running?.session.running === true) {
       for (const ma of targets) running.addTarget(ma)
@@ -313,26 +313,35 @@ class ShoalExchange implements Exchange {
         joins.push(tryJoin(conn.remotePeer, id, true))
       }
       await Promise.all(joins)
-      if (session.peerCount === 0 && options.providers != null) {
+      // a search that found no peer able to serve is made once more, a moment later: on a busy
+      // machine a lookup or a dial can miss (each provider found is asked again)
+      for (let round = 0; round < PROVIDER_SEARCH_ROUNDS && session.peerCount === 0 && session.running && options.providers != null; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, PROVIDER_SEARCH_PAUSE))
         const search = new AbortController()
         void session.result.finally(() => { search.abort() }).catch(() => {})
+        const asked = new Set(seen)
         const found: Array<Promise<void>> = []
         try {
           for await (const id of options.providers(search.signal)) {
             const key = id.toString()
-            if (seen.has(key)) continue
-            seen.add(key)
+            if (asked.has(key)) continue
+            asked.add(key)
             found.push(tryJoin(id, key, true))
           }
         } catch (err: any) {
           log('provider search for %s ended: %s', root, err.message)
+        } finally {
+          search.abort()
         }
         await Promise.all(found)
       }
       session.providersDone()
     })().catch((err) => { session.fail(err) })
     // a peer named by a later caller of the same fetch
-    return (ma) => { void tryJoin(ma, peerIdOf(ma), false) }
+    return (ma) => {
+      const joined = session.expectPeer()
+      void tryJoin(ma, peerIdOf(ma), false).finally(joined)
+    }
   }
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */

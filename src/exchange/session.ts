@@ -61,6 +61,8 @@ export class FetchSession {
   private readonly stats: FetchStats
   /** Whether more peers may still join; when false and no peer can serve a block, the fetch fails */
   private providersPending = true
+  /** Peers named by later callers, still being dialled */
+  private peersExpected = 0
   /** Set once a peer has served in this session; losing all of them then waits REJOIN_GRACE for another */
   private hadPeer = false
   private graceTimer?: ReturnType<typeof setTimeout>
@@ -102,6 +104,21 @@ export class FetchSession {
   providersDone (): void {
     this.providersPending = false
     this.check()
+  }
+
+  /**
+   * A peer named later (by a caller that joined the session) is being added: the session does
+   * not give up for want of peers until the returned function is called
+   */
+  expectPeer (): () => void {
+    this.peersExpected++
+    let called = false
+    return () => {
+      if (called) return
+      called = true
+      this.peersExpected--
+      this.check()
+    }
   }
 
   get peerCount (): number {
@@ -159,7 +176,7 @@ export class FetchSession {
       }
       if (stored[n]) {
         // resume: a block already stored is never asked for; walk into it for its links
-        const bytes = await this.init.blocks.getBytes(item.cid)
+        const bytes = await this.init.blocks.getBytes(item.cid).catch((err) => { throw StoreWriteError.from(`block ${item.cid}`, err, 'read') })
         this.stats.noteBlock(item.cid, bytes)
         this.markDone(key, bytes.byteLength, false)
         await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
@@ -363,7 +380,7 @@ export class FetchSession {
       this.finish()
       return
     }
-    if (this.providersPending) return
+    if (this.providersPending || this.peersExpected > 0) return
     if (this.peers.size === 0) {
       // every peer left mid-fetch (killed, restarted, disconnected): peers that connect again
       // join through the exchange, so wait a while for one before giving up

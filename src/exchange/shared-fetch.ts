@@ -73,6 +73,30 @@ export class SharedFetch {
       })
       result.catch(() => {})
     }
-    return { result, blockReady: async (cid) => { await session.blockReady(cid) } }
+    return {
+      result,
+      blockReady: async (cid) => {
+        if (signal == null) {
+          await session.blockReady(cid)
+          return
+        }
+        // a caller that left stops waiting, though the session goes on for others
+        signal.throwIfAborted()
+        const ready = session.blockReady(cid)
+        ready.catch(() => {})
+        let abort: (() => void) | undefined
+        try {
+          await Promise.race([
+            ready,
+            new Promise<never>((resolve, reject) => {
+              abort = () => { reject(signal.reason) }
+              signal.addEventListener('abort', abort, { once: true })
+            })
+          ])
+        } finally {
+          if (abort != null) signal.removeEventListener('abort', abort)
+        }
+      }
+    }
   }
 }

@@ -146,6 +146,25 @@ describe('exchange: fetching between daemon processes', function () {
     assert.ok((await fs.readFile(out)).equals(bytes))
   })
 
+  it('Ctrl-C during get -o --force leaves no partial output, and the old output as it was', async () => {
+    const a = await peer('int-a')
+    // capped, so the get is still writing when it is interrupted: 12 MiB at 2 MiB/s
+    const b = await peer('int-b', (c) => { c.exchange.downloadRate = 2 * MiB })
+    const { cid } = await publishRandom(a, tmp.dir, 12 * MiB)
+    assert.equal((await runCli(['--repo', b.repo, 'connect', a.addresses[0]])).code, 0)
+    const dir = path.join(tmp.dir, 'int-out')
+    const out = path.join(dir, 'old')
+    await fs.mkdir(out, { recursive: true })
+    await fs.writeFile(path.join(out, 'keep.txt'), 'kept\n')
+    const child = spawn(process.execPath, [SHOAL_BIN, '--repo', b.repo, 'get', cid, '-o', out, '--force'], { stdio: 'ignore' })
+    const closed = new Promise<number | null>((resolve) => { child.on('close', (code) => { resolve(code) }) })
+    await waitFor(async () => (await fs.readdir(dir)).some(n => n.endsWith('.shoal-partial')), 20_000, 'the partial output')
+    child.kill('SIGINT')
+    assert.equal(await closed, 130)
+    assert.deepEqual(await fs.readdir(dir), ['old'])
+    assert.equal(await fs.readFile(path.join(out, 'keep.txt'), 'utf8'), 'kept\n')
+  })
+
   it('the download cap holds from the first second on, from several seeders: one second and one block ahead at most', async () => {
     const rate = 2 * MiB
     const seeders = [await peer('cap-s1'), await peer('cap-s2')]

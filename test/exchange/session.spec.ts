@@ -5,6 +5,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { logger } from '@libp2p/logger'
 import { FetchSession } from '../../src/exchange/session.js'
 import { RateLimiter } from '../../src/exchange/rate.js'
+import { SharedFetch } from '../../src/exchange/shared-fetch.js'
 import type { ExchangeBlocks } from '../../src/exchange/index.js'
 
 async function rawBlock (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
@@ -34,8 +35,8 @@ function store (stored: Map<string, Uint8Array>, hold: (call: number) => boolean
   }
 }
 
-function session (root: CID, blocks: ExchangeBlocks): FetchSession {
-  return new FetchSession({ root, blocks, log: logger('test'), download: new RateLimiter(0), ban: () => {} })
+function session (root: CID, blocks: ExchangeBlocks, signal?: AbortSignal): FetchSession {
+  return new FetchSession({ root, blocks, log: logger('test'), download: new RateLimiter(0), ban: () => {}, signal })
 }
 
 describe('exchange: fetch session', () => {
@@ -65,5 +66,55 @@ describe('exchange: fetch session', () => {
     await assert.rejects(waiting, { name: 'BlockNotFoundError', message: /not part of that DAG/ })
     await assert.rejects(s.blockReady(other.cid), { name: 'BlockNotFoundError', message: /not part of the DAG/ })
     await s.blockReady(root.cid)
+  })
+
+  it('does not give up for want of peers while a peer a later caller named is being added', async () => {
+    const { cid } = await rawBlock('wanted')
+    const s = session(cid, store(new Map(), () => false))
+    await s.start()
+    const added = s.expectPeer()
+    s.providersDone()
+    assert.equal(s.running, true)
+    added()
+    await assert.rejects(s.result, { name: 'BlockNotFoundError', message: /no peer can serve/ })
+  })
+
+  it('shared: a caller that leaves stops waiting for blocks and gets its abort; the others stay', async () => {
+    const { cid } = await rawBlock('never arrives')
+    const shared = new SharedFetch()
+    shared.session = session(cid, store(new Map(), () => false), shared.signal)
+    const stays = shared.attach({})
+    const leaving = new AbortController()
+    const leaves = shared.attach({ signal: leaving.signal })
+    const waiting = leaves.blockReady(cid)
+    const waitingResult = leaves.result
+    const reason = new Error('left')
+    leaving.abort(reason)
+    await assert.rejects(waiting, reason)
+    await assert.rejects(waitingResult, reason)
+    assert.equal(shared.session.running, true)
+    assert.equal(shared.signal.aborted, false)
+    // the last caller able to leave leaves: the session stops
+    const last = new AbortController()
+    const third = shared.attach({ signal: last.signal })
+    last.abort(reason)
+    await assert.rejects(third.result, reason)
+    assert.equal(shared.signal.aborted, false, 'a caller without a signal still holds it')
+    void stays
+
+    // when every caller has left, the session stops
+    const alone = new SharedFetch()
+    alone.session = session(cid, store(new Map(), () => false), alone.signal)
+    const one = new AbortController()
+    const two = new AbortController()
+    const first = alone.attach({ signal: one.signal })
+    const second = alone.attach({ signal: two.signal })
+    one.abort(reason)
+    await assert.rejects(first.result, reason)
+    assert.equal(alone.signal.aborted, false)
+    two.abort(reason)
+    await assert.rejects(second.result, reason)
+    assert.equal(alone.signal.aborted, true)
+    assert.equal(alone.session.running, false)
   })
 })
