@@ -106,9 +106,11 @@ export class ContentCommands {
       const session = this.components.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress })
       const result = await session.result
       const size = await dagSize(store.blocks, root, options)
-      // an unreadable record of this root is written anew
+      // an unreadable record of this root is written anew, as a pin of the user's own: what it
+      // was is unknown, and a replica's pin could be dropped by the replication policy
       const existing = await readablePin(store, root)
-      await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? origin }, options)
+      const unreadable = existing == null && await store.pins.has(root)
+      await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? (unreadable && origin === 'replica' ? 'fetch' : origin) }, options)
       return result
     })
     // a peer that has fetched content serves it, so it says so

@@ -3,11 +3,13 @@
  * DAG arrived (fetch, import, pin add count it from the store with `dagSize`).
  */
 import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
+import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { importContent } from '../../src/content/index.js'
-import { dagSize } from '../../src/peer/content-commands.js'
+import { ContentCommands, dagSize } from '../../src/peer/content-commands.js'
 import { createStore } from '../../src/store/index.js'
 import { bytesOf } from '../helpers/bytes.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -76,5 +78,31 @@ describe('peer: pin size', () => {
     ]), store.blocks)
     const signal = AbortSignal.abort()
     await assert.rejects(dagSize(store.blocks, tree.cid, { signal }))
+  })
+
+  it('a replica fetched over an unreadable pin record pins it as the user\'s own, not as a replica', async () => {
+    const published = await importContent(entries([{ path: 'f.bin', kind: 'file', bytes: bytesOf('f', 5000) }]), store.blocks, {})
+    const root = published.cid
+    await store.pin(root, { name: 'mine', size: 5000, origin: 'publish' })
+    const record = (await fs.readdir(path.join(tmp.dir, 'pins'))).find(f => f.endsWith('.json'))
+    assert.ok(record != null)
+    await fs.writeFile(path.join(tmp.dir, 'pins', record), '{garbage')
+    // every block is stored already: the session has nothing to fetch
+    const session = (): any => ({ result: Promise.resolve({ cid: root.toString(), blocks: 1, bytes: 5000, fetchedBlocks: 0, fetchedBytes: 0, duplicates: 0, durationMs: 0 }), blockReady: async () => {} })
+    const commands = new ContentCommands({
+      root: tmp.dir,
+      store,
+      config: { publish: { profile: 'unixfs-v1-2025' }, store: { fsync: false, quota: 0 } } as any,
+      quota: { enforceSoon: () => {} },
+      exchange: () => ({}) as any,
+      routing: () => undefined,
+      gossip: () => undefined,
+      session,
+      log: () => undefined
+    })
+    await commands.fetch(root.toString(), {}, 'replica')
+    const pin = await store.pins.get(root)
+    assert.equal(pin?.origin, 'fetch')
+    assert.equal(pin?.size, 5000)
   })
 })
