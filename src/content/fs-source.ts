@@ -10,9 +10,10 @@ import type { ImportEntry } from './import.js'
  * (sorted by name) so the same tree always gives the same CID. Symlinks inside the tree are
  * imported as UnixFS symlinks, never followed; a symlink given as the target itself is followed,
  * as `cp` does, and the entry keeps the name given. The path is checked up front so a bad path
- * fails before anything is written.
+ * fails before anything is written. Sockets, FIFOs and devices inside the tree have no UnixFS
+ * form: they are left out, and `onSkip` is told of each.
  */
-export async function fsSource (target: string): Promise<AsyncIterable<ImportEntry>> {
+export async function fsSource (target: string, options: FsSourceOptions = {}): Promise<AsyncIterable<ImportEntry>> {
   const abs = path.resolve(target)
   let st
   try {
@@ -28,10 +29,15 @@ export async function fsSource (target: string): Promise<AsyncIterable<ImportEnt
   if (!st.isFile() && !st.isDirectory()) {
     throw new PathNotFoundError(`${target}: not a regular file or directory`)
   }
-  return walk(abs, name, st.isDirectory())
+  return walk(abs, name, st.isDirectory(), options)
 }
 
-async function * walk (abs: string, rel: string, isDir: boolean): AsyncGenerator<ImportEntry> {
+export interface FsSourceOptions {
+  /** A path in the tree that is left out (a socket, FIFO or device) */
+  onSkip?(path: string): void
+}
+
+async function * walk (abs: string, rel: string, isDir: boolean, options: FsSourceOptions): AsyncGenerator<ImportEntry> {
   if (!isDir) {
     yield { path: rel, kind: 'file', content: readFile(abs) }
     return
@@ -43,13 +49,14 @@ async function * walk (abs: string, rel: string, isDir: boolean): AsyncGenerator
     const childAbs = path.join(abs, child.name)
     const childRel = `${rel}/${child.name}`
     if (child.isDirectory()) {
-      yield * walk(childAbs, childRel, true)
+      yield * walk(childAbs, childRel, true, options)
     } else if (child.isFile()) {
-      yield * walk(childAbs, childRel, false)
+      yield * walk(childAbs, childRel, false, options)
     } else if (child.isSymbolicLink()) {
       yield { path: childRel, kind: 'symlink', target: await fs.readlink(childAbs) }
+    } else {
+      options.onSkip?.(childRel)
     }
-    // sockets, fifos and devices have no UnixFS form and are left out
   }
 }
 

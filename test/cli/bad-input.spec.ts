@@ -294,6 +294,19 @@ describe('cli: bad input', function () {
     store = await snapshot(path.join(repo, 'store'))
   })
 
+  it('publish of a tree names each FIFO or socket it leaves out, on stderr', async () => {
+    const tree = path.join(tmp.dir, 'with-fifo')
+    await fs.mkdir(tree)
+    await fs.writeFile(path.join(tree, 'a.txt'), 'a\n')
+    execFileSync('mkfifo', [path.join(tree, 'pipe')])
+    const r = await runCli(['--repo', repo, '--json', 'publish', tree])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stderr, 'shoal: warning: left out with-fifo/pipe: a socket, FIFO or device has no UnixFS form\n')
+    const ls = await runCli(['--repo', repo, '--json', 'ls', lastJson(r.stdout).cid])
+    assert.deepEqual(lastJson(ls.stdout).entries.map((e: any) => e.name), ['a.txt'])
+    store = await snapshot(path.join(repo, 'store'))
+  })
+
   it('cat and export end quietly when the reader closes stdout early', async () => {
     const big = path.join(tmp.dir, 'big.bin')
     await fs.writeFile(big, randomBytes(4 * 1024 * 1024))

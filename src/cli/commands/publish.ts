@@ -26,7 +26,9 @@ export function register (program: Command): void {
         }
         entries = (async function * () { yield { path: name, kind: 'file' as const, content: process.stdin } })()
       } else {
-        entries = await fsSource(target ?? '')
+        entries = await fsSource(target ?? '', {
+          onSkip: (p) => { process.stderr.write(`shoal: warning: left out ${p}: a socket, FIFO or device has no UnixFS form\n`) }
+        })
         total = await sizeOf(target ?? '')
       }
       const bar = progressBar(globals, total, 'publish')
