@@ -167,11 +167,17 @@ export const STATUS_FIND_TIMEOUT = 10 * second
 /** How often a peer with a store quota checks it (besides after every fetch) */
 export const QUOTA_CHECK_INTERVAL = minute
 
+/** How soon the quota is checked again when fetches or publishes kept an eviction off */
+export const QUOTA_BUSY_RETRY = 5 * second
+
 /** How long a fetch whose peers have all left (killed, restarted) waits for one to connect before it fails */
 export const REJOIN_GRACE = 15 * second
 
 /** Opening an exchange stream to a peer joining a fetch (dial and protocol negotiation) at most */
 export const JOIN_TIMEOUT = 30 * second
+
+/** Bytes a replica may have beyond its announced size (and 1%), for its DAG's own nodes */
+export const REPLICA_SLACK = MiB
 
 /** Provider searches a fetch makes when one finds no peer that can serve (DHT lookups and dials can miss on a busy machine) */
 export const PROVIDER_SEARCH_ROUNDS = 2

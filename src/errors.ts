@@ -51,6 +51,11 @@ export class BlockTooLargeError extends ShoalError {
   override readonly status = 413
 }
 
+/** A DAG turned out larger than the fetch allowed (a replica larger than announced) */
+export class ContentTooLargeError extends ShoalError {
+  override readonly status = 413
+}
+
 export class InvalidBlockError extends ShoalError {
   override readonly status = 400
 }

@@ -107,6 +107,12 @@ export interface FetchOptions {
   signal?: AbortSignal
   onProgress?(event: FetchProgressEvent): void
   /**
+   * Bytes this caller lets the DAG have, in blocks and in the size its root declares: past
+   * them the caller's fetch fails with ContentTooLargeError (a replica must not grow past what
+   * its announcement said). The session goes on for other callers.
+   */
+  maxBytes?: number
+  /**
    * Whether to fetch the DAG under the root (the default) or the root block alone: a reader
    * that needs one block (a range request) must not start on its links
    */

@@ -121,6 +121,11 @@ export class FetchSession {
     }
   }
 
+  /** The DAG's root */
+  get root (): CID {
+    return this.init.root
+  }
+
   get peerCount (): number {
     return this.peers.size
   }
@@ -388,7 +393,7 @@ export class FetchSession {
         this.graceTimer ??= setTimeout(() => { this.graceTimer = undefined; this.graceOver = true; this.check() }, REJOIN_GRACE)
         return
       }
-      this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; connect to a peer that has it, or pass --from MULTIADDR`))
+      this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; no peer asked (connected, named with --from, or found in the DHT) has it or could be reached; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }
     // a queued block that every peer in the session lacks can never arrive

@@ -4,6 +4,7 @@
  * session instead of asking the network for every block a second time. Each caller has its own
  * progress events and its own abort; the session stops when every caller that can abort has.
  */
+import { ContentTooLargeError } from '../errors.js'
 import type { FetchSession } from './session.js'
 import type { FetchProgressEvent, FetchResult } from './index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -19,6 +20,9 @@ export interface FetchHandle {
 
 interface Caller {
   onProgress?(event: FetchProgressEvent): void
+  maxBytes?: number
+  /** Stop being a caller: its result rejects with `reason` */
+  leave(reason: unknown): void
 }
 
 export class SharedFetch {
@@ -33,9 +37,18 @@ export class SharedFetch {
     return this.controller.signal
   }
 
-  /** The session's progress, told to every caller */
+  /** The session's progress, told to every caller; one whose limit it passes leaves */
   readonly progress = (event: FetchProgressEvent): void => {
-    for (const caller of this.callers) caller.onProgress?.(event)
+    for (const caller of [...this.callers]) {
+      if (event.type === 'fetch:block' && caller.maxBytes != null) {
+        const size = Math.max(event.bytes, event.totalBytes ?? 0)
+        if (size > caller.maxBytes) {
+          caller.leave(new ContentTooLargeError(`${this.session.root} is larger than the ${caller.maxBytes} bytes this fetch allows (${size} bytes so far)`))
+          continue
+        }
+      }
+      caller.onProgress?.(event)
+    }
   }
 
   get session (): FetchSession {
@@ -49,29 +62,35 @@ export class SharedFetch {
     void session.result.finally(() => { this.callers.clear() }).catch(() => {})
   }
 
-  /** A new caller of the session, with its own progress and abort */
-  attach (options: { signal?: AbortSignal, onProgress?(event: FetchProgressEvent): void }): FetchHandle {
+  /** A new caller of the session, with its own progress, abort and size limit */
+  attach (options: { signal?: AbortSignal, onProgress?(event: FetchProgressEvent): void, maxBytes?: number }): FetchHandle {
     const session = this.session
-    const caller: Caller = { onProgress: options.onProgress }
-    this.callers.add(caller)
     const signal = options.signal
-    let result = session.result
+    const maxBytes = options.maxBytes
+    let leave!: (reason: unknown) => void
+    const result = new Promise<FetchResult>((resolve, reject) => {
+      leave = (reason) => {
+        if (!this.callers.delete(caller)) return
+        // the last caller gone: no one wants the rest
+        if (this.callers.size === 0) this.controller.abort(reason)
+        reject(reason)
+      }
+      session.result.then((r) => {
+        // a DAG that was all here already sent no block events: its size is checked now
+        if (maxBytes != null && r.bytes > maxBytes) reject(new ContentTooLargeError(`${session.root} is larger than the ${maxBytes} bytes this fetch allows (${r.bytes} bytes)`))
+        else resolve(r)
+      }, reject)
+    })
+    result.catch(() => {})
+    const caller: Caller = { onProgress: options.onProgress, maxBytes, leave }
+    this.callers.add(caller)
     if (signal != null) {
-      result = new Promise<FetchResult>((resolve, reject) => {
-        const abort = (): void => {
-          this.callers.delete(caller)
-          // the last caller gone: no one wants the rest
-          if (this.callers.size === 0) this.controller.abort(signal.reason)
-          reject(signal.reason)
-        }
-        if (signal.aborted) {
-          abort()
-          return
-        }
+      const abort = (): void => { leave(signal.reason) }
+      if (signal.aborted) abort()
+      else {
         signal.addEventListener('abort', abort, { once: true })
-        session.result.then(resolve, reject).finally(() => { signal.removeEventListener('abort', abort) })
-      })
-      result.catch(() => {})
+        void session.result.finally(() => { signal.removeEventListener('abort', abort) }).catch(() => {})
+      }
     }
     return {
       result,

@@ -49,6 +49,8 @@ export class Replicator {
   private readonly announced = new Map<string, Announcement>()
   private readonly requests = new Map<string, Request>()
   private readonly holding = new Set<string>()
+  /** Announced bytes of the content being fetched to be held */
+  private reserved = 0
   /** cid → holder → when we heard */
   private readonly holders = new Map<string, Map<string, number>>()
   private stopped = false
@@ -62,24 +64,43 @@ export class Replicator {
     for (const r of this.requests.values()) r.enough()
   }
 
-  /** Whether the policy takes this content, given the room there is */
+  /**
+   * Whether the policy takes this content, given the room there is. Replicas being fetched count
+   * as held: their announced bytes are reserved from when they are taken until they are held or
+   * given up, so announcements that arrive together cannot all pass the limits.
+   */
   async wants (a: Announcement): Promise<boolean> {
+    return await this.check(a, false)
+  }
+
+  /** `wants`, and if so the content's bytes reserved in the same step, with no await between */
+  private async take (a: Announcement): Promise<boolean> {
+    return await this.check(a, true)
+  }
+
+  private async check (a: Announcement, reserve: boolean): Promise<boolean> {
     const p = this.init.policy
     if (!p.enabled || a.publisher === this.init.self) return false
     if (p.tags.length > 0 && !a.tags.some(t => p.tags.includes(t))) return false
     if (p.maxFileSize > 0 && a.size > p.maxFileSize) return false
     const { free, replicated } = await this.init.room()
-    if (p.maxTotalBytes > 0 && replicated + a.size > p.maxTotalBytes) return false
-    return a.size <= free
+    if (p.maxTotalBytes > 0 && replicated + this.reserved + a.size > p.maxTotalBytes) return false
+    if (this.reserved + a.size > free) return false
+    if (reserve) {
+      if (this.holding.has(a.cid)) return false
+      this.holding.add(a.cid)
+      this.reserved += a.size
+    }
+    return true
   }
 
   async onAnnounce (a: Announcement): Promise<void> {
     remember(this.announced, a.cid, a, MAX_HOLDER_CIDS)
-    if (!await this.wants(a)) return
     if (a.replicas === 0) {
-      await this.hold(a)
+      if (await this.take(a)) await this.hold(a)
       return
     }
+    if (!await this.wants(a)) return
     const { free } = await this.init.room()
     await this.init.send({ kind: Replicate.Kind.VOLUNTEER, cid: a.cid, time: Date.now(), free, holders: [] })
   }
@@ -99,14 +120,13 @@ export class Replicator {
     // ASSIGN counts only from the peer that announced the content
     const a = this.announced.get(m.cid)
     if (a == null || a.publisher !== from || !m.holders.includes(this.init.self)) return
-    if (!await this.wants(a)) return
-    await this.hold(a)
+    if (await this.take(a)) await this.hold(a)
   }
 
+  /** Fetch, pin and provide content `take` reserved room for; the reservation ends with it */
   private async hold (a: Announcement): Promise<void> {
-    if (this.holding.has(a.cid) || this.stopped) return
-    this.holding.add(a.cid)
     try {
+      if (this.stopped) return
       // a publisher that is slow to answer, or a record not yet in the DHT, is worth a retry
       for (let attempt = 1; ; attempt++) {
         try {
@@ -114,7 +134,8 @@ export class Replicator {
           break
         } catch (err: any) {
           this.init.log('attempt %d to replicate %s failed: %s', attempt, a.cid, err.message)
-          if (attempt >= HOLD_ATTEMPTS || this.stopped) throw err
+          // a DAG larger than announced stays so: no retry
+          if (attempt >= HOLD_ATTEMPTS || this.stopped || err.name === 'ContentTooLargeError') throw err
           await new Promise(resolve => setTimeout(resolve, attempt * HOLD_RETRY_DELAY))
         }
       }
@@ -124,6 +145,7 @@ export class Replicator {
       this.init.log('could not replicate %s: %s', a.cid, err.message)
     } finally {
       this.holding.delete(a.cid)
+      this.reserved -= a.size
     }
   }
 

@@ -98,12 +98,12 @@ export class ContentCommands {
   }
 
   /** `ShoalApi.fetch`; the pin is made with `origin` (a root already pinned keeps its own) */
-  async fetch (cid: string, options: FetchOptions = {}, origin: PinOrigin = 'fetch'): Promise<FetchResult> {
+  async fetch (cid: string, options: FetchOptions & Pick<ExchangeFetchOptions, 'maxBytes'> = {}, origin: PinOrigin = 'fetch'): Promise<FetchResult> {
     const store = this.components.store
     online(this.components.exchange(), this.components.root, 'fetching')
     const root = parseCid(cid)
     const result = await store.withWriteGuard(async () => {
-      const session = this.components.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress })
+      const session = this.components.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress, maxBytes: options.maxBytes })
       const result = await session.result
       const size = await dagSize(store.blocks, root, options)
       // an unreadable record of this root is written anew, as a pin of the user's own: what it

@@ -173,7 +173,7 @@ export class ShoalPeer implements ShoalApi {
           store: this.store,
           host: () => online(this.host, this.components.root, 'replicating'),
           gossip: () => this.gossip,
-          fetch: async (cid, name) => this.content.fetch(cid, { name }, 'replica')
+          fetch: async (cid, name, maxBytes) => this.content.fetch(cid, { name, maxBytes }, 'replica')
         }),
         meet: (peerId, addrs) => { this.neighbours.meet(peerId, addrs) }
       }, {

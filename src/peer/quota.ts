@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises'
-import { QUOTA_CHECK_INTERVAL, second } from '../constants.js'
+import { QUOTA_BUSY_RETRY, QUOTA_CHECK_INTERVAL, second } from '../constants.js'
 import type { Store } from '../store/index.js'
 import type { Logger } from '@libp2p/interface'
 
@@ -31,6 +31,8 @@ export class Quota {
   private evicting?: Promise<void>
   private evictAgain = false
   private timer?: ReturnType<typeof setInterval>
+  /** Asks again after an eviction that writes kept off */
+  private retry?: ReturnType<typeof setTimeout>
 
   constructor (components: QuotaComponents, init: QuotaInit) {
     this.components = components
@@ -46,6 +48,7 @@ export class Quota {
   /** Stops the checks; `evictions()` waits for one still running */
   stop (): void {
     clearInterval(this.timer)
+    clearTimeout(this.retry)
   }
 
   /** Bytes the store can still take and the pins it holds, for presence beats; cached for a while */
@@ -55,7 +58,8 @@ export class Quota {
       const stat = await this.components.store.stat()
       let free: number
       if (this.quota > 0) {
-        free = Math.max(0, this.quota - stat.bytes)
+        // unpinned cache is evicted to make room: only pinned content takes the quota's room
+        free = Math.max(0, this.quota - stat.pinnedSize)
       } else {
         const fsStat = await fs.statfs(this.components.root)
         free = fsStat.bavail * fsStat.bsize
@@ -77,7 +81,14 @@ export class Quota {
       return
     }
     const log = this.components.log()
-    this.evicting = this.components.store.evict(quota).then((r) => {
+    // not while fetches and publishes write: an eviction waiting for them would hold back every
+    // write that comes after it; the fetch that ends asks again
+    this.evicting = this.components.store.evict(quota, { unlessBusy: true }).then((r) => {
+      if (r.busy === true) {
+        this.retry ??= setTimeout(() => { this.retry = undefined; this.enforceSoon() }, QUOTA_BUSY_RETRY)
+        this.retry.unref?.()
+        return
+      }
       this.roomCache = undefined
       if (r.removed > 0) log?.('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
       if (r.pinnedBytes > quota) log?.('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { second } from '../constants.js'
+import { REPLICA_SLACK, second } from '../constants.js'
 import type { Announcement, Gossip, GossipComponents } from '../gossip/index.js'
 import type { Host } from '../host/index.js'
 import type { Store } from '../store/index.js'
@@ -11,8 +11,8 @@ export interface ReplicationComponents {
   host(): Host
   /** The peer's gossip, while it runs: where the publisher can be dialled */
   gossip(): Pick<Gossip, 'member'> | undefined
-  /** Fetch a DAG, pin it as a replica and provide it */
-  fetch(cid: string, name: string): Promise<unknown>
+  /** Fetch a DAG of at most `maxBytes`, pin it as a replica and provide it */
+  fetch(cid: string, name: string, maxBytes: number): Promise<unknown>
 }
 
 /** The hooks gossip calls to replicate content on this peer (its replication policy is in gossip/) */
@@ -33,6 +33,15 @@ async function hold (components: ReplicationComponents, a: Announcement): Promis
     await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})
     await host.dial(id, { signal: AbortSignal.timeout(10 * second) }).catch(() => {})
   }
-  // fetching provides it too (in the background)
-  await components.fetch(a.cid, a.name)
+  // fetching provides it too (in the background). The policy took the size the announcement
+  // gave: a DAG that grows past it (a publisher that understated it) is dropped, not pinned
+  await components.fetch(a.cid, a.name, replicaLimit(a.size))
+}
+
+/**
+ * The bytes a replica may have: the content size it was announced with, plus what its DAG's
+ * own nodes add (well under 1% for UnixFS) and a MiB of slack
+ */
+export function replicaLimit (announced: number): number {
+  return announced + Math.ceil(announced / 100) + REPLICA_SLACK
 }

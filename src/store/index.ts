@@ -56,6 +56,8 @@ export interface EvictResult {
    * kept as if pinned
    */
   unreadablePins: UnreadablePin[]
+  /** Nothing was done: writes were running (`unlessBusy`) */
+  busy?: true
 }
 
 export interface VerifyResult {
@@ -76,6 +78,8 @@ export interface StoreStat {
   bytes: number
   /** Pin records, readable or not */
   pins: number
+  /** Content bytes the readable pins say their DAGs hold */
+  pinnedSize: number
 }
 
 export interface Store {
@@ -102,7 +106,12 @@ export interface Store {
    * of the root its file is named for (reported in `unreadablePins`); one whose file name is not
    * a CID stops the eviction with UnreadablePinError, removing nothing
    */
-  evict(maxBytes: number, options?: AbortOptions): Promise<EvictResult>
+  /**
+   * Evict unpinned blocks, least recently used first, until the store holds at most `maxBytes`.
+   * With `unlessBusy`, nothing is done (`busy` in the result) while writes hold the guard: a
+   * waiting eviction would hold back every later write until they end.
+   */
+  evict(maxBytes: number, options?: AbortOptions & { unlessBusy?: boolean }): Promise<EvictResult>
   /** Re-hash every block; with `drop`, remove those that no longer match */
   verify(options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult>
   stat(options?: AbortOptions): Promise<StoreStat>
@@ -116,6 +125,8 @@ class DiskStore implements Store {
   readonly blocks: FsBlocks
   readonly pins: Pins
   private readonly gcLock: Mortice
+  /** Writes holding (or waiting for) the guard gc and eviction wait for */
+  private guarded = 0
 
   constructor (dir: string, init: StoreInit) {
     this.blocks = new FsBlocks(path.join(dir, 'blocks'), {
@@ -161,11 +172,14 @@ class DiskStore implements Store {
   }
 
   async withWriteGuard<T> (fn: () => Promise<T>): Promise<T> {
-    const release = await this.gcLock.readLock()
+    this.guarded++
+    let release: (() => void) | undefined
     try {
+      release = await this.gcLock.readLock()
       return await fn()
     } finally {
-      release()
+      release?.()
+      this.guarded--
     }
   }
 
@@ -179,7 +193,8 @@ class DiskStore implements Store {
     return needed
   }
 
-  async evict (maxBytes: number, options?: AbortOptions): Promise<EvictResult> {
+  async evict (maxBytes: number, options?: AbortOptions & { unlessBusy?: boolean }): Promise<EvictResult> {
+    if (options?.unlessBusy === true && this.guarded > 0) return { removed: 0, freed: 0, bytes: 0, pinnedBytes: 0, unreadablePins: [], busy: true }
     const release = await this.gcLock.writeLock(options)
     try {
       const { pins, unreadable } = await this.pins.scan()
@@ -260,7 +275,7 @@ class DiskStore implements Store {
 
   async stat (options?: AbortOptions): Promise<StoreStat> {
     const { pins, unreadable } = await this.pins.scan()
-    const stat: StoreStat = { blocks: 0, bytes: 0, pins: pins.length + unreadable.length }
+    const stat: StoreStat = { blocks: 0, bytes: 0, pins: pins.length + unreadable.length, pinnedSize: pins.reduce((n, p) => n + p.size, 0) }
     for await (const { size } of this.blocks.list(options)) {
       stat.blocks++
       stat.bytes += size

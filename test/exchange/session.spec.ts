@@ -117,4 +117,19 @@ describe('exchange: fetch session', () => {
     assert.equal(alone.signal.aborted, true)
     assert.equal(alone.session.running, false)
   })
+
+  it('shared: a caller whose limit the DAG passes leaves with ContentTooLargeError; the others stay', async () => {
+    const { cid } = await rawBlock('large')
+    const shared = new SharedFetch()
+    shared.session = session(cid, store(new Map(), () => false), shared.signal)
+    const told: number[] = []
+    const capped = shared.attach({ maxBytes: 1000 })
+    const other = shared.attach({ onProgress: (e) => { if (e.type === 'fetch:block') told.push(e.bytes) } })
+    shared.progress({ type: 'fetch:block', blocks: 1, bytes: 600, fetchedBytes: 600, peers: 1, rate: 0 })
+    shared.progress({ type: 'fetch:block', blocks: 2, bytes: 900, fetchedBytes: 900, totalBytes: 5000, peers: 1, rate: 0 })
+    await assert.rejects(capped.result, { name: 'ContentTooLargeError', message: /larger than the 1000 bytes/ })
+    assert.deepEqual(told, [600, 900])
+    assert.equal(shared.session.running, true)
+    void other
+  })
 })

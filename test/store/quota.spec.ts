@@ -8,6 +8,7 @@ import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { Quota } from '../../src/peer/quota.js'
 import { createStore } from '../../src/store/index.js'
 import { startSwarm, stopSwarm, waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -69,6 +70,40 @@ describe('store: quota and LRU eviction', function () {
     const r = await store.evict(1024 * KiB)
     assert.equal(r.removed, 0)
     assert.equal(await store.blocks.has(a), true)
+  })
+
+  it('an eviction asked for while writes run does nothing, so it cannot hold back the writes after it', async () => {
+    const store = createStore(path.join(tmp.dir, 'busy'), { fsync: false })
+    await store.open()
+    const cached = await putRaw(store, 100 * KiB)
+    let endWrite!: () => void
+    const writing = store.withWriteGuard(async () => { await new Promise<void>((resolve) => { endWrite = resolve }) })
+    await pause(10)
+    const busy = await store.evict(0, { unlessBusy: true })
+    assert.equal(busy.busy, true)
+    assert.equal(await store.blocks.has(cached), true)
+    // a second write starts at once: no eviction waits ahead of it
+    let second = false
+    await store.withWriteGuard(async () => { second = true })
+    assert.equal(second, true)
+    endWrite()
+    await writing
+    const done = await store.evict(0, { unlessBusy: true })
+    assert.equal(done.busy, undefined)
+    assert.equal(done.removed, 1)
+  })
+
+  it('counts what pins hold: the room a quota leaves is the quota less pinned content, not less evictable cache', async () => {
+    const store = createStore(path.join(tmp.dir, 'room'), { fsync: false })
+    await store.open()
+    const pinned = await putRaw(store, 100 * KiB)
+    await store.pin(pinned, { name: 'keep', size: 100 * KiB })
+    await putRaw(store, 300 * KiB)
+    const stat = await store.stat()
+    assert.equal(stat.bytes, 400 * KiB)
+    assert.equal(stat.pinnedSize, 100 * KiB)
+    const quota = new Quota({ store, root: tmp.dir, log: () => undefined }, { quota: 1024 * KiB })
+    assert.equal((await quota.room()).free, 924 * KiB)
   })
 
   describe('a peer with a quota', () => {

@@ -56,7 +56,7 @@ function connectError (err: any, addr: string, elapsedMs: number): unknown {
   const message = String(err?.message ?? err).split('\n')[0]
   const prefix = `could not connect to ${addr}`
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError' || /aborted due to timeout|timed out/i.test(message)) {
-    return new ConnectFailedError(`${prefix}: timed out after ${Math.max(1, Math.round(elapsedMs / 1000))} s; is the peer up and reachable at that address?`)
+    return new ConnectFailedError(`${prefix}: timed out after ${Math.max(1, Math.round(elapsedMs / 1000))} s; is the peer up and reachable at that address, and in the same swarm (a private swarm's peers need the same swarm key)?`)
   }
   const other = /Payload identity key (\S+) does not match/.exec(message)?.[1]
   if (other != null) {
@@ -66,5 +66,6 @@ function connectError (err: any, addr: string, elapsedMs: number): unknown {
     return new ConnectFailedError(`${prefix}: the handshake failed (${message}); is a shoal peer of the same swarm (and swarm key) listening there?`)
   }
   if (/ECONNREFUSED/.test(message)) return new ConnectFailedError(`${prefix}: connection refused; is the peer running and listening on that port?`)
+  if (/ECONNRESET/.test(message)) return new ConnectFailedError(`${prefix}: the peer closed the connection during the handshake; is it a shoal peer of the same swarm (a private swarm's peers need the same swarm key)?`)
   return new ConnectFailedError(`${prefix}: ${message}`)
 }
