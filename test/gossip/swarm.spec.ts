@@ -145,4 +145,23 @@ describe('gossip and routing: ten peers in one process', function () {
       }
     }
   })
+
+  it('a replica larger than its announcement said is dropped, not pinned; an honest one beside it is held', async () => {
+    const { CID } = await import('multiformats/cid')
+    const publisher = peers[5]
+    const understated = await publishBytes(publisher, randomBytes(3 * 1024 * KiB), { announce: false })
+    const honest = await publishBytes(publisher, randomBytes(3 * 1024 * KiB), { announce: false })
+    // announced straight through gossipsub: one says 1000 bytes for 3 MiB
+    const topic = topicsOf('local').announce
+    const announce = (cid: string, size: number): Uint8Array => Announce.encode({ cid, name: cid, size, time: Date.now(), tags: ['cdn'], replicas: 0 })
+    await publisher.host?.services.pubsub.publish(topic, announce(understated.cid, 1000))
+    await publisher.host?.services.pubsub.publish(topic, announce(honest.cid, 3 * 1024 * KiB))
+    const replicators = peers.slice(6)
+    await waitFor(async () => (await Promise.all(replicators.map(async p => await p.store.pins.get(CID.parse(honest.cid))))).every(pin => pin?.origin === 'replica'), 60_000, 'the honest replicas')
+    // the fetches of the other stopped at its limit long before 3 MiB
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    for (const p of replicators) {
+      assert.equal(await p.store.pins.get(CID.parse(understated.cid)), undefined, `${p.peerId.toString()} pinned a replica larger than announced`)
+    }
+  })
 })
