@@ -254,7 +254,7 @@ describe('store', () => {
 
   describe('stat', () => {
     it('counts blocks, their bytes and pins', async () => {
-      assert.deepEqual(await store.stat(), { blocks: 0, bytes: 0, pins: 0 })
+      assert.deepEqual(await store.stat(), { blocks: 0, bytes: 0, pins: 0, pinnedSize: 0 })
       const file = await importInto(store, [{ path: 'a.bin', content: bytesOf('a', 3 * MiB) }])
       const small = await importInto(store, [{ path: 'b', content: bytesOf('b', 10) }])
       let bytes = 0
@@ -264,7 +264,7 @@ describe('store', () => {
       }
       await store.pin(file.root, { name: 'a.bin', size: 3 * MiB })
       const stat = await store.stat()
-      assert.deepEqual(stat, { blocks: file.blocks.size + small.blocks.size, bytes, pins: 1 })
+      assert.deepEqual(stat, { blocks: file.blocks.size + small.blocks.size, bytes, pins: 1, pinnedSize: 3 * MiB })
       assert.ok(stat.bytes > 3 * MiB)
     })
   })
