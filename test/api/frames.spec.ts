@@ -8,9 +8,9 @@ import { decodeBytes, decodeEntries, encodeBytes, encodeEntries } from '../../sr
 import { BlockNotFoundError } from '../../src/errors.js'
 import type { Entry } from '../../src/api/frames.js'
 import { bytesOf } from '../helpers/bytes.js'
+import { rejectsNamed } from '../helpers/assert.js'
 
 const MiB = 1024 * 1024
-
 
 async function * chunked (bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let off = 0; off < bytes.byteLength; off += size) yield bytes.subarray(off, off + size)
@@ -74,17 +74,6 @@ async function encoded (entries: Entry[]): Promise<Buffer> {
 /** Split bytes into small pieces, so frames straddle reads */
 async function * dribble (bytes: Uint8Array, size = 7919): AsyncGenerator<Uint8Array> {
   yield * chunked(bytes, size)
-}
-
-async function rejectsNamed (p: Promise<unknown>, name: string, message?: RegExp): Promise<any> {
-  let caught: any
-  await assert.rejects(p, (err: any) => {
-    assert.equal(err.name, name)
-    if (message != null) assert.match(err.message, message)
-    caught = err
-    return true
-  })
-  return caught
 }
 
 describe('api: frames', () => {

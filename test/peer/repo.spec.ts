@@ -9,6 +9,7 @@ import path from 'node:path'
 import { acquireLock, initRepo, loadConfig, loadKey, lockHolder, repoPaths, resolveRepo } from '../../src/peer/repo.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { ChildProcess } from 'node:child_process'
+import { rejectsNamed } from '../helpers/assert.js'
 
 const DEFAULT_CONFIG = new URL('../../../configs/default.json', import.meta.url)
 
@@ -64,16 +65,6 @@ async function waitForState (pid: number, state: string): Promise<void> {
 
 async function readLockFile (root: string): Promise<{ pid: number, started?: string }> {
   return JSON.parse(await fs.readFile(repoPaths(root).lock, 'utf8'))
-}
-
-async function rejectsNamed (p: Promise<unknown>, name: string): Promise<any> {
-  let caught: any
-  await assert.rejects(p, (err: any) => {
-    assert.equal(err.name, name)
-    caught = err
-    return true
-  })
-  return caught
 }
 
 describe('peer: repo', () => {

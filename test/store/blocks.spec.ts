@@ -13,6 +13,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { createStore } from '../../src/store/index.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Store } from '../../src/store/index.js'
+import { rejectsNamed } from '../helpers/assert.js'
 
 const MAX = 64 * 1024
 
@@ -27,13 +28,6 @@ async function filesUnder (dir: string): Promise<string[]> {
     .filter(e => e.isFile())
     .map(e => path.relative(dir, path.join(e.parentPath, e.name)))
     .sort()
-}
-
-async function rejectsNamed (p: Promise<unknown>, name: string): Promise<void> {
-  await assert.rejects(p, (err: any) => {
-    assert.equal(err.name, name)
-    return true
-  })
 }
 
 describe('store: blocks', () => {

@@ -13,6 +13,7 @@ import { createStore } from '../../src/store/index.js'
 import { bytesOf } from '../helpers/bytes.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Store } from '../../src/store/index.js'
+import { rejectsNamed } from '../helpers/assert.js'
 
 const MiB = 1024 * 1024
 
@@ -38,16 +39,6 @@ async function blockCount (store: Store): Promise<number> {
   let n = 0
   for await (const _ of store.blocks.list()) n++
   return n
-}
-
-async function rejectsNamed (p: Promise<unknown>, name: string): Promise<any> {
-  let caught: any
-  await assert.rejects(p, (err: any) => {
-    assert.equal(err.name, name)
-    caught = err
-    return true
-  })
-  return caught
 }
 
 describe('store: pin records', () => {

@@ -15,9 +15,9 @@ import { tmpDir } from '../helpers/tmp.js'
 import type { Store } from '../../src/store/index.js'
 import type { CIDProfile, ImportCandidate } from 'ipfs-unixfs-importer'
 import { bytesOf } from '../helpers/bytes.js'
+import { rejectsNamed } from '../helpers/assert.js'
 
 const MiB = 1024 * 1024
-
 
 const mh = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('hex')
 
@@ -71,13 +71,6 @@ async function storedBlocks (store: Store): Promise<Set<string>> {
   const out = new Set<string>()
   for await (const { cid } of store.blocks.list()) out.add(mh(cid))
   return out
-}
-
-async function rejectsNamed (p: Promise<unknown>, name: string): Promise<void> {
-  await assert.rejects(p, (err: any) => {
-    assert.equal(err.name, name)
-    return true
-  })
 }
 
 describe('store', () => {
