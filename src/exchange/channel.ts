@@ -106,8 +106,13 @@ export class PeerChannel {
   private avgBlock = 0
   private lastDelivery = 0
 
+  /** Asked for nothing until then (ms since the epoch): it said BUSY */
+  pausedUntil = 0
+
+  /** The peer said BUSY: its window is halved and it is paused for BUSY_PAUSE */
   busy (): void {
     this.window = Math.max(1, Math.floor(this.window / 2))
+    this.pausedUntil = Date.now() + BUSY_PAUSE
   }
 
   close (err?: Error): void {
@@ -167,3 +172,6 @@ export function peerIdOf (target: PeerId | Multiaddr): string {
   }
   return target.toString()
 }
+
+/** How long a peer that said BUSY is not asked again, ms */
+export const BUSY_PAUSE = 1000

@@ -29,7 +29,10 @@ export interface ExchangeBlocks {
   getBytes(cid: CID): Promise<Uint8Array>
   /** The block in one buffer, or in the chunks it arrived in, in order */
   put(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<CID>
-  /** Store the block only if its bytes hash to its CID; false, with nothing stored, if not */
+  /**
+   * Store the block only if its bytes hash to its CID; false, with nothing stored, if not. Both
+   * puts throw StoreWriteError when the disk fails (full, read-only, I/O): no peer's fault.
+   */
   putVerified(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<boolean>
 }
 

@@ -2,14 +2,16 @@ import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError, StoreWriteError } from '../errors.js'
 import { No } from './message.js'
-import { MAX_PENDING_WRITES, MAX_WINDOW, REJOIN_GRACE } from '../constants.js'
+import { MAX_PENDING_WRITES, MAX_WINDOW } from '../constants.js'
 import { DownloadGate } from './download-gate.js'
 import { Lacks } from './lacks.js'
+import { PeerWait } from './peer-wait.js'
 import { BlockWaiters } from './waiters.js'
 import { FetchStats } from './fetch-stats.js'
 import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
+import { BUSY_PAUSE } from './channel.js'
 import type { PeerChannel } from './channel.js'
 import type { Job } from './work-queue.js'
 import type { BlockBytes } from './response-reader.js'
@@ -41,7 +43,6 @@ export class FetchSession {
   private readonly init: SessionInit
   private readonly peers = new Map<string, PeerChannel>()
   private readonly lacks = new Lacks()
-  private readonly pausedUntil = new Map<string, number>()
   private readonly work = new WorkQueue()
   private readonly done = new Set<string>()
   private readonly waiters = new BlockWaiters()
@@ -59,14 +60,8 @@ export class FetchSession {
   /** Settles when every block of the DAG is in the store */
   readonly result: Promise<FetchResult>
   private readonly stats: FetchStats
-  /** Whether more peers may still join; when false and no peer can serve a block, the fetch fails */
-  private providersPending = true
-  /** Peers named by later callers, still being dialled */
-  private peersExpected = 0
-  /** Set once a peer has served in this session; losing all of them then waits REJOIN_GRACE for another */
-  private hadPeer = false
-  private graceTimer?: ReturnType<typeof setTimeout>
-  private graceOver = false
+  /** When the session may give up for want of peers */
+  private readonly peerWait = new PeerWait(() => { this.check() })
 
   constructor (init: SessionInit) {
     this.init = init
@@ -91,10 +86,7 @@ export class FetchSession {
       return
     }
     this.peers.set(channel.peerId, channel)
-    this.hadPeer = true
-    clearTimeout(this.graceTimer)
-    this.graceTimer = undefined
-    this.graceOver = false
+    this.peerWait.joined()
     channel.onClose((err) => { this.removePeer(channel, err) })
     this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, joined: true, peers: this.peers.size })
     this.schedule()
@@ -102,8 +94,7 @@ export class FetchSession {
 
   /** No more peers will join (all known providers were asked) */
   providersDone (): void {
-    this.providersPending = false
-    this.check()
+    this.peerWait.providersDone()
   }
 
   /**
@@ -111,14 +102,7 @@ export class FetchSession {
    * not give up for want of peers until the returned function is called
    */
   expectPeer (): () => void {
-    this.peersExpected++
-    let called = false
-    return () => {
-      if (called) return
-      called = true
-      this.peersExpected--
-      this.check()
-    }
+    return this.peerWait.expect()
   }
 
   /** The DAG's root */
@@ -210,7 +194,7 @@ export class FetchSession {
     const now = Date.now()
     const peers = [...this.peers.values()].sort((a, b) => b.window - a.window)
     for (const peer of peers) {
-      if ((this.pausedUntil.get(peer.peerId) ?? 0) > now) continue
+      if (peer.pausedUntil > now) continue
       while (peer.inflight < peer.window) {
         if (!this.gate.allows()) break
         const job = this.nextFor(peer)
@@ -265,8 +249,7 @@ export class FetchSession {
         // nothing to do
       } else if (res.no?.reason === No.Reason.BUSY) {
         peer.busy()
-        this.pausedUntil.set(peer.peerId, Date.now() + 1000)
-        setTimeout(() => { this.schedule() }, 1000).unref()
+        setTimeout(() => { this.schedule() }, BUSY_PAUSE).unref()
         this.requeue(job)
       } else if (res.no?.reason === No.Reason.CANCELLED) {
         // another peer won the end-game race
@@ -307,7 +290,7 @@ export class FetchSession {
     } else {
       this.receiving.add(job.key)
       try {
-        good = stored = await this.init.blocks.putVerified(job.cid, block.chunks).catch((err) => { throw StoreWriteError.from(`block ${job.cid}`, err) })
+        good = stored = await this.init.blocks.putVerified(job.cid, block.chunks)
       } finally {
         this.receiving.delete(job.key)
       }
@@ -338,7 +321,7 @@ export class FetchSession {
       // the copy that was being stored turned out bad: this good one is stored instead
       this.receiving.add(job.key)
       try {
-        await this.init.blocks.put(job.cid, block.chunks).catch((err) => { throw StoreWriteError.from(`block ${job.cid}`, err) })
+        await this.init.blocks.put(job.cid, block.chunks)
       } finally {
         this.receiving.delete(job.key)
       }
@@ -385,14 +368,9 @@ export class FetchSession {
       this.finish()
       return
     }
-    if (this.providersPending || this.peersExpected > 0) return
+    if (this.peerWait.waiting) return
     if (this.peers.size === 0) {
-      // every peer left mid-fetch (killed, restarted, disconnected): peers that connect again
-      // join through the exchange, so wait a while for one before giving up
-      if (this.hadPeer && !this.graceOver) {
-        this.graceTimer ??= setTimeout(() => { this.graceTimer = undefined; this.graceOver = true; this.check() }, REJOIN_GRACE)
-        return
-      }
+      if (!this.peerWait.giveUpWithoutPeers()) return
       this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; no peer asked (connected, named with --from, or found in the DHT) has it or could be reached; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }
@@ -401,11 +379,16 @@ export class FetchSession {
     if (missing != null) this.fail(new BlockNotFoundError(`no peer in the session has block ${missing.cid} of ${this.init.root}`))
   }
 
-  private finish (): void {
+  /** Stop asking: timers off, every peer's channel closed */
+  private end (): void {
     this.finished = true
-    clearTimeout(this.graceTimer)
+    this.peerWait.stop()
     this.gate.stop()
     for (const peer of this.peers.values()) peer.close()
+  }
+
+  private finish (): void {
+    this.end()
     this.init.onProgress?.(this.stats.doneEvent())
     // every block of the DAG is done, and its waiters woken: any left wait for a block outside it
     this.waiters.failAll(new BlockNotFoundError(`the fetch of ${this.init.root} ended without the block asked for: it is not part of that DAG`))
@@ -414,11 +397,8 @@ export class FetchSession {
 
   fail (err: Error): void {
     if (this.finished) return
-    this.finished = true
-    clearTimeout(this.graceTimer)
-    this.gate.stop()
     this.error = err
-    for (const peer of this.peers.values()) peer.close()
+    this.end()
     this.waiters.failAll(err)
     this.rejectDone(err)
   }

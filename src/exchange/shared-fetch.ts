@@ -39,15 +39,17 @@ export class SharedFetch {
 
   /** The session's progress, told to every caller; one whose limit it passes leaves */
   readonly progress = (event: FetchProgressEvent): void => {
-    for (const caller of [...this.callers]) {
-      if (event.type === 'fetch:block' && caller.maxBytes != null) {
-        const size = Math.max(event.bytes, event.totalBytes ?? 0)
-        if (size > caller.maxBytes) {
-          caller.leave(new ContentTooLargeError(`${this.session.root} is larger than the ${caller.maxBytes} bytes this fetch allows (${size} bytes so far)`))
-          continue
-        }
+    let over: Caller[] | undefined
+    for (const caller of this.callers) {
+      if (event.type === 'fetch:block' && caller.maxBytes != null && Math.max(event.bytes, event.totalBytes ?? 0) > caller.maxBytes) {
+        (over ??= []).push(caller)
+        continue
       }
       caller.onProgress?.(event)
+    }
+    // left after the loop, which leaving changes
+    for (const caller of over ?? []) {
+      caller.leave(new ContentTooLargeError(`${this.session.root} is larger than the ${caller.maxBytes} bytes this fetch allows`))
     }
   }
 

@@ -6,7 +6,7 @@ import { base32 } from 'multiformats/bases/base32'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { BlockNotFoundError, BlockTooLargeError } from '../errors.js'
+import { BlockNotFoundError, BlockTooLargeError, StoreWriteError } from '../errors.js'
 import { directView } from './aligned.js'
 import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
 import { verifies } from './verify.js'
@@ -132,6 +132,10 @@ export class FsBlocks implements Blockstore {
       this.unsyncedShards.add(shard)
       renamed = true
       return cid
+    } catch (err) {
+      // the disk's failure (full, read-only, I/O) is named as such; a streamed value's own
+      // errors are its source's
+      throw val instanceof Uint8Array || Array.isArray(val) ? StoreWriteError.from(`block ${cid}`, err) : err
     } finally {
       if (!renamed) await fs.rm(tmp, { force: true })
     }
@@ -202,7 +206,7 @@ export class FsBlocks implements Blockstore {
     if (chunks.length === 1 && cid.multihash.code === sha256.code) {
       this.checkSize(cid, chunks[0].byteLength)
       const tmp = this.tmpName()
-      const outcome = await this.putDirect(tmp, this.pathOf(cid), chunks[0], cid.multihash.digest)
+      const outcome = await this.putDirect(tmp, this.pathOf(cid), chunks[0], cid.multihash.digest).catch((err) => { throw StoreWriteError.from(`block ${cid}`, err) })
       if (outcome === 'mismatch') return false
       if (outcome === 'stored') return true
     }
