@@ -118,6 +118,14 @@ export class DaemonNotRunningError extends ShoalError {
   }
 }
 
+/** A daemon holds the repo but has not served its control API in the time a command waits */
+export class DaemonNotReadyError extends ShoalError {
+  override readonly status = 503
+  constructor (repo: string, pid: number, what: string) {
+    super(`${what} needs the daemon of repo ${repo} (pid ${pid}), which has not served its control API yet: see its log, or try again once it prints "ready"`)
+  }
+}
+
 export class ListenError extends ShoalError {}
 
 export class ApiUnreachableError extends ShoalError {

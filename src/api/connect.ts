@@ -1,17 +1,28 @@
 import fs from 'node:fs/promises'
-import { createPeer, isInitialized, lockHolder, repoPaths, resolveRepo } from '../peer/index.js'
-import { DaemonNotRunningError, RepoNotInitializedError } from '../errors.js'
+import { isInitialized, lockOwner, repoPaths, resolveRepo } from '../peer/repo.js'
+import { DaemonNotReadyError, DaemonNotRunningError, RepoNotInitializedError } from '../errors.js'
 import { createApiClient } from './client.js'
 import type { ShoalApi } from './types.js'
 
+/**
+ * What a command needs of the repo when no daemon serves it: `daemon`, a running daemon only;
+ * `read`, the repo opened in process for reading, without its lock; `write`, the repo opened in
+ * process under its lock, excluding a daemon and other writers
+ */
+export type RepoAccess = 'daemon' | 'read' | 'write'
+
 export interface OpenApiOptions {
   repo?: string
-  /**
-   * Whether the command can run on the repo directly when no daemon runs; when false and none
-   * runs, `what` names the command in the DaemonNotRunningError
-   */
-  offline: boolean
+  access: RepoAccess
+  /** The command, named in the DaemonNotRunningError when it needs a daemon and none runs */
   what: string
+  /**
+   * How long to wait for a daemon that holds the repo but does not serve its API yet (starting)
+   * @default 10 s
+   */
+  startWaitMs?: number
+  /** Called once when the command starts waiting for a starting daemon */
+  onWait?(pid: number): void
 }
 
 export interface OpenedApi {
@@ -22,35 +33,62 @@ export interface OpenedApi {
   close(): Promise<void>
 }
 
-/** The daemon's API address and token, when a live daemon holds the repo */
+/** How long a command waits for a starting daemon's API by default */
+const DAEMON_START_WAIT_MS = 10_000
+/** How often it looks for the API meanwhile */
+const DAEMON_POLL_MS = 50
+
+/** The daemon's API address and token, when a live daemon holds the repo and serves it */
 export async function daemonAddress (repo: string): Promise<{ address: string, token: string, pid: number } | undefined> {
-  const pid = await lockHolder(repo)
-  if (pid == null) return undefined
+  return (await daemonState(repo)).serving
+}
+
+interface DaemonState {
+  serving?: { address: string, token: string, pid: number }
+  /** A daemon holds the repo but its API is not written yet: it is starting (or stopping) */
+  starting?: number
+}
+
+async function daemonState (repo: string): Promise<DaemonState> {
+  const owner = await lockOwner(repo)
+  if (owner == null) return {}
   const paths = repoPaths(repo)
   try {
     const address = (await fs.readFile(paths.api, 'utf8')).trim()
     const token = (await fs.readFile(paths.token, 'utf8')).trim()
-    if (address === '' || token === '') return undefined
-    return { address, token, pid }
-  } catch {
-    return undefined
-  }
+    if (address !== '' && token !== '') return { serving: { address, token, pid: owner.pid } }
+  } catch {}
+  return owner.role === 'daemon' ? { starting: owner.pid } : {}
 }
 
 /**
  * The `ShoalApi` a CLI command should use: the running daemon of the repo if there is one,
- * otherwise (for commands that can run offline) the repo opened in process.
+ * otherwise (for commands that can run offline) the repo opened in process. A daemon that holds
+ * the repo but is still starting is waited for, rather than raced for the repo.
  */
 export async function openApi (options: OpenApiOptions): Promise<OpenedApi> {
   const repo = resolveRepo(options.repo)
   if (!await isInitialized(repo)) throw new RepoNotInitializedError(repo)
-  const daemon = await daemonAddress(repo)
-  if (daemon != null) {
-    const client = createApiClient({ address: daemon.address, token: daemon.token })
+  let state = await daemonState(repo)
+  if (state.starting != null) {
+    options.onWait?.(state.starting)
+    const deadline = Date.now() + (options.startWaitMs ?? DAEMON_START_WAIT_MS)
+    while (state.starting != null && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, DAEMON_POLL_MS))
+      state = await daemonState(repo)
+    }
+  }
+  if (state.serving != null) {
+    const client = createApiClient({ address: state.serving.address, token: state.serving.token })
     return { api: client, remote: true, repo, close: async () => { client.close() } }
   }
-  if (!options.offline) throw new DaemonNotRunningError(repo, options.what)
-  const peer = await createPeer({ repo, online: false })
+  if (options.access === 'daemon') {
+    if (state.starting != null) throw new DaemonNotReadyError(repo, state.starting, options.what)
+    throw new DaemonNotRunningError(repo, options.what)
+  }
+  // the peer's code is loaded only by commands that open the repo themselves
+  const { createPeer } = await import('../peer/index.js')
+  const peer = await createPeer({ repo, online: false, readOnly: options.access === 'read' })
   try {
     await peer.start()
   } catch (err) {

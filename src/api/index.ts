@@ -8,7 +8,7 @@ export type { ApiServer, ApiServerInit } from './server.js'
 export { createApiClient } from './client.js'
 export type { ApiClientInit } from './client.js'
 export { openApi, daemonAddress } from './connect.js'
-export type { OpenApiOptions, OpenedApi } from './connect.js'
+export type { OpenApiOptions, OpenedApi, RepoAccess } from './connect.js'
 export { startDaemon } from './daemon.js'
 export type { Daemon, DaemonInit } from './daemon.js'
 /** Entries of a file or directory on disk, ready for `ShoalApi.publish` */

@@ -1,6 +1,4 @@
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
 import { ShoalError } from '../errors.js'
 import type { PinInfo } from '../api/types.js'
 
@@ -36,6 +34,8 @@ export function progressBar (globals: Globals, total: number | undefined, label:
   if (globals.json === true || process.stderr.isTTY !== true) {
     return { update () {}, stop () {} }
   }
+  // loaded only when a bar is shown: most runs have no terminal to show it on
+  const cliProgress: typeof import('cli-progress') = createRequire(import.meta.url)('cli-progress')
   const started = Date.now()
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
@@ -71,6 +71,8 @@ export function formatBytes (n: number): string {
  */
 export async function toStdout (source: AsyncIterable<Uint8Array>): Promise<void> {
   try {
+    const { Readable } = await import('node:stream')
+    const { pipeline } = await import('node:stream/promises')
     await pipeline(Readable.from(source), process.stdout)
   } catch (err: any) {
     if (err?.code !== 'EPIPE') throw err

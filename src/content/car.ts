@@ -11,7 +11,7 @@ import { identity } from 'multiformats/hashes/identity'
 import * as varint from 'uint8-varint'
 import { InvalidCarError, PathNotFoundError } from '../errors.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
-import type { ContentPath } from './export.js'
+import type { ContentPath } from './path.js'
 import type { CID } from 'multiformats/cid'
 
 /** Where export reads blocks from */

@@ -1,39 +1,11 @@
 import { exporter } from 'ipfs-unixfs-exporter'
-import { CID } from 'multiformats/cid'
-import { InvalidCIDError, InvalidPathError, PathNotFoundError } from '../errors.js'
+import { InvalidPathError, PathNotFoundError } from '../errors.js'
+import type { ContentPath } from './path.js'
+import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 
 type Blocks = Pick<Blockstore, 'get'>
-
-/** A CID and a path of names inside its DAG */
-export interface ContentPath {
-  cid: CID
-  segments: string[]
-}
-
-/**
- * Parse `CID`, `CID/a/b` or `/ipfs/CID/a/b`. Segments that could climb out of the DAG (`.`,
- * `..`) or are empty are refused, so no path names anything but a link in the DAG.
- */
-export function parseContentPath (input: string): ContentPath {
-  let s = input.trim()
-  if (s.startsWith('/ipfs/')) s = s.slice('/ipfs/'.length)
-  const [first, ...rest] = s.split('/')
-  let cid: CID
-  try {
-    cid = CID.parse(first ?? '')
-  } catch {
-    throw new InvalidCIDError(first ?? input)
-  }
-  const segments = rest.filter((seg, i) => !(seg === '' && i === rest.length - 1))
-  for (const seg of segments) {
-    if (seg === '' || seg === '.' || seg === '..') {
-      throw new InvalidPathError(`invalid path "${input}": empty, "." and ".." segments are not allowed`)
-    }
-  }
-  return { cid, segments }
-}
 
 function pathString (p: ContentPath): string {
   return [p.cid.toString(), ...p.segments].join('/')

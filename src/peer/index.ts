@@ -6,7 +6,7 @@ import { acquireLock, loadConfig, loadKey, resolveRepo } from './repo.js'
 import { ShoalPeer } from './peer.js'
 import type { Config } from './config.js'
 
-export { resolveRepo, initRepo, repoPaths, isInitialized, lockHolder, loadConfig } from './repo.js'
+export { resolveRepo, initRepo, repoPaths, isInitialized, lockHolder, lockOwner, loadConfig } from './repo.js'
 export type { RepoPaths } from './repo.js'
 export { parseConfig, validateConfig, parseHostPort, isLoopback, swarmConfigText, CONFIGS_DIR } from './config.js'
 export type { Config } from './config.js'
@@ -25,17 +25,35 @@ export interface PeerInit {
   online?: boolean
   /** Changes to the repo's config for this run only (command-line overrides) */
   override?(config: Config): Config
+  /**
+   * Open an offline peer for reading only: no lock is taken, so a daemon starting or a command
+   * writing meanwhile is never held up; nothing in the repo is changed (no config written back,
+   * no leftovers of a crash cleared). Only the reading commands may be called.
+   * @default false
+   */
+  readOnly?: boolean
 }
 
 /**
- * Open a repo as a peer: takes the repo lock (so no other process writes it), loads and checks
- * the config and identity. Call `start()` before use and `stop()` after, which releases the lock.
+ * How long a starting daemon waits for a command holding the repo's lock (an offline `publish`,
+ * `gc`, `pin`) to finish before it gives up
+ */
+const DAEMON_LOCK_WAIT_MS = 5000
+
+/**
+ * Open a repo as a peer: takes the repo lock (so no other process writes it; a daemon waits a
+ * few seconds for a command that holds it), loads and checks the config and identity. Call
+ * `start()` before use and `stop()` after, which releases the lock.
  */
 export async function createPeer (init: PeerInit = {}): Promise<ShoalPeer> {
   const root = resolveRepo(init.repo)
-  let config = await loadConfig(root)
+  const online = init.online === true
+  const readOnly = !online && init.readOnly === true
+  let config = await loadConfig(root, { save: !readOnly })
   const privateKey = await loadKey(root)
   if (init.override != null) config = init.override(config)
-  const lock = await acquireLock(root)
-  return new ShoalPeer({ root, config, privateKey, lock, online: init.online === true })
+  const lock = readOnly
+    ? { release: async () => {} }
+    : await acquireLock(root, online ? { role: 'daemon', waitMs: DAEMON_LOCK_WAIT_MS } : { role: 'command' })
+  return new ShoalPeer({ root, config, privateKey, lock, online, readOnly })
 }

@@ -34,6 +34,8 @@ export interface PeerComponents {
   privateKey: PrivateKey
   lock: RepoLock
   online: boolean
+  /** Opened for reading only, without the lock: the store is opened as it is */
+  readOnly?: boolean
 }
 
 /**
@@ -102,7 +104,7 @@ export class ShoalPeer implements ShoalApi {
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.store.open()
+    await this.store.open({ readOnly: this.components.readOnly === true })
     if (this.components.online) {
       // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
       const { createHost } = await import('../host/index.js')

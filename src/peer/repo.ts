@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import writeFileAtomic from 'write-file-atomic'
 import { DEFAULT_REPO_DIRNAME, REPO_ENV } from '../constants.js'
 import { InvalidConfigError, RepoExistsError, RepoLockedError, RepoNotInitializedError } from '../errors.js'
@@ -71,6 +70,7 @@ export async function initRepo (root: string, options: { configText?: string } =
   const configText = options.configText ?? await defaultConfigText()
   parseConfig(configText, 'the config template')
   await fs.mkdir(root, { recursive: true, mode: 0o700 })
+  const { generateKeyPair, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
   const key = await generateKeyPair('Ed25519')
   await writeFileAtomic(paths.key, Buffer.from(privateKeyToProtobuf(key)), { mode: 0o600, fsync: true })
   // written last: its presence marks the repo as initialized
@@ -78,7 +78,11 @@ export async function initRepo (root: string, options: { configText?: string } =
   return { key }
 }
 
-export async function loadConfig (root: string): Promise<Config> {
+/**
+ * The repo's config. A config from an earlier shoal gains the keys added since, with their
+ * defaults, and (unless `save` is false, for readers that hold no lock) is written back.
+ */
+export async function loadConfig (root: string, options: { save?: boolean } = {}): Promise<Config> {
   const file = repoPaths(root).config
   let text: string
   try {
@@ -87,8 +91,8 @@ export async function loadConfig (root: string): Promise<Config> {
     if (err.code === 'ENOENT') throw new RepoNotInitializedError(root)
     throw new InvalidConfigError(`cannot read ${file}: ${err.message}`)
   }
-  // a config from an earlier shoal gains the keys added since, with their defaults, and is
-  // written back so the user sees them; a config that is not JSON is left for parseConfig to name
+  // written back so the user sees the new keys; a config that is not JSON is left for
+  // parseConfig to name
   let raw: unknown
   try {
     raw = JSON.parse(text)
@@ -98,6 +102,7 @@ export async function loadConfig (root: string): Promise<Config> {
   const added = addMissingDefaults(raw, JSON.parse(await defaultConfigText()))
   if (added.length > 0) {
     const config = validateConfig(raw, file)
+    if (options.save === false) return config
     await writeFileAtomic(file, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, fsync: true })
     return config
   }
@@ -113,6 +118,8 @@ export async function loadKey (root: string): Promise<PrivateKey> {
     if (err.code === 'ENOENT') throw new RepoNotInitializedError(root)
     throw err
   }
+  // the keys' code is loaded only by what needs the identity, not by every command that opens the repo
+  const { privateKeyFromProtobuf } = await import('@libp2p/crypto/keys')
   try {
     return privateKeyFromProtobuf(bytes)
   } catch {
@@ -120,52 +127,104 @@ export async function loadKey (root: string): Promise<PrivateKey> {
   }
 }
 
+/** Who holds a lock: a daemon (which will serve the control API once it is up) or a command */
+export type LockRole = 'daemon' | 'command'
+
 /** The owner of a lock: a process, told apart from a later one that reused its pid */
 interface LockOwner {
   pid: number
   /** The process's start time from /proc, where there is one */
   started?: string
+  /** Absent in locks written before roles were recorded: taken as a command */
+  role?: LockRole
 }
 
 export interface RepoLock {
   release(): Promise<void>
 }
 
+export interface AcquireLockOptions {
+  /** @default 'command' */
+  role?: LockRole
+  /**
+   * How long to wait for a live holder to let go before failing with RepoLockedError: a daemon
+   * waits out a short-lived command rather than failing its start
+   * @default 0
+   */
+  waitMs?: number
+}
+
+/** How often a waiting process looks at the lock again */
+const LOCK_POLL_MS = 50
+
 /**
  * Take the repo's lock, so two processes never write one repo at once. A lock left by a process
  * that no longer runs (killed, crashed) is taken over.
  */
-export async function acquireLock (root: string): Promise<RepoLock> {
+export async function acquireLock (root: string, options: AcquireLockOptions = {}): Promise<RepoLock> {
   const file = repoPaths(root).lock
-  const me: LockOwner = { pid: process.pid, started: await startTimeOf(process.pid) }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await fs.writeFile(file, JSON.stringify(me), { flag: 'wx', mode: 0o600 })
+  const me: LockOwner = { pid: process.pid, started: await startTimeOf(process.pid), role: options.role ?? 'command' }
+  const deadline = Date.now() + (options.waitMs ?? 0)
+  let staleRemoved = 0
+  while (true) {
+    if (await createWhole(file, JSON.stringify(me))) {
       return {
         release: async () => {
           const owner = await readLock(file)
           if (owner?.pid === me.pid) await fs.rm(file, { force: true })
         }
       }
-    } catch (err: any) {
-      if (err.code !== 'EEXIST') throw err
     }
     const owner = await readLock(file)
     // our own pid with our start time means this process already holds the lock; the same
     // pid with another start time was an earlier process, now gone
     if (owner != null && await isAlive(owner)) {
-      throw new RepoLockedError(root, owner.pid)
+      if (owner.pid === me.pid || Date.now() >= deadline) throw new RepoLockedError(root, owner.pid)
+      await new Promise(resolve => setTimeout(resolve, LOCK_POLL_MS))
+      continue
     }
     // stale: its owner is gone
+    if (++staleRemoved > 3) throw new RepoLockedError(root, -1)
     await fs.rm(file, { force: true })
   }
-  throw new RepoLockedError(root, -1)
+}
+
+/**
+ * Create `file` holding `text`, or return false when it exists. The text is written under
+ * another name and linked into place, so no reader ever sees the file empty (and takes it for a
+ * lock whose owner is gone).
+ */
+async function createWhole (file: string, text: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}.tmp`
+  await fs.writeFile(tmp, text, { mode: 0o600 })
+  try {
+    await fs.link(tmp, file)
+    return true
+  } catch (err: any) {
+    if (err.code === 'EEXIST') return false
+    if (err.code !== 'EPERM' && err.code !== 'ENOTSUP' && err.code !== 'EOPNOTSUPP') throw err
+  } finally {
+    await fs.rm(tmp, { force: true })
+  }
+  // a file system without hard links: an exclusive create, whose content follows a moment later
+  try {
+    await fs.writeFile(file, text, { flag: 'wx', mode: 0o600 })
+    return true
+  } catch (err: any) {
+    if (err.code === 'EEXIST') return false
+    throw err
+  }
 }
 
 /** The pid holding the lock, when it is alive */
 export async function lockHolder (root: string): Promise<number | undefined> {
+  return (await lockOwner(root))?.pid
+}
+
+/** The live process holding the lock and its role */
+export async function lockOwner (root: string): Promise<{ pid: number, role: LockRole } | undefined> {
   const owner = await readLock(repoPaths(root).lock)
-  if (owner != null && await isAlive(owner)) return owner.pid
+  if (owner != null && await isAlive(owner)) return { pid: owner.pid, role: owner.role === 'daemon' ? 'daemon' : 'command' }
   return undefined
 }
 

@@ -85,7 +85,11 @@ export interface StoreStat {
 export interface Store {
   readonly blocks: FsBlocks
   readonly pins: Pins
-  open(): Promise<void>
+  /**
+   * Ready the store: clears what a crash left half-written (temporary blocks and pin records).
+   * With `readOnly`, for a reader that holds no lock, nothing is changed: a writer may be running.
+   */
+  open(options?: { readOnly?: boolean }): Promise<void>
   /**
    * Pin a root whose whole DAG is in the store; throws BlockNotFoundError naming the first
    * missing block otherwise
@@ -137,7 +141,8 @@ class DiskStore implements Store {
     this.gcLock = createMortice({ singleProcess: true })
   }
 
-  async open (): Promise<void> {
+  async open (options: { readOnly?: boolean } = {}): Promise<void> {
+    if (options.readOnly === true) return
     await this.blocks.open()
     await this.pins.open()
   }

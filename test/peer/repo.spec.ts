@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { acquireLock, initRepo, loadConfig, loadKey, lockHolder, repoPaths, resolveRepo } from '../../src/peer/repo.js'
+import { acquireLock, initRepo, loadConfig, loadKey, lockHolder, lockOwner, repoPaths, resolveRepo } from '../../src/peer/repo.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { ChildProcess } from 'node:child_process'
 import { rejectsNamed } from '../helpers/assert.js'
@@ -63,7 +63,7 @@ async function waitForState (pid: number, state: string): Promise<void> {
   }
 }
 
-async function readLockFile (root: string): Promise<{ pid: number, started?: string }> {
+async function readLockFile (root: string): Promise<{ pid: number, started?: string, role?: string }> {
   return JSON.parse(await fs.readFile(repoPaths(root).lock, 'utf8'))
 }
 
@@ -174,7 +174,7 @@ describe('peer: repo', () => {
 
     it('writes a lock naming this process, and release removes it', async () => {
       const lock = await acquireLock(root)
-      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid) })
+      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid), role: 'command' })
       assert.equal(await lockHolder(root), process.pid)
       await lock.release()
       await assert.rejects(fs.access(repoPaths(root).lock))
@@ -193,7 +193,7 @@ describe('peer: repo', () => {
     it('a lock naming this pid with another start time was an earlier process, and is taken over', async () => {
       await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: process.pid, started: '1' }))
       const lock = await acquireLock(root)
-      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid) })
+      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid), role: 'command' })
       await lock.release()
     })
 
@@ -261,7 +261,51 @@ describe('peer: repo', () => {
 
       assert.equal(await lockHolder(root), undefined, 'a zombie holds no lock')
       const lock = await acquireLock(root)
-      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid) })
+      assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid), role: 'command' })
+      await lock.release()
+    })
+
+    it('records the holder\'s role: a daemon, or a command (also for locks written without one)', async () => {
+      const lock = await acquireLock(root, { role: 'daemon' })
+      assert.equal((await readLockFile(root)).role, 'daemon')
+      assert.deepEqual(await lockOwner(root), { pid: process.pid, role: 'daemon' })
+      await lock.release()
+      child = await spawned('sleep', ['30'])
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify({ pid: child.pid, started: await startTime(child.pid as number) }))
+      assert.deepEqual(await lockOwner(root), { pid: child.pid, role: 'command' })
+    })
+
+    it('with waitMs, waits for a live holder to let go and then takes the lock', async () => {
+      child = await spawned('sleep', ['30'])
+      const owner = { pid: child.pid as number, started: await startTime(child.pid as number) }
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify(owner))
+      // the holder lets go 300 ms from now, as a short command would
+      const released = setTimeout(() => { void fs.rm(repoPaths(root).lock, { force: true }) }, 300)
+      try {
+        await rejectsNamed(acquireLock(root), 'RepoLockedError')
+        const lock = await acquireLock(root, { role: 'daemon', waitMs: 5000 })
+        assert.deepEqual(await readLockFile(root), { pid: process.pid, started: await startTime(process.pid), role: 'daemon' })
+        await lock.release()
+      } finally {
+        clearTimeout(released)
+      }
+    })
+
+    it('with waitMs, still fails with RepoLockedError once the wait is over', async () => {
+      child = await spawned('sleep', ['30'])
+      const owner = { pid: child.pid as number, started: await startTime(child.pid as number) }
+      await fs.writeFile(repoPaths(root).lock, JSON.stringify(owner))
+      const started = Date.now()
+      const err = await rejectsNamed(acquireLock(root, { role: 'daemon', waitMs: 300 }), 'RepoLockedError')
+      assert.ok(Date.now() - started >= 300, 'it waited')
+      assert.match(err.message, new RegExp(`process ${owner.pid}\\b`))
+      assert.deepEqual(await readLockFile(root), owner, 'the lock is left alone')
+    })
+
+    it('leaves no temporary file beside the lock', async () => {
+      const lock = await acquireLock(root)
+      await rejectsNamed(acquireLock(root), 'RepoLockedError')
+      assert.deepEqual((await fs.readdir(root)).filter(f => f.startsWith('repo.lock')), ['repo.lock'])
       await lock.release()
     })
 

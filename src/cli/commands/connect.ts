@@ -1,5 +1,3 @@
-import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidArgumentError, ShoalError } from '../../errors.js'
 import { withApi } from '../context.js'
 import { printResult } from '../output.js'
@@ -11,8 +9,8 @@ class ConnectFailedError extends ShoalError {}
 export function register (program: Command): void {
   program.command('connect <multiaddr>')
     .description('dial a peer by multiaddr ending in /p2p/<peer id> (needs a running daemon)')
-    .action(withApi('connect', false, async (api, globals, [addr = '']) => {
-      const id = peerIdOf(addr)
+    .action(withApi('connect', 'daemon', async (api, globals, [addr = '']) => {
+      const id = await peerIdOf(addr)
       if (id != null && id === (await api.id()).peerId) {
         throw new ConnectFailedError(`could not connect to ${addr}: that is this peer's own address`)
       }
@@ -31,7 +29,9 @@ export function register (program: Command): void {
  * The peer id in a multiaddr's /p2p/ part; a part that is no peer id is bad input, said here
  * rather than failing inside the dial. An unparsable multiaddr is left to the daemon to report.
  */
-function peerIdOf (addr: string): string | undefined {
+async function peerIdOf (addr: string): Promise<string | undefined> {
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const { peerIdFromString } = await import('@libp2p/peer-id')
   let id: string | undefined
   try {
     id = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value

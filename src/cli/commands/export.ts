@@ -1,11 +1,6 @@
-import fs from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { UsageError } from '../../errors.js'
 import { withApi } from '../context.js'
 import { formatBytes, printResult, toStdout } from '../output.js'
-import { checkOutput, outputError, siblingOf } from '../write-tree.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -13,10 +8,11 @@ export function register (program: Command): void {
     .description('write the DAG of a CID (or CID/path) as a CAR file, to stdout or -o FILE')
     .option('-o, --output <file>', 'write the CAR to this file (replaced only once the CAR is whole)')
     .option('--scope <scope>', 'all (the whole DAG, default), entity (a file, or a directory\'s own block) or block', 'all')
-    .action(withApi('export', true, async (api, globals, [target]) => {
+    .action(withApi('export', 'read', async (api, globals, [target]) => {
       const scope = String(globals.scope)
       if (scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new UsageError(`invalid --scope "${scope}": use all, entity or block`)
       const out: string | undefined = globals.output
+      const { checkOutput, outputError, siblingOf } = await import('../write-tree.js')
       if (out == null && process.stdout.isTTY === true) {
         throw new UsageError('refusing to write a CAR to a terminal: redirect stdout (shoal export CID > file.car) or pass -o FILE')
       }
@@ -34,6 +30,10 @@ export function register (program: Command): void {
         return
       }
       // a partial CAR never takes the output's name
+      const fs = await import('node:fs')
+      const { rename, rm } = await import('node:fs/promises')
+      const { Readable } = await import('node:stream')
+      const { pipeline } = await import('node:stream/promises')
       const tmp = siblingOf(out, 'tmp')
       try {
         await pipeline(Readable.from(source), fs.createWriteStream(tmp, { flags: 'wx' }))

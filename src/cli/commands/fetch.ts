@@ -1,6 +1,5 @@
 import { collect, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
-import { checkOutput, writeTree } from '../write-tree.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -10,8 +9,9 @@ export function register (program: Command): void {
     .option('-o, --output <path>', 'then write the file or tree to this path')
     .option('--force', 'with -o, replace what is already at the output path, once the new content is complete')
     .option('--name <name>', 'name to pin it by')
-    .action(withApi('fetch', false, async (api, globals, [cid]) => {
+    .action(withApi('fetch', 'daemon', async (api, globals, [cid]) => {
       const force = globals.force === true
+      const { checkOutput, writeTree } = await import('../write-tree.js')
       // refuse an output path before fetching, not after the fetch and pin are done
       if (globals.output != null) await checkOutput(globals.output, { force })
       let bar: ReturnType<typeof progressBar> | undefined

@@ -1,10 +1,8 @@
 import fs from 'node:fs/promises'
-import { initRepo, resolveRepo, swarmConfigText } from '../../api/index.js'
 import { InvalidArgumentError, UsageError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
 export function register (program: Command): void {
   program.command('init')
@@ -13,6 +11,9 @@ export function register (program: Command): void {
     .option('--swarm <name>', 'start from a swarm\'s config: local, public, or another name from configs/')
     .action(async (opts: { config?: string, swarm?: string }, ...rest: any[]) => {
       const globals = globalsOf(rest)
+      const { initRepo, resolveRepo } = await import('../../peer/repo.js')
+      const { swarmConfigText } = await import('../../peer/config.js')
+      const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
       const repo = resolveRepo(globals.repo)
       let configText: string | undefined
       if (opts.config != null && opts.swarm != null) throw new UsageError('give --config or --swarm, not both')

@@ -1,10 +1,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { fsSource } from '../../api/index.js'
 import { InvalidArgumentError } from '../../errors.js'
 import { collect, nonNegativeInt, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
-import type { ImportEntry } from '../../api/index.js'
+import type { ImportEntry } from '../../api/types.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -16,7 +15,7 @@ export function register (program: Command): void {
     .option('--no-announce', 'do not announce it to the swarm (it is still provided in the DHT)')
     .option('--tag <tag>', 'tag the announcement (repeatable; replication policies select by tag)', collect)
     .option('--replicas <n>', 'ask the swarm for N copies: volunteers with room are assigned and fetch it', nonNegativeInt)
-    .action(withApi('publish', true, async (api, globals, [target]) => {
+    .action(withApi('publish', 'write', async (api, globals, [target]) => {
       let entries: AsyncIterable<ImportEntry>
       let total: number | undefined
       if (target === '-') {
@@ -26,6 +25,7 @@ export function register (program: Command): void {
         }
         entries = (async function * () { yield { path: name, kind: 'file' as const, content: process.stdin } })()
       } else {
+        const { fsSource } = await import('../../content/fs-source.js')
         entries = await fsSource(target ?? '', {
           onSkip: (p) => { process.stderr.write(`shoal: warning: left out ${p}: a socket, FIFO or device has no UnixFS form\n`) }
         })

@@ -1,4 +1,3 @@
-import { startDaemon } from '../../api/index.js'
 import { SHUTDOWN_TIMEOUT } from '../../constants.js'
 import { collect, globalsOf } from '../context.js'
 import { printResult, reportError } from '../output.js'
@@ -16,6 +15,7 @@ export function register (program: Command): void {
     .action(async (opts: { listen?: string[], api?: string, init?: boolean, swarm?: string, gateway?: string | boolean }, ...rest: any[]) => {
       const globals = globalsOf(rest)
       const gateway = opts.gateway === false ? false : typeof opts.gateway === 'string' ? opts.gateway : undefined
+      const { startDaemon } = await import('../../api/daemon.js')
       const daemon = await startDaemon({ repo: globals.repo, listen: opts.listen, api: opts.api, init: opts.init, swarm: opts.swarm, gateway })
       const announce = async (): Promise<void> => {
         const id = await daemon.peer.id()

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises'
-import { generateKey } from '@libp2p/pnet'
 import { InvalidArgumentError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { printResult } from '../output.js'
@@ -12,6 +11,7 @@ export function register (program: Command): void {
     .option('-o, --output <file>', 'write the key to this file (mode 0600) instead of stdout')
     .action(async (opts: { output?: string }, ...rest: any[]) => {
       const globals = globalsOf(rest)
+      const { generateKey } = await import('@libp2p/pnet')
       const key = new Uint8Array(95)
       generateKey(key)
       const text = Buffer.from(key).toString('latin1') + '\n'

@@ -4,16 +4,13 @@
  * first and fetched on the last, each peer's addresses and a summary table; Ctrl-C tears it down.
  */
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createApiClient, initRepo, swarmConfigText } from '../../api/index.js'
 import { InvalidArgumentError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
-import type { ShoalApi } from '../../api/index.js'
+import type { ShoalApi } from '../../api/types.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Command } from 'commander'
 
@@ -60,6 +57,7 @@ async function startOne (index: number, repo: string, signal: AbortSignal): Prom
   }).catch((err) => { child.kill('SIGKILL'); throw err })
   Object.assign(peer, { peerId: ready.peerId, addresses: ready.addresses, api: ready.api, gateway: ready.gateway })
   const token = (await fs.readFile(path.join(repo, 'api.token'), 'utf8')).trim()
+  const { createApiClient } = await import('../../api/client.js')
   peer.client = createApiClient({ address: peer.api, token })
   return peer
 }
@@ -107,6 +105,10 @@ export function register (program: Command): void {
       process.on('SIGINT', onSignal)
       process.on('SIGTERM', onSignal)
 
+      const os = await import('node:os')
+      const { createHash, randomBytes } = await import('node:crypto')
+      const { swarmConfigText } = await import('../../peer/config.js')
+      const { initRepo } = await import('../../peer/repo.js')
       const dir = await fs.mkdtemp(path.join(opts.dir ?? os.tmpdir(), 'shoal-testnet-'))
       const peers: TestnetPeer[] = []
       try {
