@@ -2,12 +2,16 @@ import http from 'node:http'
 import { Readable } from 'node:stream'
 import { API_CONNECT_TIMEOUT } from '../constants.js'
 import { ApiUnreachableError, RemoteError, ShoalError } from '../errors.js'
-import { decodeBytes, decodeEntries, encodeEntries } from './frames.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
   PerfOptions, PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
   Member, Announcement, StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from './types.js'
+
+/** The frame codec, loaded by the calls that stream content: the rest do without it */
+async function frames (): Promise<typeof import('./frames.js')> {
+  return import('./frames.js')
+}
 
 export interface ApiClientInit {
   /** HOST:PORT of the daemon's API */
@@ -110,7 +114,7 @@ class HttpApiClient implements ShoalApi {
       }
     }
     const res = await this.call('publish', {
-      body: encodeEntries(counted()),
+      body: (await frames()).encodeEntries(counted()),
       query: {
         profile: options.profile,
         pin: options.pin === false ? 'false' : undefined,
@@ -144,12 +148,12 @@ class HttpApiClient implements ShoalApi {
 
   async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
     const res = await this.call('cat', { json: { path, offset: options.offset, length: options.length }, signal: options.signal })
-    yield * decodeBytes(streamed(res, 'cat', 'start it again with "shoal start"', options.signal))
+    yield * (await frames()).decodeBytes(streamed(res, 'cat', 'start it again with "shoal start"', options.signal))
   }
 
   async * get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
     const res = await this.call('get', { json: { path }, signal: options.signal })
-    for await (const e of decodeEntries(streamed(res, 'get', 'start it again with "shoal start"', options.signal))) {
+    for await (const e of (await frames()).decodeEntries(streamed(res, 'get', 'start it again with "shoal start"', options.signal))) {
       yield { path: e.path, kind: e.kind, size: e.size ?? 0, content: e.content, target: e.target }
     }
   }
@@ -192,7 +196,7 @@ class HttpApiClient implements ShoalApi {
 
   async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
     const res = await this.call('car/export', { json: { path, scope: options.scope }, signal: options.signal })
-    yield * decodeBytes(streamed(res, 'export', 'start it again with "shoal start"', options.signal))
+    yield * (await frames()).decodeBytes(streamed(res, 'export', 'start it again with "shoal start"', options.signal))
   }
 
   async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
-import { isInitialized, lockOwner, repoPaths, resolveRepo } from '../peer/repo.js'
+import { lockOwner } from '../peer/lock.js'
+import { isInitialized, repoPaths, resolveRepo } from '../peer/paths.js'
 import { DaemonNotReadyError, DaemonNotRunningError, RepoNotInitializedError } from '../errors.js'
 import { createApiClient } from './client.js'
 import type { ShoalApi } from './types.js'

@@ -4,7 +4,7 @@
  * online), and its pins, gc and verify
  */
 import { CID } from 'multiformats/cid'
-import { cat, exportCar, exportTree, importCar, importContent, list, parseContentPath, statPath } from '../content/index.js'
+import { parseContentPath } from '../content/path.js'
 import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { PROVIDE_TIMEOUT } from '../constants.js'
 import { online } from './online.js'
@@ -64,6 +64,7 @@ export class ContentCommands {
       throw new InvalidArgumentError('replicas are asked for by announcing: start the daemon, and do not pass --no-announce')
     }
     const result = await store.withWriteGuard(async (): Promise<PublishResult> => {
+      const { importContent } = await import('../content/import.js')
       const result = await importContent(entries, store.blocks, {
         profile: options.profile ?? config.publish.profile,
         signal: options.signal,
@@ -120,23 +121,23 @@ export class ContentCommands {
   }
 
   cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
-    return this.read(path, options, (blocks, p) => cat(blocks, p, options))
+    return this.read(path, options, async (blocks, p) => (await exporter()).cat(blocks, p, options))
   }
 
   get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
-    return this.read(path, options, (blocks, p) => exportTree(blocks, p, options))
+    return this.read(path, options, async (blocks, p) => (await exporter()).exportTree(blocks, p, options))
   }
 
   exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
-    return this.read(path, options, (blocks, p) => exportCar({ getBytes: async (cid, o) => firstOf(blocks.get(cid, o) as AsyncIterable<Uint8Array>) }, p, options))
+    return this.read(path, options, async (blocks, p) => (await import('../content/car.js')).exportCar({ getBytes: async (cid, o) => firstOf(blocks.get(cid, o) as AsyncIterable<Uint8Array>) }, p, options))
   }
 
   /** `reader` over the blocks of the DAG at a path (`readable`), closed when it stops, early or not */
-  private async * read<T> (path: string, options: AbortOptions, reader: (blocks: ReadableDag['blocks'], p: ContentPath) => AsyncIterable<T>): AsyncGenerator<T> {
+  private async * read<T> (path: string, options: AbortOptions, reader: (blocks: ReadableDag['blocks'], p: ContentPath) => Promise<AsyncIterable<T>>): AsyncGenerator<T> {
     const p = parseContentPath(path)
     const { blocks, close } = this.readable(p.cid, options)
     try {
-      yield * reader(blocks, p)
+      yield * await reader(blocks, p)
     } finally {
       close()
     }
@@ -162,6 +163,7 @@ export class ContentCommands {
   async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
     const store = this.components.store
     return store.withWriteGuard(async () => {
+      const { importCar } = await import('../content/car.js')
       const stats = await importCar(car, store.blocks, options)
       const pinned: string[] = []
       if (options.pin !== false) {
@@ -181,7 +183,7 @@ export class ContentCommands {
   }
 
   async ls (path: string, options: AbortOptions = {}): Promise<LsEntry[]> {
-    const entries = await list(this.components.store.blocks, parseContentPath(path), options)
+    const entries = await (await exporter()).list(this.components.store.blocks, parseContentPath(path), options)
     return entries.map(e => ({ name: e.name, cid: e.cid.toString(), kind: e.kind, size: e.size }))
   }
 
@@ -261,6 +263,7 @@ async function readablePin (store: Pick<Store, 'pins'>, cid: CID): Promise<Pin |
  */
 export async function dagSize (blocks: Pick<Store['blocks'], 'get'>, root: CID, options: AbortOptions = {}): Promise<number> {
   const p = { cid: root, segments: [] }
+  const { exportTree, statPath } = await exporter()
   try {
     const { kind, size } = await statPath(blocks, p, options)
     if (kind === 'file') return size
@@ -274,6 +277,14 @@ export async function dagSize (blocks: Pick<Store['blocks'], 'get'>, root: CID, 
     if (options.signal?.aborted === true) throw err
     return 0
   }
+}
+
+/**
+ * UnixFS export, loaded by the commands that read a DAG: the importer, the exporter and CARs are
+ * each loaded only by what uses them, so a command starts with no more than it needs
+ */
+async function exporter (): Promise<typeof import('../content/export.js')> {
+  return import('../content/export.js')
 }
 
 async function firstOf (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

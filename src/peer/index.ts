@@ -5,6 +5,7 @@
 import { acquireLock, loadConfig, loadKey, resolveRepo } from './repo.js'
 import { ShoalPeer } from './peer.js'
 import type { Config } from './config.js'
+import type { Identity } from './peer.js'
 
 export { resolveRepo, initRepo, repoPaths, isInitialized, lockHolder, lockOwner, loadConfig } from './repo.js'
 export type { RepoPaths } from './repo.js'
@@ -50,10 +51,26 @@ export async function createPeer (init: PeerInit = {}): Promise<ShoalPeer> {
   const online = init.online === true
   const readOnly = !online && init.readOnly === true
   let config = await loadConfig(root, { save: !readOnly })
-  const privateKey = await loadKey(root)
   if (init.override != null) config = init.override(config)
   const lock = readOnly
     ? { release: async () => {} }
     : await acquireLock(root, online ? { role: 'daemon', waitMs: DAEMON_LOCK_WAIT_MS } : { role: 'command' })
-  return new ShoalPeer({ root, config, privateKey, lock, online, readOnly })
+  let identity: Promise<Identity> | undefined
+  // the key is read (and its code loaded) once, when first needed: offline reads never need it
+  const loadIdentity = async (): Promise<Identity> => {
+    identity ??= (async () => {
+      const privateKey = await loadKey(root)
+      const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+      return { privateKey, peerId: peerIdFromPrivateKey(privateKey) }
+    })()
+    return identity
+  }
+  try {
+    // a daemon needs its key: one that cannot be read stops it before anything starts
+    if (online) await loadIdentity()
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
+  return new ShoalPeer({ root, config, identity: loadIdentity, lock, online, readOnly })
 }

@@ -23,7 +23,8 @@ import type { Connection, PeerId } from '@libp2p/interface'
 export interface NetworkComponents {
   /** The repo directory, named when a command needs a running peer */
   root: string
-  peerId: PeerId
+  /** The peer's key and id, read from the repo once when first asked for */
+  identity(): Promise<{ peerId: PeerId }>
   store: Pick<Store, 'missing' | 'pins' | 'stat'>
   /** The peer's host, exchange, routing and gossip, while it is online */
   host(): Host | undefined
@@ -47,7 +48,7 @@ export class NetworkCommands {
     const host = this.components.host()
     const gatewayAddress = this.components.gatewayAddress()
     return {
-      peerId: this.components.peerId.toString(),
+      peerId: (await this.components.identity()).peerId.toString(),
       addresses: host?.getMultiaddrs().map(a => a.toString()) ?? [],
       agentVersion: AGENT_VERSION,
       online: host != null,
@@ -121,7 +122,8 @@ export class NetworkCommands {
   }
 
   async status (cid: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<StatusResult> {
-    const { root: repo, store, peerId } = this.components
+    const { root: repo, store } = this.components
+    const { peerId } = await this.components.identity()
     const routing = online(this.components.routing(), repo, 'looking up holders')
     const gossip = online(this.components.gossip(), repo, 'looking up holders')
     const root = parseCid(cid)
@@ -134,7 +136,7 @@ export class NetworkCommands {
     const store = await this.components.store.stat(options)
     const host = this.components.host()
     const result: StatsResult = {
-      peerId: this.components.peerId.toString(),
+      peerId: (await this.components.identity()).peerId.toString(),
       online: host != null,
       store,
       uptime: Math.round((Date.now() - this.components.startedAt()) / 1000)

@@ -1,17 +1,15 @@
 import path from 'node:path'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
 import { readSwarmKey } from './swarm-key.js'
 import { ContentCommands } from './content-commands.js'
 import { sources } from './holders.js'
-import { Neighbours } from './neighbours.js'
 import { NetworkCommands } from './network-commands.js'
 import { online } from './online.js'
 import { Quota } from './quota.js'
-import { replicationHooks } from './replication.js'
 import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
+import type { Neighbours } from './neighbours.js'
 import type { RepoLock } from './repo.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
@@ -28,10 +26,19 @@ import type { ShoalMetrics } from '../gateway/metrics.js'
 import type { Activity } from '../dashboard/index.js'
 import type { CID } from 'multiformats/cid'
 
+export interface Identity {
+  privateKey: PrivateKey
+  peerId: PeerId
+}
+
 export interface PeerComponents {
   root: string
   config: Config
-  privateKey: PrivateKey
+  /**
+   * The peer's key and id from the repo, read once when first needed: a peer going online needs
+   * them at once, an offline one only to say who it is
+   */
+  identity(): Promise<Identity>
   lock: RepoLock
   online: boolean
   /** Opened for reading only, without the lock: the store is opened as it is */
@@ -44,7 +51,6 @@ export interface PeerComponents {
  * (network-commands.ts). Start order: store, then host; stop order: host, then the repo lock.
  */
 export class ShoalPeer implements ShoalApi {
-  readonly peerId: PeerId
   readonly store: Store
   readonly config: Config
   host?: Host
@@ -59,16 +65,17 @@ export class ShoalPeer implements ShoalApi {
   gatewayAddress?: string
   private readonly components: PeerComponents
   private readonly quota: Quota
-  private readonly neighbours: Neighbours
+  /** Dials members and known peers while this peer has few; online only */
+  private neighbours?: Neighbours
   private readonly content: ContentCommands
   private readonly network: NetworkCommands
   private started = false
+  private onlineId?: PeerId
   private startedAt = Date.now()
 
   constructor (components: PeerComponents) {
     this.components = components
     this.config = components.config
-    this.peerId = peerIdFromPrivateKey(components.privateKey)
     this.store = createStore(repoPaths(components.root).store, { fsync: components.config.store.fsync })
     this.quota = new Quota({ store: this.store, root: components.root, log: () => this.log() }, { quota: this.config.store.quota })
     // the parts that exist while the peer is online, read when used, so the modules see them as
@@ -79,10 +86,6 @@ export class ShoalPeer implements ShoalApi {
       routing: () => this.routing,
       gossip: () => this.gossip
     }
-    this.neighbours = new Neighbours({ peerId: this.peerId, ...parts }, {
-      presenceIntervalMs: this.config.gossip.presenceIntervalMs,
-      dialTimeoutMs: this.config.limits.dialTimeoutMs
-    })
     this.content = new ContentCommands({
       ...parts,
       root: components.root,
@@ -95,11 +98,17 @@ export class ShoalPeer implements ShoalApi {
     this.network = new NetworkCommands({
       ...parts,
       root: components.root,
-      peerId: this.peerId,
+      identity: components.identity,
       store: this.store,
       gatewayAddress: () => this.gatewayAddress,
       startedAt: () => this.startedAt
     })
+  }
+
+  /** This peer's id, once it is online (an offline peer reads it for `id()` alone) */
+  get peerId (): PeerId {
+    if (this.onlineId == null) throw new Error('the peer id is known once the peer is online')
+    return this.onlineId
   }
 
   async start (): Promise<void> {
@@ -107,15 +116,29 @@ export class ShoalPeer implements ShoalApi {
     await this.store.open({ readOnly: this.components.readOnly === true })
     if (this.components.online) {
       // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
+      const { privateKey, peerId } = await this.components.identity()
       const { createHost } = await import('../host/index.js')
       const gossipMod = await import('../gossip/index.js')
+      const { Neighbours } = await import('./neighbours.js')
+      const { replicationHooks } = await import('./replication.js')
+      const neighbours = new Neighbours({
+        peerId,
+        host: () => this.host,
+        exchange: () => this.exchange,
+        gossip: () => this.gossip
+      }, {
+        presenceIntervalMs: this.config.gossip.presenceIntervalMs,
+        dialTimeoutMs: this.config.limits.dialTimeoutMs
+      })
+      this.neighbours = neighbours
+      this.onlineId = peerId
       const swarmKey = this.config.swarmKey !== '' ? await readSwarmKey(path.resolve(this.components.root, this.config.swarmKey)) : undefined
       if (this.config.metrics.enabled) {
         const { createMetrics } = await import('../gateway/metrics.js')
         this.metrics = createMetrics({ statfsLocation: this.components.root })
       }
       const host = await createHost({
-        privateKey: this.components.privateKey,
+        privateKey,
         datastorePath: repoPaths(this.components.root).datastore,
         listen: this.config.addresses.listen,
         announce: this.config.addresses.announce,
@@ -154,9 +177,9 @@ export class ShoalPeer implements ShoalApi {
       // the peer store only reports peers new to it, so those known from earlier runs are dialled
       // once at start
       host.addEventListener('peer:discovery', (evt) => {
-        this.neighbours.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
+        neighbours.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
       })
-      void this.neighbours.reconnectKnown(host)
+      void neighbours.reconnectKnown(host)
       const { createRouting } = await import('../routing/index.js')
       this.routing = createRouting({ dht: host.services.dht, host, logger: host.logger }, {
         swarm: this.config.swarm,
@@ -167,7 +190,7 @@ export class ShoalPeer implements ShoalApi {
       await this.routing.start()
       this.gossip = gossipMod.createGossip({
         pubsub: host.services.pubsub,
-        peerId: this.peerId,
+        peerId,
         logger: host.logger,
         addresses: () => host.getMultiaddrs().map(a => a.toString()),
         load: async () => this.load(),
@@ -177,7 +200,7 @@ export class ShoalPeer implements ShoalApi {
           gossip: () => this.gossip,
           fetch: async (cid, name, maxBytes) => this.content.fetch(cid, { name, maxBytes }, 'replica')
         }),
-        meet: (peerId, addrs) => { this.neighbours.meet(peerId, addrs) }
+        meet: (member, addrs) => { neighbours.meet(member, addrs) }
       }, {
         swarm: this.config.swarm,
         presenceIntervalMs: this.config.gossip.presenceIntervalMs,
@@ -186,7 +209,7 @@ export class ShoalPeer implements ShoalApi {
       await this.gossip.start()
       const gossip = this.gossip
       this.metrics?.reportMembership(() => gossip.stats().members)
-      this.neighbours.start()
+      neighbours.start()
       this.quota.start()
       if (this.metrics != null) {
         Object.assign(this.metrics.sources, {
@@ -208,7 +231,7 @@ export class ShoalPeer implements ShoalApi {
     this.started = false
     this.quota.stop()
     this.activity?.stop()
-    this.neighbours.stop()
+    this.neighbours?.stop()
     try {
       await this.evictions()
       await this.gossip?.stop()
