@@ -63,11 +63,20 @@ if (Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
   await runUnder(node)
 }
 
+// the version is the one question asked without a repo, in scripts, often: answered before the
+// command line's parser is loaded
+const args = process.argv.slice(2)
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  const { VERSION } = await import('../src/version.js')
+  process.stdout.write(`${VERSION}\n`)
+  process.exit(0)
+}
+
 // V8 keeps the compiled code of shoal and its libraries on disk between runs, so a command run
 // again starts in a fraction of the time
 module.enableCompileCache?.()
 
-if (commandOf(process.argv.slice(2)) === 'start') {
+if (commandOf(args) === 'start') {
   // heap sizes are fixed when V8 starts, and malloc reads its tuning once, so the daemon
   // re-executes itself with its options and environment: execve keeps the process id, so
   // whatever started it still watches the daemon itself

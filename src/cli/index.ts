@@ -27,6 +27,7 @@ import { register as watch } from './commands/watch.js'
 import { register as exportCar } from './commands/export.js'
 import { register as importCar } from './commands/import.js'
 import { register as testnet } from './commands/testnet.js'
+import { register as completion } from './commands/completion.js'
 import { exitCodeOf, reportError } from './output.js'
 
 export function buildProgram (): Command {
@@ -39,7 +40,7 @@ export function buildProgram (): Command {
     // other: one line, prefixed "shoal:"
     .configureOutput({ outputError: (message, write) => { write(usageLine(message)) } })
     .exitOverride()
-  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar, testnet]) {
+  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar, testnet, completion]) {
     register(program)
   }
   // subcommands report usage errors through the same exit path
