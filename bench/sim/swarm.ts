@@ -519,7 +519,8 @@ export class Swarm {
   private result (started: number, truncated: boolean, announced: Msg[]): SimResult {
     // pairs whose observer left before it could notice do not count
     const pairs = this.noticed.length + [...this.crashPairs].filter(k => this.peers[Number(k.split(':')[0])].up).length
-    const secs = (this.wheel.now - this.init.measureFromMs) / 1000
+    // a run cut short before its window opened has no rates to give
+    const secs = this.wheel.now > this.init.measureFromMs ? (this.wheel.now - this.init.measureFromMs) / 1000 : NaN
     const steady = this.peers.filter(p => p.steady)
     const c = this.counters
     const per = (f: (i: number) => number): Spread => spread(steady.map(p => f(p.i) / secs))
