@@ -9,8 +9,8 @@
 import { pushable } from 'it-pushable'
 import { DEFAULT_PRESENCE_INTERVAL, MAX_GOSSIP_DATA, WATCH_BUFFER } from '../constants.js'
 import { AGENT_VERSION } from '../version.js'
-import { MembershipTable } from './membership.js'
 import { Announce, Presence, Replicate } from './messages.js'
+import { PresenceCore } from './presence.js'
 import { Replicator } from './replicate.js'
 import { accept, checkAnnounce, checkPresence, checkReplicate, validator } from './validate.js'
 import type { Member } from './membership.js'
@@ -143,12 +143,11 @@ class SwarmGossip implements Gossip {
   private readonly components: GossipComponents
   private readonly topics: Topics
   private readonly interval: number
-  private readonly table: MembershipTable
+  private readonly presence: PresenceCore
   private readonly replicator: Replicator
   private readonly watchers = new Set<Pushable<Announcement>>()
   private readonly counters = { announcements: 0, rejected: 0 }
-  private beatTimer?: ReturnType<typeof setInterval>
-  private sweepTimer?: ReturnType<typeof setInterval>
+  private timer?: ReturnType<typeof setTimeout>
   private readonly log
   private started = false
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.handle(evt.detail) }
@@ -158,8 +157,12 @@ class SwarmGossip implements Gossip {
     this.topics = topicsOf(init.swarm)
     this.interval = init.presenceIntervalMs ?? DEFAULT_PRESENCE_INTERVAL
     this.log = components.logger.forComponent('shoal:gossip')
-    this.table = new MembershipTable((m, previous) => { this.log('member %s: %s -> %s', m.peerId, previous ?? 'new', m.state) })
     const self = components.peerId.toString()
+    this.presence = new PresenceCore({
+      self,
+      intervalMs: this.interval,
+      onChange: (m, previous) => { this.log('member %s: %s -> %s', m.peerId, previous ?? 'new', m.state) }
+    })
     this.replicator = new Replicator({
       self,
       policy: init.replicate ?? { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
@@ -183,16 +186,23 @@ class SwarmGossip implements Gossip {
     pubsub.topicValidators.set(this.topics.replicate, validator(Replicate, checkReplicate, onReject(this.topics.replicate)))
     pubsub.addEventListener('message', this.onMessage)
     for (const t of Object.values(this.topics)) pubsub.subscribe(t)
-    void this.beat()
-    this.beatTimer = setInterval(() => { void this.beat() }, this.interval)
-    this.sweepTimer = setInterval(() => { this.table.sweep() }, Math.max(50, Math.floor(this.interval / 4)))
+    this.presence.start(Date.now())
+    this.wake()
+  }
+
+  /** Run the presence core's timers that are due, and sleep until its next one */
+  private wake (): void {
+    if (!this.started) return
+    const now = Date.now()
+    if (this.presence.tick(now).beat) void this.beat()
+    this.timer = setTimeout(() => { this.wake() }, Math.max(0, this.presence.nextDue() - Date.now()))
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    clearInterval(this.beatTimer)
-    clearInterval(this.sweepTimer)
+    clearTimeout(this.timer)
+    this.presence.stop()
     this.replicator.stop()
     const { pubsub } = this.components
     pubsub.removeEventListener('message', this.onMessage)
@@ -212,8 +222,7 @@ class SwarmGossip implements Gossip {
   private async beat (): Promise<void> {
     try {
       const load = await this.components.load()
-      const presence: Presence = { addrs: this.components.addresses().slice(0, 16), version: AGENT_VERSION, ...load, time: Date.now(), interval: this.interval }
-      this.table.beat(this.components.peerId.toString(), presence)
+      const presence = this.presence.beat({ addrs: this.components.addresses(), version: AGENT_VERSION, ...load }, Date.now())
       if (this.started) await this.send(this.topics.presence, Presence.encode(presence))
     } catch (err: any) {
       this.log('could not send a beat: %s', err.message)
@@ -226,7 +235,7 @@ class SwarmGossip implements Gossip {
       const ok = accept(Presence, checkPresence, msg)
       if (ok == null) return
       const from = ok.from.toString()
-      this.table.beat(from, ok.message)
+      this.presence.receive(from, ok.message, Date.now())
       this.components.meet?.(from, ok.message.addrs)
     } else if (msg.topic === this.topics.announce) {
       const ok = accept(Announce, checkAnnounce, msg)
@@ -246,12 +255,11 @@ class SwarmGossip implements Gossip {
   }
 
   members (): Member[] {
-    this.table.sweep()
-    return this.table.list().map(m => m.peerId === this.components.peerId.toString() ? { ...m, self: true } : m)
+    return this.presence.members(Date.now())
   }
 
   member (peerId: string): Member | undefined {
-    return this.table.get(peerId)
+    return this.presence.member(peerId)
   }
 
   async announce (a: Omit<Announcement, 'publisher' | 'time'>): Promise<{ recipients: number, assigned?: Promise<string[]> }> {
@@ -285,7 +293,7 @@ class SwarmGossip implements Gossip {
   }
 
   stats (): GossipStats {
-    return { members: this.table.size, ...this.counters }
+    return { members: this.presence.size, ...this.counters }
   }
 }
 

@@ -85,6 +85,11 @@ export class MembershipTable {
     return [...this.members.values()].map(m => ({ ...m, addresses: [...m.addresses] }))
   }
 
+  /** Rows held, gone members included */
+  get rows (): number {
+    return this.members.size
+  }
+
   /** Members not gone */
   get size (): number {
     let n = 0

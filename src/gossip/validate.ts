@@ -82,28 +82,37 @@ function isMultiaddr (s: string): boolean {
   }
 }
 
-interface Codec<T> {
+export interface Codec<T> {
   decode(buf: Uint8Array, opts?: any): T
+}
+
+/**
+ * Decode and check a message's data as a topic's validator does, with the time passed in: no I/O,
+ * so the simulator runs the same checks as the daemon
+ */
+export function decodeChecked<T> (codec: Codec<T>, check: Check<T>, data: Uint8Array, from: PeerId, now: number): { message: T } | { why: string } {
+  // the size limit comes before decoding, so nothing is allocated for an oversized message
+  if (data.byteLength > MAX_GOSSIP_MESSAGE) return { why: `${data.byteLength} bytes, above ${MAX_GOSSIP_MESSAGE}` }
+  let message: T
+  try {
+    message = codec.decode(data)
+  } catch (err: any) {
+    return { why: `does not decode: ${err.message}` }
+  }
+  const why = check(message, from, now)
+  return why != null ? { why } : { message }
 }
 
 /**
  * Decode and check a gossip message; returns undefined for one that must be rejected (and
  * reports why)
  */
-export function accept<T> (codec: Codec<T>, check: Check<T>, msg: Message, onReject?: (why: string) => void): Checked<T> | undefined {
+export function accept<T> (codec: Codec<T>, check: Check<T>, msg: Message, onReject?: (why: string) => void, now = Date.now()): Checked<T> | undefined {
   const reject = (why: string): undefined => { onReject?.(why); return undefined }
   if (msg.type !== 'signed') return reject('unsigned')
-  // the size limit comes before decoding, so nothing is allocated for an oversized message
-  if (msg.data.byteLength > MAX_GOSSIP_MESSAGE) return reject(`${msg.data.byteLength} bytes, above ${MAX_GOSSIP_MESSAGE}`)
-  let message: T
-  try {
-    message = codec.decode(msg.data)
-  } catch (err: any) {
-    return reject(`does not decode: ${err.message}`)
-  }
-  const why = check(message, msg.from, Date.now())
-  if (why != null) return reject(why)
-  return { from: msg.from, message }
+  const r = decodeChecked(codec, check, msg.data, msg.from, now)
+  if ('why' in r) return reject(r.why)
+  return { from: msg.from, message: r.message }
 }
 
 /** A gossipsub topic validator from a codec and a check */

@@ -1,0 +1,47 @@
+/** The scenario `bench/scale` and the test run, and the issue's targets (docs/gossip.md) */
+import type { SimInit, SimResult } from './swarm.js'
+
+const second = 1000
+
+/** Today's design, N peers: four periods of 10 s with 1% crashes, 1% churn and four announcements */
+export function standard (peers: number, over: Partial<SimInit> = {}): SimInit {
+  const churn = Math.max(1, Math.round(peers / 100))
+  return {
+    peers,
+    durationMs: 50 * second,
+    measureFromMs: 12 * second,
+    announceAtMs: [14, 20, 26, 32].map(s => s * second),
+    crash: { atMs: 15 * second, count: Math.max(1, Math.round(peers / 100)) },
+    churn: { fromMs: 12 * second, toMs: 40 * second, leaves: churn, joins: churn },
+    ...over
+  }
+}
+
+/** A partition of 30% of the peers for 30 s, then how long until views are whole again */
+export function partition (peers: number, over: Partial<SimInit> = {}): SimInit {
+  return { peers, durationMs: 110 * second, measureFromMs: 12 * second, partition: { atMs: 15 * second, healAtMs: 45 * second, fraction: 0.3 }, ...over }
+}
+
+/** Issue 20's targets, checked at every size */
+export const TARGETS = {
+  /** Presence and control traffic per peer, in and out, duplicates included */
+  bytesPerSec: 2000,
+  sigChecksPerSec: 5,
+  membershipBytes: 10e6,
+  announce99Ms: 2 * second,
+  /** A crash is noticed within this many periods */
+  crashPeriods: 3
+}
+
+/** The targets a result misses, by name */
+export function missed (r: SimResult & { membershipBytesPerPeer?: number }, intervalMs: number): string[] {
+  const m: string[] = []
+  const presence = Math.max(r.bytesInPerSec.presence.mean, r.bytesOutPerSec.presence.mean)
+  if (presence > TARGETS.bytesPerSec) m.push('bytes/s')
+  if (r.sigChecksPerSec.mean > TARGETS.sigChecksPerSec) m.push('sig checks/s')
+  if ((r.membershipBytesPerPeer ?? 0) > TARGETS.membershipBytes) m.push('memory')
+  if (r.announce99Ms.some(t => t == null || t > TARGETS.announce99Ms)) m.push('announce 99%')
+  if (r.crash != null && (r.crash.noticed < r.crash.pairs || r.crash.maxMs > TARGETS.crashPeriods * intervalMs)) m.push('crash noticed')
+  if (r.truncated) m.push('did not finish')
+  return m
+}
