@@ -10,6 +10,9 @@ import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { RateLimiter } from './rate.js'
+import { Uploads } from './uploads.js'
+import { BitswapServer } from './bitswap/server.js'
+import type { BitswapStats } from './bitswap/server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
 import { SharedFetch } from './shared-fetch.js'
@@ -72,6 +75,11 @@ export interface ExchangeInit {
    * @default false
    */
   perf?: boolean
+  /**
+   * Serve blocks over bitswap (`/ipfs/bitswap/1.2.0`, 1.1.0, 1.0.0) to IPFS nodes
+   * @default true
+   */
+  bitswap?: boolean
 }
 
 export type ResolvedExchangeInit = Required<ExchangeInit>
@@ -124,6 +132,8 @@ export interface FetchOptions {
 
 export interface ExchangeStats {
   server: { streams: number, blocksSent: number, bytesSent: number, busy: number, notFound: number, resets: number }
+  /** What was served to IPFS nodes over bitswap */
+  bitswap: BitswapStats
   activeUploads: number
   activeFetches: number
   banned: number
@@ -153,6 +163,9 @@ class ShoalExchange implements Exchange {
   private readonly components: ExchangeComponents
   private readonly init: ResolvedExchangeInit
   private readonly server: ExchangeServer
+  /** Upload slots and rate cap, shared by every protocol that serves blocks */
+  private readonly uploads: Uploads
+  private readonly bitswap: BitswapServer
   private readonly banned = new Map<string, number>()
   private readonly sessions = new Set<FetchSession>()
   /** Fetches of whole DAGs that run now, by the root's codec and multihash: the same root joins them */
@@ -168,9 +181,12 @@ class ShoalExchange implements Exchange {
       downloadRate: init.downloadRate ?? 0,
       maxInboundStreams: init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
       maxRequestsPerStream: init.maxRequestsPerStream ?? DEFAULT_MAX_REQUESTS_PER_STREAM,
-      perf: init.perf ?? false
+      perf: init.perf ?? false,
+      bitswap: init.bitswap ?? true
     }
-    this.server = new ExchangeServer(components, this.init)
+    this.uploads = new Uploads(this.init.uploadSlots, this.init.uploadRate)
+    this.server = new ExchangeServer(components, this.init, this.uploads)
+    this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads })
     this.download = new RateLimiter(this.init.downloadRate)
     this.server.onHeard = this.heard
   }
@@ -195,6 +211,7 @@ class ShoalExchange implements Exchange {
 
   async start (): Promise<void> {
     await this.server.start()
+    if (this.init.bitswap) await this.bitswap.start()
     if (this.init.perf) await handlePerf(this.components.host)
   }
 
@@ -217,10 +234,11 @@ class ShoalExchange implements Exchange {
   async stop (): Promise<void> {
     for (const s of this.sessions) s.fail(new Error('the peer is stopping'))
     await this.server.stop()
+    if (this.init.bitswap) await this.bitswap.stop()
   }
 
   stats (): ExchangeStats {
-    return { server: { ...this.server.stats }, activeUploads: this.server.activeUploads, activeFetches: this.sessions.size, banned: this.banned.size }
+    return { server: { ...this.server.stats }, bitswap: this.bitswap.stats(), activeUploads: this.uploads.active, activeFetches: this.sessions.size, banned: this.banned.size }
   }
 
   private isBanned (peerId: string): boolean {

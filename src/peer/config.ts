@@ -108,6 +108,8 @@ export interface Config {
     maxRequestsPerStream: number
     /** Answer the raw-throughput probe `/shoal/perf/1.0.0` (benchmarks, diagnosis) */
     perf: boolean
+    /** Serve blocks over bitswap to IPFS nodes (docs/interop.md) */
+    bitswap: boolean
   }
 }
 
@@ -239,7 +241,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt },
   store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
-  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool }
+  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }
 }
 
 /** Check a parsed config: every key known, every value of its type, nothing missing */

@@ -1,0 +1,105 @@
+/**
+ * An IPFS node fetches what a shoal daemon publishes, over bitswap: Helia (its own libp2p, its own
+ * bitswap, its own verification) dials a `shoal start` process on loopback and reads files and a
+ * directory of both profiles, byte for byte.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { unixfs } from '@helia/unixfs'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { MemoryDatastore } from 'datastore-core/memory'
+import { createHeliaLight } from 'helia'
+import { CID } from 'multiformats/cid'
+import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+import type { DaemonProcess } from '../helpers/cli.js'
+
+async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = []
+  for await (const c of source) chunks.push(c)
+  return Buffer.concat(chunks)
+}
+
+describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', function () {
+  this.timeout(120_000)
+  let tmp: Awaited<ReturnType<typeof tmpDir>>
+  let daemon: DaemonProcess
+  let helia: Awaited<ReturnType<typeof startHelia>>
+
+  async function startHelia (): Promise<any> {
+    const node = withBitswap(withLibp2pLight(createHeliaLight({
+      blockstore: new MemoryBlockstore(),
+      datastore: new MemoryDatastore(),
+      // no routers, no gateways: the only source is the peer dialled here
+      routers: [],
+      blockBrokers: []
+    }), {
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    }) as any)
+    await node.start()
+    return node
+  }
+
+  before(async () => {
+    tmp = await tmpDir()
+    daemon = await startDaemon(path.join(tmp.dir, 'repo'))
+    helia = await startHelia()
+    await helia.libp2p.dial(multiaddr(daemon.addresses.find(a => a.includes('/tcp/')) as string))
+  })
+  after(async () => {
+    await helia?.stop()
+    await daemon?.stop()
+    await tmp?.cleanup()
+  })
+
+  for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015']) {
+    it(`a 3 MiB file and a directory tree published with ${profile}`, async () => {
+      const dir = path.join(tmp.dir, profile)
+      await fs.mkdir(path.join(dir, 'tree', 'sub'), { recursive: true })
+      const big = randomBytes(3 * 1024 * 1024)
+      await fs.writeFile(path.join(dir, 'big.bin'), big)
+      await fs.writeFile(path.join(dir, 'tree', 'a.txt'), 'a small file')
+      await fs.writeFile(path.join(dir, 'tree', 'sub', 'b.bin'), big.subarray(0, 300_000))
+
+      const file = await runCli(['--repo', daemon.repo, '--json', 'publish', '--profile', profile, path.join(dir, 'big.bin')])
+      assert.equal(file.code, 0, file.stderr)
+      const fileCid = CID.parse(lastJson(file.stdout).cid)
+      const tree = await runCli(['--repo', daemon.repo, '--json', 'publish', '--profile', profile, path.join(dir, 'tree')])
+      assert.equal(tree.code, 0, tree.stderr)
+      const treeCid = CID.parse(lastJson(tree.stdout).cid)
+
+      const fs2 = unixfs(helia)
+      const got = await collect(fs2.cat(fileCid, { signal: AbortSignal.timeout(60_000) }))
+      assert.equal(got.length, big.length)
+      assert.ok(got.equals(big), 'the file Helia read has other bytes')
+
+      const names: string[] = []
+      for await (const entry of fs2.ls(treeCid, { signal: AbortSignal.timeout(30_000) })) names.push(entry.name)
+      assert.deepEqual(names.sort(), ['a.txt', 'sub'])
+      const nested = await collect(fs2.cat(treeCid, { path: 'sub/b.bin', signal: AbortSignal.timeout(30_000) }))
+      assert.ok(nested.equals(big.subarray(0, 300_000)))
+    })
+  }
+
+  it('the daemon counts what it served over bitswap', async () => {
+    const stats = await runCli(['--repo', daemon.repo, '--json', 'stats'])
+    assert.equal(stats.code, 0, stats.stderr)
+    const bitswap = lastJson(stats.stdout).exchange?.bitswap
+    assert.ok(bitswap != null, `stats have no bitswap figures: ${stats.stdout}`)
+    assert.ok(bitswap.blocksSent >= 2 * 12, `blocks sent ${bitswap.blocksSent}`)
+    assert.ok(bitswap.bytesSent >= 2 * 3 * 1024 * 1024, `bytes sent ${bitswap.bytesSent}`)
+  })
+})
