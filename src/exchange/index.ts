@@ -8,10 +8,12 @@ import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_S
 import { InvalidArgumentError } from '../errors.js'
 import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
+import type { BlockChannel, ChannelProtocol } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { RateLimiter } from './rate.js'
 import { Uploads } from './uploads.js'
 import { BitswapServer } from './bitswap/server.js'
+import { BitswapChannel } from './bitswap/channel.js'
 import type { BitswapStats } from './bitswap/server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
@@ -100,6 +102,8 @@ export interface FetchResult {
   /** Blocks that came from the network (the rest were already stored) */
   fetchedBlocks: number
   fetchedBytes: number
+  /** Of those, the bytes that came over each protocol: shoal's exchange, bitswap */
+  fetchedBytesBy: Record<ChannelProtocol, number>
   /** Blocks that arrived twice (end-game) */
   duplicates: number
   durationMs: number
@@ -166,6 +170,8 @@ class ShoalExchange implements Exchange {
   /** Upload slots and rate cap, shared by every protocol that serves blocks */
   private readonly uploads: Uploads
   private readonly bitswap: BitswapServer
+  /** Fetch channels to peers that speak bitswap only, by peer: their answers come to the server */
+  private readonly bitswapChannels = new Map<string, Set<BitswapChannel>>()
   private readonly banned = new Map<string, number>()
   private readonly sessions = new Set<FetchSession>()
   /** Fetches of whole DAGs that run now, by the root's codec and multihash: the same root joins them */
@@ -187,6 +193,10 @@ class ShoalExchange implements Exchange {
     this.uploads = new Uploads(this.init.uploadSlots, this.init.uploadRate)
     this.server = new ExchangeServer(components, this.init, this.uploads)
     this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads })
+    this.bitswap.onAnswers = (peer, message) => {
+      this.heard(peer)
+      for (const channel of this.bitswapChannels.get(peer) ?? []) void channel.deliver(message)
+    }
     this.download = new RateLimiter(this.init.downloadRate)
     this.server.onHeard = this.heard
   }
@@ -373,12 +383,12 @@ class ShoalExchange implements Exchange {
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */
   private async join (session: FetchSession, target: PeerId | ReturnType<typeof multiaddr>, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
-    let channel: PeerChannel | undefined
+    let channel: BlockChannel | undefined
     try {
       // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
       // killed behind a NAT or relay) must not hang the join
       const timeout = AbortSignal.timeout(JOIN_TIMEOUT)
-      channel = await PeerChannel.open(this.components.host, target, signal != null ? AbortSignal.any([signal, timeout]) : timeout, this.heard)
+      channel = await this.openChannel(target, signal != null ? AbortSignal.any([signal, timeout]) : timeout)
       if (probe) {
         const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
         const res = await response
@@ -392,6 +402,28 @@ class ShoalExchange implements Exchange {
       channel?.close(err)
       this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s: %s', target.toString(), err.message)
     }
+  }
+
+  /**
+   * A channel to a peer in the best protocol it speaks: shoal's exchange, else bitswap (an IPFS
+   * node), where bitswap is on
+   */
+  private async openChannel (target: PeerId | ReturnType<typeof multiaddr>, signal: AbortSignal): Promise<BlockChannel> {
+    try {
+      return await PeerChannel.open(this.components.host, target, signal, this.heard)
+    } catch (err: any) {
+      if (err.name !== 'UnsupportedProtocolError' || !this.init.bitswap) throw err
+    }
+    const channel = await BitswapChannel.open(this.components.host, target, (c) => {
+      const set = this.bitswapChannels.get(c.peerId)
+      set?.delete(c)
+      if (set?.size === 0) this.bitswapChannels.delete(c.peerId)
+    }, signal)
+    // each session has its own channel (its own wants); the peer's answers go to all of them
+    const set = this.bitswapChannels.get(channel.peerId) ?? new Set()
+    set.add(channel)
+    this.bitswapChannels.set(channel.peerId, set)
+    return channel
   }
 }
 

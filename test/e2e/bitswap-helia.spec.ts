@@ -19,6 +19,8 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { MemoryDatastore } from 'datastore-core/memory'
 import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { DaemonProcess } from '../helpers/cli.js'
@@ -93,6 +95,30 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
       assert.ok(nested.equals(big.subarray(0, 300_000)))
     })
   }
+
+  it('the daemon fetches a file only Helia holds, over bitswap, every block verified', async () => {
+    const bytes = randomBytes(2 * 1024 * 1024 + 12345)
+    const cid = await unixfs(helia).addBytes(bytes)
+    const from = helia.libp2p.getMultiaddrs()[0].toString()
+    const fetched = await runCli(['--repo', daemon.repo, '--json', 'fetch', cid.toString(), '--from', from])
+    assert.equal(fetched.code, 0, fetched.stderr)
+    const result = lastJson(fetched.stdout)
+    assert.ok(result.fetchedBytes >= bytes.length, `fetched ${result.fetchedBytes}`)
+    assert.deepEqual(result.fetchedBytesBy, { shoal: 0, bitswap: result.fetchedBytes })
+    const out = path.join(tmp.dir, 'from-helia.bin')
+    const got = await runCli(['--repo', daemon.repo, 'get', cid.toString(), '-o', out])
+    assert.equal(got.code, 0, got.stderr)
+    assert.ok((await fs.readFile(out)).equals(bytes), 'the file shoal fetched has other bytes')
+  })
+
+  it('a fetch of a CID Helia does not hold fails by name and stores nothing', async () => {
+    const absent = CID.createV1(raw.code, await sha256.digest(randomBytes(64)))
+    const r = await runCli(['--repo', daemon.repo, '--json', 'fetch', absent.toString(), '--from', helia.libp2p.getMultiaddrs()[0].toString()], { timeoutMs: 90_000 })
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /^shoal: no peer in the session has block /m)
+    const ls = await runCli(['--repo', daemon.repo, '--json', 'pin', 'ls'])
+    assert.ok(!ls.stdout.includes(absent.toString()))
+  })
 
   it('the daemon counts what it served over bitswap', async () => {
     const stats = await runCli(['--repo', daemon.repo, '--json', 'stats'])

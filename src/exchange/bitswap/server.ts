@@ -71,6 +71,9 @@ export class BitswapServer {
   private stopping = new AbortController()
   private readonly counters = { messagesIn: 0, blocksSent: 0, bytesSent: 0, haves: 0, dontHaves: 0, errors: 0 }
 
+  /** Blocks and presences a peer sent: answers to this side's own wants (see channel.ts) */
+  onAnswers?: (peer: string, message: Message) => void
+
   constructor (components: BitswapServerComponents) {
     this.components = components
     this.log = components.host.logger.forComponent('shoal:exchange:bitswap')
@@ -113,11 +116,13 @@ export class BitswapServer {
           if (err.name === 'UnexpectedEOFError') break
           throw err
         }
-        // entries past the limit are refused before they are allocated; blocks and presences
-        // (a peer answering our own wants) are not this side's business
+        // entries past the limit are refused before they are allocated
         const message = Message.decode(bytes, { limits: { wantlist: { entries: MAX_WANTLIST } } })
         this.counters.messagesIn++
         if (message.wantlist != null) this.want(connection, protocol, message.wantlist)
+        if (message.payload.length + message.blocks.length + message.blockPresences.length > 0) {
+          this.onAnswers?.(connection.remotePeer.toString(), message)
+        }
       }
       await stream.close()
     } catch (err: any) {
