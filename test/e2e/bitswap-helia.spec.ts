@@ -21,9 +21,15 @@ import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { lpStream } from '@libp2p/utils'
+import { Message } from '../../src/exchange/bitswap/message.js'
+import { BITSWAP_120 } from '../../src/exchange/bitswap/server.js'
+import { lengthPrefixed } from '../../src/exchange/send.js'
 import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { DaemonProcess } from '../helpers/cli.js'
+import type { Stream } from '@libp2p/interface'
 
 async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = []
@@ -109,6 +115,50 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
     const got = await runCli(['--repo', daemon.repo, 'get', cid.toString(), '-o', out])
     assert.equal(got.code, 0, got.stderr)
     assert.ok((await fs.readFile(out)).equals(bytes), 'the file shoal fetched has other bytes')
+  })
+
+  it('a bitswap peer that answers with wrong blocks is dropped after its first; the fetch completes from Helia', async () => {
+    const liar = await startHost(path.join(tmp.dir, 'liar'))
+    let wants = 0
+    try {
+      // the test double: says HAVE to everything and answers every want-block with random bytes
+      await liar.handle(BITSWAP_120, (stream, connection) => {
+        let out: Stream | undefined
+        void (async () => {
+          const lp = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 })
+          try {
+            while (true) {
+              const message = Message.decode(await lp.read())
+              const answer: Message = { blocks: [], payload: [], blockPresences: [], pendingBytes: 0 }
+              for (const e of message.wantlist?.entries ?? []) {
+                if (e.cancel) continue
+                if (e.wantType === Message.Wantlist.WantType.Have) answer.blockPresences.push({ cid: e.block, type: Message.BlockPresenceType.Have })
+                else {
+                  wants++
+                  answer.payload.push({ prefix: Uint8Array.from([1, 0x55, 0x12, 32]), data: randomBytes(256 * 1024) })
+                }
+              }
+              out ??= await connection.newStream(BITSWAP_120)
+              out.send(lengthPrefixed(Message.encode(answer)))
+            }
+          } catch {}
+        })()
+      })
+      const bytes = randomBytes(8 * 1024 * 1024)
+      const cid = await unixfs(helia).addBytes(bytes)
+      const liarAddr = liar.getMultiaddrs()[0].toString()
+      const r = await runCli(['--repo', daemon.repo, '--json', 'fetch', cid.toString(), '--from', liarAddr, '--from', helia.libp2p.getMultiaddrs()[0].toString()])
+      assert.equal(r.code, 0, r.stderr)
+      const bad = r.stderr.trim().split('\n').map(l => JSON.parse(l)).filter(e => e.type === 'fetch:bad-block')
+      assert.equal(bad.length, 1, `${JSON.stringify(bad)}; the liar was asked for ${wants} blocks`)
+      assert.equal(bad[0].peerId, liar.peerId.toString())
+      assert.ok(wants >= 1)
+      const out = path.join(tmp.dir, 'despite-liar.bin')
+      assert.equal((await runCli(['--repo', daemon.repo, 'get', cid.toString(), '-o', out])).code, 0)
+      assert.ok((await fs.readFile(out)).equals(bytes))
+    } finally {
+      await liar.stop()
+    }
   })
 
   it('a fetch of a CID Helia does not hold fails by name and stores nothing', async () => {

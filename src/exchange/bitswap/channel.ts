@@ -20,6 +20,9 @@ import type { ChannelResponse } from '../response-reader.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
+/** Answered and cancelled wants remembered per channel */
+const MAX_RECENT = 4096
+
 const WANT_BLOCK = Message.Wantlist.WantType.Block
 const WANT_HAVE = Message.Wantlist.WantType.Have
 
@@ -39,6 +42,8 @@ export class BitswapChannel extends BlockChannel {
   /** Wants sent and not yet answered, by multihash */
   private readonly pending = new Map<string, Pending>()
   private nextId = 1
+  /** Multihashes of wants answered or cancelled lately: a late copy of one is no lie */
+  private readonly recent = new Set<string>()
   private closedWith?: Error
   private readonly closeListeners: Array<(err?: Error) => void> = []
   private readonly onClosed: (channel: BitswapChannel) => void
@@ -109,8 +114,14 @@ export class BitswapChannel extends BlockChannel {
       if (mh?.code !== sha256.code) continue
       const digest = await sha256.digest(data)
       const key = mhKey(CID.createV1(0x55, digest))
-      const p = this.pending.get(key)
+      const p = this.pending.get(key) ?? (this.recent.has(key) ? undefined : this.oldestWant())
       if (p == null) continue
+      if (mhKey(p.cid) !== key) {
+        // a block nobody asked for: bitswap has no request ids, so it answers the oldest want,
+        // and the session finds it does not match, drops the peer and bans it like any liar
+        this.settle(mhKey(p.cid), { id: p.id, block: { chunks: [data], byteLength: data.byteLength, release () {} } })
+        continue
+      }
       if (p.have) this.settle(key, { id: p.id, have: { have: [true] } })
       else this.settle(key, { id: p.id, block: { chunks: [data], byteLength: data.byteLength, release () {} } })
     }
@@ -150,7 +161,14 @@ export class BitswapChannel extends BlockChannel {
     if (p == null) return
     clearTimeout(p.timer)
     this.pending.delete(key)
+    this.recent.add(key)
+    if (this.recent.size > MAX_RECENT) this.recent.delete(this.recent.values().next().value as string)
     p.resolve(res)
+  }
+
+  private oldestWant (): Pending | undefined {
+    for (const p of this.pending.values()) if (!p.have) return p
+    return undefined
   }
 
   private async sendWants (entries: Message.Wantlist.Entry[]): Promise<void> {
