@@ -12,8 +12,11 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>
 }
 
-/** The wire protocol a channel speaks: shoal's own exchange, or bitswap (IPFS nodes) */
-export type ChannelProtocol = 'shoal' | 'bitswap'
+/**
+ * The wire protocol a channel speaks: shoal's own exchange, bitswap (IPFS nodes), or HTTP to a
+ * trustless gateway
+ */
+export type ChannelProtocol = 'shoal' | 'bitswap' | 'http'
 
 /**
  * What a fetch session asks of a channel to one peer, whatever protocol it speaks: requests

@@ -15,7 +15,7 @@ export class FetchStats {
   fetchedBytes = 0
   duplicates = 0
   /** Bytes fetched over each protocol */
-  readonly fetchedBytesBy: Record<ChannelProtocol, number> = { shoal: 0, bitswap: 0 }
+  readonly fetchedBytesBy: Record<ChannelProtocol, number> = { shoal: 0, bitswap: 0, http: 0 }
   /** The content size the root declares, for the ETA; undefined until the root is read */
   totalBytes?: number
   private readonly root: CID

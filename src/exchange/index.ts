@@ -12,8 +12,9 @@ import type { BlockChannel, ChannelProtocol } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { RateLimiter } from './rate.js'
 import { Uploads } from './uploads.js'
-import { BitswapServer } from './bitswap/server.js'
+import { BITSWAP_PROTOCOLS, BitswapServer } from './bitswap/server.js'
 import { BitswapChannel } from './bitswap/channel.js'
+import { HttpChannel } from './http-channel.js'
 import type { BitswapStats } from './bitswap/server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
@@ -260,13 +261,15 @@ class ShoalExchange implements Exchange {
   }
 
   fetch (root: CID, options: FetchOptions = {}): FetchHandle {
-    const targets = (options.from ?? []).map((a) => {
+    const targets = (options.from ?? []).map((a): Target => {
+      const url = HttpChannel.parse(a)
+      if (url != null) return url
       try {
         const ma = multiaddr(a)
         peerIdOf(ma)
         return ma
       } catch {
-        throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>`)
+        throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>, or an http(s) URL of a trustless gateway`)
       }
     })
     // a reader of one block (walk: false) starts its own small session
@@ -287,7 +290,7 @@ class ShoalExchange implements Exchange {
   }
 
   /** Start a session for `shared`; returns how to add a named peer to it later */
-  private startSession (root: CID, options: FetchOptions, targets: Array<ReturnType<typeof multiaddr>>, shared: SharedFetch): (ma: ReturnType<typeof multiaddr>) => void {
+  private startSession (root: CID, options: FetchOptions, targets: Target[], shared: SharedFetch): (target: Target) => void {
     const log = this.components.host.logger.forComponent('shoal:exchange:client')
     const session = new FetchSession({
       root,
@@ -308,7 +311,7 @@ class ShoalExchange implements Exchange {
     // too, from the start: a first-round peer that hangs must not keep later ones out
     const host = this.components.host
     const joining = new Set<string>()
-    const tryJoin = async (target: PeerId | ReturnType<typeof multiaddr>, key: string, probe: boolean): Promise<void> => {
+    const tryJoin = async (target: PeerId | Target, key: string, probe: boolean): Promise<void> => {
       if (!session.running || session.hasPeer(key) || joining.has(key) || session.peerCount >= MAX_SESSION_PEERS || this.isBanned(key)) return
       joining.add(key)
       try {
@@ -318,9 +321,12 @@ class ShoalExchange implements Exchange {
       }
     }
     // identify tells which protocols a peer speaks, on every new connection and again when they
-    // change (a daemon that registers the exchange after connecting): only exchange peers are asked
+    // change (a daemon that registers the exchange after connecting): only peers that speak the
+    // exchange or bitswap are asked
     const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-      if (!evt.detail.protocols.includes(EXCHANGE_PROTOCOL)) return
+      const speaks = evt.detail.protocols.includes(EXCHANGE_PROTOCOL) ||
+        (this.init.bitswap && evt.detail.protocols.some(p => (BITSWAP_PROTOCOLS as readonly string[]).includes(p)))
+      if (!speaks) return
       void tryJoin(evt.detail.peerId, evt.detail.peerId.toString(), true)
     }
     void session.result.finally(() => { host.removeEventListener('peer:identify', onIdentify) }).catch(() => {})
@@ -330,11 +336,11 @@ class ShoalExchange implements Exchange {
       if (session.running) host.addEventListener('peer:identify', onIdentify)
       const joins: Array<Promise<void>> = []
       const seen = new Set<string>()
-      for (const ma of targets) {
-        const id = peerIdOf(ma)
+      for (const target of targets) {
+        const id = targetId(target)
         if (seen.has(id)) continue
         seen.add(id)
-        joins.push(tryJoin(ma, id, false))
+        joins.push(tryJoin(target, id, false))
       }
       // lightly loaded peers are asked first, and the session takes at most MAX_SESSION_PEERS
       const connected = [...new Map(host.getConnections().map(c => [c.remotePeer.toString(), c])).values()]
@@ -375,14 +381,14 @@ class ShoalExchange implements Exchange {
       session.providersDone()
     })().catch((err) => { session.fail(err) })
     // a peer named by a later caller of the same fetch
-    return (ma) => {
+    return (target) => {
       const joined = session.expectPeer()
-      void tryJoin(ma, peerIdOf(ma), false).finally(joined)
+      void tryJoin(target, targetId(target), false).finally(joined)
     }
   }
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */
-  private async join (session: FetchSession, target: PeerId | ReturnType<typeof multiaddr>, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
+  private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
     let channel: BlockChannel | undefined
     try {
       // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
@@ -408,7 +414,8 @@ class ShoalExchange implements Exchange {
    * A channel to a peer in the best protocol it speaks: shoal's exchange, else bitswap (an IPFS
    * node), where bitswap is on
    */
-  private async openChannel (target: PeerId | ReturnType<typeof multiaddr>, signal: AbortSignal): Promise<BlockChannel> {
+  private async openChannel (target: PeerId | Target, signal: AbortSignal): Promise<BlockChannel> {
+    if (target instanceof URL) return new HttpChannel(target)
     try {
       return await PeerChannel.open(this.components.host, target, signal, this.heard)
     } catch (err: any) {
@@ -425,6 +432,13 @@ class ShoalExchange implements Exchange {
     this.bitswapChannels.set(channel.peerId, set)
     return channel
   }
+}
+
+/** A peer named by a fetch: a multiaddr ending in /p2p/, or a trustless gateway's URL */
+export type Target = ReturnType<typeof multiaddr> | URL
+
+function targetId (target: Target): string {
+  return target instanceof URL ? target.origin : peerIdOf(target)
 }
 
 export function createExchange (components: ExchangeComponents, init: ExchangeInit = {}): Exchange {

@@ -278,8 +278,14 @@ export function validateConfig (raw: unknown, source: string): Config {
   if (config.dht.recordLifetimeMs <= config.dht.reprovideIntervalMs) {
     fail('dht.recordLifetimeMs must be longer than dht.reprovideIntervalMs, or records expire before they are provided again')
   }
+  if (config.dht.protocol === AMINO_DHT_PROTOCOL && !config.exchange.bitswap) {
+    fail(`exchange.bitswap must be on in the IPFS DHT (${AMINO_DHT_PROTOCOL}): what a peer provides there, any IPFS node must be able to fetch over bitswap`)
+  }
   return config
 }
+
+/** The IPFS (Amino) DHT's protocol: a peer in it is a provider to every IPFS node */
+export const AMINO_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only */
 export function parseHostPort (value: string, what: string, options: { loopbackOnly?: boolean } = {}): { host: string, port: number } {

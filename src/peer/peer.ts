@@ -214,6 +214,7 @@ export class ShoalPeer implements ShoalApi {
       if (this.metrics != null) {
         Object.assign(this.metrics.sources, {
           exchangeBytesSent: () => exchange.stats().server.bytesSent,
+          bitswapBytesSent: () => exchange.stats().bitswap.bytesSent,
           storeStat: async () => this.store.stat(),
           connectedPeers: () => host.getPeers().length
         })

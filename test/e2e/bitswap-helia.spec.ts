@@ -110,11 +110,21 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
     assert.equal(fetched.code, 0, fetched.stderr)
     const result = lastJson(fetched.stdout)
     assert.ok(result.fetchedBytes >= bytes.length, `fetched ${result.fetchedBytes}`)
-    assert.deepEqual(result.fetchedBytesBy, { shoal: 0, bitswap: result.fetchedBytes })
+    assert.deepEqual(result.fetchedBytesBy, { shoal: 0, bitswap: result.fetchedBytes, http: 0 })
     const out = path.join(tmp.dir, 'from-helia.bin')
     const got = await runCli(['--repo', daemon.repo, 'get', cid.toString(), '-o', out])
     assert.equal(got.code, 0, got.stderr)
     assert.ok((await fs.readFile(out)).equals(bytes), 'the file shoal fetched has other bytes')
+  })
+
+  it('without --from: a connected IPFS node that has the root is asked over bitswap', async () => {
+    const bytes = randomBytes(600_000)
+    const cid = await unixfs(helia).addBytes(bytes)
+    const fetched = await runCli(['--repo', daemon.repo, '--json', 'fetch', cid.toString()])
+    assert.equal(fetched.code, 0, fetched.stderr)
+    const result = lastJson(fetched.stdout)
+    assert.equal(result.fetchedBytesBy.bitswap, result.fetchedBytes)
+    assert.ok(result.fetchedBytes >= bytes.length)
   })
 
   it('a bitswap peer that answers with wrong blocks is dropped after its first; the fetch completes from Helia', async () => {

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 
 export function register (command: Command): void {
   command
-    .option('--from <multiaddr>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id> (repeatable)', collect)
+    .option('--from <source>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id>, or from a trustless gateway, an http(s) URL (repeatable)', collect)
     .option('-o, --output <path>', 'then write the file or tree to this path')
     .option('--force', 'with -o, replace what is already at the output path, once the new content is complete')
     .option('--name <name>', 'name to pin it by')
