@@ -90,7 +90,8 @@ export type ResolvedExchangeInit = Required<ExchangeInit>
 /** `fetch:block` is sent for every block fetched (over the control API, sampled: src/api/sampled.ts); the others when they happen */
 export type FetchProgressEvent =
   | { type: 'fetch:block', blocks: number, bytes: number, fetchedBytes: number, totalBytes?: number, peers: number, rate: number, eta?: number }
-  | { type: 'fetch:peer', peerId: string, joined: boolean, peers: number }
+  /** A peer joined or left the session; `protocol` is how it is asked (a gateway's peerId is its origin) */
+  | { type: 'fetch:peer', peerId: string, protocol: ChannelProtocol, joined: boolean, peers: number }
   | { type: 'fetch:bad-block', peerId: string, cid: string }
   | { type: 'fetch:done', blocks: number, bytes: number, fetchedBytes: number }
 

@@ -88,7 +88,7 @@ export class FetchSession {
     this.peers.set(channel.peerId, channel)
     this.peerWait.joined()
     channel.onClose((err) => { this.removePeer(channel, err) })
-    this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, joined: true, peers: this.peers.size })
+    this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, protocol: channel.protocol, joined: true, peers: this.peers.size })
     this.schedule()
   }
 
@@ -357,7 +357,7 @@ export class FetchSession {
     this.peers.delete(peer.peerId)
     this.lacks.peerLeft()
     if (err != null) this.init.log('peer %s left the session: %s', peer.peerId, err.message)
-    this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, joined: false, peers: this.peers.size })
+    this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, protocol: peer.protocol, joined: false, peers: this.peers.size })
     // its blocks go back to the queue (want() requeues them as their requests fail)
     this.schedule()
   }

@@ -70,6 +70,8 @@ describe('e2e: fetch from a trustless HTTP gateway', function () {
       const bad = r.stderr.trim().split('\n').map(l => JSON.parse(l)).filter(e => e.type === 'fetch:bad-block')
       assert.equal(bad.length, 1, `${JSON.stringify(bad)}; the liar was asked ${asked} times`)
       assert.equal(bad[0].peerId, liarUrl)
+      const joined = r.stderr.trim().split('\n').map(l => JSON.parse(l)).filter(e => e.type === 'fetch:peer' && e.joined === true)
+      assert.deepEqual(joined.map(e => e.protocol), ['http', 'http'])
       assert.ok((await read(cid)).equals(bytes))
     } finally {
       liar.closeAllConnections()
