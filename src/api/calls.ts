@@ -161,6 +161,12 @@ export type CallName = keyof typeof calls
  */
 export type ShoalApi = { [K in CallName]: MethodOf<typeof calls[K]> }
 
+/** What a command that makes these calls needs of the repo: the most any of them needs */
+export function accessOf (names: readonly CallName[]): RepoAccess {
+  const order: RepoAccess[] = ['read', 'write', 'daemon']
+  return order[Math.max(0, ...names.map(n => order.indexOf(calls[n].access)))]
+}
+
 /** The rows, each with its name */
 export function callList (): Array<[CallName, Call]> {
   return Object.entries(calls) as Array<[CallName, Call]>

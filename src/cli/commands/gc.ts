@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 export function register (program: Command): void {
   program.command('gc')
     .description('remove every block no pin needs')
-    .action(withApi('gc', 'write', async (api, globals) => {
+    .action(withApi('gc', ['gc'], async (api, globals) => {
       const r = await api.gc()
       printResult(globals, `removed ${r.removed} blocks (${formatBytes(r.freed)}), kept ${r.kept}`, r)
     }))

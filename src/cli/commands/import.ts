@@ -9,7 +9,7 @@ export function register (program: Command): void {
   program.command('import <file>')
     .description('store the blocks of a CAR file ("-" reads stdin), each verified against its CID, and pin its roots')
     .option('--no-pin', 'do not pin the roots (a CAR that is not a whole DAG can be imported this way)')
-    .action(withApi('import', 'write', async (api, globals, [file]) => {
+    .action(withApi('import', ['importCar'], async (api, globals, [file]) => {
       let source: AsyncIterable<Uint8Array>
       if (file === '-') {
         source = process.stdin

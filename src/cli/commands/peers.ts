@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 export function register (program: Command): void {
   program.command('peers')
     .description('show the swarm\'s membership table (who is alive and how loaded) and the connected peers (needs a running daemon)')
-    .action(withApi('peers', 'daemon', async (api, globals) => {
+    .action(withApi('peers', ['peers', 'members'], async (api, globals) => {
       const [members, peers] = await Promise.all([api.members(), api.peers()])
       const now = Date.now()
       printResult(globals, [

@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 export function register (program: Command): void {
   program.command('stats')
     .description('store and network figures')
-    .action(withApi('stats', 'read', async (api, globals) => {
+    .action(withApi('stats', ['stats'], async (api, globals) => {
       const s = await api.stats()
       printResult(globals, [
         `peer ${s.peerId} (${s.online ? 'online' : 'offline'}, up ${s.uptime} s)`,

@@ -6,7 +6,7 @@ export function register (program: Command): void {
   program.command('watch')
     .description('print announcements from the swarm as they arrive, until interrupted (needs a running daemon); with --json one JSON object per line')
     .option('--count <n>', 'stop after this many announcements', positiveInt)
-    .action(withApi('watch', 'daemon', async (api, globals) => {
+    .action(withApi('watch', ['watch'], async (api, globals) => {
       const count: number = globals.count ?? Infinity
       const controller = new AbortController()
       const stop = (): void => { controller.abort() }
