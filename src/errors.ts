@@ -126,6 +126,13 @@ export class DaemonNotReadyError extends ShoalError {
   }
 }
 
+/** A call that writes, made of a repo opened for reading only (without its lock) */
+export class RepoReadOnlyError extends ShoalError {
+  constructor (repo: string, what: string) {
+    super(`${what} writes to repo ${repo}, which this process opened for reading only: open it for writing, under its lock`)
+  }
+}
+
 export class ListenError extends ShoalError {}
 
 export class ApiUnreachableError extends ShoalError {

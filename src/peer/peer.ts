@@ -104,7 +104,7 @@ export class ShoalPeer {
       gatewayAddress: () => this.gatewayAddress,
       startedAt: () => this.startedAt
     })
-    Object.assign(this, localApi([this.content, this.network]))
+    Object.assign(this, localApi([this.content, this.network], { repo: components.root, readOnly: components.readOnly, offline: !components.online }))
   }
 
   /** This peer's id, once it is online (an offline peer reads it for `id()` alone) */

@@ -78,7 +78,7 @@ describe('api: the table of calls', () => {
       const api = localApi([{
         pinAdd: async (cid: string) => { seen.push(cid); return { cid, name: '', size: 0, pinnedAt: 0 } },
         cat: async function * (path: string) { seen.push(path); yield new Uint8Array(1) }
-      }, everyCall])
+      }, everyCall], { repo: '/repo' })
       await rejectsNamed(api.pinAdd(CID, { name: 7 as any }), 'InvalidArgumentError', /"name"/)
       const stream = api.cat(CID, { offset: -1 })
       assert.deepEqual(seen, [], 'nothing is called before the stream is read')
@@ -88,8 +88,23 @@ describe('api: the table of calls', () => {
       assert.deepEqual(seen, [CID])
     })
 
+    it('refuses what the peer cannot do as it was opened, by name, before the room sees it', async () => {
+      const seen: string[] = []
+      const room = Object.fromEntries(Object.keys(calls).map(name => [name, async () => { seen.push(name) }])) as Partial<ShoalApi>
+      const reader = localApi([room], { repo: '/repo', readOnly: true, offline: true })
+      await rejectsNamed(reader.pinAdd(CID), 'RepoReadOnlyError', /pin add writes to repo \/repo/)
+      await rejectsNamed(reader.gc(), 'RepoReadOnlyError')
+      await rejectsNamed(reader.fetch(CID), 'DaemonNotRunningError', /fetch needs a running daemon/)
+      await reader.pinLs()
+      await reader.stats()
+      assert.deepEqual(seen, ['pinLs', 'stats'])
+      const writer = localApi([room], { repo: '/repo', offline: true })
+      await writer.pinAdd(CID)
+      assert.deepEqual(seen, ['pinLs', 'stats', 'pinAdd'])
+    })
+
     it('needs a room for every call', () => {
-      assert.throws(() => localApi([{ id: async () => ({}) as any }]), /no room implements the API call/)
+      assert.throws(() => localApi([{ id: async () => ({}) as any }], { repo: '/repo' }), /no room implements the API call/)
     })
   })
 
