@@ -1,4 +1,5 @@
-import http from 'node:http'
+import module from 'node:module'
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { API_CONNECT_TIMEOUT } from '../constants.js'
 import { ApiUnreachableError, RemoteError, ShoalError } from '../errors.js'
@@ -6,6 +7,11 @@ import { callList } from './calls.js'
 import { readLines } from './ndjson.js'
 import type { Call, CallName } from './calls.js'
 import type { AbortOptions, ExportEntry, ImportEntry, ShoalApi } from './types.js'
+
+// node:http imported as an ES module builds a facade of all its exports, and its lazy ones load
+// the whole fetch implementation (undici): about as much start-up again as node itself. A
+// require takes the module as it is.
+const http: typeof import('node:http') = module.createRequire(import.meta.url)('node:http')
 
 /** The frame codec, loaded by the calls that stream content: the rest do without it */
 async function frames (): Promise<typeof import('./frames.js')> {
@@ -38,14 +44,14 @@ class HttpApiClient {
     this.agent.destroy()
   }
 
-  private async call (route: string, options: CallOptions = {}): Promise<http.IncomingMessage> {
+  private async call (route: string, options: CallOptions = {}): Promise<IncomingMessage> {
     const url = new URL(`http://${this.init.address}/api/v0/${route}`)
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (Array.isArray(v)) v.forEach(item => { url.searchParams.append(k, item) })
       else if (v != null) url.searchParams.set(k, v)
     }
     const json = options.json != null ? JSON.stringify(options.json) : undefined
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = http.request(url, {
         method: 'POST',
         agent: this.agent,
@@ -86,7 +92,7 @@ class HttpApiClient {
   method (name: CallName, c: Call): (...args: any[]) => unknown {
     const title = c.title ?? name
     const hasArg = c.arg != null || c.body != null
-    const send = async (arg: unknown, options: Record<string, any>): Promise<http.IncomingMessage> => {
+    const send = async (arg: unknown, options: Record<string, any>): Promise<IncomingMessage> => {
       const wire = Object.fromEntries(Object.keys(c.options).map(k => [c.options[k].key ?? k, options[k]]))
       if (c.body == null) return this.call(c.path, { json: c.arg != null ? { [c.arg]: arg, ...wire } : wire, signal: options.signal })
       return this.call(c.path, {
@@ -95,7 +101,7 @@ class HttpApiClient {
         signal: options.signal
       })
     }
-    const streamedBody = (res: http.IncomingMessage, options: AbortOptions): AsyncGenerator<Buffer> =>
+    const streamedBody = (res: IncomingMessage, options: AbortOptions): AsyncGenerator<Buffer> =>
       streamed(res, `the ${title}`, `start it again with "shoal start"${c.resumes === true ? ` and run the same ${title} to resume` : ''}`, options.signal)
     const replies: Record<Call['reply'], (arg: unknown, options: Record<string, any>) => unknown> = {
       json: async (arg, options) => {
@@ -165,13 +171,13 @@ function queryOf (wire: Record<string, unknown>): Record<string, string | string
   return Object.fromEntries(Object.entries(wire).map(([k, v]) => [k, v == null ? undefined : Array.isArray(v) ? v.map(String) : String(v)]))
 }
 
-async function text (res: http.IncomingMessage): Promise<string> {
+async function text (res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const c of res) chunks.push(c)
   return Buffer.concat(chunks).toString('utf8')
 }
 
-async function errorOf (res: http.IncomingMessage): Promise<Error> {
+async function errorOf (res: IncomingMessage): Promise<Error> {
   const body = await text(res).catch(() => '')
   try {
     const { error } = JSON.parse(body)
@@ -193,7 +199,7 @@ export function createApiClient (init: ApiClientInit): ApiClient {
  * The body of a streamed answer. A daemon that goes away in the middle (killed, stopped) ends
  * the connection; that is said as such, not as the socket's bare "aborted".
  */
-async function * streamed (res: http.IncomingMessage, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function * streamed (res: IncomingMessage, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of res) yield chunk
   } catch (err: any) {

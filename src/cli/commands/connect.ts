@@ -6,9 +6,8 @@ import type { Command } from 'commander'
 /** A dial that failed, restated for people; exit 1 */
 class ConnectFailedError extends ShoalError {}
 
-export function register (program: Command): void {
-  program.command('connect <multiaddr>')
-    .description('dial a peer by multiaddr ending in /p2p/<peer id> (needs a running daemon)')
+export function register (command: Command): void {
+  command
     .action(withApi('connect', ['connect', 'id'], async (api, globals, [addr = '']) => {
       const id = await peerIdOf(addr)
       if (id != null && id === (await api.id()).peerId) {

@@ -2,9 +2,8 @@ import { collect, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('fetch <cid>')
-    .description('fetch a DAG from peers into the store, verifying every block, and pin it (needs a running daemon)')
+export function register (command: Command): void {
+  command
     .option('--from <multiaddr>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id> (repeatable)', collect)
     .option('-o, --output <path>', 'then write the file or tree to this path')
     .option('--force', 'with -o, replace what is already at the output path, once the new content is complete')

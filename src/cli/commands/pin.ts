@@ -2,8 +2,8 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult, splitUnreadablePins } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  const pin = program.command('pin').description('keep DAGs from gc: add, rm, ls')
+export function register (command: Command): void {
+  const pin = command
   pin.command('add <cid>')
     .description('pin a root whose whole DAG is in the store')
     .option('--name <name>', 'a name to list it by')

@@ -6,9 +6,8 @@ import { formatBytes, printResult, progressBar } from '../output.js'
 import type { ImportEntry } from '../../api/types.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('publish <path>')
-    .description('import a file or directory tree into the store as a UnixFS DAG and pin it ("-" reads stdin)')
+export function register (command: Command): void {
+  command
     .option('--profile <name>', 'CID profile: unixfs-v1-2025 (default) or unixfs-v0-2015 (Kubo\'s legacy CIDs)')
     .option('--name <name>', 'name for stdin input', 'stdin')
     .option('--no-pin', 'do not pin the root (gc may remove it)')

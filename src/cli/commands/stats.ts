@@ -2,9 +2,8 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('stats')
-    .description('store and network figures')
+export function register (command: Command): void {
+  command
     .action(withApi('stats', ['stats'], async (api, globals) => {
       const s = await api.stats()
       printResult(globals, [

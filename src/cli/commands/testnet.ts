@@ -82,9 +82,8 @@ function table (rows: string[][]): string[] {
   return rows.map(r => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd())
 }
 
-export function register (program: Command): void {
-  program.command('testnet')
-    .description('start a local swarm of N daemons on loopback, publish a sample file on one and fetch it on another; Ctrl-C tears it down')
+export function register (command: Command): void {
+  command
     .option('--peers <n>', 'daemons to start (2 to 64)', '5')
     .option('--size <bytes>', 'size of the sample file', String(4 * 1024 * 1024))
     .option('--dir <dir>', 'parent of the temporary directory that holds the repos (default: the system temp dir)')

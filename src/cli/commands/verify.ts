@@ -2,9 +2,8 @@ import { withApi } from '../context.js'
 import { printResult, splitUnreadablePins } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('verify')
-    .description('re-hash every block and report those that no longer match their CID')
+export function register (command: Command): void {
+  command
     .option('--drop', 'remove the blocks that do not match')
     .action(withApi('verify', ['verify'], async (api, globals) => {
       const r = await api.verify({ drop: globals.drop === true })
