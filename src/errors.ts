@@ -118,6 +118,13 @@ export class DaemonNotRunningError extends ShoalError {
   }
 }
 
+/** A call that writes, made of a repo opened for reading only (without its lock) */
+export class RepoReadOnlyError extends ShoalError {
+  constructor (repo: string, what: string) {
+    super(`${what} writes to repo ${repo}, which this process opened for reading only: open it for writing, under its lock`)
+  }
+}
+
 /** A daemon holds the repo but has not served its control API in the time a command waits */
 export class DaemonNotReadyError extends ShoalError {
   override readonly status = 503

@@ -6,7 +6,7 @@ export function register (command: Command): void {
   command
     .option('--offset <bytes>', 'start at this byte', nonNegativeInt)
     .option('--length <bytes>', 'write at most this many bytes', nonNegativeInt)
-    .action(withApi('cat', 'read', async (api, globals, [target]) => {
+    .action(withApi('cat', ['cat'], async (api, globals, [target]) => {
       await toStdout(api.cat(target ?? '', { offset: globals.offset, length: globals.length }))
     }))
 }

@@ -8,7 +8,7 @@ class ConnectFailedError extends ShoalError {}
 
 export function register (command: Command): void {
   command
-    .action(withApi('connect', 'daemon', async (api, globals, [addr = '']) => {
+    .action(withApi('connect', ['connect', 'id'], async (api, globals, [addr = '']) => {
       const id = await peerIdOf(addr)
       if (id != null && id === (await api.id()).peerId) {
         throw new ConnectFailedError(`could not connect to ${addr}: that is this peer's own address`)

@@ -7,7 +7,7 @@ export function register (command: Command): void {
   command
     .option('-o, --output <file>', 'write the CAR to this file (replaced only once the CAR is whole)')
     .option('--scope <scope>', 'all (the whole DAG, default), entity (a file, or a directory\'s own block) or block', 'all')
-    .action(withApi('export', 'read', async (api, globals, [target]) => {
+    .action(withApi('export', ['exportCar'], async (api, globals, [target]) => {
       const scope = String(globals.scope)
       if (scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new UsageError(`invalid --scope "${scope}": use all, entity or block`)
       const out: string | undefined = globals.output

@@ -8,7 +8,7 @@ export function register (command: Command): void {
     .option('-o, --output <path>', 'then write the file or tree to this path')
     .option('--force', 'with -o, replace what is already at the output path, once the new content is complete')
     .option('--name <name>', 'name to pin it by')
-    .action(withApi('fetch', 'daemon', async (api, globals, [cid]) => {
+    .action(withApi('fetch', ['fetch', 'get'], async (api, globals, [cid]) => {
       const force = globals.force === true
       const { checkOutput, writeTree } = await import('../write-tree.js')
       // refuse an output path before fetching, not after the fetch and pin are done

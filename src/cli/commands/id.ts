@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 
 export function register (command: Command): void {
   command
-    .action(withApi('id', 'read', async (api, globals) => {
+    .action(withApi('id', ['id'], async (api, globals) => {
       const id = await api.id()
       printResult(globals, [
         `peer id ${id.peerId}`,

@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 export function register (command: Command): void {
   command
     .option('--no-pin', 'do not pin the roots (a CAR that is not a whole DAG can be imported this way)')
-    .action(withApi('import', 'write', async (api, globals, [file]) => {
+    .action(withApi('import', ['importCar'], async (api, globals, [file]) => {
       let source: AsyncIterable<Uint8Array>
       if (file === '-') {
         source = process.stdin

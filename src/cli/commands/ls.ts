@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 
 export function register (command: Command): void {
   command
-    .action(withApi('ls', 'read', async (api, globals, [target]) => {
+    .action(withApi('ls', ['ls', 'pinLs'], async (api, globals, [target]) => {
       if (target == null) {
         const { pins, unreadable } = splitUnreadablePins(await api.pinLs())
         printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins, unreadable })

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 
 export function register (command: Command): void {
   command
-    .action(withApi('peers', 'daemon', async (api, globals) => {
+    .action(withApi('peers', ['peers', 'members'], async (api, globals) => {
       const [members, peers] = await Promise.all([api.members(), api.peers()])
       const now = Date.now()
       printResult(globals, [

@@ -14,7 +14,7 @@ export function register (command: Command): void {
     .option('--no-announce', 'do not announce it to the swarm (it is still provided in the DHT)')
     .option('--tag <tag>', 'tag the announcement (repeatable; replication policies select by tag)', collect)
     .option('--replicas <n>', 'ask the swarm for N copies: volunteers with room are assigned and fetch it', nonNegativeInt)
-    .action(withApi('publish', 'write', async (api, globals, [target]) => {
+    .action(withApi('publish', ['publish'], async (api, globals, [target]) => {
       let entries: AsyncIterable<ImportEntry>
       let total: number | undefined
       if (target === '-') {

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 
 export function register (command: Command): void {
   command
-    .action(withApi('stats', 'read', async (api, globals) => {
+    .action(withApi('stats', ['stats'], async (api, globals) => {
       const s = await api.stats()
       printResult(globals, [
         `peer ${s.peerId} (${s.online ? 'online' : 'offline'}, up ${s.uptime} s)`,

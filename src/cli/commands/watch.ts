@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 export function register (command: Command): void {
   command
     .option('--count <n>', 'stop after this many announcements', positiveInt)
-    .action(withApi('watch', 'daemon', async (api, globals) => {
+    .action(withApi('watch', ['watch'], async (api, globals) => {
       const count: number = globals.count ?? Infinity
       const controller = new AbortController()
       const stop = (): void => { controller.abort() }
