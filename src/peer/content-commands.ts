@@ -7,6 +7,7 @@ import { CID } from 'multiformats/cid'
 import { parseContentPath } from '../content/path.js'
 import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import { PROVIDE_TIMEOUT } from '../constants.js'
+import { isName, NAME_RULE } from '../names.js'
 import { online } from './online.js'
 import { readThrough } from './read-through.js'
 import type { Config } from './config.js'
@@ -57,7 +58,7 @@ export class ContentCommands {
     }
     const tags = options.tags ?? []
     for (const t of tags) {
-      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(t)) throw new InvalidArgumentError(`tag "${t}" must be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit`)
+      if (!isName(t)) throw new InvalidArgumentError(`tag "${t}" must be ${NAME_RULE}`)
     }
     if (tags.length > 16) throw new InvalidArgumentError('at most 16 tags')
     if (replicas > 0 && (options.announce === false || this.components.gossip() == null)) {
