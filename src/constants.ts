@@ -1,5 +1,6 @@
 /**
- * Every default shoal uses, in one place, with readable units.
+ * shoal's fixed limits, timings and names, with readable units: what no config sets. The
+ * defaults of what a user may configure are configs/default.json (read through defaults.ts).
  */
 
 export const second = 1000
@@ -16,14 +17,8 @@ export const DEFAULT_REPO_DIRNAME = '.shoal'
 /** Environment variable naming the repo directory */
 export const REPO_ENV = 'SHOAL_REPO'
 
-/** Import profile used by `publish` unless `--profile` says otherwise */
-export const DEFAULT_PROFILE = 'unixfs-v1-2025'
-
 /** Profiles the importer understands (IPIP-499) */
 export const PROFILES = ['unixfs-v1-2025', 'unixfs-v0-2015'] as const
-
-/** Control API address unless config or `--api` says otherwise */
-export const DEFAULT_API_ADDRESS = '127.0.0.1:5080'
 
 /** The largest block the store accepts, matching the exchange protocol's limit */
 export const MAX_BLOCK_SIZE = 2 * MiB
@@ -58,17 +53,8 @@ export const MAX_EXCHANGE_RESPONSE = 4 * MiB
 /** CIDs in one `have` request */
 export const MAX_HAVE_CIDS = 1024
 
-/** Requests a client may have in flight on one stream */
-export const DEFAULT_MAX_REQUESTS_PER_STREAM = 64
-
 /** Inbound exchange streams on one connection */
 export const MAX_INBOUND_STREAMS_PER_CONNECTION = 8
-
-/** Inbound exchange streams in all */
-export const DEFAULT_MAX_INBOUND_STREAMS = 256
-
-/** Peers served at once */
-export const DEFAULT_UPLOAD_SLOTS = 16
 
 /** Largest window of requests in flight to one peer */
 export const MAX_WINDOW = 16
@@ -109,23 +95,11 @@ export const DEFAULT_FIND_PROVIDERS_LIMIT = 20
 /** How long a provider search may run */
 export const DEFAULT_FIND_TIMEOUT = 30 * second
 
-/** How often a swarm's rendezvous key is looked up again */
-export const DEFAULT_RENDEZVOUS_INTERVAL = 5 * minute
-
 /** Swarm peers found at the rendezvous dialled per round */
 export const RENDEZVOUS_DIAL_LIMIT = 8
 
-/** Provider records are provided again when older than this */
-export const DEFAULT_REPROVIDE_INTERVAL = 22 * hour
-
-/** How long a provider record is valid */
-export const DEFAULT_RECORD_LIFETIME = 48 * hour
-
 /** How long a background provide (after publish or fetch) may run */
 export const PROVIDE_TIMEOUT = 60 * second
-
-/** Presence heartbeat period */
-export const DEFAULT_PRESENCE_INTERVAL = 10 * second
 
 /** A member is suspect after this many heartbeat periods without a beat */
 export const SUSPECT_AFTER_BEATS = 1.5
@@ -190,14 +164,6 @@ export const MAX_SESSION_PEERS = 16
 
 /** How often a peer with no connection dials its bootstrap peers again */
 export const BOOTSTRAP_RETRY_INTERVAL = 5 * second
-/** HTTP gateway address unless config or `--gateway` says otherwise */
-export const DEFAULT_GATEWAY_ADDRESS = '127.0.0.1:8080'
-
-/** How long the gateway waits for content (the first bytes, then each further block) before it answers 504 or ends the response */
-export const DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT = 30 * second
-
-/** Gateway requests served at once; more are answered 429 */
-export const DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS = 1024
 
 /** Largest request head (request line and headers) the gateway reads; more is answered 431 */
 export const MAX_GATEWAY_HEADER_SIZE = 8 * KiB
