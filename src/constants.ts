@@ -5,7 +5,6 @@
 
 export const second = 1000
 export const minute = 60 * second
-export const hour = 60 * minute
 
 export const KiB = 1024
 export const MiB = 1024 * KiB
@@ -199,9 +198,9 @@ export const BLOCK_BUFFER_SIZE = MiB
 export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE + MAX_WINDOW
 
 /**
- * How long the block I/O thread (store/io-thread.ts) may sit idle before it is stopped; a Node
- * worker costs ~18 MB of RSS, given back this way once a fetch is over. The next block starts it
- * again (~20 ms).
+ * How long the block I/O thread (store/io-thread.ts) may sit idle before it is stopped: a worker
+ * holds memory that is given back this way once a fetch is over, and starting it again is cheap
+ * (docs/performance.md)
  */
 export const IO_THREAD_IDLE_STOP = 60 * second
 
@@ -209,16 +208,12 @@ export const IO_THREAD_IDLE_STOP = 60 * second
  * Node options `shoal start` re-executes itself with (same process, see bin/shoal.ts). A block
  * passes through buffers that live a few milliseconds; a young generation this small (1 MB
  * semi-spaces) is scavenged often enough that they die there instead of being promoted and
- * waiting for a full mark-compact, and each scavenge frees the buffers' memory, so little of it
- * is dead and unfreed at any time: against 4 MB semi-spaces, the fetching daemon's peak RSS over
- * 1 GiB fetches and raw streams went from 280-340 MB to 210-255 MB, at the same speed.
+ * waiting for a full mark-compact, so little of their memory is dead and unfreed at any time.
  * `--expose-gc` lets the daemon run a full collection once a bulk transfer is over
- * (exchange/collect.ts). The old generation starts at
- * 64 MB instead of growing from a few: with external memory weighed against the heap's limits
- * (DAEMON_V8_FLAGS), a limit sized to the daemon's ~26 MB of live heap ran a mark-compact every
- * ~100 ms while blocks streamed, and V8's helper threads spent ~1.6 s of CPU per GiB served on
- * marking (0.1 s with this; a 1 GiB fetch between two daemons 4.5 -> 3.4 s). Options the user
- * gives come after, so theirs win.
+ * (exchange/collect.ts). The old generation starts at 64 MB instead of growing from a few: with
+ * external memory weighed against the heap's limits (DAEMON_V8_FLAGS), a limit sized to the
+ * daemon's live heap ran a mark-compact every few MiB streamed. Options the user gives come
+ * after, so theirs win. What each saves is measured in docs/performance.md.
  */
 export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--initial-old-space-size=64', '--expose-gc']
 
@@ -227,8 +222,7 @@ export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--initial-old-sp
  * malloc arena (glibc; other C libraries ignore it) instead of one per thread that allocates:
  * blocks stream through 64 KiB buffers made on the event loop and freed by V8's helper threads,
  * and with several arenas the memory freed ended up spread over heaps that are rarely given
- * back. Peak RSS of the fetching daemon over three rounds of 1 GiB raw stream + fetch: 215-272 MB
- * with the default, 204-226 MB with one arena, at the same speed.
+ * back (docs/performance.md).
  */
 export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
 
