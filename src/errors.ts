@@ -133,6 +133,14 @@ export class DaemonNotReadyError extends ShoalError {
   }
 }
 
+/** A daemon started as a child process (`spawnDaemon`) did not print its ready line */
+export class DaemonSpawnError extends ShoalError {
+  constructor (repo: string, why: string, stderr: string) {
+    const said = stderr.trim()
+    super(`the daemon of repo ${repo} ${why}${said !== '' ? `; its stderr ends:\n${said.slice(-4000)}` : ''}`)
+  }
+}
+
 export class ListenError extends ShoalError {}
 
 export class ApiUnreachableError extends ShoalError {

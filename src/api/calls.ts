@@ -13,6 +13,7 @@
  * a stream sent as the request body with the options in the query string.
  */
 import { count, flag, list, matching, oneOf, optional, string, text } from './checks.js'
+import { NAME_PATTERN, NAME_RULE } from '../names.js'
 import type { Check } from './checks.js'
 import type {
   AbortOptions, Announcement, CatOptions, ExportCarOptions, ExportEntry, FetchOptions, FetchResult, FindOptions, GcResult, IdResult,
@@ -94,7 +95,7 @@ type MethodOf<C> = C extends Row<infer A, infer O, infer R>
   : never
 
 const cid = 'cid'
-const tag = matching(/^[a-z0-9][a-z0-9._-]{0,63}$/, "be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+const tag = matching(NAME_PATTERN, `be ${NAME_RULE}`)
 
 export const calls = {
   id: call<void, AbortOptions, Promise<IdResult>>({ path: 'id', access: 'read', options: {}, reply: 'json' }),

@@ -4,7 +4,8 @@
  * block before it is stored.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
+import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
+import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError } from '../errors.js'
 import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
@@ -183,14 +184,15 @@ class ShoalExchange implements Exchange {
 
   constructor (components: ExchangeComponents, init: ExchangeInit) {
     this.components = components
+    const defaults = CONFIG_DEFAULTS.exchange
     this.init = {
-      uploadSlots: init.uploadSlots ?? DEFAULT_UPLOAD_SLOTS,
-      uploadRate: init.uploadRate ?? 0,
-      downloadRate: init.downloadRate ?? 0,
-      maxInboundStreams: init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
-      maxRequestsPerStream: init.maxRequestsPerStream ?? DEFAULT_MAX_REQUESTS_PER_STREAM,
-      perf: init.perf ?? false,
-      bitswap: init.bitswap ?? true
+      uploadSlots: init.uploadSlots ?? defaults.uploadSlots,
+      uploadRate: init.uploadRate ?? defaults.uploadRate,
+      downloadRate: init.downloadRate ?? defaults.downloadRate,
+      maxInboundStreams: init.maxInboundStreams ?? defaults.maxInboundStreams,
+      maxRequestsPerStream: init.maxRequestsPerStream ?? defaults.maxRequestsPerStream,
+      perf: init.perf ?? defaults.perf,
+      bitswap: init.bitswap ?? defaults.bitswap
     }
     this.uploads = new Uploads(this.init.uploadSlots, this.init.uploadRate)
     this.server = new ExchangeServer(components, this.init, this.uploads)

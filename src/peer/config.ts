@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES } from '../constants.js'
 import { InvalidConfigError } from '../errors.js'
+import { isName, NAME_RULE } from '../names.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
 export interface Config {
@@ -127,7 +128,7 @@ export async function defaultConfigText (): Promise<string> {
  */
 export async function swarmConfigText (nameOrPath: string): Promise<{ text: string, source: string }> {
   const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.json')
-  if (!isPath && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(nameOrPath)) {
+  if (!isPath && !isName(nameOrPath)) {
     throw new InvalidConfigError(`invalid swarm "${nameOrPath}": give a name from configs/ or a config file path`)
   }
   const source = isPath ? nameOrPath : `${CONFIGS_DIR}${nameOrPath}.json`
@@ -214,7 +215,7 @@ const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
   }
 }
 const swarmName: Check = (v, k) => {
-  if (typeof v !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(v)) throw new Error(`${k} must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit`)
+  if (!isName(v)) throw new Error(`${k} must be ${NAME_RULE}`)
 }
 const hostPort: Check = (v, k) => {
   str(v, k)

@@ -25,10 +25,10 @@ import { lpStream } from '@libp2p/utils'
 import { Message } from '../../src/exchange/bitswap/message.js'
 import { BITSWAP_120 } from '../../src/exchange/bitswap/server.js'
 import { lengthPrefixed } from '../../src/exchange/send.js'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 import type { Stream } from '@libp2p/interface'
 
 async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -40,7 +40,7 @@ async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
 describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', function () {
   this.timeout(120_000)
   let tmp: Awaited<ReturnType<typeof tmpDir>>
-  let daemon: DaemonProcess
+  let daemon: SpawnedDaemon
   let helia: Awaited<ReturnType<typeof startHelia>>
 
   async function startHelia (): Promise<any> {
@@ -63,7 +63,7 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
 
   before(async () => {
     tmp = await tmpDir()
-    daemon = await startDaemon(path.join(tmp.dir, 'repo'))
+    daemon = await spawnLoopbackDaemon(path.join(tmp.dir, 'repo'))
     helia = await startHelia()
     await helia.libp2p.dial(multiaddr(daemon.addresses.find(a => a.includes('/tcp/')) as string))
   })

@@ -8,20 +8,20 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 import type { AddressInfo } from 'node:net'
 
 describe('e2e: fetch from a trustless HTTP gateway', function () {
   this.timeout(120_000)
   let tmp: Awaited<ReturnType<typeof tmpDir>>
-  let origin: DaemonProcess
-  let fetcher: DaemonProcess
+  let origin: SpawnedDaemon
+  let fetcher: SpawnedDaemon
 
   before(async () => {
     tmp = await tmpDir()
-    ;[origin, fetcher] = await Promise.all([startDaemon(path.join(tmp.dir, 'origin')), startDaemon(path.join(tmp.dir, 'fetcher'))])
+    ;[origin, fetcher] = await Promise.all([spawnLoopbackDaemon(path.join(tmp.dir, 'origin')), spawnLoopbackDaemon(path.join(tmp.dir, 'fetcher'))])
   })
   after(async () => {
     await Promise.all([origin?.stop(), fetcher?.stop()])
