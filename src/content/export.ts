@@ -1,4 +1,4 @@
-import { exporter } from 'ipfs-unixfs-exporter'
+import * as raw from 'multiformats/codecs/raw'
 import { InvalidPathError, PathNotFoundError } from '../errors.js'
 import type { ContentPath } from './path.js'
 import type { CID } from 'multiformats/cid'
@@ -7,13 +7,18 @@ import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 
 type Blocks = Pick<Blockstore, 'get'>
 
+/** The UnixFS exporter, loaded by the reads that walk a DAG: a raw block is read without it */
+async function exporter (): Promise<typeof import('ipfs-unixfs-exporter').exporter> {
+  return (await import('ipfs-unixfs-exporter')).exporter
+}
+
 function pathString (p: ContentPath): string {
   return [p.cid.toString(), ...p.segments].join('/')
 }
 
 async function resolve (p: ContentPath, blocks: Blocks, signal?: AbortSignal): Promise<UnixFSEntry> {
   try {
-    return await exporter(pathString(p), blocks, { signal })
+    return await (await exporter())(pathString(p), blocks, { signal })
   } catch (err: any) {
     if (err.name === 'NotFoundError' && p.segments.length > 0) {
       throw new PathNotFoundError(`no link named by ${pathString(p)}`)
@@ -30,6 +35,18 @@ export interface CatOptions {
 
 /** The bytes of a file in the DAG, in order, optionally a byte range of it */
 export async function * cat (blocks: Blocks, p: ContentPath, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+  if (options.offset != null && options.offset < 0) throw new InvalidPathError('offset must be 0 or more')
+  if (options.length != null && options.length < 0) throw new InvalidPathError('length must be 0 or more')
+  if (p.cid.code === raw.code && p.segments.length === 0) {
+    // a raw block is the file: its bytes, as the exporter would give them
+    const chunks: Uint8Array[] = []
+    for await (const chunk of blocks.get(p.cid, { signal: options.signal }) as AsyncIterable<Uint8Array>) chunks.push(chunk)
+    const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    const start = Math.min(options.offset ?? 0, bytes.byteLength)
+    const end = options.length != null ? Math.min(start + options.length, bytes.byteLength) : bytes.byteLength
+    if (end > start) yield bytes.subarray(start, end)
+    return
+  }
   const entry = await resolve(p, blocks, options.signal)
   if (entry.type === 'directory') {
     throw new InvalidPathError(`${pathString(p)} is a directory: use "shoal get" or "shoal ls"`)
@@ -42,8 +59,6 @@ export async function * cat (blocks: Blocks, p: ContentPath, options: CatOptions
     const target = new TextDecoder().decode(entry.unixfs.data)
     throw new InvalidPathError(`${pathString(p)} is a symlink to ${target}; cat does not follow symlinks: cat the path it points to`)
   }
-  if (options.offset != null && options.offset < 0) throw new InvalidPathError('offset must be 0 or more')
-  if (options.length != null && options.length < 0) throw new InvalidPathError('length must be 0 or more')
   const size = Number(entry.size)
   if (options.offset != null && options.offset >= size) return
   if (options.length === 0) return
@@ -69,7 +84,7 @@ export async function * exportTree (blocks: Blocks, p: ContentPath, options: { s
         if (child.name === '' || child.name === '.' || child.name === '..' || child.name.includes('/') || child.name.includes('\\')) {
           throw new InvalidPathError(`refusing entry "${child.name}" under "${rel}": its name could escape the output directory`)
         }
-        yield * walk(await exporter(child.cid, blocks, { signal }), rel === '' ? child.name : `${rel}/${child.name}`)
+        yield * walk(await (await exporter())(child.cid, blocks, { signal }), rel === '' ? child.name : `${rel}/${child.name}`)
       }
     } else if (entry.type === 'file' && entry.unixfs.type === 'symlink') {
       yield { path: rel, kind: 'symlink', size: 0, target: new TextDecoder().decode(entry.unixfs.data) }
@@ -103,7 +118,7 @@ export async function list (blocks: Blocks, p: ContentPath, options: { signal?: 
   }
   const out: ListEntry[] = []
   for await (const child of entry.entries({ signal: options.signal })) {
-    const full = await exporter(child.cid, blocks, { signal: options.signal })
+    const full = await (await exporter())(child.cid, blocks, { signal: options.signal })
     out.push({ name: child.name, cid: child.cid, kind: kindOf(full), size: Number(full.size) })
   }
   return out

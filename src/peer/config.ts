@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES } from '../constants.js'
 import { InvalidConfigError } from '../errors.js'
 import { isName, NAME_RULE } from '../names.js'
@@ -186,23 +185,14 @@ type Check = (value: unknown, key: string) => void
 const str: Check = (v, k) => { if (typeof v !== 'string' || v === '') throw new Error(`${k} must be a non-empty string`) }
 const bool: Check = (v, k) => { if (typeof v !== 'boolean') throw new Error(`${k} must be true or false`) }
 const posInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`${k} must be a whole number of 1 or more`) }
+/** A list of multiaddrs in shape; each is parsed by `checkAddresses` (online only) */
 const maddrs: Check = (v, k) => {
   if (!Array.isArray(v)) throw new Error(`${k} must be a list of multiaddrs`)
   for (const a of v) {
-    try {
-      if (typeof a !== 'string' || !a.startsWith('/')) throw new Error()
-      multiaddr(a)
-    } catch {
-      throw new Error(`${k} has an invalid multiaddr "${String(a)}"`)
-    }
+    if (typeof a !== 'string' || !a.startsWith('/')) throw new Error(`${k} has an invalid multiaddr "${String(a)}"`)
   }
 }
-const peerMaddrs: Check = (v, k) => {
-  maddrs(v, k)
-  for (const a of v as string[]) {
-    if (!multiaddr(a).getComponents().some(c => c.name === 'p2p')) throw new Error(`${k} entry "${a}" needs a /p2p/<peer id> part`)
-  }
-}
+const peerMaddrs = maddrs
 const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${k} must be a whole number of 0 or more`) }
 const oneOf = (values: readonly string[]): Check => (v, k) => {
   if (typeof v !== 'string' || !values.includes(v)) throw new Error(`${k} must be one of ${values.join(', ')}`)
@@ -283,6 +273,31 @@ export function validateConfig (raw: unknown, source: string): Config {
     fail(`exchange.bitswap must be on in the IPFS DHT (${AMINO_DHT_PROTOCOL}): what a peer provides there, any IPFS node must be able to fetch over bitswap`)
   }
   return config
+}
+
+/**
+ * Parse every multiaddr of a config (addresses to listen on and announce, bootstrap peers, which
+ * must name their peer id). A peer checks them as it goes online: the multiaddr code is not
+ * loaded by commands that only read the repo, whose config was checked in every other way.
+ */
+export async function checkAddresses (config: Config, source: string): Promise<void> {
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const lists: Array<[string, string[], boolean]> = [
+    ['addresses.listen', config.addresses.listen, false],
+    ['addresses.announce', config.addresses.announce, false],
+    ['bootstrap', config.bootstrap, true]
+  ]
+  for (const [key, list, needsPeer] of lists) {
+    for (const a of list) {
+      let ma
+      try {
+        ma = multiaddr(a)
+      } catch {
+        throw new InvalidConfigError(`${source}: ${key} has an invalid multiaddr "${a}"`)
+      }
+      if (needsPeer && !ma.getComponents().some(c => c.name === 'p2p')) throw new InvalidConfigError(`${source}: ${key} entry "${a}" needs a /p2p/<peer id> part`)
+    }
+  }
 }
 
 /** The IPFS (Amino) DHT's protocol: a peer in it is a provider to every IPFS node */

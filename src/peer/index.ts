@@ -2,6 +2,8 @@
  * The composition root: a peer made from its repo (identity, config, store, lock) and, when
  * online, its libp2p host.
  */
+import { checkAddresses } from './config.js'
+import { repoPaths } from './paths.js'
 import { acquireLock, loadConfig, loadKey, resolveRepo } from './repo.js'
 import { ShoalPeer } from './peer.js'
 import type { Config } from './config.js'
@@ -52,6 +54,7 @@ export async function createPeer (init: PeerInit = {}): Promise<ShoalPeer> {
   const readOnly = !online && init.readOnly === true
   let config = await loadConfig(root, { save: !readOnly })
   if (init.override != null) config = init.override(config)
+  if (online) await checkAddresses(config, repoPaths(root).config)
   const lock = readOnly
     ? { release: async () => {} }
     : await acquireLock(root, online ? { role: 'daemon', waitMs: DAEMON_LOCK_WAIT_MS } : { role: 'command' })

@@ -3,7 +3,6 @@
  * connect, perf), content routing (find, provide), the swarm (members, watch) and who holds
  * content (status); all but id and stats need the peer online
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import { BlockNotFoundError, InvalidArgumentError } from '../errors.js'
 import { AGENT_VERSION } from '../version.js'
 import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT } from '../constants.js'
@@ -70,6 +69,7 @@ export class NetworkCommands {
 
   async connect (addr: string, options: AbortOptions = {}): Promise<PeerInfo> {
     const host = online(this.components.host(), this.components.root, 'connecting to a peer')
+    const { multiaddr } = await import('@multiformats/multiaddr')
     let ma
     try {
       ma = multiaddr(addr)
@@ -86,6 +86,7 @@ export class NetworkCommands {
   async perf (addr: string, options: PerfOptions = {}): Promise<PerfResult> {
     const exchange = online(this.components.exchange(), this.components.root, 'perf')
     const r = await exchange.perf(addr, options.bytes ?? DEFAULT_PERF_BYTES, { signal: options.signal, hash: options.hash })
+    const { multiaddr } = await import('@multiformats/multiaddr')
     const peerId = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value ?? ''
     return { peerId, bytes: r.bytes, seconds: r.seconds, MBps: r.bytes / r.seconds / 1e6, ...(r.hashed != null ? { hashed: r.hashed } : {}) }
   }

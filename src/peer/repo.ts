@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises'
-import writeFileAtomic from 'write-file-atomic'
 import { InvalidConfigError, RepoExistsError, RepoNotInitializedError } from '../errors.js'
 import { addMissingDefaults, defaultConfigText, parseConfig, validateConfig } from './config.js'
 import { isInitialized, repoPaths } from './paths.js'
@@ -25,9 +24,9 @@ export async function initRepo (root: string, options: { configText?: string } =
   await fs.mkdir(root, { recursive: true, mode: 0o700 })
   const { generateKeyPair, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
   const key = await generateKeyPair('Ed25519')
-  await writeFileAtomic(paths.key, Buffer.from(privateKeyToProtobuf(key)), { mode: 0o600, fsync: true })
+  await (await writeFileAtomic())(paths.key, Buffer.from(privateKeyToProtobuf(key)), { mode: 0o600, fsync: true })
   // written last: its presence marks the repo as initialized
-  await writeFileAtomic(paths.config, configText, { mode: 0o600, fsync: true })
+  await (await writeFileAtomic())(paths.config, configText, { mode: 0o600, fsync: true })
   return { key }
 }
 
@@ -56,7 +55,7 @@ export async function loadConfig (root: string, options: { save?: boolean } = {}
   if (added.length > 0) {
     const config = validateConfig(raw, file)
     if (options.save === false) return config
-    await writeFileAtomic(file, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, fsync: true })
+    await (await writeFileAtomic())(file, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600, fsync: true })
     return config
   }
   return parseConfig(text, file)
@@ -78,4 +77,9 @@ export async function loadKey (root: string): Promise<PrivateKey> {
   } catch {
     throw new InvalidConfigError(`${file} is not a valid private key: restore it from a backup, or start a new repo with "shoal init --repo DIR"`)
   }
+}
+
+/** write-file-atomic, loaded by the writes that use it: reads never do */
+async function writeFileAtomic (): Promise<typeof import('write-file-atomic')> {
+  return (await import('write-file-atomic')).default
 }

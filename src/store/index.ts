@@ -3,7 +3,6 @@
  */
 import path from 'node:path'
 import { sha256 } from 'multiformats/hashes/sha2'
-import createMortice from 'mortice'
 import { MAX_BLOCK_SIZE } from '../constants.js'
 import { mhKey, walkDag } from './dag.js'
 import { FsBlocks } from './blocks.js'
@@ -127,7 +126,8 @@ export interface Store {
 class DiskStore implements Store {
   readonly blocks: FsBlocks
   readonly pins: Pins
-  private readonly gcLock: Mortice
+  /** gc's lock (writers hold it to read, gc to write), made on first use: reads never need it */
+  private gcLockMade?: Promise<Mortice>
   /** Writes holding (or waiting for) the guard gc and eviction wait for */
   private guarded = 0
 
@@ -137,7 +137,6 @@ class DiskStore implements Store {
       fsync: init.fsync ?? true
     })
     this.pins = new Pins(path.join(dir, 'pins'), { fsync: init.fsync ?? true })
-    this.gcLock = createMortice({ singleProcess: true })
   }
 
   async open (options: { readOnly?: boolean } = {}): Promise<void> {
@@ -175,11 +174,16 @@ class DiskStore implements Store {
     }
   }
 
+  private async gcLock (): Promise<Mortice> {
+    this.gcLockMade ??= import('mortice').then(({ default: createMortice }) => createMortice({ singleProcess: true }))
+    return this.gcLockMade
+  }
+
   async withWriteGuard<T> (fn: () => Promise<T>): Promise<T> {
     this.guarded++
     let release: (() => void) | undefined
     try {
-      release = await this.gcLock.readLock()
+      release = await (await this.gcLock()).readLock()
       return await fn()
     } finally {
       release?.()
@@ -216,7 +220,7 @@ class DiskStore implements Store {
    * its file is named for, and only one whose file name is not a CID stops the sweep.
    */
   private async sweep (options: AbortOptions & { maxBytes?: number, refused: string }): Promise<SweepResult> {
-    const release = await this.gcLock.writeLock(options)
+    const release = await (await this.gcLock()).writeLock(options)
     try {
       const { maxBytes } = options
       const { pins, unreadable } = await this.pins.scan()

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
-import writeFileAtomic from 'write-file-atomic'
 import { UnreadablePinError } from '../errors.js'
 import { mhKey } from './dag.js'
 
@@ -90,7 +89,7 @@ export class Pins {
 
   async add (pin: Pin): Promise<void> {
     const record: PinRecord = { cid: pin.cid.toString(), name: pin.name, size: pin.size, pinnedAt: pin.pinnedAt, ...(pin.origin != null ? { origin: pin.origin } : {}) }
-    await writeFileAtomic(this.fileOf(pin.cid), JSON.stringify(record) + '\n', { fsync: this.fsync })
+    await (await writeFileAtomic())(this.fileOf(pin.cid), JSON.stringify(record) + '\n', { fsync: this.fsync })
     await this.syncDir()
   }
 
@@ -212,4 +211,9 @@ async function readRecord (file: string, expected: CID | undefined): Promise<Pin
 
 function oneLine (s: string): string {
   return s.replace(/\s+/g, ' ').trim()
+}
+
+/** write-file-atomic, loaded by the writes that use it: reads never do */
+async function writeFileAtomic (): Promise<typeof import('write-file-atomic')> {
+  return (await import('write-file-atomic')).default
 }

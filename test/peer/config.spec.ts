@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
-import { parseConfig, parseHostPort, validateConfig } from '../../src/peer/config.js'
+import { checkAddresses, parseConfig, parseHostPort, validateConfig } from '../../src/peer/config.js'
 
 const CONFIGS = new URL('../../../configs/', import.meta.url)
 const SOURCE = '/repo/config.json'
@@ -114,11 +114,24 @@ describe('peer: config', () => {
       rejects(edited(c => { c.addresses.listen = '/ip4/0.0.0.0/tcp/4001' }), 'addresses.listen')
     })
 
-    it('rejects invalid multiaddrs, naming the key', () => {
-      rejects(edited(c => { c.addresses.listen = ['/ip4/0.0.0.0/tcp/4001', '/not/a/multiaddr'] }), 'addresses.listen')
-      rejects(edited(c => { c.addresses.announce = ['/ip4/999.1.1.1/tcp/1'] }), 'addresses.announce')
+    it('rejects what is not a multiaddr in shape, naming the key', () => {
       rejects(edited(c => { c.bootstrap = ['127.0.0.1:4001'] }), 'bootstrap')
       rejects(edited(c => { c.bootstrap = [4001] }), 'bootstrap')
+      rejects(edited(c => { c.addresses.listen = 'ip4/0.0.0.0/tcp/4001' }), 'addresses.listen')
+    })
+
+    it('checkAddresses parses every multiaddr as the peer goes online, naming the key', async () => {
+      const refused = async (c: any, key: string): Promise<void> => {
+        await assert.rejects(checkAddresses(validateConfig(c, SOURCE), SOURCE), (err: any) => {
+          assert.equal(err.name, 'InvalidConfigError')
+          assert.ok(err.message.startsWith(`${SOURCE}: ${key} `), err.message)
+          return true
+        })
+      }
+      await refused(edited(c => { c.addresses.listen = ['/ip4/0.0.0.0/tcp/4001', '/not/a/multiaddr'] }), 'addresses.listen')
+      await refused(edited(c => { c.addresses.announce = ['/ip4/999.1.1.1/tcp/1'] }), 'addresses.announce')
+      await refused(edited(c => { c.bootstrap = ['/ip4/127.0.0.1/tcp/4001'] }), 'bootstrap')
+      await checkAddresses(validateConfig(edited(c => { c.bootstrap = ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWLPAbDz64iBY8w2Sy8gWgj4yqLnBPDbvMr8UM8kf51BLe'] }), SOURCE), SOURCE)
     })
 
     it('rejects a control API address that is not loopback or not HOST:PORT', () => {
