@@ -115,19 +115,19 @@ export class RequestBlocks {
   }
 
   /** Part of a block: of a raw leaf, only those bytes are read from the store */
-  async readRange (cid: CID, offset: number, length: number): Promise<Uint8Array> {
+  async readRange (cid: CID, offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
     const read = this.components.blocks.readRange
     if (cid.multihash.code === identity.code || read == null) {
-      return (await this.getBytes(cid)).subarray(offset, offset + length)
+      return (await this.getBytes(cid, options)).subarray(offset, offset + length)
     }
     try {
-      const bytes = await read.call(this.components.blocks, cid, offset, length)
+      const bytes = await read.call(this.components.blocks, cid, offset, length, options)
       this.init.onBlock?.(true)
       return bytes
     } catch (err: any) {
       if (err.name !== 'BlockNotFoundError') throw err
       this.init.onBlock?.(false)
-      return this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length))
+      return this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length, options))
     }
   }
 

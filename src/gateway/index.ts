@@ -19,7 +19,7 @@ export interface GatewayBlocks {
    * Bytes `offset` to `offset + length` of a stored block (fewer past its end), without reading
    * the rest; throws like `getBytes`. Without it, ranges read whole blocks
    */
-  readRange?(cid: CID, offset: number, length: number): Promise<Uint8Array>
+  readRange?(cid: CID, offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>
 }
 
 /** The exchange operation the gateway fetches missing blocks with */

@@ -1,6 +1,8 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { InvalidPathError } from '../errors.js'
+import { leafAt } from './layout.js'
+import type { Leaf } from './layout.js'
 import type { RequestBlocks } from './blocks.js'
 import type { CID } from 'multiformats/cid'
 
@@ -15,7 +17,7 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
   if (length <= 0) return
   signal?.throwIfAborted()
   if (cid.code === RAW_CODE) {
-    yield await blocks.readRange(cid, offset, length)
+    yield await blocks.readRange(cid, offset, length, { signal })
     return
   }
   if (cid.code !== dagPb.code) throw new InvalidPathError(`${cid} is not a UnixFS file`)
@@ -61,4 +63,23 @@ async function fileNode (blocks: RequestBlocks, cid: CID, signal?: AbortSignal):
   if (decoded.size >= DECODED_NODES) decoded.delete(decoded.keys().next().value as string)
   decoded.set(key, node)
   return node
+}
+
+/**
+ * Bytes `offset` to `offset + length` of a file by its layout: the leaves that hold them, found by
+ * a binary search, and of each only the bytes wanted (a range across leaf boundaries reads the end
+ * of one and the start of the next)
+ */
+export async function * readLeaves (blocks: RequestBlocks, leaves: Leaf[], offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (length <= 0 || leaves.length === 0) return
+  const end = offset + length
+  for (let i = leafAt(leaves, offset); i < leaves.length && leaves[i].offset < end; i++) {
+    signal?.throwIfAborted()
+    const leaf = leaves[i]
+    const from = Math.max(0, offset - leaf.offset)
+    const to = Math.min(leaf.size, end - leaf.offset)
+    if (to <= from) continue
+    if (leaf.bytes != null) yield leaf.bytes.subarray(from, to)
+    else if (leaf.cid != null) yield * readRange(blocks, leaf.cid, from, to - from, signal)
+  }
 }

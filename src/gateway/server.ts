@@ -1,9 +1,10 @@
 import http from 'node:http'
 import { logger as defaultLogger } from '@libp2p/logger'
 import { parseContentPath } from '../content/index.js'
-import { GATEWAY_BLOCK_CACHE_BYTES } from '../constants.js'
+import { GATEWAY_BLOCK_CACHE_BYTES, GATEWAY_LAYOUT_CACHE_BYTES } from '../constants.js'
 import { ShoalError } from '../errors.js'
 import { BlockCache, RequestBlocks } from './blocks.js'
+import { FileLayouts } from './layout.js'
 import { serveCar, serveRaw } from './trustless.js'
 import { serveUnixfs } from './unixfs.js'
 import type { Gateway, GatewayComponents, ResolvedGatewayInit } from './index.js'
@@ -25,6 +26,8 @@ export interface GatewayRequest {
   contentPath: string
   query: URLSearchParams
   blocks: RequestBlocks
+  /** Layouts of files, shared between requests */
+  layouts: FileLayouts
   signal: AbortSignal
   /** Write a body from a source, with backpressure; counts bytes served */
   send(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>
@@ -49,6 +52,7 @@ export class HttpGateway implements Gateway {
   private readonly log
   private active = 0
   private readonly cache = new BlockCache(GATEWAY_BLOCK_CACHE_BYTES)
+  private readonly layouts = new FileLayouts(GATEWAY_LAYOUT_CACHE_BYTES)
   address?: string
 
   constructor (components: GatewayComponents, init: ResolvedGatewayInit) {
@@ -136,6 +140,7 @@ export class HttpGateway implements Gateway {
         contentPath: ['/ipfs', p.cid.toString(), ...p.segments].join('/'),
         query,
         blocks,
+        layouts: this.layouts,
         signal: controller.signal,
         send: async (source) => { await send(res, source, controller.signal, (n) => observer?.bytesServed?.(n)) }
       }

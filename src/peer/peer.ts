@@ -243,6 +243,7 @@ export class ShoalPeer implements ShoalApi {
       this.routing = undefined
       this.exchange = undefined
       this.host = undefined
+      await this.store.close()
       await this.components.lock.release()
     }
   }
