@@ -1,6 +1,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { InvalidPathError } from '../errors.js'
+import { READ_PIECE } from './buffers.js'
 import { leafAt } from './layout.js'
 import type { Leaf } from './layout.js'
 import type { RequestBlocks } from './blocks.js'
@@ -17,7 +18,24 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
   if (length <= 0) return
   signal?.throwIfAborted()
   if (cid.code === RAW_CODE) {
-    yield await blocks.readRange(cid, offset, length, { signal })
+    // in pieces, each into a buffer of the pool, which the response gives back once it is sent
+    const buffers = blocks.buffers
+    const piece = buffers?.size ?? READ_PIECE
+    for (let at = offset; at < offset + length;) {
+      const n = Math.min(piece, offset + length - at)
+      const into = buffers?.take()
+      let bytes: Uint8Array
+      try {
+        bytes = await blocks.readRange(cid, at, n, { signal, into })
+      } catch (err) {
+        if (into != null) buffers?.give(into)
+        throw err
+      }
+      if (bytes.byteLength > 0) yield bytes
+      // past the block's end
+      if (bytes.byteLength < n) return
+      at += n
+    }
     return
   }
   if (cid.code !== dagPb.code) throw new InvalidPathError(`${cid} is not a UnixFS file`)

@@ -301,9 +301,10 @@ export class FsBlocks implements Blockstore {
    * Bytes `offset` to `offset + length` of a stored block (fewer past its end), read from its
    * file without reading the rest, through a descriptor kept open for the next read. The bytes
    * are not hashed again: a block was verified (or hashed, when imported) before it was stored
-   * under its name. Throws BlockNotFoundError when the block is not stored.
+   * under its name. With `into` (at least `length` bytes), the bytes are read into it and a view
+   * of it is returned. Throws BlockNotFoundError when the block is not stored.
    */
-  async readRange (cid: CID, offset: number, length: number, options?: AbortOptions): Promise<Uint8Array> {
+  async readRange (cid: CID, offset: number, length: number, options?: AbortOptions & { into?: Uint8Array }): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
       throw new RangeError(`bad range of block ${cid}: ${length} bytes at ${offset}`)
@@ -311,7 +312,9 @@ export class FsBlocks implements Blockstore {
     if (cid.multihash.code === identity.code) {
       return cid.multihash.digest.subarray(offset, offset + length)
     }
-    const buf = Buffer.allocUnsafe(length)
+    const into = options?.into
+    if (into != null && into.byteLength < length) throw new RangeError(`a buffer of ${into.byteLength} bytes cannot take ${length}`)
+    const buf = into != null ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length)
     try {
       const read = await this.openFiles.use(this.pathOf(cid), async (fd) => readAt(fd, buf, offset))
       return read < length ? buf.subarray(0, read) : buf
