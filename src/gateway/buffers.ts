@@ -1,21 +1,22 @@
 const KiB = 1024
 
 /**
- * Bytes of a leaf read at once: a range is read and sent in pieces of at most this, each into a
- * buffer of the pool, so a response holds at most one piece in memory however long its range
+ * Bytes of a leaf read and written at once: a response holds one piece at a time, and hands the
+ * socket no more than this before it drains. Larger pieces send faster than a slow client reads:
+ * its receive window closes and the transfer waits on TCP's window probes, seconds for some
+ * (docs/gateway.md, "How a file is read")
  */
-export const READ_PIECE = 256 * KiB
-/** Buffers the pool keeps for reuse (8 MiB); more are made while many responses run at once */
-const KEPT_BUFFERS = 32
+export const READ_PIECE = 64 * KiB
+/** Buffers the pool keeps for reuse (16 MiB): one per response for a few hundred at once */
+const KEPT_BUFFERS = 256
 
 /**
  * Buffers the gateway reads file bytes into, given back once the socket has taken their bytes.
- * A fresh large buffer costs far more than the read into it (the kernel hands out and zeroes new
- * pages for it, and takes them back when it is freed: ~4x the CPU of reading 1 MiB ranges into a
- * buffer used before, measured on this project's machines), so buffers are reused.
+ * A fresh large buffer costs more CPU than the read into it (the kernel hands out and zeroes new
+ * pages for it, and takes them back when it is freed), so buffers are reused.
  */
 export class ReadBuffers {
-  private readonly free: Buffer[] = []
+  private readonly free = new Set<Buffer>()
   /** The pool's buffers by their memory, so a view of one finds its way back */
   private readonly mine = new WeakMap<ArrayBufferLike, Buffer>()
 
@@ -23,8 +24,10 @@ export class ReadBuffers {
 
   /** A buffer of `size` bytes, no longer in use anywhere */
   take (): Buffer {
-    const reused = this.free.pop()
-    if (reused != null) return reused
+    for (const reused of this.free) {
+      this.free.delete(reused)
+      return reused
+    }
     // a buffer of its own memory (not a slice of Node's shared pool), so it can be told apart
     const buf = Buffer.allocUnsafeSlow(this.size)
     this.mine.set(buf.buffer, buf)
@@ -37,12 +40,12 @@ export class ReadBuffers {
    */
   give (view: Uint8Array): void {
     const buf = this.mine.get(view.buffer)
-    if (buf == null || this.free.length >= this.kept || this.free.includes(buf)) return
-    this.free.push(buf)
+    if (buf == null || this.free.size >= this.kept || this.free.has(buf)) return
+    this.free.add(buf)
   }
 
   /** Buffers waiting to be reused */
   get idle (): number {
-    return this.free.length
+    return this.free.size
   }
 }
