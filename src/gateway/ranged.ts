@@ -32,6 +32,7 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
         throw err
       }
       if (bytes.byteLength > 0) yield bytes
+      else if (into != null) buffers?.give(into)
       // past the block's end
       if (bytes.byteLength < n) return
       at += n
