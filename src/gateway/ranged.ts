@@ -18,7 +18,8 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
   if (length <= 0) return
   signal?.throwIfAborted()
   if (cid.code === RAW_CODE) {
-    // in pieces, each into a buffer of the pool, which the response gives back once it is sent
+    // in pieces, each into a buffer of the pool, written in slices; the response gives the buffer
+    // back once the last slice is sent
     const buffers = blocks.buffers
     const piece = buffers?.size ?? READ_PIECE
     for (let at = offset; at < offset + length;) {
@@ -31,8 +32,13 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
         if (into != null) buffers?.give(into)
         throw err
       }
-      if (bytes.byteLength > 0) yield bytes
-      else if (into != null) buffers?.give(into)
+      if (bytes.byteLength === 0) {
+        if (into != null) buffers?.give(into)
+      } else if (buffers != null) {
+        yield * buffers.slices(bytes)
+      } else {
+        yield bytes
+      }
       // past the block's end
       if (bytes.byteLength < n) return
       at += n

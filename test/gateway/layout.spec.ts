@@ -215,11 +215,18 @@ describe('gateway: file layouts', () => {
 })
 
 describe('gateway: read buffers', () => {
-  it('gives a buffer back for reuse from any view of it, ignores other memory, and keeps at most its number', () => {
+  it('takes a buffer back whole or by the last slice of a piece, ignores other views and memory, and keeps at most its number', () => {
     const buffers = new ReadBuffers(1024, 2)
     const a = buffers.take()
     assert.equal(a.byteLength, 1024)
+    const slices = buffers.slices(a.subarray(0, 1000), 300)
+    assert.deepEqual(slices.map(s => s.byteLength), [300, 300, 300, 100])
+    assert.ok(slices.every(s => s.buffer === a.buffer))
+    // the earlier slices may still be in the socket's hands until the last is written
+    buffers.give(slices[0])
     buffers.give(a.subarray(10, 20))
+    assert.equal(buffers.idle, 0)
+    buffers.give(slices[3])
     assert.equal(buffers.idle, 1)
     buffers.give(a)
     assert.equal(buffers.idle, 1, 'a buffer given twice is kept once')
