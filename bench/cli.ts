@@ -13,7 +13,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../test/helpers/cli.js'
+import { SHOAL_BIN, lastJson, runCli, spawnLoopbackDaemon } from '../test/helpers/cli.js'
 import { fmt, intOption, median, out } from './lib.js'
 
 interface Case {
@@ -44,7 +44,7 @@ async function main (): Promise<number> {
   const runs = intOption(argv, '--runs', 15, 1000)
   const warmup = intOption(argv, '--warmup', 2, 100)
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'shoal-bench-cli-'))
-  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined
+  let daemon: Awaited<ReturnType<typeof spawnLoopbackDaemon>> | undefined
   try {
     const file = path.join(dir, 'one-kib.bin')
     const bytes = randomBytes(1024)
@@ -58,7 +58,7 @@ async function main (): Promise<number> {
     const published = await runCli(['--repo', offline, '--json', 'publish', file])
     if (published.code !== 0) throw new Error(`publish failed: ${published.stderr}`)
     const cid: string = lastJson(published.stdout).cid
-    daemon = await startDaemon(online)
+    daemon = await spawnLoopbackDaemon(online)
     const onDaemon = await runCli(['--repo', online, '--json', 'publish', file])
     if (onDaemon.code !== 0 || lastJson(onDaemon.stdout).cid !== cid) throw new Error(`publish through the daemon failed: ${onDaemon.stderr}`)
 

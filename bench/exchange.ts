@@ -50,7 +50,9 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawnDaemon } from '../src/api/spawn.js'
 import { fmt, intOption, median, out, stringOption } from './lib.js'
+import type { SpawnedDaemon } from '../src/api/spawn.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6
@@ -159,53 +161,30 @@ async function cli (args: string[], timeoutMs: number, onStderrLine?: (line: str
   }
 }
 
-interface Daemon {
+interface Daemon extends SpawnedDaemon {
   name: string
-  repo: string
-  child: Child
   pid: number
-  peerId: string
   /** The TCP listen address, with /p2p/<peer id> */
   addr: string
-  exited: Promise<void>
-  stderrTail(): string
 }
 
 const daemons = new Set<Daemon>()
 
-/** `shoal --repo R --json start`; resolves once its ready line is out */
-async function startDaemon (name: string, repo: string): Promise<Daemon> {
-  const child = spawnCli(['--repo', repo, '--json', 'start'])
-  let stderr = ''
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-16 * 1024) })
-  const exited = new Promise<void>(resolve => { child.on('close', () => { resolve() }) })
-  const ready = await new Promise<any>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => { reject(new Error(`daemon ${name} not ready after ${DAEMON_READY_TIMEOUT / 1000} s\n${stderr.slice(-4000)}`)) }, DAEMON_READY_TIMEOUT)
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      if (out == null) return
-      out += s
-      const nl = out.indexOf('\n')
-      if (nl === -1) return
-      clearTimeout(timer)
-      try { resolve(JSON.parse(out.slice(0, nl))) } catch (err) { reject(err) }
-      out = null as any // keep draining stdout, ignore the rest
-    })
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`daemon ${name} exited with ${code ?? signal} before it was ready\n${stderr.slice(-4000)}`))
-    })
-  }).catch((err) => { killGroup(child); throw err })
-  const addr = (ready.addresses as string[]).find(a => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(a))
+/** `shoal --repo R --json start` in its own process group; resolves once it is ready */
+async function spawnPeer (name: string, repo: string): Promise<Daemon> {
+  const spawned = await spawnDaemon({ repo, detached: true, readyTimeoutMs: DAEMON_READY_TIMEOUT, stderrTail: 16 * 1024 })
+  const child = spawned.child
+  children.add(child)
+  child.on('close', () => { children.delete(child) })
+  const addr = spawned.addresses.find(a => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(a))
   if (addr == null || child.pid == null) {
     killGroup(child)
-    throw new Error(`daemon ${name} has no loopback TCP address: ${JSON.stringify(ready.addresses)}`)
+    throw new Error(`daemon ${name} has no loopback TCP address: ${JSON.stringify(spawned.addresses)}`)
   }
-  const d: Daemon = { name, repo, child, pid: child.pid, peerId: ready.peerId, addr, exited, stderrTail: () => stderr.slice(-4000) }
+  const d: Daemon = { ...spawned, name, pid: child.pid, addr }
   daemons.add(d)
-  child.on('close', (code, signal) => {
-    if (daemons.has(d)) process.stderr.write(`bench/exchange: daemon ${name} exited unexpectedly (${code ?? signal})\n${stderr.slice(-4000)}\n`)
+  void spawned.exited.then((code) => {
+    if (daemons.has(d)) process.stderr.write(`bench/exchange: daemon ${name} exited unexpectedly (${code})\n${spawned.stderr().slice(-4000)}\n`)
   })
   return d
 }
@@ -213,13 +192,7 @@ async function startDaemon (name: string, repo: string): Promise<Daemon> {
 /** SIGTERM, then SIGKILL to its group if it has not stopped after the grace period */
 async function stopDaemon (d: Daemon): Promise<void> {
   daemons.delete(d)
-  if (d.child.exitCode != null || d.child.signalCode != null) return
-  killGroup(d.child, 'SIGTERM')
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([d.exited, new Promise<void>(resolve => { timer = setTimeout(resolve, DAEMON_STOP_GRACE) })])
-  clearTimeout(timer)
-  killGroup(d.child)
-  await d.exited
+  await d.stop('SIGTERM', { graceMs: DAEMON_STOP_GRACE })
 }
 
 // ---- measuring -------------------------------------------------------------------------------
@@ -515,8 +488,8 @@ async function main (args: string[]): Promise<void> {
     const cidA = await initAndPublish(path.join(tmp, 'A'), cfgAB, inputA, size)
     await fs.rm(inputA)
     await cli(['--repo', path.join(tmp, 'B'), '--json', 'init', '--config', cfgAB], COMMAND_TIMEOUT)
-    const A = await startDaemon('A', path.join(tmp, 'A'))
-    const B = await startDaemon('B', path.join(tmp, 'B'))
+    const A = await spawnPeer('A', path.join(tmp, 'A'))
+    const B = await spawnPeer('B', path.join(tmp, 'B'))
     const blockBytes = await storeBytes(A)
     if (blockBytes < size) throw new Error(`A's store holds ${blockBytes} bytes, less than the file`)
     await cli(['--repo', B.repo, '--json', 'connect', A.addr], COMMAND_TIMEOUT)
@@ -560,7 +533,7 @@ async function main (args: string[]): Promise<void> {
     }
     await fs.rm(inputB)
     if (cidB == null) throw new Error('no seeder')
-    const seeders: Daemon[] = [await startDaemon('S1', path.join(tmp, 'S1'))]
+    const seeders: Daemon[] = [await spawnPeer('S1', path.join(tmp, 'S1'))]
     const blockBytesB = await storeBytes(seeders[0])
     await cli(['--repo', B.repo, '--json', 'connect', seeders[0].addr], COMMAND_TIMEOUT)
     out(`(b) ${cidB}: ${blockBytesB} block bytes, seeders capped at ${rate} B/s`)
@@ -575,7 +548,7 @@ async function main (args: string[]): Promise<void> {
       singles.push(single)
       out(`  round ${r}: 1 seeder ${fmt(single.MBps)} MB/s = ${fmt(single.MBps / rateMB, 2)} R (burst out ${fmt(burstless(single, 1, rate) / rateMB, 2)} R, wall ${fmt(single.wallMs / 1000, 2)} s)`)
     }
-    for (let i = 2; i <= SEEDERS; i++) seeders.push(await startDaemon(`S${i}`, path.join(tmp, `S${i}`)))
+    for (let i = 2; i <= SEEDERS; i++) seeders.push(await spawnPeer(`S${i}`, path.join(tmp, `S${i}`)))
     for (const s of seeders.slice(1)) await cli(['--repo', B.repo, '--json', 'connect', s.addr], COMMAND_TIMEOUT)
     const multis: Array<FetchRun & { bytesByPeer: number[] }> = []
     for (let r = 1; r <= rounds; r++) {
@@ -666,7 +639,7 @@ async function main (args: string[]): Promise<void> {
   } catch (err) {
     // show what the daemons said last: a crash there is the usual cause
     for (const d of daemons) {
-      const tail = d.stderrTail().trim()
+      const tail = d.stderr().slice(-4000).trim()
       if (tail !== '') process.stderr.write(`--- daemon ${d.name} stderr (tail) ---\n${tail}\n`)
     }
     throw err

@@ -31,6 +31,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawnDaemon } from '../src/api/spawn.js'
 import { fmt, intOption, median, out, stringOption } from './lib.js'
 
 const MiB = 1024 * 1024
@@ -256,8 +257,10 @@ async function main (args: string[]): Promise<void> {
     await run([CLI, '--repo', repo, '--json', 'init', '--config', path.join(tmp, 'config.json')], 'shoal init')
     const published = JSON.parse((await run([CLI, '--repo', repo, '--json', 'publish', file], 'shoal publish')).trim().split('\n').pop() ?? '{}')
     const cid: string = published.cid
-    const daemon = await spawnReady([CLI, '--repo', repo, '--json', 'start', '--gateway', '127.0.0.1:0'], 'daemon')
-    const gateway: string = JSON.parse(daemon.line).gateway
+    const daemon = await spawnDaemon({ repo, args: ['--gateway', '127.0.0.1:0'], detached: true, readyTimeoutMs: READY_TIMEOUT })
+    children.add(daemon.child)
+    daemon.child.once('close', () => { children.delete(daemon.child) })
+    const gateway = daemon.gateway ?? ''
     const baseline = await spawnReady([fileURLToPath(import.meta.url), '--baseline-server', file], 'baseline server').then(b => ({ ...b, address: `127.0.0.1:${b.line.trim()}` }))
     out(`published ${cid}; gateway on ${gateway}, baseline on ${baseline.address}`)
 

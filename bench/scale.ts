@@ -4,7 +4,7 @@
  *
  *     node --expose-gc dist/bench/scale.js [--peers 100,1000] [--seed N] [--max-minutes M] [--json]
  */
-import { DEFAULT_PRESENCE_INTERVAL } from '../src/constants.js'
+import { CONFIG_DEFAULTS } from '../src/defaults.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
 import { simulate } from './sim/index.js'
 import { TARGETS, missed, partition, standard } from './sim/scenario.js'
@@ -21,13 +21,13 @@ const row = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(
 
 async function main (): Promise<number> {
   const results: Array<{ run: string, r: Measured, missed: string[] }> = []
-  out(`gossip simulator, today's design: presence every ${DEFAULT_PRESENCE_INTERVAL / 1000} s, 100 ms links (0.5-1.5x), 1% loss, 10 Mbit/s uplinks, seed ${seed}`)
+  out(`gossip simulator, today's design: presence every ${CONFIG_DEFAULTS.gossip.presenceIntervalMs / 1000} s, 100 ms links (0.5-1.5x), 1% loss, 10 Mbit/s uplinks, seed ${seed}`)
   out(`targets (issue 20): presence <= ${TARGETS.bytesPerSec / 1000} kB/s in and out, <= ${TARGETS.sigChecksPerSec} sig checks/s, <= ${TARGETS.membershipBytes / 1e6} MB membership, announcement to 99% <= ${TARGETS.announce99Ms / 1000} s, crash noticed <= ${TARGETS.crashPeriods} periods`)
   out()
   out(row(['design', 'peers', 'in kB/s', 'out kB/s', 'in p99', 'presence in', 'copies/s', 'dup %', 'sig chk/s', 'rows', 'mem/peer MB', 'ann 99% s', 'crash p50 s', 'crash max s', 'sim s/wall s']))
   for (const peers of sizes) {
     const r = await simulate(standard(peers, { seed, maxWallMs }))
-    const m = missed(r, DEFAULT_PRESENCE_INTERVAL)
+    const m = missed(r, CONFIG_DEFAULTS.gossip.presenceIntervalMs)
     results.push({ run: 'standard', r, missed: m })
     const ann = r.announce99Ms.map(t => t ?? Infinity)
     out(row([

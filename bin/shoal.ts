@@ -1,16 +1,7 @@
 #!/usr/bin/env node
 import module from 'node:module'
 import { DAEMON_ENV, DAEMON_NODE_OPTIONS, DAEMON_REEXEC_ENV, DAEMON_V8_FLAGS } from '../src/constants.js'
-
-/** The command named on the command line, past the global options */
-function commandOf (args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]
-    if (a === '--repo') i++
-    else if (!a.startsWith('-')) return a
-  }
-  return undefined
-}
+import { commandWord } from '../src/cli/argv.js'
 
 /** libp2p 3 needs Node.js 22 or newer */
 const MIN_NODE_MAJOR = 22
@@ -76,7 +67,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 // again starts in a fraction of the time
 module.enableCompileCache?.()
 
-if (commandOf(args) === 'start') {
+if (commandWord(args) === 'start') {
   // heap sizes are fixed when V8 starts, and malloc reads its tuning once, so the daemon
   // re-executes itself with its options and environment: execve keeps the process id, so
   // whatever started it still watches the daemon itself

@@ -1,10 +1,10 @@
 /**
- * Every default shoal uses, in one place, with readable units.
+ * shoal's fixed limits, timings and names, with readable units: what no config sets. The
+ * defaults of what a user may configure are configs/default.json (read through defaults.ts).
  */
 
 export const second = 1000
 export const minute = 60 * second
-export const hour = 60 * minute
 
 export const KiB = 1024
 export const MiB = 1024 * KiB
@@ -16,14 +16,8 @@ export const DEFAULT_REPO_DIRNAME = '.shoal'
 /** Environment variable naming the repo directory */
 export const REPO_ENV = 'SHOAL_REPO'
 
-/** Import profile used by `publish` unless `--profile` says otherwise */
-export const DEFAULT_PROFILE = 'unixfs-v1-2025'
-
 /** Profiles the importer understands (IPIP-499) */
 export const PROFILES = ['unixfs-v1-2025', 'unixfs-v0-2015'] as const
-
-/** Control API address unless config or `--api` says otherwise */
-export const DEFAULT_API_ADDRESS = '127.0.0.1:5080'
 
 /** The largest block the store accepts, matching the exchange protocol's limit */
 export const MAX_BLOCK_SIZE = 2 * MiB
@@ -58,17 +52,8 @@ export const MAX_EXCHANGE_RESPONSE = 4 * MiB
 /** CIDs in one `have` request */
 export const MAX_HAVE_CIDS = 1024
 
-/** Requests a client may have in flight on one stream */
-export const DEFAULT_MAX_REQUESTS_PER_STREAM = 64
-
 /** Inbound exchange streams on one connection */
 export const MAX_INBOUND_STREAMS_PER_CONNECTION = 8
-
-/** Inbound exchange streams in all */
-export const DEFAULT_MAX_INBOUND_STREAMS = 256
-
-/** Peers served at once */
-export const DEFAULT_UPLOAD_SLOTS = 16
 
 /** Largest window of requests in flight to one peer */
 export const MAX_WINDOW = 16
@@ -109,23 +94,11 @@ export const DEFAULT_FIND_PROVIDERS_LIMIT = 20
 /** How long a provider search may run */
 export const DEFAULT_FIND_TIMEOUT = 30 * second
 
-/** How often a swarm's rendezvous key is looked up again */
-export const DEFAULT_RENDEZVOUS_INTERVAL = 5 * minute
-
 /** Swarm peers found at the rendezvous dialled per round */
 export const RENDEZVOUS_DIAL_LIMIT = 8
 
-/** Provider records are provided again when older than this */
-export const DEFAULT_REPROVIDE_INTERVAL = 22 * hour
-
-/** How long a provider record is valid */
-export const DEFAULT_RECORD_LIFETIME = 48 * hour
-
 /** How long a background provide (after publish or fetch) may run */
 export const PROVIDE_TIMEOUT = 60 * second
-
-/** Presence heartbeat period */
-export const DEFAULT_PRESENCE_INTERVAL = 10 * second
 
 /** A member is suspect after this many heartbeat periods without a beat */
 export const SUSPECT_AFTER_BEATS = 1.5
@@ -190,14 +163,6 @@ export const MAX_SESSION_PEERS = 16
 
 /** How often a peer with no connection dials its bootstrap peers again */
 export const BOOTSTRAP_RETRY_INTERVAL = 5 * second
-/** HTTP gateway address unless config or `--gateway` says otherwise */
-export const DEFAULT_GATEWAY_ADDRESS = '127.0.0.1:8080'
-
-/** How long the gateway waits for content (the first bytes, then each further block) before it answers 504 or ends the response */
-export const DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT = 30 * second
-
-/** Gateway requests served at once; more are answered 429 */
-export const DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS = 1024
 
 /** Largest request head (request line and headers) the gateway reads; more is answered 431 */
 export const MAX_GATEWAY_HEADER_SIZE = 8 * KiB
@@ -235,9 +200,9 @@ export const BLOCK_BUFFER_SIZE = MiB
 export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE + MAX_WINDOW
 
 /**
- * How long the block I/O thread (store/io-thread.ts) may sit idle before it is stopped; a Node
- * worker costs ~18 MB of RSS, given back this way once a fetch is over. The next block starts it
- * again (~20 ms).
+ * How long the block I/O thread (store/io-thread.ts) may sit idle before it is stopped: a worker
+ * holds memory that is given back this way once a fetch is over, and starting it again is cheap
+ * (docs/performance.md)
  */
 export const IO_THREAD_IDLE_STOP = 60 * second
 
@@ -245,16 +210,12 @@ export const IO_THREAD_IDLE_STOP = 60 * second
  * Node options `shoal start` re-executes itself with (same process, see bin/shoal.ts). A block
  * passes through buffers that live a few milliseconds; a young generation this small (1 MB
  * semi-spaces) is scavenged often enough that they die there instead of being promoted and
- * waiting for a full mark-compact, and each scavenge frees the buffers' memory, so little of it
- * is dead and unfreed at any time: against 4 MB semi-spaces, the fetching daemon's peak RSS over
- * 1 GiB fetches and raw streams went from 280-340 MB to 210-255 MB, at the same speed.
+ * waiting for a full mark-compact, so little of their memory is dead and unfreed at any time.
  * `--expose-gc` lets the daemon run a full collection once a bulk transfer is over
- * (exchange/collect.ts). The old generation starts at
- * 64 MB instead of growing from a few: with external memory weighed against the heap's limits
- * (DAEMON_V8_FLAGS), a limit sized to the daemon's ~26 MB of live heap ran a mark-compact every
- * ~100 ms while blocks streamed, and V8's helper threads spent ~1.6 s of CPU per GiB served on
- * marking (0.1 s with this; a 1 GiB fetch between two daemons 4.5 -> 3.4 s). Options the user
- * gives come after, so theirs win.
+ * (exchange/collect.ts). The old generation starts at 64 MB instead of growing from a few: with
+ * external memory weighed against the heap's limits (DAEMON_V8_FLAGS), a limit sized to the
+ * daemon's live heap ran a mark-compact every few MiB streamed. Options the user gives come
+ * after, so theirs win. What each saves is measured in docs/performance.md.
  */
 export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--initial-old-space-size=64', '--expose-gc']
 
@@ -263,8 +224,7 @@ export const DAEMON_NODE_OPTIONS = ['--max-semi-space-size=1', '--initial-old-sp
  * malloc arena (glibc; other C libraries ignore it) instead of one per thread that allocates:
  * blocks stream through 64 KiB buffers made on the event loop and freed by V8's helper threads,
  * and with several arenas the memory freed ended up spread over heaps that are rarely given
- * back. Peak RSS of the fetching daemon over three rounds of 1 GiB raw stream + fetch: 215-272 MB
- * with the default, 204-226 MB with one arena, at the same speed.
+ * back (docs/performance.md).
  */
 export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
 

@@ -118,11 +118,26 @@ export class DaemonNotRunningError extends ShoalError {
   }
 }
 
+/** A call that writes, made of a repo opened for reading only (without its lock) */
+export class RepoReadOnlyError extends ShoalError {
+  constructor (repo: string, what: string) {
+    super(`${what} writes to repo ${repo}, which this process opened for reading only: open it for writing, under its lock`)
+  }
+}
+
 /** A daemon holds the repo but has not served its control API in the time a command waits */
 export class DaemonNotReadyError extends ShoalError {
   override readonly status = 503
   constructor (repo: string, pid: number, what: string) {
     super(`${what} needs the daemon of repo ${repo} (pid ${pid}), which has not served its control API yet: see its log, or try again once it prints "ready"`)
+  }
+}
+
+/** A daemon started as a child process (`spawnDaemon`) did not print its ready line */
+export class DaemonSpawnError extends ShoalError {
+  constructor (repo: string, why: string, stderr: string) {
+    const said = stderr.trim()
+    super(`the daemon of repo ${repo} ${why}${said !== '' ? `; its stderr ends:\n${said.slice(-4000)}` : ''}`)
   }
 }
 

@@ -5,7 +5,7 @@
  * model: gossipsub (`gossipsub.ts`), links (latency, loss, uplink bandwidth), and the peer's
  * neighbour keeping (`src/peer/neighbours.ts`, modelled below). docs/gossip.md says what is what.
  */
-import { DEFAULT_PRESENCE_INTERVAL } from '../../src/constants.js'
+import { CONFIG_DEFAULTS } from '../../src/defaults.js'
 import { Announce, Presence } from '../../src/gossip/messages.js'
 import { PresenceCore } from '../../src/gossip/presence.js'
 import { checkAnnounce, checkPresence, decodeChecked } from '../../src/gossip/validate.js'
@@ -25,7 +25,7 @@ const TOPICS = ['shoal/sim/presence', 'shoal/sim/announce']
 export interface SimInit {
   /** Peers at the start */
   peers: number
-  /** @default DEFAULT_PRESENCE_INTERVAL (10 s) */
+  /** @default the config's `gossip.presenceIntervalMs` (10 s) */
   intervalMs?: number
   /** Mean one-way latency of a link; each link gets 0.5x to 1.5x of it. @default 100 */
   latencyMs?: number
@@ -156,7 +156,7 @@ export class Swarm {
   /** `ids`: one real peer id per peer that will ever exist (peers + joins) */
   constructor (init: SimInit, wire: WireSizes, ids: PeerId[]) {
     this.init = {
-      intervalMs: DEFAULT_PRESENCE_INTERVAL,
+      intervalMs: CONFIG_DEFAULTS.gossip.presenceIntervalMs,
       latencyMs: 100,
       loss: 0.01,
       uplinkBytesPerSec: 10e6 / 8,

@@ -1,12 +1,17 @@
-import http from 'node:http'
+import module from 'node:module'
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { API_CONNECT_TIMEOUT } from '../constants.js'
 import { ApiUnreachableError, RemoteError, ShoalError } from '../errors.js'
-import type {
-  AbortOptions, CatOptions, ExportEntry, FetchOptions, FetchResult, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfOptions, PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
-  Member, Announcement, StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
-} from './types.js'
+import { callList } from './calls.js'
+import { readLines } from './ndjson.js'
+import type { Call, CallName } from './calls.js'
+import type { AbortOptions, ExportEntry, ImportEntry, ShoalApi } from './types.js'
+
+// node:http imported as an ES module builds a facade of all its exports, and its lazy ones load
+// the whole fetch implementation (undici): about as much start-up again as node itself. A
+// require takes the module as it is.
+const http: typeof import('node:http') = module.createRequire(import.meta.url)('node:http')
 
 /** The frame codec, loaded by the calls that stream content: the rest do without it */
 async function frames (): Promise<typeof import('./frames.js')> {
@@ -25,8 +30,8 @@ interface CallOptions extends AbortOptions {
   query?: Record<string, string | string[] | undefined>
 }
 
-/** `ShoalApi` over the HTTP control API of a running daemon */
-class HttpApiClient implements ShoalApi {
+/** The HTTP control API of a running daemon; `createApiClient` makes its `ShoalApi` methods from the table of calls */
+class HttpApiClient {
   private readonly init: ApiClientInit
   private readonly agent = new http.Agent({ keepAlive: true })
 
@@ -39,14 +44,14 @@ class HttpApiClient implements ShoalApi {
     this.agent.destroy()
   }
 
-  private async call (route: string, options: CallOptions = {}): Promise<http.IncomingMessage> {
+  private async call (route: string, options: CallOptions = {}): Promise<IncomingMessage> {
     const url = new URL(`http://${this.init.address}/api/v0/${route}`)
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (Array.isArray(v)) v.forEach(item => { url.searchParams.append(k, item) })
       else if (v != null) url.searchParams.set(k, v)
     }
     const json = options.json != null ? JSON.stringify(options.json) : undefined
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = http.request(url, {
         method: 'POST',
         agent: this.agent,
@@ -83,176 +88,96 @@ class HttpApiClient implements ShoalApi {
     return res
   }
 
-  private async json<T> (route: string, body: unknown = {}, options: AbortOptions = {}): Promise<T> {
-    const res = await this.call(route, { json: body, signal: options.signal })
-    return JSON.parse(await text(res)) as T
-  }
-
-  async id (options?: AbortOptions): Promise<IdResult> {
-    return this.json('id', {}, options)
-  }
-
-  async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
-    let bytes = 0
-    const counted = async function * (): AsyncGenerator<ImportEntry> {
-      for await (const entry of entries) {
-        if (entry.kind === 'file' && entry.content != null) {
-          const content = entry.content
-          yield {
-            ...entry,
-            content: (async function * () {
-              for await (const chunk of content) {
-                bytes += chunk.byteLength
-                options.onProgress?.({ type: 'publish:bytes', bytes })
-                yield chunk
-              }
-            })()
-          }
-        } else {
-          yield entry
-        }
-      }
+  /** A method of `ShoalApi` that makes the call over HTTP, as its row says */
+  method (name: CallName, c: Call): (...args: any[]) => unknown {
+    const title = c.title ?? name
+    const hasArg = c.arg != null || c.body != null
+    const send = async (arg: unknown, options: Record<string, any>): Promise<IncomingMessage> => {
+      const wire = Object.fromEntries(Object.keys(c.options).map(k => [c.options[k].key ?? k, options[k]]))
+      if (c.body == null) return this.call(c.path, { json: c.arg != null ? { [c.arg]: arg, ...wire } : wire, signal: options.signal })
+      return this.call(c.path, {
+        body: c.body === 'entries' ? (await frames()).encodeEntries(uploaded(arg as AsyncIterable<ImportEntry>, name, options.onProgress)) : arg as AsyncIterable<Uint8Array>,
+        query: queryOf(wire),
+        signal: options.signal
+      })
     }
-    const res = await this.call('publish', {
-      body: (await frames()).encodeEntries(counted()),
-      query: {
-        profile: options.profile,
-        pin: options.pin === false ? 'false' : undefined,
-        announce: options.announce === false ? 'false' : undefined,
-        tag: options.tags,
-        replicas: options.replicas != null ? String(options.replicas) : undefined
+    const streamedBody = (res: IncomingMessage, options: AbortOptions): AsyncGenerator<Buffer> =>
+      streamed(res, `the ${title}`, `start it again with "shoal start"${c.resumes === true ? ` and run the same ${title} to resume` : ''}`, options.signal)
+    const replies: Record<Call['reply'], (arg: unknown, options: Record<string, any>) => unknown> = {
+      json: async (arg, options) => {
+        const result = JSON.parse(await text(await send(arg, options)))
+        return c.field != null ? result[c.field] : result
       },
-      signal: options.signal
-    })
-    const result = JSON.parse(await text(res)) as PublishResult
-    options.onProgress?.({ type: 'publish:done', bytes: result.size })
-    return result
-  }
-
-  async fetch (cid: string, options: FetchOptions = {}): Promise<FetchResult> {
-    const res = await this.call('fetch', { json: { cid, from: options.from, name: options.name }, signal: options.signal })
-    let buf = ''
-    for await (const chunk of streamed(res, 'the fetch', 'start it again with "shoal start" and run the same fetch to resume', options.signal)) {
-      buf += chunk.toString('utf8')
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl))
-        buf = buf.slice(nl + 1)
-        if (msg.event != null) options.onProgress?.(msg.event)
-        else if (msg.result != null) return msg.result
-        else if (msg.error != null) throw new RemoteError(String(msg.error.name), String(msg.error.message), Number(msg.error.status) || 500)
-      }
-    }
-    throw new ApiUnreachableError('the daemon closed the fetch before it finished')
-  }
-
-  async * cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
-    const res = await this.call('cat', { json: { path, offset: options.offset, length: options.length }, signal: options.signal })
-    yield * (await frames()).decodeBytes(streamed(res, 'cat', 'start it again with "shoal start"', options.signal))
-  }
-
-  async * get (path: string, options: AbortOptions = {}): AsyncGenerator<ExportEntry> {
-    const res = await this.call('get', { json: { path }, signal: options.signal })
-    for await (const e of (await frames()).decodeEntries(streamed(res, 'get', 'start it again with "shoal start"', options.signal))) {
-      yield { path: e.path, kind: e.kind, size: e.size ?? 0, content: e.content, target: e.target }
-    }
-  }
-
-  async ls (path: string, options?: AbortOptions): Promise<LsEntry[]> {
-    return (await this.json<{ entries: LsEntry[] }>('ls', { path }, options)).entries
-  }
-
-  async pinAdd (cid: string, options: AbortOptions & { name?: string } = {}): Promise<PinInfo> {
-    return this.json('pin/add', { cid, name: options.name }, options)
-  }
-
-  async pinRm (cid: string, options?: AbortOptions): Promise<void> {
-    await this.json('pin/rm', { cid }, options)
-  }
-
-  async pinLs (options?: AbortOptions): Promise<PinInfo[]> {
-    return (await this.json<{ pins: PinInfo[] }>('pin/ls', {}, options)).pins
-  }
-
-  async gc (options?: AbortOptions): Promise<GcResult> {
-    return this.json('gc', {}, options)
-  }
-
-  async verify (options: AbortOptions & { drop?: boolean } = {}): Promise<VerifyResult> {
-    return this.json('verify', { drop: options.drop === true }, options)
-  }
-
-  async peers (options?: AbortOptions): Promise<PeerInfo[]> {
-    return (await this.json<{ peers: PeerInfo[] }>('peers', {}, options)).peers
-  }
-
-  async connect (multiaddr: string, options?: AbortOptions): Promise<PeerInfo> {
-    return this.json('connect', { multiaddr }, options)
-  }
-
-  async stats (options?: AbortOptions): Promise<StatsResult> {
-    return this.json('stats', {}, options)
-  }
-
-  async * exportCar (path: string, options: ExportCarOptions = {}): AsyncGenerator<Uint8Array> {
-    const res = await this.call('car/export', { json: { path, scope: options.scope }, signal: options.signal })
-    yield * (await frames()).decodeBytes(streamed(res, 'export', 'start it again with "shoal start"', options.signal))
-  }
-
-  async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
-    const res = await this.call('car/import', { body: car, query: { pin: options.pin === false ? 'false' : undefined }, signal: options.signal })
-    return JSON.parse(await text(res)) as ImportCarResult
-  }
-
-  async perf (multiaddr: string, options: PerfOptions = {}): Promise<PerfResult> {
-    return this.json('perf', { multiaddr, bytes: options.bytes, hash: options.hash }, options)
-  }
-
-  async find (cid: string, options: FindOptions = {}): Promise<ProviderInfo[]> {
-    return (await this.json<{ providers: ProviderInfo[] }>('find', { cid, limit: options.limit, timeoutMs: options.timeoutMs }, options)).providers
-  }
-
-  async provide (cid: string, options?: AbortOptions): Promise<ProvideResult> {
-    return this.json('provide', { cid }, options)
-  }
-
-  async members (options?: AbortOptions): Promise<Member[]> {
-    return (await this.json<{ members: Member[] }>('members', {}, options)).members
-  }
-
-  async status (cid: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<StatusResult> {
-    return this.json('status', { cid, timeoutMs: options.timeoutMs }, options)
-  }
-
-  async * watch (options: AbortOptions = {}): AsyncGenerator<Announcement> {
-    const res = await this.call('watch', { json: {}, signal: options.signal })
-    let buf = ''
-    try {
-      for await (const chunk of res) {
-        buf += chunk.toString('utf8')
-        if (buf.length > 64 * 1024) throw new ApiUnreachableError('the daemon sent an announcement line longer than 64 KiB')
-        let nl: number
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl)
-          buf = buf.slice(nl + 1)
-          if (line !== '') yield JSON.parse(line) as Announcement
+      none: async (arg, options) => { await text(await send(arg, options)) },
+      bytes: async function * (arg, options) {
+        const res = await send(arg, options)
+        yield * (await frames()).decodeBytes(streamedBody(res, options))
+      },
+      entries: async function * (arg, options): AsyncGenerator<ExportEntry> {
+        const res = await send(arg, options)
+        for await (const e of (await frames()).decodeEntries(streamedBody(res, options))) {
+          yield { path: e.path, kind: e.kind, size: e.size ?? 0, content: e.content, target: e.target }
+        }
+      },
+      progress: async (arg, options) => {
+        const res = await send(arg, options)
+        for await (const msg of readLines(streamedBody(res, options)) as AsyncIterable<any>) {
+          if (msg.event != null) options.onProgress?.(msg.event)
+          else if (msg.result != null) return msg.result
+          else if (msg.error != null) throw new RemoteError(String(msg.error.name), String(msg.error.message), Number(msg.error.status) || 500)
+        }
+        throw new ApiUnreachableError(`the daemon closed the ${title} before it finished`)
+      },
+      lines: async function * (arg, options) {
+        try {
+          yield * readLines(await send(arg, options))
+        } catch (err: any) {
+          // the caller aborting is how it ends
+          if (options.signal?.aborted === true) return
+          throw err
         }
       }
-    } catch (err: any) {
-      // the caller aborting is how a watch ends
-      if (options.signal?.aborted === true) return
-      throw err
     }
+    const reply = replies[c.reply]
+    return hasArg ? (arg: unknown, options = {}) => reply(arg, options) : (options = {}) => reply(undefined, options)
   }
 }
 
-async function text (res: http.IncomingMessage): Promise<string> {
+/** Entries being uploaded, counted: `<call>:bytes` as file bytes go out, `<call>:done` at the end */
+async function * uploaded (entries: AsyncIterable<ImportEntry>, name: string, onProgress?: (e: any) => void): AsyncGenerator<ImportEntry> {
+  let bytes = 0
+  for await (const entry of entries) {
+    if (entry.kind !== 'file' || entry.content == null) {
+      yield entry
+      continue
+    }
+    const content = entry.content
+    yield {
+      ...entry,
+      content: (async function * () {
+        for await (const chunk of content) {
+          bytes += chunk.byteLength
+          onProgress?.({ type: `${name}:bytes`, bytes })
+          yield chunk
+        }
+      })()
+    }
+  }
+  onProgress?.({ type: `${name}:done`, bytes })
+}
+
+/** Options as a query string carries them: lists as repeated keys, the rest as text */
+function queryOf (wire: Record<string, unknown>): Record<string, string | string[] | undefined> {
+  return Object.fromEntries(Object.entries(wire).map(([k, v]) => [k, v == null ? undefined : Array.isArray(v) ? v.map(String) : String(v)]))
+}
+
+async function text (res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const c of res) chunks.push(c)
   return Buffer.concat(chunks).toString('utf8')
 }
 
-async function errorOf (res: http.IncomingMessage): Promise<Error> {
+async function errorOf (res: IncomingMessage): Promise<Error> {
   const body = await text(res).catch(() => '')
   try {
     const { error } = JSON.parse(body)
@@ -265,14 +190,16 @@ async function errorOf (res: http.IncomingMessage): Promise<Error> {
 export type ApiClient = ShoalApi & { close(): void }
 
 export function createApiClient (init: ApiClientInit): ApiClient {
-  return new HttpApiClient(init)
+  const client = new HttpApiClient(init)
+  const methods = Object.fromEntries(callList().map(([name, c]) => [name, client.method(name, c)]))
+  return Object.assign(methods as ShoalApi, { close: () => { client.close() } })
 }
 
 /**
  * The body of a streamed answer. A daemon that goes away in the middle (killed, stopped) ends
  * the connection; that is said as such, not as the socket's bare "aborted".
  */
-async function * streamed (res: http.IncomingMessage, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function * streamed (res: IncomingMessage, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of res) yield chunk
   } catch (err: any) {

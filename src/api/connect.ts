@@ -3,14 +3,9 @@ import { lockOwner } from '../peer/lock.js'
 import { isInitialized, repoPaths, resolveRepo } from '../peer/paths.js'
 import { DaemonNotReadyError, DaemonNotRunningError, RepoNotInitializedError } from '../errors.js'
 import { createApiClient } from './client.js'
-import type { ShoalApi } from './types.js'
+import type { RepoAccess, ShoalApi } from './types.js'
 
-/**
- * What a command needs of the repo when no daemon serves it: `daemon`, a running daemon only;
- * `read`, the repo opened in process for reading, without its lock; `write`, the repo opened in
- * process under its lock, excluding a daemon and other writers
- */
-export type RepoAccess = 'daemon' | 'read' | 'write'
+export type { RepoAccess }
 
 export interface OpenApiOptions {
   repo?: string

@@ -3,6 +3,8 @@
  * token, and a client of it that the CLI uses when a daemon runs.
  */
 export type * from './types.js'
+export { calls, accessOf } from './calls.js'
+export type { Call, CallName, Reply } from './calls.js'
 export { createApiServer } from './server.js'
 export type { ApiServer, ApiServerInit } from './server.js'
 export { createApiClient } from './client.js'

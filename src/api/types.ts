@@ -165,60 +165,8 @@ export interface StatsResult {
   uptime: number
 }
 
-/**
- * What every front end of shoal can ask of a peer. Two implementations: the in-process peer and the
- * HTTP client of a running daemon; one compliance suite runs against both. Errors carry the same
- * `name` through either.
- */
-export interface ShoalApi {
-  id(options?: AbortOptions): Promise<IdResult>
-  /** Import one file or directory tree (entries sharing one top-level name) and pin its root */
-  publish(entries: AsyncIterable<ImportEntry>, options?: PublishOptions): Promise<PublishResult>
-  /**
-   * Fetch a whole DAG from the network into the store (only the blocks missing), verify every
-   * block, and pin the root; needs a running peer
-   */
-  fetch(cid: string, options?: FetchOptions): Promise<import('../exchange/index.js').FetchResult>
-  /** Bytes of a file (`CID`, `CID/path`), optionally a range; fetched from peers when missing */
-  cat(path: string, options?: CatOptions): AsyncIterable<Uint8Array>
-  /** Every entry under a path, parents first; paths are relative to it */
-  get(path: string, options?: AbortOptions): AsyncIterable<ExportEntry>
-  /** Entries of a directory, or the one entry of a file */
-  ls(path: string, options?: AbortOptions): Promise<LsEntry[]>
-  pinAdd(cid: string, options?: AbortOptions & { name?: string }): Promise<PinInfo>
-  pinRm(cid: string, options?: AbortOptions): Promise<void>
-  pinLs(options?: AbortOptions): Promise<PinInfo[]>
-  gc(options?: AbortOptions): Promise<GcResult>
-  verify(options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult>
-  peers(options?: AbortOptions): Promise<PeerInfo[]>
-  connect(multiaddr: string, options?: AbortOptions): Promise<PeerInfo>
-  stats(options?: AbortOptions): Promise<StatsResult>
-  /**
-   * Measure raw stream throughput from a peer over `/shoal/perf/1.0.0` (the peer needs
-   * `exchange.perf` on); needs a running peer
-   */
-  perf(multiaddr: string, options?: PerfOptions): Promise<PerfResult>
-  /** Providers of a CID in the DHT; needs a running peer */
-  find(cid: string, options?: FindOptions): Promise<ProviderInfo[]>
-  /** Provide a CID in the DHT now; it must be stored in full here; needs a running peer */
-  provide(cid: string, options?: AbortOptions): Promise<ProvideResult>
-  /** The swarm's membership table, this peer included; needs a running peer */
-  members(options?: AbortOptions): Promise<import('../gossip/index.js').Member[]>
-  /** Announcements from the swarm as they arrive, until aborted; needs a running peer */
-  watch(options?: AbortOptions): AsyncIterable<import('../gossip/index.js').Announcement>
-  /** Who holds a CID, from the DHT and from gossip; needs a running peer */
-  status(cid: string, options?: AbortOptions & { timeoutMs?: number }): Promise<StatusResult>
-  /**
-   * A CARv1 of the DAG at a path (`CID`, `CID/path`), rooted at the CID: the blocks that resolve
-   * the path, then the DAG at its end, depth-first; fetched from peers when missing
-   */
-  exportCar(path: string, options?: ExportCarOptions): AsyncIterable<Uint8Array>
-  /**
-   * Store the blocks of a CAR as it streams in, each verified against its CID first, and pin its
-   * roots; a block that does not match stops the import with InvalidCarError
-   */
-  importCar(car: AsyncIterable<Uint8Array>, options?: ImportCarOptions): Promise<ImportCarResult>
-}
+/** `ShoalApi` and `RepoAccess` follow from the table of calls (calls.ts) */
+export type { ShoalApi, RepoAccess } from './calls.js'
 
 export interface ExportCarOptions extends AbortOptions {
   /** `all` (default), `entity` or `block`: as the trustless gateway's `dag-scope` */

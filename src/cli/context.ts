@@ -1,24 +1,25 @@
 import { InvalidArgumentError as CommanderInvalidArgument } from 'commander'
 import type { Globals } from './output.js'
-import type { RepoAccess } from '../api/connect.js'
+import type { CallName } from '../api/calls.js'
 import type { ShoalApi } from '../api/types.js'
 import type { Command } from 'commander'
 
 /**
- * A commander action that runs `fn` with the repo's `ShoalApi`: the running daemon if there is
- * one (waiting for one that is starting), else, as `access` allows, the repo opened in process
- * for reading (without its lock) or for writing (under it).
+ * A commander action that runs `fn` with the calls it makes (`uses`) of the repo's `ShoalApi`: the
+ * running daemon if there is one (waiting for one that is starting), else, as the calls allow
+ * (`access` in the table of calls), the repo opened in process for reading (without its lock) or
+ * for writing (under it).
  */
-export function withApi (what: string, access: RepoAccess, fn: (api: ShoalApi, globals: Globals & Record<string, any>, args: string[]) => Promise<void>) {
+export function withApi<K extends CallName> (what: string, uses: readonly K[], fn: (api: Pick<ShoalApi, K>, globals: Globals & Record<string, any>, args: string[]) => Promise<void>) {
   return async (...params: any[]): Promise<void> => {
     const cmd = params[params.length - 1] as Command
     const globals = cmd.optsWithGlobals() as Globals & Record<string, any>
     const args = params.slice(0, -2).flat().filter((a): a is string => typeof a === 'string')
     // loaded when a command runs, so --help and usage errors load nothing of the peer
-    const { openApi } = await import('../api/connect.js')
+    const [{ openApi }, { accessOf }] = await Promise.all([import('../api/connect.js'), import('../api/calls.js')])
     const opened = await openApi({
       repo: globals.repo,
-      access,
+      access: accessOf(uses),
       what,
       onWait: (pid) => { process.stderr.write(`shoal: waiting for the daemon (pid ${pid}) to start\n`) }
     })

@@ -1,47 +1,34 @@
 /**
  * The `shoal` command line. Every command talks to a `ShoalApi`: the repo's running daemon, or
- * the repo opened in process where a command can run offline.
+ * the repo opened in process where a command can run offline. A command line loads the parser and
+ * the module of the command it names, nothing more; the top-level help needs neither.
  */
-import { Command, CommanderError } from 'commander'
+import type { Command } from 'commander'
 import { VERSION } from '../version.js'
-import { register as cat } from './commands/cat.js'
-import { register as connect } from './commands/connect.js'
-import { register as fetch } from './commands/fetch.js'
-import { register as gc } from './commands/gc.js'
-import { register as get } from './commands/get.js'
-import { register as id } from './commands/id.js'
-import { register as init } from './commands/init.js'
-import { register as ls } from './commands/ls.js'
-import { register as peers } from './commands/peers.js'
-import { register as perf } from './commands/perf.js'
-import { register as pin } from './commands/pin.js'
-import { register as publish } from './commands/publish.js'
-import { register as start } from './commands/start.js'
-import { register as stats } from './commands/stats.js'
-import { register as verify } from './commands/verify.js'
-import { register as find } from './commands/find.js'
-import { register as provide } from './commands/provide.js'
-import { register as status } from './commands/status.js'
-import { register as swarm } from './commands/swarm.js'
-import { register as watch } from './commands/watch.js'
-import { register as exportCar } from './commands/export.js'
-import { register as importCar } from './commands/import.js'
-import { register as testnet } from './commands/testnet.js'
-import { register as completion } from './commands/completion.js'
+import { GLOBAL_OPTIONS, commandWord, topHelpWanted } from './argv.js'
+import { COMMANDS, commandNamed } from './commands/index.js'
+import type { CommandEntry } from './commands/index.js'
+import { DESCRIPTION, topHelp } from './help.js'
 import { exitCodeOf, reportError } from './output.js'
 
-export function buildProgram (): Command {
+/**
+ * The command-line parser with the commands named in `only` (all of them when it is not given):
+ * help, errors and completion of a command need only the command itself
+ */
+export async function buildProgram (only?: readonly string[]): Promise<Command> {
+  const { Command } = await import('commander')
   const program = new Command('shoal')
-    .description('a peer-to-peer gossip and content-distribution network')
+    .description(DESCRIPTION)
     .version(VERSION)
-    .option('--repo <dir>', 'repo directory (default: $SHOAL_REPO, else ~/.shoal)')
-    .option('--json', 'print the result as one JSON object on the last line of stdout')
     // commander's own errors (unknown option, bad value, missing argument) read like every
     // other: one line, prefixed "shoal:"
     .configureOutput({ outputError: (message, write) => { write(usageLine(message)) } })
     .exitOverride()
-  for (const register of [init, start, id, publish, fetch, cat, get, ls, pin, gc, verify, peers, connect, find, provide, status, watch, swarm, stats, perf, exportCar, importCar, testnet, completion]) {
-    register(program)
+  for (const o of GLOBAL_OPTIONS) program.option(o.flags, o.description)
+  const entries: readonly CommandEntry[] = only == null ? COMMANDS : COMMANDS.filter(c => only.includes(c.usage.split(' ')[0]))
+  const modules = await Promise.all(entries.map(async e => e.load()))
+  for (const [i, e] of entries.entries()) {
+    modules[i].register(program.command(e.usage).description(e.description))
   }
   // subcommands report usage errors through the same exit path
   const override = (cmd: Command): void => {
@@ -58,13 +45,38 @@ export function usageLine (message: string): string {
   return `shoal: ${text} (run with --help for usage)\n`
 }
 
+/**
+ * The commands a command line needs registered: the one it names (`shoal help cat`: cat), or all
+ * of them where it names none that exists (so the parser can say which it meant) or asks for the
+ * completion script, which is written from the whole tree
+ */
+function commandsFor (args: readonly string[]): readonly string[] | undefined {
+  let word = commandWord(args)
+  if (word === 'help') word = commandWord(args.slice(args.indexOf('help') + 1))
+  if (word == null || word === 'completion' || commandNamed(word) == null) return undefined
+  return [word]
+}
+
 /** Run the CLI; resolves with the exit code */
 export async function main (argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram()
+  const args = argv.slice(2)
+  const help = topHelpWanted(args)
+  if (help === 'help') {
+    process.stdout.write(topHelp(process.stdout.isTTY ? process.stdout.columns : 80))
+    return 0
+  }
+  if (help === 'usage') {
+    // a bare `shoal` is a usage error that shows the help
+    process.stderr.write(topHelp(process.stderr.isTTY ? process.stderr.columns : 80))
+    return 2
+  }
   try {
+    const program = await buildProgram(commandsFor(args))
     await program.parseAsync(argv)
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err: any) {
+    // the parser is loaded by now: every path here went through buildProgram
+    const { CommanderError } = await import('commander')
     if (err instanceof CommanderError) {
       // commander has printed its own message
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0

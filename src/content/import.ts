@@ -1,5 +1,6 @@
 import { importer } from 'ipfs-unixfs-importer'
-import { DEFAULT_BLOCK_WRITE_CONCURRENCY, DEFAULT_PROFILE, PROFILES, WRITE_BEHIND_BYTES } from '../constants.js'
+import { DEFAULT_BLOCK_WRITE_CONCURRENCY, PROFILES, WRITE_BEHIND_BYTES } from '../constants.js'
+import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError, InvalidProfileError } from '../errors.js'
 import { WriteBehind } from './write-behind.js'
 import type { CID } from 'multiformats/cid'
@@ -44,7 +45,7 @@ export interface ImportOptions {
  * into the store, so memory stays flat whatever the size.
  */
 export async function importContent (entries: AsyncIterable<ImportEntry>, blocks: Pick<Blockstore, 'put'>, options: ImportOptions = {}): Promise<ImportResult> {
-  const profile = options.profile ?? DEFAULT_PROFILE
+  const profile = options.profile ?? CONFIG_DEFAULTS.publish.profile
   if (!(PROFILES as readonly string[]).includes(profile)) {
     throw new InvalidProfileError(profile, PROFILES)
   }

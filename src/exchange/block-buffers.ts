@@ -14,7 +14,7 @@ import { alignedBuffer, isAligned } from '../store/aligned.js'
  * a block and writes it straight to disk, past the page cache, without a copy (src/store/
  * aligned.ts, io-thread.ts). They are made once and kept: the thread holds a handle on every
  * shared buffer it was given, and one made per block would stay allocated until the thread's own
- * garbage collection, which seldom runs (a fetch's RSS grew ~50 MB per GiB that way).
+ * garbage collection, which seldom runs (docs/performance.md).
  */
 const free: Uint8Array[] = []
 /** Buffers made for the pool: they live as long as the process and are never freed */

@@ -13,18 +13,76 @@ interface Pending {
 }
 
 /**
- * One exchange stream to one peer: pipelined requests matched to responses by id, and the
- * peer's window of requests in flight, adapted to its round-trip times: it grows while blocks
- * come back near the fastest time seen and shrinks when they queue up.
+ * The wire protocol a channel speaks: shoal's own exchange, bitswap (IPFS nodes), or HTTP to a
+ * trustless gateway
  */
-export class PeerChannel {
-  readonly peerId: string
+export type ChannelProtocol = 'shoal' | 'bitswap' | 'http'
+
+/**
+ * What a fetch session asks of a channel to one peer, whatever protocol it speaks: requests
+ * (have, want, cancel) answered as `ChannelResponse`s, and the peer's window of requests in
+ * flight, adapted to its round-trip times: it grows while blocks come back near the fastest
+ * time seen and shrinks when they queue up.
+ */
+export abstract class BlockChannel {
+  abstract readonly peerId: string
+  abstract readonly protocol: ChannelProtocol
   window = INITIAL_WINDOW
   inflight = 0
   /** Fastest want round trip seen, ms */
   minRtt = Infinity
   bytes = 0
   blocks = 0
+
+  abstract get closed (): boolean
+  abstract onClose (fn: (err?: Error) => void): void
+  /** Send a request; resolves with its response */
+  abstract request (req: Omit<Request, 'id'>, timeoutMs?: number): Promise<{ id: number, response: Promise<ChannelResponse> }>
+  abstract cancel (target: number): Promise<void>
+  abstract close (err?: Error): void
+
+  /**
+   * Feed a delivered block into the window. The window covers the peer's bandwidth-delay
+   * product with headroom: the measured delivery rate times twice the fastest round trip plus
+   * 20 ms, in blocks, plus one. A fast peer gets a deep pipeline, a slow or capped one a short
+   * queue, so work follows measured throughput.
+   */
+  observe (rttMs: number, bytes: number): void {
+    const now = performance.now()
+    this.bytes += bytes
+    this.blocks++
+    this.minRtt = Math.min(this.minRtt, Math.max(rttMs, 1))
+    this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.8 + bytes * 0.2
+    if (this.lastDelivery > 0) {
+      const instant = bytes / Math.max((now - this.lastDelivery) / 1000, 0.0005)
+      this.rate = this.rate === 0 ? instant : this.rate * 0.8 + instant * 0.2
+      const bdp = this.rate * (2 * this.minRtt + 20) / 1000
+      this.window = Math.max(2, Math.min(MAX_WINDOW, Math.ceil(bdp / Math.max(this.avgBlock, 1)) + 1))
+    }
+    this.lastDelivery = now
+  }
+
+  /** Measured delivery rate, bytes per second */
+  rate = 0
+  private avgBlock = 0
+  private lastDelivery = 0
+
+  /** Asked for nothing until then (ms since the epoch): it said BUSY */
+  pausedUntil = 0
+
+  /** The peer said BUSY: its window is halved and it is paused for BUSY_PAUSE */
+  busy (): void {
+    this.window = Math.max(1, Math.floor(this.window / 2))
+    this.pausedUntil = Date.now() + BUSY_PAUSE
+  }
+}
+
+/**
+ * One exchange stream to one peer: pipelined requests matched to responses by id
+ */
+export class PeerChannel extends BlockChannel {
+  readonly peerId: string
+  readonly protocol = 'shoal'
   private readonly stream: Stream
   private readonly reader = new ResponseReader(MAX_EXCHANGE_RESPONSE)
   private readonly pending = new Map<number, Pending>()
@@ -36,6 +94,7 @@ export class PeerChannel {
   private readonly onHeard?: (peerId: string) => void
 
   private constructor (peerId: string, stream: Stream, onHeard?: (peerId: string) => void) {
+    super()
     this.peerId = peerId
     this.stream = stream
     this.onHeard = onHeard
@@ -78,41 +137,6 @@ export class PeerChannel {
   async cancel (target: number): Promise<void> {
     if (this.closedWith != null) return
     await send(this.stream, lengthPrefixed(Request.encode({ id: 0, cancel: { target } }))).catch(() => {})
-  }
-
-  /**
-   * Feed a delivered block into the window. The window covers the peer's bandwidth-delay
-   * product with headroom: the measured delivery rate times twice the fastest round trip plus
-   * 20 ms, in blocks, plus one. A fast peer gets a deep pipeline, a slow or capped one a short
-   * queue, so work follows measured throughput.
-   */
-  observe (rttMs: number, bytes: number): void {
-    const now = performance.now()
-    this.bytes += bytes
-    this.blocks++
-    this.minRtt = Math.min(this.minRtt, Math.max(rttMs, 1))
-    this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.8 + bytes * 0.2
-    if (this.lastDelivery > 0) {
-      const instant = bytes / Math.max((now - this.lastDelivery) / 1000, 0.0005)
-      this.rate = this.rate === 0 ? instant : this.rate * 0.8 + instant * 0.2
-      const bdp = this.rate * (2 * this.minRtt + 20) / 1000
-      this.window = Math.max(2, Math.min(MAX_WINDOW, Math.ceil(bdp / Math.max(this.avgBlock, 1)) + 1))
-    }
-    this.lastDelivery = now
-  }
-
-  /** Measured delivery rate, bytes per second */
-  rate = 0
-  private avgBlock = 0
-  private lastDelivery = 0
-
-  /** Asked for nothing until then (ms since the epoch): it said BUSY */
-  pausedUntil = 0
-
-  /** The peer said BUSY: its window is halved and it is paused for BUSY_PAUSE */
-  busy (): void {
-    this.window = Math.max(1, Math.floor(this.window / 2))
-    this.pausedUntil = Date.now() + BUSY_PAUSE
   }
 
   close (err?: Error): void {

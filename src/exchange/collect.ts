@@ -6,10 +6,9 @@ import { BULK_TRANSFER, BULK_TRANSFER_COLLECT_DELAY } from '../constants.js'
  * Bytes stream through buffers that die young, but some are promoted before they die, and
  * promoted buffers hold their memory until a full collection, which a daemon that has gone
  * quiet may not run for a long time. The memory then stays in the process and the next
- * transfer starts from there: a fetching daemon's peak RSS crept from ~205 MB on its first
- * 1 GiB fetch to ~245 MB on the next ones; with a collection after each it stayed under 200 MB.
- * One collection of the daemon's ~50 MB heap takes tens of milliseconds, once per transfer of
- * at least BULK_TRANSFER bytes, after BULK_TRANSFER_COLLECT_DELAY without another ending.
+ * transfer starts from there, so peak RSS creeps up from one transfer to the next
+ * (docs/performance.md). One collection is short, and runs once per transfer of at least
+ * BULK_TRANSFER bytes, after BULK_TRANSFER_COLLECT_DELAY without another ending.
  */
 export interface TransferCollector {
   /** A transfer of `bytes` ended */

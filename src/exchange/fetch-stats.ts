@@ -1,4 +1,5 @@
 import { contentSize } from './dag-order.js'
+import type { ChannelProtocol } from './channel.js'
 import type { FetchProgressEvent, FetchResult } from './index.js'
 import type { CID } from 'multiformats/cid'
 
@@ -13,6 +14,8 @@ export class FetchStats {
   fetchedBlocks = 0
   fetchedBytes = 0
   duplicates = 0
+  /** Bytes fetched over each protocol */
+  readonly fetchedBytesBy: Record<ChannelProtocol, number> = { shoal: 0, bitswap: 0, http: 0 }
   /** The content size the root declares, for the ETA; undefined until the root is read */
   totalBytes?: number
   private readonly root: CID
@@ -27,13 +30,14 @@ export class FetchStats {
     this.started = Date.now()
   }
 
-  /** A block of the DAG is in the store: `fetched` when it came from the network */
-  add (size: number, fetched: boolean): void {
+  /** A block of the DAG is in the store: `over` names the protocol it came by from the network */
+  add (size: number, over?: ChannelProtocol): void {
     this.blocks++
     this.bytes += size
-    if (fetched) {
+    if (over != null) {
       this.fetchedBlocks++
       this.fetchedBytes += size
+      this.fetchedBytesBy[over] += size
     }
   }
 
@@ -74,6 +78,7 @@ export class FetchStats {
       bytes: this.bytes,
       fetchedBlocks: this.fetchedBlocks,
       fetchedBytes: this.fetchedBytes,
+      fetchedBytesBy: { ...this.fetchedBytesBy },
       duplicates: this.duplicates,
       durationMs: Date.now() - this.started
     }

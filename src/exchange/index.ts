@@ -4,12 +4,19 @@
  * block before it is stored.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_STREAM, DEFAULT_UPLOAD_SLOTS, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
+import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
+import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError } from '../errors.js'
 import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
+import type { BlockChannel, ChannelProtocol } from './channel.js'
 import { ExchangeServer } from './server.js'
 import { RateLimiter } from './rate.js'
+import { Uploads } from './uploads.js'
+import { BITSWAP_PROTOCOLS, BitswapServer } from './bitswap/server.js'
+import { BitswapChannel } from './bitswap/channel.js'
+import { HttpChannel } from './http-channel.js'
+import type { BitswapStats } from './bitswap/server.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
 import { SharedFetch } from './shared-fetch.js'
@@ -72,6 +79,11 @@ export interface ExchangeInit {
    * @default false
    */
   perf?: boolean
+  /**
+   * Serve blocks over bitswap (`/ipfs/bitswap/1.2.0`, 1.1.0, 1.0.0) to IPFS nodes
+   * @default true
+   */
+  bitswap?: boolean
 }
 
 export type ResolvedExchangeInit = Required<ExchangeInit>
@@ -79,7 +91,8 @@ export type ResolvedExchangeInit = Required<ExchangeInit>
 /** `fetch:block` is sent for every block fetched (over the control API, sampled: src/api/sampled.ts); the others when they happen */
 export type FetchProgressEvent =
   | { type: 'fetch:block', blocks: number, bytes: number, fetchedBytes: number, totalBytes?: number, peers: number, rate: number, eta?: number }
-  | { type: 'fetch:peer', peerId: string, joined: boolean, peers: number }
+  /** A peer joined or left the session; `protocol` is how it is asked (a gateway's peerId is its origin) */
+  | { type: 'fetch:peer', peerId: string, protocol: ChannelProtocol, joined: boolean, peers: number }
   | { type: 'fetch:bad-block', peerId: string, cid: string }
   | { type: 'fetch:done', blocks: number, bytes: number, fetchedBytes: number }
 
@@ -92,6 +105,8 @@ export interface FetchResult {
   /** Blocks that came from the network (the rest were already stored) */
   fetchedBlocks: number
   fetchedBytes: number
+  /** Of those, the bytes that came over each protocol: shoal's exchange, bitswap */
+  fetchedBytesBy: Record<ChannelProtocol, number>
   /** Blocks that arrived twice (end-game) */
   duplicates: number
   durationMs: number
@@ -124,6 +139,8 @@ export interface FetchOptions {
 
 export interface ExchangeStats {
   server: { streams: number, blocksSent: number, bytesSent: number, busy: number, notFound: number, resets: number }
+  /** What was served to IPFS nodes over bitswap */
+  bitswap: BitswapStats
   activeUploads: number
   activeFetches: number
   banned: number
@@ -153,6 +170,11 @@ class ShoalExchange implements Exchange {
   private readonly components: ExchangeComponents
   private readonly init: ResolvedExchangeInit
   private readonly server: ExchangeServer
+  /** Upload slots and rate cap, shared by every protocol that serves blocks */
+  private readonly uploads: Uploads
+  private readonly bitswap: BitswapServer
+  /** Fetch channels to peers that speak bitswap only, by peer: their answers come to the server */
+  private readonly bitswapChannels = new Map<string, Set<BitswapChannel>>()
   private readonly banned = new Map<string, number>()
   private readonly sessions = new Set<FetchSession>()
   /** Fetches of whole DAGs that run now, by the root's codec and multihash: the same root joins them */
@@ -162,15 +184,23 @@ class ShoalExchange implements Exchange {
 
   constructor (components: ExchangeComponents, init: ExchangeInit) {
     this.components = components
+    const defaults = CONFIG_DEFAULTS.exchange
     this.init = {
-      uploadSlots: init.uploadSlots ?? DEFAULT_UPLOAD_SLOTS,
-      uploadRate: init.uploadRate ?? 0,
-      downloadRate: init.downloadRate ?? 0,
-      maxInboundStreams: init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
-      maxRequestsPerStream: init.maxRequestsPerStream ?? DEFAULT_MAX_REQUESTS_PER_STREAM,
-      perf: init.perf ?? false
+      uploadSlots: init.uploadSlots ?? defaults.uploadSlots,
+      uploadRate: init.uploadRate ?? defaults.uploadRate,
+      downloadRate: init.downloadRate ?? defaults.downloadRate,
+      maxInboundStreams: init.maxInboundStreams ?? defaults.maxInboundStreams,
+      maxRequestsPerStream: init.maxRequestsPerStream ?? defaults.maxRequestsPerStream,
+      perf: init.perf ?? defaults.perf,
+      bitswap: init.bitswap ?? defaults.bitswap
     }
-    this.server = new ExchangeServer(components, this.init)
+    this.uploads = new Uploads(this.init.uploadSlots, this.init.uploadRate)
+    this.server = new ExchangeServer(components, this.init, this.uploads)
+    this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads })
+    this.bitswap.onAnswers = (peer, message) => {
+      this.heard(peer)
+      for (const channel of this.bitswapChannels.get(peer) ?? []) void channel.deliver(message)
+    }
     this.download = new RateLimiter(this.init.downloadRate)
     this.server.onHeard = this.heard
   }
@@ -195,6 +225,7 @@ class ShoalExchange implements Exchange {
 
   async start (): Promise<void> {
     await this.server.start()
+    if (this.init.bitswap) await this.bitswap.start()
     if (this.init.perf) await handlePerf(this.components.host)
   }
 
@@ -217,10 +248,11 @@ class ShoalExchange implements Exchange {
   async stop (): Promise<void> {
     for (const s of this.sessions) s.fail(new Error('the peer is stopping'))
     await this.server.stop()
+    if (this.init.bitswap) await this.bitswap.stop()
   }
 
   stats (): ExchangeStats {
-    return { server: { ...this.server.stats }, activeUploads: this.server.activeUploads, activeFetches: this.sessions.size, banned: this.banned.size }
+    return { server: { ...this.server.stats }, bitswap: this.bitswap.stats(), activeUploads: this.uploads.active, activeFetches: this.sessions.size, banned: this.banned.size }
   }
 
   private isBanned (peerId: string): boolean {
@@ -232,13 +264,15 @@ class ShoalExchange implements Exchange {
   }
 
   fetch (root: CID, options: FetchOptions = {}): FetchHandle {
-    const targets = (options.from ?? []).map((a) => {
+    const targets = (options.from ?? []).map((a): Target => {
+      const url = HttpChannel.parse(a)
+      if (url != null) return url
       try {
         const ma = multiaddr(a)
         peerIdOf(ma)
         return ma
       } catch {
-        throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>`)
+        throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>, or an http(s) URL of a trustless gateway`)
       }
     })
     // a reader of one block (walk: false) starts its own small session
@@ -259,7 +293,7 @@ class ShoalExchange implements Exchange {
   }
 
   /** Start a session for `shared`; returns how to add a named peer to it later */
-  private startSession (root: CID, options: FetchOptions, targets: Array<ReturnType<typeof multiaddr>>, shared: SharedFetch): (ma: ReturnType<typeof multiaddr>) => void {
+  private startSession (root: CID, options: FetchOptions, targets: Target[], shared: SharedFetch): (target: Target) => void {
     const log = this.components.host.logger.forComponent('shoal:exchange:client')
     const session = new FetchSession({
       root,
@@ -280,7 +314,7 @@ class ShoalExchange implements Exchange {
     // too, from the start: a first-round peer that hangs must not keep later ones out
     const host = this.components.host
     const joining = new Set<string>()
-    const tryJoin = async (target: PeerId | ReturnType<typeof multiaddr>, key: string, probe: boolean): Promise<void> => {
+    const tryJoin = async (target: PeerId | Target, key: string, probe: boolean): Promise<void> => {
       if (!session.running || session.hasPeer(key) || joining.has(key) || session.peerCount >= MAX_SESSION_PEERS || this.isBanned(key)) return
       joining.add(key)
       try {
@@ -290,9 +324,12 @@ class ShoalExchange implements Exchange {
       }
     }
     // identify tells which protocols a peer speaks, on every new connection and again when they
-    // change (a daemon that registers the exchange after connecting): only exchange peers are asked
+    // change (a daemon that registers the exchange after connecting): only peers that speak the
+    // exchange or bitswap are asked
     const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-      if (!evt.detail.protocols.includes(EXCHANGE_PROTOCOL)) return
+      const speaks = evt.detail.protocols.includes(EXCHANGE_PROTOCOL) ||
+        (this.init.bitswap && evt.detail.protocols.some(p => (BITSWAP_PROTOCOLS as readonly string[]).includes(p)))
+      if (!speaks) return
       void tryJoin(evt.detail.peerId, evt.detail.peerId.toString(), true)
     }
     void session.result.finally(() => { host.removeEventListener('peer:identify', onIdentify) }).catch(() => {})
@@ -302,11 +339,11 @@ class ShoalExchange implements Exchange {
       if (session.running) host.addEventListener('peer:identify', onIdentify)
       const joins: Array<Promise<void>> = []
       const seen = new Set<string>()
-      for (const ma of targets) {
-        const id = peerIdOf(ma)
+      for (const target of targets) {
+        const id = targetId(target)
         if (seen.has(id)) continue
         seen.add(id)
-        joins.push(tryJoin(ma, id, false))
+        joins.push(tryJoin(target, id, false))
       }
       // lightly loaded peers are asked first, and the session takes at most MAX_SESSION_PEERS
       const connected = [...new Map(host.getConnections().map(c => [c.remotePeer.toString(), c])).values()]
@@ -347,20 +384,20 @@ class ShoalExchange implements Exchange {
       session.providersDone()
     })().catch((err) => { session.fail(err) })
     // a peer named by a later caller of the same fetch
-    return (ma) => {
+    return (target) => {
       const joined = session.expectPeer()
-      void tryJoin(ma, peerIdOf(ma), false).finally(joined)
+      void tryJoin(target, targetId(target), false).finally(joined)
     }
   }
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */
-  private async join (session: FetchSession, target: PeerId | ReturnType<typeof multiaddr>, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
-    let channel: PeerChannel | undefined
+  private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
+    let channel: BlockChannel | undefined
     try {
       // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
       // killed behind a NAT or relay) must not hang the join
       const timeout = AbortSignal.timeout(JOIN_TIMEOUT)
-      channel = await PeerChannel.open(this.components.host, target, signal != null ? AbortSignal.any([signal, timeout]) : timeout, this.heard)
+      channel = await this.openChannel(target, signal != null ? AbortSignal.any([signal, timeout]) : timeout)
       if (probe) {
         const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
         const res = await response
@@ -375,6 +412,36 @@ class ShoalExchange implements Exchange {
       this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s: %s', target.toString(), err.message)
     }
   }
+
+  /**
+   * A channel to a peer in the best protocol it speaks: shoal's exchange, else bitswap (an IPFS
+   * node), where bitswap is on
+   */
+  private async openChannel (target: PeerId | Target, signal: AbortSignal): Promise<BlockChannel> {
+    if (target instanceof URL) return new HttpChannel(target)
+    try {
+      return await PeerChannel.open(this.components.host, target, signal, this.heard)
+    } catch (err: any) {
+      if (err.name !== 'UnsupportedProtocolError' || !this.init.bitswap) throw err
+    }
+    const channel = await BitswapChannel.open(this.components.host, target, (c) => {
+      const set = this.bitswapChannels.get(c.peerId)
+      set?.delete(c)
+      if (set?.size === 0) this.bitswapChannels.delete(c.peerId)
+    }, signal)
+    // each session has its own channel (its own wants); the peer's answers go to all of them
+    const set = this.bitswapChannels.get(channel.peerId) ?? new Set()
+    set.add(channel)
+    this.bitswapChannels.set(channel.peerId, set)
+    return channel
+  }
+}
+
+/** A peer named by a fetch: a multiaddr ending in /p2p/, or a trustless gateway's URL */
+export type Target = ReturnType<typeof multiaddr> | URL
+
+function targetId (target: Target): string {
+  return target instanceof URL ? target.origin : peerIdOf(target)
 }
 
 export function createExchange (components: ExchangeComponents, init: ExchangeInit = {}): Exchange {

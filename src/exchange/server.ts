@@ -4,13 +4,13 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
-import { RateLimiter } from './rate.js'
 import { transfers } from './collect.js'
 import { send } from './send.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
 const READ_AHEAD = 4
 import type { ExchangeComponents, ExchangeStats, ResolvedExchangeInit } from './index.js'
+import type { Uploads } from './uploads.js'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /**
@@ -22,19 +22,18 @@ export class ExchangeServer {
   private readonly components: ExchangeComponents
   private readonly init: ResolvedExchangeInit
   private readonly log: Logger
-  private readonly upload: RateLimiter
-  private readonly servedPeers = new Map<string, number>()
+  private readonly uploads: Uploads
   private inboundStreams = 0
   readonly stats: ExchangeStats['server'] = { streams: 0, blocksSent: 0, bytesSent: 0, busy: 0, notFound: 0, resets: 0 }
 
   /** Called for every request a peer sends (liveness for the peer's owner) */
   onHeard?: (peerId: string) => void
 
-  constructor (components: ExchangeComponents, init: ResolvedExchangeInit) {
+  constructor (components: ExchangeComponents, init: ResolvedExchangeInit, uploads: Uploads) {
     this.components = components
     this.init = init
     this.log = components.host.logger.forComponent('shoal:exchange:server')
-    this.upload = new RateLimiter(init.uploadRate)
+    this.uploads = uploads
   }
 
   async start (): Promise<void> {
@@ -104,7 +103,7 @@ export class ExchangeServer {
       if (cancelled.delete(req.id)) return Promise.resolve(no(req.id, No.Reason.CANCELLED, 'cancelled'))
       if (req.have != null && req.want == null) return this.answerHave(req)
       if (req.want != null && req.have == null) {
-        if (!hasSlot) hasSlot = this.takeSlot(peer)
+        if (!hasSlot) hasSlot = this.uploads.tryTake(peer)
         if (!hasSlot) {
           this.stats.busy++
           return Promise.resolve(no(req.id, No.Reason.BUSY, 'all upload slots are taken'))
@@ -131,7 +130,7 @@ export class ExchangeServer {
         const res = await next
         const data = res.block?.data
         if (data != null) {
-          await this.upload.take(data.byteLength)
+          await this.uploads.rate.take(data.byteLength)
           // the block goes out as it came from the store, after a hand-encoded head, in one
           // send: on its own the head took a muxer frame and a noise message of its own
           await send(stream, new Uint8ArrayList(blockResponseHead(res.id, data.byteLength), data))
@@ -148,33 +147,11 @@ export class ExchangeServer {
       this.stats.resets++
       stream.abort(err)
     } finally {
-      if (hasSlot) this.releaseSlot(peer)
+      if (hasSlot) this.uploads.release(peer)
       this.inboundStreams--
       transfers.ended(streamBytes)
       await reader
     }
-  }
-
-  private takeSlot (peer: string): boolean {
-    const held = this.servedPeers.get(peer)
-    if (held != null) {
-      this.servedPeers.set(peer, held + 1)
-      return true
-    }
-    if (this.servedPeers.size >= this.init.uploadSlots) return false
-    this.servedPeers.set(peer, 1)
-    return true
-  }
-
-  private releaseSlot (peer: string): void {
-    const held = this.servedPeers.get(peer) ?? 1
-    if (held <= 1) this.servedPeers.delete(peer)
-    else this.servedPeers.set(peer, held - 1)
-  }
-
-  /** Peers being served now */
-  get activeUploads (): number {
-    return this.servedPeers.size
   }
 
   private async answerHave (req: Request): Promise<Response> {

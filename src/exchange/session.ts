@@ -12,7 +12,7 @@ import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
 import { linksOf, mhKey, verifies } from '../store/index.js'
 import { BUSY_PAUSE } from './channel.js'
-import type { PeerChannel } from './channel.js'
+import type { BlockChannel, ChannelProtocol } from './channel.js'
 import type { Job } from './work-queue.js'
 import type { BlockBytes } from './response-reader.js'
 import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js'
@@ -41,7 +41,7 @@ export interface SessionInit {
  */
 export class FetchSession {
   private readonly init: SessionInit
-  private readonly peers = new Map<string, PeerChannel>()
+  private readonly peers = new Map<string, BlockChannel>()
   private readonly lacks = new Lacks()
   private readonly work = new WorkQueue()
   private readonly done = new Set<string>()
@@ -80,7 +80,7 @@ export class FetchSession {
   }
 
   /** A peer that has (some of) the DAG joins the session */
-  addPeer (channel: PeerChannel): void {
+  addPeer (channel: BlockChannel): void {
     if (this.finished || this.peers.has(channel.peerId)) {
       channel.close()
       return
@@ -88,7 +88,7 @@ export class FetchSession {
     this.peers.set(channel.peerId, channel)
     this.peerWait.joined()
     channel.onClose((err) => { this.removePeer(channel, err) })
-    this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, joined: true, peers: this.peers.size })
+    this.init.onProgress?.({ type: 'fetch:peer', peerId: channel.peerId, protocol: channel.protocol, joined: true, peers: this.peers.size })
     this.schedule()
   }
 
@@ -160,14 +160,14 @@ export class FetchSession {
       const key = mhKey(item.cid)
       if (this.done.has(key) || this.work.has(key)) continue
       if (item.cid.multihash.code === identity.code) {
-        this.markDone(key, item.cid.multihash.digest.byteLength, false)
+        this.markDone(key, item.cid.multihash.digest.byteLength)
         continue
       }
       if (stored[n]) {
         // resume: a block already stored is never asked for; walk into it for its links
         const bytes = await this.init.blocks.getBytes(item.cid).catch((err) => { throw StoreWriteError.from(`block ${item.cid}`, err, 'read') })
         this.stats.noteBlock(item.cid, bytes)
-        this.markDone(key, bytes.byteLength, false)
+        this.markDone(key, bytes.byteLength)
         await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
         continue
       }
@@ -180,10 +180,11 @@ export class FetchSession {
     return this.init.walk === false ? [] : linksOf(cid, bytes)
   }
 
-  private markDone (key: string, size: number, fetched: boolean): void {
+  /** A block is in the store: `over` names the protocol it came by, if it came from the network */
+  private markDone (key: string, size: number, over?: ChannelProtocol): void {
     this.done.add(key)
     this.work.remove(key)
-    this.stats.add(size, fetched)
+    this.stats.add(size, over)
     this.waiters.ready(key)
   }
 
@@ -208,7 +209,7 @@ export class FetchSession {
     this.check()
   }
 
-  private nextFor (peer: PeerChannel): Job | undefined {
+  private nextFor (peer: BlockChannel): Job | undefined {
     const lacks = this.lacks.of(peer.peerId)
     const job = this.work.take(lacks)
     if (job != null) return job
@@ -217,7 +218,7 @@ export class FetchSession {
     return this.work.duplicateFor(peer.peerId, lacks)
   }
 
-  private async want (peer: PeerChannel, job: Job): Promise<void> {
+  private async want (peer: BlockChannel, job: Job): Promise<void> {
     const sentAt = Date.now()
     // the cap's share of this request, settled when its block arrives, given back if none does
     let reserved = this.gate.reserve()
@@ -281,7 +282,7 @@ export class FetchSession {
    * stored. The peer's window slot is freed once the block is known good, so a liar gets no
    * request after its first bad block.
    */
-  private async receive (peer: PeerChannel, job: Job, block: BlockBytes, rttMs: number, release: () => void): Promise<void> {
+  private async receive (peer: BlockChannel, job: Job, block: BlockBytes, rttMs: number, release: () => void): Promise<void> {
     const copy = (): boolean => this.finished || this.done.has(job.key) || this.receiving.has(job.key)
     let good: boolean
     let stored = false
@@ -333,7 +334,7 @@ export class FetchSession {
     const data = job.cid.code === dagPb.code ? copyBlock(block) : undefined
     if (data != null) this.stats.noteBlock(job.cid, data)
     else this.stats.noteRawBlock(job.cid, block.byteLength)
-    this.markDone(job.key, block.byteLength, true)
+    this.markDone(job.key, block.byteLength, peer.protocol)
     // cancel the end-game copies still in flight
     for (const [other, { channel, id }] of job.askedFrom) {
       if (other !== peer.peerId && id >= 0) void channel.cancel(id)
@@ -351,12 +352,12 @@ export class FetchSession {
     this.work.requeue(job)
   }
 
-  private removePeer (peer: PeerChannel, err?: Error): void {
+  private removePeer (peer: BlockChannel, err?: Error): void {
     if (this.peers.get(peer.peerId) !== peer) return
     this.peers.delete(peer.peerId)
     this.lacks.peerLeft()
     if (err != null) this.init.log('peer %s left the session: %s', peer.peerId, err.message)
-    this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, joined: false, peers: this.peers.size })
+    this.init.onProgress?.({ type: 'fetch:peer', peerId: peer.peerId, protocol: peer.protocol, joined: false, peers: this.peers.size })
     // its blocks go back to the queue (want() requeues them as their requests fail)
     this.schedule()
   }

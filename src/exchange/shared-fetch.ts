@@ -7,7 +7,7 @@
 import { ContentTooLargeError } from '../errors.js'
 import type { FetchSession } from './session.js'
 import type { FetchProgressEvent, FetchResult } from './index.js'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Target } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 /** What a caller of `Exchange.fetch` holds */
@@ -31,7 +31,7 @@ export class SharedFetch {
   private readonly callers = new Set<Caller>()
   private current?: FetchSession
   /** Add a peer named by a later caller (`from`) to the session */
-  addTarget: (ma: Multiaddr) => void = () => {}
+  addTarget: (target: Target) => void = () => {}
 
   get signal (): AbortSignal {
     return this.controller.signal

@@ -1,5 +1,5 @@
 import { compareOrder } from './dag-order.js'
-import type { PeerChannel } from './channel.js'
+import type { BlockChannel } from './channel.js'
 import type { CID } from 'multiformats/cid'
 
 /** One block a fetch needs */
@@ -9,7 +9,7 @@ export interface Job {
   /** Position in the DAG (link indices from the root): the queue is kept in this order */
   order: number[]
   /** Peers asked for it now, with the request id once it is sent (-1 before) */
-  askedFrom: Map<string, { channel: PeerChannel, id: number }>
+  askedFrom: Map<string, { channel: BlockChannel, id: number }>
   /** A copy has arrived and is being verified or stored: end-game leaves it alone */
   arrived?: boolean
 }

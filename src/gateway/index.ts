@@ -4,9 +4,8 @@
  * let a verifying client use any shoal peer. Missing blocks are fetched from the swarm and kept
  * (pull-through cache). It serves content only: nothing of the control API is reachable here.
  */
-import {
-  DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS, DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT, MAX_GATEWAY_HEADER_SIZE, MAX_GATEWAY_URL_LENGTH
-} from '../constants.js'
+import { MAX_GATEWAY_HEADER_SIZE, MAX_GATEWAY_URL_LENGTH } from '../constants.js'
+import { CONFIG_DEFAULTS } from '../defaults.js'
 import { HttpGateway } from './server.js'
 import type { ComponentLogger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -94,11 +93,14 @@ export interface Gateway {
 }
 
 export function createGateway (components: GatewayComponents, init: GatewayInit = {}): Gateway {
+  const defaults = CONFIG_DEFAULTS.gateway
+  // HOST:PORT; the default's host is never an IPv6 address
+  const colon = defaults.address.lastIndexOf(':')
   return new HttpGateway(components, {
-    host: init.host ?? '127.0.0.1',
-    port: init.port ?? 8080,
-    retrievalTimeoutMs: init.retrievalTimeoutMs ?? DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT,
-    maxConcurrentRequests: init.maxConcurrentRequests ?? DEFAULT_GATEWAY_MAX_CONCURRENT_REQUESTS,
+    host: init.host ?? defaults.address.slice(0, colon),
+    port: init.port ?? Number(defaults.address.slice(colon + 1)),
+    retrievalTimeoutMs: init.retrievalTimeoutMs ?? defaults.retrievalTimeoutMs,
+    maxConcurrentRequests: init.maxConcurrentRequests ?? defaults.maxConcurrentRequests,
     maxHeaderSize: init.maxHeaderSize ?? MAX_GATEWAY_HEADER_SIZE,
     maxUrlLength: init.maxUrlLength ?? MAX_GATEWAY_URL_LENGTH
   })

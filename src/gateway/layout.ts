@@ -1,10 +1,9 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
+import * as raw from 'multiformats/codecs/raw'
 import { InvalidPathError } from '../errors.js'
 import type { PBNode } from '@ipld/dag-pb'
 import type { CID } from 'multiformats/cid'
-
-const RAW_CODE = 0x55
 
 /** A run of a file's bytes: a leaf block, or data an interior node holds itself */
 export interface Leaf {
@@ -143,7 +142,7 @@ async function waitFor<T> (promise: Promise<T>, signal: AbortSignal): Promise<T>
 export async function leavesOf (getBytes: (cid: CID) => Promise<Uint8Array>, cid: CID, size: number, maxLeaves: number, node?: PBNode): Promise<Leaf[] | undefined> {
   const leaves: Leaf[] = []
   const walk = async (cid: CID, offset: number, size: number, node?: PBNode): Promise<boolean> => {
-    if (cid.code === RAW_CODE) {
+    if (cid.code === raw.code) {
       if (size > 0) leaves.push({ cid, offset, size })
       return leaves.length <= maxLeaves
     }

@@ -14,6 +14,8 @@ import type { CID } from 'multiformats/cid'
 export interface MetricsSources {
   /** Bytes the exchange server has sent (`exchange.stats().server.bytesSent`) */
   exchangeBytesSent?(): number
+  /** Bytes of blocks sent to IPFS nodes over bitswap */
+  bitswapBytesSent?(): number
   /** The store's size */
   storeStat?(): Promise<{ blocks: number, bytes: number, pins: number }>
   /** Peers with an open connection */
@@ -63,13 +65,14 @@ class PrometheusShoalMetrics implements ShoalMetrics {
     let gatewayBytes = 0
     new Counter({
       name: 'shoal_bytes_served_total',
-      help: 'Bytes of content served, by protocol (exchange: blocks to peers; gateway: HTTP response bodies)',
+      help: 'Bytes of content served, by protocol (exchange: blocks to shoal peers; bitswap: blocks to IPFS nodes; gateway: HTTP response bodies)',
       labelNames: ['protocol'],
       registers: [registry],
       collect () {
         // both keep their own running totals: report them as they are
         this.reset()
         this.inc({ protocol: 'exchange' }, sources.exchangeBytesSent?.() ?? 0)
+        this.inc({ protocol: 'bitswap' }, sources.bitswapBytesSent?.() ?? 0)
         this.inc({ protocol: 'gateway' }, gatewayBytes)
       }
     })

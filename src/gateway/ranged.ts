@@ -1,13 +1,12 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
+import * as raw from 'multiformats/codecs/raw'
 import { InvalidPathError } from '../errors.js'
 import { READ_PIECE } from './buffers.js'
 import { leafAt } from './layout.js'
 import type { Leaf } from './layout.js'
 import type { RequestBlocks } from './blocks.js'
 import type { CID } from 'multiformats/cid'
-
-const RAW_CODE = 0x55
 
 /**
  * Bytes `offset` to `offset + length` of a UnixFS file, reading only the blocks that hold them,
@@ -17,7 +16,7 @@ const RAW_CODE = 0x55
 export async function * readRange (blocks: RequestBlocks, cid: CID, offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   if (length <= 0) return
   signal?.throwIfAborted()
-  if (cid.code === RAW_CODE) {
+  if (cid.code === raw.code) {
     // in pieces, each into a buffer of the pool, written in slices; the response gives the buffer
     // back once the last slice is sent
     const buffers = blocks.buffers

@@ -7,7 +7,8 @@
  * delivered or forwarded.
  */
 import { pushable } from 'it-pushable'
-import { DEFAULT_PRESENCE_INTERVAL, MAX_GOSSIP_DATA, WATCH_BUFFER } from '../constants.js'
+import { MAX_GOSSIP_DATA, WATCH_BUFFER } from '../constants.js'
+import { CONFIG_DEFAULTS } from '../defaults.js'
 import { AGENT_VERSION } from '../version.js'
 import { Announce, Presence, Replicate } from './messages.js'
 import { PresenceCore } from './presence.js'
@@ -155,7 +156,7 @@ class SwarmGossip implements Gossip {
   constructor (components: GossipComponents, init: GossipInit) {
     this.components = components
     this.topics = topicsOf(init.swarm)
-    this.interval = init.presenceIntervalMs ?? DEFAULT_PRESENCE_INTERVAL
+    this.interval = init.presenceIntervalMs ?? CONFIG_DEFAULTS.gossip.presenceIntervalMs
     this.log = components.logger.forComponent('shoal:gossip')
     const self = components.peerId.toString()
     this.presence = new PresenceCore({

@@ -8,11 +8,11 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { MAX_CLOCK_SKEW, MAX_GOSSIP_MESSAGE, minute } from '../constants.js'
+import { isName, NAME_RULE } from '../names.js'
 import { Announce, Presence, Replicate } from './messages.js'
 import type { Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 
-const TAG = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const MAX_NAME = 255
 const MAX_ADDR = 256
 const MAX_VERSION = 64
@@ -51,7 +51,7 @@ export const checkPresence: Check<Presence> = (m, _from, now) => {
 export const checkAnnounce: Check<Announce> = (m, _from, now) => {
   return cidCheck(m.cid) ??
     (m.name.length === 0 || m.name.length > MAX_NAME || m.name.includes('/') ? 'name is empty, too long or has a "/"' : undefined) ??
-    (m.tags.some(t => !TAG.test(t)) ? 'a tag is not 1 to 64 of a-z, 0-9, ".", "_", "-"' : undefined) ??
+    (m.tags.some(t => !isName(t)) ? `a tag is not ${NAME_RULE}` : undefined) ??
     (m.replicas > MAX_REPLICAS ? `replicas above ${MAX_REPLICAS}` : undefined) ??
     (!Number.isSafeInteger(m.size) ? 'size is out of bounds' : undefined) ??
     timeCheck(m.time, now)

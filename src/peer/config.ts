@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES } from '../constants.js'
 import { InvalidConfigError } from '../errors.js'
+import { isName, NAME_RULE } from '../names.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
 export interface Config {
@@ -108,6 +109,8 @@ export interface Config {
     maxRequestsPerStream: number
     /** Answer the raw-throughput probe `/shoal/perf/1.0.0` (benchmarks, diagnosis) */
     perf: boolean
+    /** Serve blocks over bitswap to IPFS nodes (docs/interop.md) */
+    bitswap: boolean
   }
 }
 
@@ -125,7 +128,7 @@ export async function defaultConfigText (): Promise<string> {
  */
 export async function swarmConfigText (nameOrPath: string): Promise<{ text: string, source: string }> {
   const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.json')
-  if (!isPath && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(nameOrPath)) {
+  if (!isPath && !isName(nameOrPath)) {
     throw new InvalidConfigError(`invalid swarm "${nameOrPath}": give a name from configs/ or a config file path`)
   }
   const source = isPath ? nameOrPath : `${CONFIGS_DIR}${nameOrPath}.json`
@@ -212,7 +215,7 @@ const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
   }
 }
 const swarmName: Check = (v, k) => {
-  if (typeof v !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(v)) throw new Error(`${k} must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit`)
+  if (!isName(v)) throw new Error(`${k} must be ${NAME_RULE}`)
 }
 const hostPort: Check = (v, k) => {
   str(v, k)
@@ -239,7 +242,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt },
   store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
-  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool }
+  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }
 }
 
 /** Check a parsed config: every key known, every value of its type, nothing missing */
@@ -276,8 +279,14 @@ export function validateConfig (raw: unknown, source: string): Config {
   if (config.dht.recordLifetimeMs <= config.dht.reprovideIntervalMs) {
     fail('dht.recordLifetimeMs must be longer than dht.reprovideIntervalMs, or records expire before they are provided again')
   }
+  if (config.dht.protocol === AMINO_DHT_PROTOCOL && !config.exchange.bitswap) {
+    fail(`exchange.bitswap must be on in the IPFS DHT (${AMINO_DHT_PROTOCOL}): what a peer provides there, any IPFS node must be able to fetch over bitswap`)
+  }
   return config
 }
+
+/** The IPFS (Amino) DHT's protocol: a peer in it is a provider to every IPFS node */
+export const AMINO_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only */
 export function parseHostPort (value: string, what: string, options: { loopbackOnly?: boolean } = {}): { host: string, port: number } {

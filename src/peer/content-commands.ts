@@ -51,15 +51,9 @@ export class ContentCommands {
 
   async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
     const { store, config } = this.components
+    // tags and replicas are checked with the other arguments (api/calls.ts)
     const replicas = options.replicas ?? 0
-    if (!Number.isSafeInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
-      throw new InvalidArgumentError(`replicas must be a whole number from 0 to ${MAX_REPLICAS}`)
-    }
     const tags = options.tags ?? []
-    for (const t of tags) {
-      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(t)) throw new InvalidArgumentError(`tag "${t}" must be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit`)
-    }
-    if (tags.length > 16) throw new InvalidArgumentError('at most 16 tags')
     if (replicas > 0 && (options.announce === false || this.components.gossip() == null)) {
       throw new InvalidArgumentError('replicas are asked for by announcing: start the daemon, and do not pass --no-announce')
     }
@@ -220,8 +214,6 @@ export class ContentCommands {
     return { ...r, corrupt: r.corrupt.map(c => c.toString()), unreadablePins: r.unreadablePins.map(unreadableInfo) }
   }
 }
-
-const MAX_REPLICAS = 64
 
 /** Announced names are single path segments */
 function announceName (name: string, cid: string): string {

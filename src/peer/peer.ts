@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { createStore } from '../store/index.js'
 import { AGENT_VERSION } from '../version.js'
+import { localApi } from '../api/local.js'
 import { readSwarmKey } from './swarm-key.js'
 import { ContentCommands } from './content-commands.js'
 import { sources } from './holders.js'
@@ -11,12 +12,8 @@ import { repoPaths } from './repo.js'
 import type { Config } from './config.js'
 import type { Neighbours } from './neighbours.js'
 import type { RepoLock } from './repo.js'
-import type {
-  AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, IdResult, ImportEntry, LsEntry, PeerInfo, PinInfo,
-  PerfOptions, PerfResult, PublishOptions, PublishResult, ShoalApi, StatsResult, VerifyResult, FindOptions, ProviderInfo, ProvideResult,
-  StatusResult, ExportCarOptions, ImportCarOptions, ImportCarResult
-} from '../api/types.js'
-import type { Announcement, Gossip, Member } from '../gossip/index.js'
+import type { ShoalApi } from '../api/types.js'
+import type { Gossip } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'
 import type { Host } from '../host/index.js'
 import type { Exchange, FetchResult, FetchHandle, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
@@ -45,12 +42,16 @@ export interface PeerComponents {
   readOnly?: boolean
 }
 
+// the peer is its own `ShoalApi`: the methods are made in the constructor from the table of calls
+export interface ShoalPeer extends ShoalApi {}
+
 /**
- * A shoal peer: the store, and, when online, the libp2p host. It implements `ShoalApi` in
- * process, through its content commands (content-commands.ts) and network commands
- * (network-commands.ts). Start order: store, then host; stop order: host, then the repo lock.
+ * A shoal peer: the store, and, when online, the libp2p host. It is `ShoalApi` in process: each
+ * call is checked as the table of calls (api/calls.ts) says and made by its content commands
+ * (content-commands.ts) or network commands (network-commands.ts). Start order: store, then host;
+ * stop order: host, then the repo lock.
  */
-export class ShoalPeer implements ShoalApi {
+export class ShoalPeer {
   readonly store: Store
   readonly config: Config
   host?: Host
@@ -103,6 +104,7 @@ export class ShoalPeer implements ShoalApi {
       gatewayAddress: () => this.gatewayAddress,
       startedAt: () => this.startedAt
     })
+    Object.assign(this, localApi([this.content, this.network], { repo: components.root, readOnly: components.readOnly, offline: !components.online }))
   }
 
   /** This peer's id, once it is online (an offline peer reads it for `id()` alone) */
@@ -214,6 +216,7 @@ export class ShoalPeer implements ShoalApi {
       if (this.metrics != null) {
         Object.assign(this.metrics.sources, {
           exchangeBytesSent: () => exchange.stats().server.bytesSent,
+          bitswapBytesSent: () => exchange.stats().bitswap.bytesSent,
           storeStat: async () => this.store.stat(),
           connectedPeers: () => host.getPeers().length
         })
@@ -272,97 +275,5 @@ export class ShoalPeer implements ShoalApi {
   session (root: CID, options: Omit<ExchangeFetchOptions, 'providers' | 'rank'> = {}): FetchHandle {
     const exchange = online(this.exchange, this.components.root, 'fetching')
     return exchange.fetch(root, { ...options, ...sources(root, { routing: this.routing, gossip: () => this.gossip }) })
-  }
-
-  // ShoalApi: the content commands (content-commands.ts)
-
-  async publish (entries: AsyncIterable<ImportEntry>, options?: PublishOptions): Promise<PublishResult> {
-    return this.content.publish(entries, options)
-  }
-
-  async fetch (cid: string, options?: FetchOptions): Promise<FetchResult> {
-    return this.content.fetch(cid, options)
-  }
-
-  cat (path: string, options?: CatOptions): AsyncGenerator<Uint8Array> {
-    return this.content.cat(path, options)
-  }
-
-  get (path: string, options?: AbortOptions): AsyncGenerator<ExportEntry> {
-    return this.content.get(path, options)
-  }
-
-  async ls (path: string, options?: AbortOptions): Promise<LsEntry[]> {
-    return this.content.ls(path, options)
-  }
-
-  exportCar (path: string, options?: ExportCarOptions): AsyncGenerator<Uint8Array> {
-    return this.content.exportCar(path, options)
-  }
-
-  async importCar (car: AsyncIterable<Uint8Array>, options?: ImportCarOptions): Promise<ImportCarResult> {
-    return this.content.importCar(car, options)
-  }
-
-  async pinAdd (cid: string, options?: AbortOptions & { name?: string }): Promise<PinInfo> {
-    return this.content.pinAdd(cid, options)
-  }
-
-  async pinRm (cid: string): Promise<void> {
-    return this.content.pinRm(cid)
-  }
-
-  async pinLs (): Promise<PinInfo[]> {
-    return this.content.pinLs()
-  }
-
-  async gc (options?: AbortOptions): Promise<GcResult> {
-    return this.content.gc(options)
-  }
-
-  async verify (options?: AbortOptions & { drop?: boolean }): Promise<VerifyResult> {
-    return this.content.verify(options)
-  }
-
-  // ShoalApi: the network commands (network-commands.ts)
-
-  async id (): Promise<IdResult> {
-    return this.network.id()
-  }
-
-  async stats (options?: AbortOptions): Promise<StatsResult> {
-    return this.network.stats(options)
-  }
-
-  async peers (): Promise<PeerInfo[]> {
-    return this.network.peers()
-  }
-
-  async connect (addr: string, options?: AbortOptions): Promise<PeerInfo> {
-    return this.network.connect(addr, options)
-  }
-
-  async perf (addr: string, options?: PerfOptions): Promise<PerfResult> {
-    return this.network.perf(addr, options)
-  }
-
-  async find (cid: string, options?: FindOptions): Promise<ProviderInfo[]> {
-    return this.network.find(cid, options)
-  }
-
-  async provide (cid: string, options?: AbortOptions): Promise<ProvideResult> {
-    return this.network.provide(cid, options)
-  }
-
-  async members (): Promise<Member[]> {
-    return this.network.members()
-  }
-
-  watch (options?: AbortOptions): AsyncGenerator<Announcement> {
-    return this.network.watch(options)
-  }
-
-  async status (cid: string, options?: AbortOptions & { timeoutMs?: number }): Promise<StatusResult> {
-    return this.network.status(cid, options)
   }
 }

@@ -1,4 +1,5 @@
-import { DEFAULT_RENDEZVOUS_INTERVAL, second } from '../constants.js'
+import { second } from '../constants.js'
+import { CONFIG_DEFAULTS } from '../defaults.js'
 import type { Routing } from './index.js'
 import type { Libp2p, Logger } from '@libp2p/interface'
 
@@ -47,8 +48,8 @@ export class Rendezvous {
       this.running = this.round().catch((err) => { this.init.log('rendezvous round failed: %s', err.message) })
       void this.running.finally(() => {
         if (this.controller == null) return
-        const next = this.provided ? (this.init.intervalMs ?? DEFAULT_RENDEZVOUS_INTERVAL) : this.backoff
-        this.backoff = Math.min(this.backoff * 2, this.init.intervalMs ?? DEFAULT_RENDEZVOUS_INTERVAL)
+        const next = this.provided ? (this.init.intervalMs ?? CONFIG_DEFAULTS.discovery.rendezvousIntervalMs) : this.backoff
+        this.backoff = Math.min(this.backoff * 2, this.init.intervalMs ?? CONFIG_DEFAULTS.discovery.rendezvousIntervalMs)
         this.schedule(next)
       })
     }, ms)

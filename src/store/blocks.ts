@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
+import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -15,7 +16,6 @@ import { verifies } from './verify.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
-const RAW_CODE = 0x55
 const TMP_DIR = '.tmp'
 /** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
 const DIRECT_MIN = 64 * 1024
@@ -395,7 +395,7 @@ export function keyOf (cid: CID): string {
 
 function cidOfKey (key: string): CID | undefined {
   try {
-    return CID.createV1(RAW_CODE, Digest.decode(base32.decode(`b${key}`)))
+    return CID.createV1(raw.code, Digest.decode(base32.decode(`b${key}`)))
   } catch {
     return undefined
   }

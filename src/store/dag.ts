@@ -1,8 +1,7 @@
 import * as dagPb from '@ipld/dag-pb'
+import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import type { CID } from 'multiformats/cid'
-
-const RAW_CODE = 0x55
 
 /** The CIDs a block links to, by codec; a codec shoal cannot read has no links it can follow */
 export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
@@ -14,7 +13,7 @@ export function linksOf (cid: CID, bytes: Uint8Array): CID[] {
 
 /** Whether shoal can walk into blocks of this CID's codec */
 export function isKnownCodec (cid: CID): boolean {
-  return cid.code === dagPb.code || cid.code === RAW_CODE
+  return cid.code === dagPb.code || cid.code === raw.code
 }
 
 export interface WalkResult {
@@ -50,7 +49,7 @@ export async function walkDag (root: CID, source: DagSource, options?: { signal?
       seen.add(key)
       result.cids.push(cid)
       if (cid.multihash.code === identity.code) continue
-      if (cid.code === RAW_CODE) {
+      if (cid.code === raw.code) {
         // raw leaves have no links: their presence is all that matters
         const size = await source.sizeOf(cid)
         if (size == null) result.missing.push(cid)

@@ -60,6 +60,8 @@ export interface EvictResult {
   busy?: true
 }
 
+interface SweepResult extends GcResult, Omit<EvictResult, 'busy'> {}
+
 export interface VerifyResult {
   /** Blocks re-hashed */
   checked: number
@@ -110,12 +112,9 @@ export interface Store {
    * first (see `blocks.touch`); pinned content is never removed, so the store may stay above
    * `maxBytes` when pins alone exceed it. A pin record that cannot be read still keeps the DAG
    * of the root its file is named for (reported in `unreadablePins`); one whose file name is not
-   * a CID stops the eviction with UnreadablePinError, removing nothing
-   */
-  /**
-   * Evict unpinned blocks, least recently used first, until the store holds at most `maxBytes`.
-   * With `unlessBusy`, nothing is done (`busy` in the result) while writes hold the guard: a
-   * waiting eviction would hold back every later write until they end.
+   * a CID stops the eviction with UnreadablePinError, removing nothing. With `unlessBusy`,
+   * nothing is done (`busy` in the result) while writes hold the guard: a waiting eviction would
+   * hold back every later write until they end.
    */
   evict(maxBytes: number, options?: AbortOptions & { unlessBusy?: boolean }): Promise<EvictResult>
   /** Re-hash every block; with `drop`, remove those that no longer match */
@@ -206,52 +205,56 @@ class DiskStore implements Store {
 
   async evict (maxBytes: number, options?: AbortOptions & { unlessBusy?: boolean }): Promise<EvictResult> {
     if (options?.unlessBusy === true && this.guarded > 0) return { removed: 0, freed: 0, bytes: 0, pinnedBytes: 0, unreadablePins: [], busy: true }
+    const { removed, freed, bytes, pinnedBytes, unreadablePins } = await this.sweep({ ...options, maxBytes, refused: 'eviction refused, nothing was removed' })
+    return { removed, freed, bytes, pinnedBytes, unreadablePins }
+  }
+
+  async gc (options?: AbortOptions): Promise<GcResult> {
+    const { removed, freed, kept } = await this.sweep({ ...options, refused: 'gc refused, nothing was removed' })
+    return { removed, freed, kept }
+  }
+
+  /**
+   * Remove blocks no pin needs, holding gc's lock. Without `maxBytes` every such block goes, as
+   * the store lists them; with it, the least recently used go first until the store holds at
+   * most `maxBytes`. Without `maxBytes` every pin must be known, so any pin record that cannot be
+   * read stops the sweep with UnreadablePinError; with it, one still keeps the DAG of the root
+   * its file is named for, and only one whose file name is not a CID stops the sweep.
+   */
+  private async sweep (options: AbortOptions & { maxBytes?: number, refused: string }): Promise<SweepResult> {
     const release = await this.gcLock.writeLock(options)
     try {
+      const { maxBytes } = options
       const { pins, unreadable } = await this.pins.scan()
-      const unnamed = unreadable.find(u => u.cid == null)
-      if (unnamed != null) throw new UnreadablePinError('eviction refused, nothing was removed', unnamed, unreadable.length - 1)
-      // a record that cannot be read still pins the root its file is named for
+      const refusing = maxBytes == null ? unreadable[0] : unreadable.find(u => u.cid == null)
+      if (refusing != null) throw new UnreadablePinError(options.refused, refusing, unreadable.length - 1)
       const roots = [...pins.map(p => p.cid), ...unreadable.flatMap(u => u.cid != null ? [u.cid] : [])]
       const needed = await this.needed(roots, options)
-      const result: EvictResult = { removed: 0, freed: 0, bytes: 0, pinnedBytes: 0, unreadablePins: unreadable }
-      const cached: Array<{ cid: CID, size: number, usedAt: number }> = []
-      for await (const block of this.blocks.list(options)) {
-        result.bytes += block.size
-        if (needed.has(mhKey(block.cid))) result.pinnedBytes += block.size
-        else cached.push(block)
-      }
-      cached.sort((a, b) => a.usedAt - b.usedAt)
-      for (const block of cached) {
-        if (result.bytes <= maxBytes) break
+      const result: SweepResult = { removed: 0, freed: 0, kept: 0, bytes: 0, pinnedBytes: 0, unreadablePins: unreadable }
+      const remove = async (block: { cid: CID, size: number }): Promise<void> => {
         await this.blocks.delete(block.cid)
         result.removed++
         result.freed += block.size
         result.bytes -= block.size
       }
-      return result
-    } finally {
-      release()
-    }
-  }
-
-  async gc (options?: AbortOptions): Promise<GcResult> {
-    const release = await this.gcLock.writeLock(options)
-    try {
-      // gc removes everything no pin needs, so it must know every pin: the user fixes or removes
-      // an unreadable record first
-      const { pins, unreadable } = await this.pins.scan()
-      if (unreadable.length > 0) throw new UnreadablePinError('gc refused, nothing was removed', unreadable[0], unreadable.length - 1)
-      const needed = await this.needed(pins.map(p => p.cid), options)
-      const result: GcResult = { removed: 0, freed: 0, kept: 0 }
-      for await (const { cid, size } of this.blocks.list(options)) {
-        if (needed.has(mhKey(cid))) {
+      const unneeded: Array<{ cid: CID, size: number, usedAt: number }> = []
+      for await (const block of this.blocks.list(options)) {
+        result.bytes += block.size
+        if (needed.has(mhKey(block.cid))) {
           result.kept++
-          continue
+          result.pinnedBytes += block.size
+        } else if (maxBytes == null) {
+          await remove(block)
+        } else {
+          unneeded.push(block)
         }
-        await this.blocks.delete(cid)
-        result.removed++
-        result.freed += size
+      }
+      if (maxBytes != null) {
+        unneeded.sort((a, b) => a.usedAt - b.usedAt)
+        for (const block of unneeded) {
+          if (result.bytes <= maxBytes) break
+          await remove(block)
+        }
       }
       return result
     } finally {

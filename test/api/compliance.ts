@@ -131,6 +131,22 @@ export function complianceSuite (name: string, setup: () => Promise<ComplianceSe
       await assert.rejects(api.connect('/ip4/127.0.0.1/tcp/1'), { name: 'InvalidArgumentError' })
     })
 
+    it('refuses arguments of the wrong kind alike, before doing anything', async () => {
+      const r = await api.publish(entries([{ path: 'kinds.txt', bytes: text('kinds\n') }]))
+      const wrong = (v: unknown): any => v
+      await assert.rejects(collect(api.cat(r.cid, { offset: -1 })), { name: 'InvalidArgumentError', message: /"offset"/ })
+      await assert.rejects(collect(api.cat(r.cid, { length: wrong('10') })), { name: 'InvalidArgumentError', message: /"length"/ })
+      await assert.rejects(collect(api.cat('')), { name: 'InvalidArgumentError', message: /"path"/ })
+      await assert.rejects(collect(api.exportCar(r.cid, { scope: wrong('dag') })), { name: 'InvalidArgumentError', message: /"scope"/ })
+      await assert.rejects(api.pinAdd(r.cid, { name: wrong(7) }), { name: 'InvalidArgumentError', message: /"name"/ })
+      await assert.rejects(api.find(r.cid, { limit: 1.5 }), { name: 'InvalidArgumentError', message: /"limit"/ })
+      await assert.rejects(api.publish(entries([{ path: 't', bytes: text('t') }]), { tags: ['Not A Tag'] }), { name: 'InvalidArgumentError', message: /"tags"/ })
+      await assert.rejects(api.publish(entries([{ path: 't', bytes: text('t') }]), { replicas: 65 }), { name: 'InvalidArgumentError', message: /"replicas"/ })
+      // a drop that is not true or false must not be taken for one
+      await assert.rejects(api.verify({ drop: wrong('yes') }), { name: 'InvalidArgumentError', message: /"drop"/ })
+      assert.ok((await api.pinLs()).some(p => p.cid === r.cid && p.name === 'kinds.txt'), 'the refused pin add left the pin as it was')
+    })
+
     it('gc removes what no pin needs and keeps what one does', async () => {
       const keep = await api.publish(entries([{ path: 'keep.bin', bytes: big.subarray(0, 2_200_000) }]))
       const drop = await api.publish(entries([{ path: 'drop.bin', bytes: randomBytes(2_100_000) }]), { pin: false })

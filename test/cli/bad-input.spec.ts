@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { SHOAL_BIN, lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /** Every file under a directory with a hash of its bytes: to prove a command changed nothing */
@@ -121,7 +121,7 @@ describe('cli: bad input', function () {
   })
 
   it('a locked repo', async () => {
-    const d = await startDaemon(repo)
+    const d = await spawnLoopbackDaemon(repo)
     try {
       const r = await runCli(['--repo', repo, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'])
       assert.equal(r.code, 1)
@@ -134,7 +134,7 @@ describe('cli: bad input', function () {
 
   it('listen and API addresses that are in use', async () => {
     const other = path.join(tmp.dir, 'other')
-    const d = await startDaemon(other)
+    const d = await spawnLoopbackDaemon(other)
     try {
       const tcp = (d.addresses.find(a => !a.includes('/ws')) ?? '').replace(/\/p2p\/.*$/, '')
       const r = await runCli(['--repo', repo, 'start', '--listen', tcp, '--api', '127.0.0.1:0'])

@@ -30,8 +30,8 @@ describe('cli: completion', () => {
     return r.stdout.split('\n').filter(l => l !== '')
   }
 
-  it('bash offers every command, each command\'s options and subcommands, and files for paths', () => {
-    const commands = buildProgram().commands.map(c => c.name()).filter(n => n !== 'help')
+  it('bash offers every command, each command\'s options and subcommands, and files for paths', async () => {
+    const commands = (await buildProgram()).commands.map(c => c.name()).filter(n => n !== 'help')
     assert.deepEqual(complete('').sort(), [...commands].sort())
     assert.deepEqual(complete('pu'), ['publish'])
     assert.deepEqual(complete('publish', '--pr'), ['--profile'])
@@ -46,7 +46,7 @@ describe('cli: completion', () => {
   })
 
   it('zsh and fish scripts name every command; an unknown shell is a usage error', async () => {
-    const commands = buildProgram().commands.map(c => c.name()).filter(n => n !== 'help')
+    const commands = (await buildProgram()).commands.map(c => c.name()).filter(n => n !== 'help')
     const zsh = await runCli(['completion', 'zsh'])
     assert.equal(zsh.code, 0)
     assert.match(zsh.stdout, /bashcompinit/)

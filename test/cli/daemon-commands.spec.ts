@@ -6,9 +6,9 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 function oneLine (stderr: string): void {
   assert.equal(stderr.trim().split('\n').length, 1, `expected one line, got: ${stderr}`)
@@ -18,14 +18,14 @@ function oneLine (stderr: string): void {
 describe('cli: commands through a daemon', function () {
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  let a: DaemonProcess
-  let b: DaemonProcess
+  let a: SpawnedDaemon
+  let b: SpawnedDaemon
   let cid: string
 
   before(async () => {
     tmp = await tmpDir()
-    a = await startDaemon(path.join(tmp.dir, 'a'))
-    b = await startDaemon(path.join(tmp.dir, 'b'))
+    a = await spawnLoopbackDaemon(path.join(tmp.dir, 'a'))
+    b = await spawnLoopbackDaemon(path.join(tmp.dir, 'b'))
     await fs.writeFile(path.join(tmp.dir, 'data.txt'), 'fetched\n')
     const pub = await runCli(['--repo', a.repo, '--json', 'publish', path.join(tmp.dir, 'data.txt')])
     assert.equal(pub.code, 0, pub.stderr)

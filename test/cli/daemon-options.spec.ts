@@ -6,9 +6,9 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { DAEMON_ENV, DAEMON_NODE_OPTIONS } from '../../src/constants.js'
-import { startDaemon } from '../helpers/cli.js'
+import { spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 function procList (pid: number, file: 'cmdline' | 'environ'): string[] {
   return readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter(s => s.length > 0)
@@ -17,7 +17,7 @@ function procList (pid: number, file: 'cmdline' | 'environ'): string[] {
 describe('cli: the daemon process', function () {
   this.timeout(60_000)
   let tmp: Awaited<ReturnType<typeof tmpDir>>
-  const daemons: DaemonProcess[] = []
+  const daemons: SpawnedDaemon[] = []
 
   before(function () {
     // the re-execution needs process.execve (Node 23.11+), the check needs /proc
@@ -36,9 +36,9 @@ describe('cli: the daemon process', function () {
   it('runs with the daemon options and environment, in the process that was started', async () => {
     const saved = process.env.MALLOC_ARENA_MAX
     delete process.env.MALLOC_ARENA_MAX
-    let d: DaemonProcess
+    let d: SpawnedDaemon
     try {
-      d = await startDaemon(path.join(tmp.dir, 'repo'))
+      d = await spawnLoopbackDaemon(path.join(tmp.dir, 'repo'))
     } finally {
       if (saved != null) process.env.MALLOC_ARENA_MAX = saved
     }
@@ -53,9 +53,9 @@ describe('cli: the daemon process', function () {
   it('an environment variable the user set is kept', async () => {
     const saved = process.env.MALLOC_ARENA_MAX
     process.env.MALLOC_ARENA_MAX = '3'
-    let d: DaemonProcess
+    let d: SpawnedDaemon
     try {
-      d = await startDaemon(path.join(tmp.dir, 'repo'))
+      d = await spawnLoopbackDaemon(path.join(tmp.dir, 'repo'))
     } finally {
       if (saved != null) process.env.MALLOC_ARENA_MAX = saved
       else delete process.env.MALLOC_ARENA_MAX

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { storedBlocks } from '../helpers/swarm.js'
 import { bytesOf } from '../helpers/bytes.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 async function shoal (repo: string, ...args: string[]): Promise<any> {
   const r = await runCli(['--repo', repo, '--json', ...args])
@@ -107,13 +107,13 @@ describe('cli: pins', function () {
   })
 
   describe('daemons', () => {
-    let a: DaemonProcess
-    let b: DaemonProcess
+    let a: SpawnedDaemon
+    let b: SpawnedDaemon
     let treeCid: string
 
     before(async () => {
-      a = await startDaemon(path.join(tmp.dir, 'a'))
-      b = await startDaemon(path.join(tmp.dir, 'b'))
+      a = await spawnLoopbackDaemon(path.join(tmp.dir, 'a'))
+      b = await spawnLoopbackDaemon(path.join(tmp.dir, 'b'))
       const published = await shoal(a.repo, 'publish', tree)
       treeCid = published.cid
       assert.equal(published.size, TREE_BYTES, 'publish counts file bytes')

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { runCli, startDaemon } from '../helpers/cli.js'
+import { runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const ROUNDS = 20
@@ -37,7 +37,7 @@ describe('shoal start with a concurrent poll', function () {
       await new Promise(resolve => setTimeout(resolve, POLL_GAP_MS))
       let daemon
       try {
-        daemon = await startDaemon(repo)
+        daemon = await spawnLoopbackDaemon(repo)
       } finally {
         ready = true
         await poller

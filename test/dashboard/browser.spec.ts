@@ -7,7 +7,7 @@ import { runCli } from '../helpers/cli.js'
 import { publishRandom, startPeer } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { DashboardSnapshot, Transfer } from '../../src/dashboard/index.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 import type { Browser, Page } from 'playwright-core'
 
 /** Debian's chromium, which .ci/run installs; SHOAL_CHROMIUM names another */
@@ -63,8 +63,8 @@ async function misfits (page: Page, widths = WIDTHS): Promise<string[]> {
 describe('dashboard: a browser loads the page of a running daemon', function () {
   this.timeout(240_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  let seeder: DaemonProcess | undefined
-  let leecher: DaemonProcess | undefined
+  let seeder: SpawnedDaemon | undefined
+  let leecher: SpawnedDaemon | undefined
   let browser: Browser | undefined
   let fetching: ReturnType<typeof runCli> | undefined
 

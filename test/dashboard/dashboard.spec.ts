@@ -61,7 +61,7 @@ describe('dashboard', () => {
       const tracked = activity.track(stub.exchange)
       const told: FetchProgressEvent[] = []
       const session = tracked.fetch(ROOT, { onProgress: (e: FetchProgressEvent) => told.push(e) })
-      stub.emit({ type: 'fetch:peer', peerId: 'p1', joined: true, peers: 1 })
+      stub.emit({ type: 'fetch:peer', peerId: 'p1', protocol: 'shoal', joined: true, peers: 1 })
       stub.emit({ type: 'fetch:block', blocks: 2, bytes: 3000, fetchedBytes: 2000, totalBytes: 10_000, peers: 1, rate: 500 })
       let snap = activity.snapshot()
       assert.equal(snap.running, 1)

@@ -9,21 +9,21 @@ import { createApiClient } from '../../src/api/index.js'
 import { lastJson, runCli } from '../helpers/cli.js'
 import { publishRandom, startPeer, waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 const INTERVAL = 1000
 
 describe('e2e: swarm of daemon processes', function () {
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  const daemons: DaemonProcess[] = []
+  const daemons: SpawnedDaemon[] = []
 
-  const peer = async (name: string, change?: (c: any) => void): Promise<DaemonProcess> => {
+  const peer = async (name: string, change?: (c: any) => void): Promise<SpawnedDaemon> => {
     const d = await startPeer(path.join(tmp.dir, name), change)
     daemons.push(d)
     return d
   }
-  const clientOf = async (d: DaemonProcess): Promise<ReturnType<typeof createApiClient>> =>
+  const clientOf = async (d: SpawnedDaemon): Promise<ReturnType<typeof createApiClient>> =>
     createApiClient({ address: d.api, token: (await fs.readFile(path.join(d.repo, 'api.token'), 'utf8')).trim() })
 
   before(async () => { tmp = await tmpDir() })
@@ -33,9 +33,9 @@ describe('e2e: swarm of daemon processes', function () {
   })
 
   describe('membership, routing and announcements', () => {
-    let a: DaemonProcess
-    let b: DaemonProcess
-    let c: DaemonProcess
+    let a: SpawnedDaemon
+    let b: SpawnedDaemon
+    let c: SpawnedDaemon
 
     before(async () => {
       a = await peer('a', cfg => { cfg.gossip.presenceIntervalMs = INTERVAL })

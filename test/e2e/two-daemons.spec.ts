@@ -3,20 +3,20 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 describe('e2e: two daemons as separate processes', function () {
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  let a: DaemonProcess
-  let b: DaemonProcess
+  let a: SpawnedDaemon
+  let b: SpawnedDaemon
 
   before(async () => {
     tmp = await tmpDir()
-    a = await startDaemon(path.join(tmp.dir, 'a'))
-    b = await startDaemon(path.join(tmp.dir, 'b'))
+    a = await spawnLoopbackDaemon(path.join(tmp.dir, 'a'))
+    b = await spawnLoopbackDaemon(path.join(tmp.dir, 'b'))
   })
 
   after(async () => {
@@ -84,13 +84,13 @@ describe('e2e: two daemons as separate processes', function () {
 
   it('a daemon killed with SIGKILL leaves a stale lock that the next start takes over', async () => {
     const repo = path.join(tmp.dir, 'c')
-    const c = await startDaemon(repo)
+    const c = await spawnLoopbackDaemon(repo)
     await c.stop('SIGKILL')
     await fs.access(path.join(repo, 'repo.lock'))
     // commands see the holder is gone and work offline
     const ls = await runCli(['--repo', repo, '--json', 'pin', 'ls'])
     assert.equal(ls.code, 0, ls.stderr)
-    const again = await startDaemon(repo)
+    const again = await spawnLoopbackDaemon(repo)
     assert.equal(again.peerId, c.peerId)
     assert.equal(await again.stop(), 0, again.stderr())
   })

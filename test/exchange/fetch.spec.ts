@@ -3,19 +3,19 @@ import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { SHOAL_BIN, lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { SHOAL_BIN, lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { publishRandom, startPeer, stats, storedBlocks, waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 const MiB = 1024 * 1024
 
 describe('exchange: fetching between daemon processes', function () {
   this.timeout(180_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  const daemons: DaemonProcess[] = []
+  const daemons: SpawnedDaemon[] = []
 
-  const peer = async (name: string, change?: (c: any) => void): Promise<DaemonProcess> => {
+  const peer = async (name: string, change?: (c: any) => void): Promise<SpawnedDaemon> => {
     const d = await startPeer(path.join(tmp.dir, name), change)
     daemons.push(d)
     return d
@@ -244,7 +244,7 @@ describe('exchange: fetching between daemon processes', function () {
       await new Promise(resolve => setTimeout(resolve, 300))
     }
     // the same repo again: its stale lock is taken over, its partial blocks kept
-    fetcher = await startDaemon(repo)
+    fetcher = await spawnLoopbackDaemon(repo)
     daemons.push(fetcher)
     const r = await runCli(['--repo', repo, '--json', 'fetch', cid, '--from', seeder.addresses[0]])
     assert.equal(r.code, 0, r.stderr)

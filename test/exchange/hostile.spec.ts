@@ -12,7 +12,7 @@ import { publishRandom, startPeer } from '../helpers/swarm.js'
 import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 import type { Stream } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
@@ -35,7 +35,7 @@ async function drain (stream: Stream, timeoutMs = 10_000): Promise<{ bytes: numb
 describe('exchange: hostile peers', function () {
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  const daemons: DaemonProcess[] = []
+  const daemons: SpawnedDaemon[] = []
   const nodes: Host[] = []
 
   before(async () => { tmp = await tmpDir() })

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { MiB } from '../../src/constants.js'
 import { handlePerf, MAX_PERF_BYTES, PERF_HASH_PIECE, runPerf } from '../../src/exchange/perf.js'
-import { lastJson, runCli, startDaemon } from '../helpers/cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
@@ -80,8 +80,8 @@ describe('cli: shoal perf between daemons', function () {
     await fs.writeFile(config, JSON.stringify({ ...base, exchange: { ...base.exchange, perf: true } }))
     const repoA = path.join(tmp.dir, 'a')
     assert.equal((await runCli(['--repo', repoA, 'init', '--config', config])).code, 0)
-    const a = await startDaemon(repoA)
-    const b = await startDaemon(path.join(tmp.dir, 'b'))
+    const a = await spawnLoopbackDaemon(repoA)
+    const b = await spawnLoopbackDaemon(path.join(tmp.dir, 'b'))
     try {
       const target = `${a.addresses.find(x => x.startsWith('/ip4/127.0.0.1/tcp/') && !x.includes('/ws'))}`
       const plain = await runCli(['--repo', b.repo, '--json', 'perf', target, '--bytes', String(2 * MiB)])

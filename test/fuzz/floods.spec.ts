@@ -25,7 +25,7 @@ import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
 import type { ShoalPeer } from '../../src/peer/index.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
@@ -54,7 +54,7 @@ async function bounded (count: number, concurrency: number, deadline: number, fn
 describe('floods', function () {
   this.timeout(300_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  const daemons: DaemonProcess[] = []
+  const daemons: SpawnedDaemon[] = []
   const hosts: Host[] = []
   const peers: ShoalPeer[] = []
 
@@ -66,7 +66,7 @@ describe('floods', function () {
     await tmp?.cleanup()
   })
 
-  const alive = (d: DaemonProcess): void => { assert.equal(d.child.exitCode, null, `the daemon exited: ${d.stderr()}`) }
+  const alive = (d: SpawnedDaemon): void => { assert.equal(d.child.exitCode, null, `the daemon exited: ${d.stderr()}`) }
 
   it('2,000 inbound connection attempts from one host: connections stay within the limit, RSS stays bounded, others are still served', async () => {
     const MAX_CONNECTIONS = 64

@@ -21,7 +21,7 @@ import { rssOf } from '../helpers/proc.js'
 import { publishRandom, startPeer } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300)
 const MiB = 1024 * 1024
@@ -62,7 +62,7 @@ async function request (address: string, method: string, rawPath: string, header
 describe('fuzz: a running daemon', function () {
   this.timeout(300_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  let daemon: DaemonProcess
+  let daemon: SpawnedDaemon
   let token: string
   let cid: string
   let dirCid: string

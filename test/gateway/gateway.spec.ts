@@ -12,7 +12,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { lastJson, runCli } from '../helpers/cli.js'
 import { publishRandom, startPeer, storedBlocks } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import type { SpawnedDaemon } from '../helpers/cli.js'
 
 const MiB = 1024 * 1024
 
@@ -56,7 +56,7 @@ async function fileFrom (blocks: Map<string, Uint8Array>, cid: string): Promise<
 describe('gateway: a daemon serving /ipfs/ over HTTP', function () {
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  let a: DaemonProcess
+  let a: SpawnedDaemon
   let gw: string
   let file: { cid: string, bytes: Buffer }
   let site: string
@@ -243,7 +243,7 @@ describe('gateway: a daemon serving /ipfs/ over HTTP', function () {
   })
 
   describe('pull-through from another peer', () => {
-    let b: DaemonProcess
+    let b: SpawnedDaemon
 
     before(async () => {
       b = await startPeer(path.join(tmp.dir, 'b'), (c) => { c.gateway.retrievalTimeoutMs = 30_000 })

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { validateConfig } from '../../src/peer/config.js'
-import { runCli, startDaemon } from '../helpers/cli.js'
+import { runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const SOURCE = '/repo/config.json'
@@ -61,7 +61,7 @@ describe('gateway: config and start flags', function () {
   })
 
   it('--no-gateway runs without one: no address printed, written or reported', async () => {
-    const d = await startDaemon(path.join(tmp.dir, 'off'), ['--no-gateway'])
+    const d = await spawnLoopbackDaemon(path.join(tmp.dir, 'off'), ['--no-gateway'])
     try {
       assert.equal(d.gateway, undefined)
       await assert.rejects(fs.access(path.join(d.repo, 'gateway')))
@@ -93,7 +93,7 @@ describe('gateway: config and start flags', function () {
     // nothing left behind: the next start takes the repo
     await assert.rejects(fs.access(path.join(repo, 'gateway')))
     await assert.rejects(fs.access(path.join(repo, 'api')))
-    const d = await startDaemon(repo)
+    const d = await spawnLoopbackDaemon(repo)
     assert.ok(d.gateway != null)
     assert.equal(await d.stop(), 0)
   })

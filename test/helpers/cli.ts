@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import type { ChildProcess } from 'node:child_process'
+import { spawnDaemon, SHOAL_BIN } from '../../src/api/spawn.js'
+import type { SpawnedDaemon } from '../../src/api/spawn.js'
 
-/** The built CLI entry point */
-export const SHOAL_BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url))
+export { SHOAL_BIN }
+export type { SpawnedDaemon }
 
 export interface RunResult {
   code: number | null
@@ -38,55 +38,10 @@ export function lastJson (stdout: string): any {
   return JSON.parse(lines[lines.length - 1] ?? '')
 }
 
-export interface DaemonProcess {
-  child: ChildProcess
-  peerId: string
-  addresses: string[]
-  api: string
-  repo: string
-  /** HOST:PORT of its HTTP gateway, when it serves one */
-  gateway?: string
-  /** What the daemon has written to stderr so far */
-  stderr(): string
-  /** Send a signal (SIGTERM by default) and wait for exit; resolves with the exit code, or the signal that ended it */
-  stop(signal?: NodeJS.Signals): Promise<number | string | null>
-}
+/** `start` arguments for a test daemon: loopback only, every port picked free, the repo made if missing */
+export const LOOPBACK_START_ARGS = ['--init', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0']
 
-/**
- * Start `shoal start` as a separate process on loopback with free ports, and wait until it
- * prints its JSON ready line
- */
-export async function startDaemon (repo: string, extra: string[] = []): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [SHOAL_BIN, '--repo', repo, '--json', 'start', '--init',
-    '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
-  const exited = new Promise<number | string | null>(resolve => child.on('exit', (code, signal) => { resolve(code ?? signal) }))
-  const ready = await new Promise<any>((resolve, reject) => {
-    let buf = ''
-    const timer = setTimeout(() => { reject(new Error(`daemon did not start within 30 s: ${stderr}`)) }, 30_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString()
-      const line = buf.split('\n').find(l => l.startsWith('{'))
-      if (line != null) {
-        clearTimeout(timer)
-        resolve(JSON.parse(line))
-      }
-    })
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`daemon exited with ${code} before it was ready: ${stderr}`)) })
-  })
-  return {
-    child,
-    peerId: ready.peerId,
-    addresses: ready.addresses,
-    api: ready.api,
-    gateway: ready.gateway,
-    repo,
-    stderr: () => stderr,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode != null || child.signalCode != null) return child.exitCode ?? child.signalCode
-      child.kill(signal)
-      return exited
-    }
-  }
+/** Start `shoal start` as a process on loopback with free ports, and wait until it is ready */
+export async function spawnLoopbackDaemon (repo: string, extra: string[] = []): Promise<SpawnedDaemon> {
+  return spawnDaemon({ repo, args: [...LOOPBACK_START_ARGS, ...extra] })
 }

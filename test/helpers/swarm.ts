@@ -3,8 +3,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CONFIGS_DIR, createPeer, initRepo } from '../../src/peer/index.js'
 import type { ShoalPeer } from '../../src/peer/index.js'
-import { lastJson, runCli, startDaemon } from './cli.js'
-import type { DaemonProcess } from './cli.js'
+import { lastJson, runCli, spawnLoopbackDaemon } from './cli.js'
+import type { SpawnedDaemon } from './cli.js'
 
 /**
  * configs/local.json made fit for tests: loopback only and no mDNS, so peers of different tests
@@ -19,14 +19,14 @@ export async function testConfig (change: (config: any) => void = () => {}): Pro
 }
 
 /** Init a repo from the test config with changes, then start its daemon as a process */
-export async function startPeer (repo: string, change: (config: any) => void = () => {}): Promise<DaemonProcess> {
+export async function startPeer (repo: string, change: (config: any) => void = () => {}): Promise<SpawnedDaemon> {
   const config = await testConfig(change)
   await initRepo(repo, { configText: JSON.stringify(config, null, 2) })
-  return startDaemon(repo)
+  return spawnLoopbackDaemon(repo)
 }
 
 /** Write `size` random bytes to a file and publish it on a daemon; returns the CID and bytes */
-export async function publishRandom (daemon: DaemonProcess, dir: string, size: number, name = 'data.bin'): Promise<{ cid: string, file: string, bytes: Buffer }> {
+export async function publishRandom (daemon: SpawnedDaemon, dir: string, size: number, name = 'data.bin'): Promise<{ cid: string, file: string, bytes: Buffer }> {
   const bytes = randomBytes(size)
   const file = path.join(dir, `${name}-${Date.now()}-${Math.random().toString(16).slice(2)}`)
   await fs.writeFile(file, bytes)
@@ -54,7 +54,7 @@ export async function waitFor (cond: () => Promise<boolean>, timeoutMs: number, 
   }
 }
 
-export async function stats (d: DaemonProcess): Promise<any> {
+export async function stats (d: SpawnedDaemon): Promise<any> {
   const r = await runCli(['--repo', d.repo, '--json', 'stats'])
   if (r.code !== 0) throw new Error(r.stderr)
   return lastJson(r.stdout)

@@ -16,9 +16,11 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { spawnDaemon } from '../../src/api/spawn.js'
 import { initRepo } from '../../src/peer/index.js'
 import { SHOAL_BIN } from '../helpers/cli.js'
 import { testConfig } from '../helpers/swarm.js'
+import type { SpawnedDaemon } from '../../src/api/spawn.js'
 import type { RunResult } from '../helpers/cli.js'
 import type { ChildProcess } from 'node:child_process'
 
@@ -160,18 +162,10 @@ function removeNamespaceSync (ns: string): void {
   try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
 }
 
-export interface LabDaemon {
+export interface LabDaemon extends SpawnedDaemon {
   host: LabHost
-  child: ChildProcess
-  peerId: string
   /** /ip4/<host ip>/tcp/4001/p2p/<id> */
   address: string
-  api: string
-  gateway?: string
-  stderr(): string
-  /** SIGTERM (or the signal given) and wait for the exit */
-  stop(signal?: NodeJS.Signals): Promise<void>
-  running(): boolean
 }
 
 export interface LabHost {
@@ -378,41 +372,17 @@ export class Lab {
       await initRepo(host.repo, { configText: JSON.stringify(await this.config(i, change), null, 2) })
     }
     await this.front(i)
-    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SHOAL_BIN, '--repo', host.repo, '--json', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stderr = ''
     // SHOAL_LAB_LOGS=DIR keeps every daemon's whole stderr (with DEBUG=shoal:* for the details)
     const logDir = process.env.SHOAL_LAB_LOGS
     const log = logDir != null && logDir !== '' ? createWriteStream(path.join(logDir, `host-${i}.log`), { flags: 'a' }) : undefined
     log?.write(`--- ${new Date().toISOString()} start\n`)
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-16_384); log?.write(d) })
-    child.once('exit', (code, signal) => { log?.end(`--- ${new Date().toISOString()} exit ${code ?? signal}\n`) })
-    const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-    const ready = await new Promise<any>((resolve, reject) => {
-      let buf = ''
-      const timer = setTimeout(() => { reject(new Error(`host ${i}: daemon not ready within 60 s: ${stderr}`)) }, 60_000)
-      child.stdout?.on('data', (d: Buffer) => {
-        buf += d.toString()
-        const line = buf.split('\n').find(l => l.startsWith('{'))
-        if (line != null) { clearTimeout(timer); resolve(JSON.parse(line)) }
-      })
-      void exited.then(() => { clearTimeout(timer); reject(new Error(`host ${i}: daemon exited before it was ready: ${stderr}`)) })
-    }).catch((err) => { child.kill('SIGKILL'); throw err })
+    const spawned = await spawnDaemon({ repo: host.repo, prefix: ['ip', 'netns', 'exec', host.ns], stderrTail: 16 * 1024, onStderr: (d) => { log?.write(d) } })
+      .catch((err) => { log?.end(); throw err })
+    void spawned.exited.then((code) => { log?.end(`--- ${new Date().toISOString()} exit ${code}\n`) })
     const daemon: LabDaemon = {
+      ...spawned,
       host,
-      child,
-      peerId: ready.peerId,
-      address: `/ip4/${host.ip}/tcp/${LAB_PORT}/p2p/${ready.peerId}`,
-      api: ready.api,
-      gateway: ready.gateway,
-      stderr: () => stderr,
-      running: () => child.exitCode == null && child.signalCode == null,
-      stop: async (signal = 'SIGTERM') => {
-        if (!daemon.running()) return
-        child.kill(signal)
-        const timer = setTimeout(() => { child.kill('SIGKILL') }, 15_000)
-        await exited
-        clearTimeout(timer)
-      }
+      address: `/ip4/${host.ip}/tcp/${LAB_PORT}/p2p/${spawned.peerId}`
     }
     host.daemon = daemon
     return daemon

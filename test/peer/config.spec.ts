@@ -130,6 +130,11 @@ describe('peer: config', () => {
       }
     })
 
+    it('refuses bitswap off in the IPFS DHT, where every IPFS node may ask for what it provides', () => {
+      rejects(edited(c => { c.dht.protocol = '/ipfs/kad/1.0.0'; c.exchange.bitswap = false }), 'exchange.bitswap')
+      assert.doesNotThrow(() => validateConfig(edited(c => { c.exchange.bitswap = false }), SOURCE))
+    })
+
     it('rejects an unknown import profile', () => {
       rejects(edited(c => { c.publish.profile = 'unixfs-v2-2030' }), 'publish.profile')
     })

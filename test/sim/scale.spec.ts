@@ -5,7 +5,7 @@
  * healed partition's halves see each other again, and the costs it counts follow from the model.
  */
 import assert from 'node:assert/strict'
-import { DEFAULT_PRESENCE_INTERVAL } from '../../src/constants.js'
+import { CONFIG_DEFAULTS } from '../../src/defaults.js'
 import { simulate } from '../../bench/sim/index.js'
 import { partition, standard } from '../../bench/sim/scenario.js'
 
@@ -20,11 +20,11 @@ describe('gossip simulator: today\'s design at a few hundred peers', function ()
     for (const t of r.announce99Ms) assert.ok(t != null && t <= 2000, `an announcement reached 99% after ${String(t)} ms`)
     assert.ok(r.crash != null && r.crash.crashed === 2 && r.crash.pairs >= 0.95 * (peers - 4) * 2, `crash pairs ${JSON.stringify(r.crash)}`)
     assert.equal(r.crash.noticed, r.crash.pairs, 'every live peer saw every crashed peer gone')
-    assert.ok(r.crash.maxMs <= 3 * DEFAULT_PRESENCE_INTERVAL, `noticed after ${r.crash.maxMs} ms`)
+    assert.ok(r.crash.maxMs <= 3 * CONFIG_DEFAULTS.gossip.presenceIntervalMs, `noticed after ${r.crash.maxMs} ms`)
     // every live member is in every table (joins and leaves included), and no more than have ever lived
     assert.ok(r.membershipRows.mean >= peers - 4 && r.membershipRows.max <= peers + 2, `rows ${JSON.stringify(r.membershipRows)}`)
     // today's design: every peer hears every beat, each copy checked; gossipsub sends duplicates
-    const beatsPerSec = peers / (DEFAULT_PRESENCE_INTERVAL / 1000)
+    const beatsPerSec = peers / (CONFIG_DEFAULTS.gossip.presenceIntervalMs / 1000)
     assert.ok(r.copiesInPerSec.mean > 3 * beatsPerSec, `copies ${r.copiesInPerSec.mean}/s for ${beatsPerSec} beats/s`)
     assert.equal(r.sigChecksPerSec.mean, r.copiesInPerSec.mean, 'gossipsub checks the signature of every copy')
     assert.ok(r.duplicateFraction > 0.5 && r.duplicateFraction < 0.95, `duplicates ${r.duplicateFraction}`)
@@ -32,7 +32,7 @@ describe('gossip simulator: today\'s design at a few hundred peers', function ()
 
   it('a healed partition\'s halves list each other as alive again within 2 periods', async () => {
     const r = await simulate(partition(100, { seed: 3 }))
-    assert.ok(r.healMs != null && r.healMs <= 2 * DEFAULT_PRESENCE_INTERVAL, `whole again after ${String(r.healMs)} ms`)
+    assert.ok(r.healMs != null && r.healMs <= 2 * CONFIG_DEFAULTS.gossip.presenceIntervalMs, `whole again after ${String(r.healMs)} ms`)
   })
 
   it('per-peer presence cost grows with the swarm in today\'s design (what issue 20 must flatten)', async () => {

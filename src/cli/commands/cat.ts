@@ -2,12 +2,11 @@ import { nonNegativeInt, withApi } from '../context.js'
 import { toStdout } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('cat <path>')
-    .description('write a file (CID or CID/path) to stdout')
+export function register (command: Command): void {
+  command
     .option('--offset <bytes>', 'start at this byte', nonNegativeInt)
     .option('--length <bytes>', 'write at most this many bytes', nonNegativeInt)
-    .action(withApi('cat', 'read', async (api, globals, [target]) => {
+    .action(withApi('cat', ['cat'], async (api, globals, [target]) => {
       await toStdout(api.cat(target ?? '', { offset: globals.offset, length: globals.length }))
     }))
 }

@@ -6,10 +6,9 @@ import type { Command } from 'commander'
 /** A dial that failed, restated for people; exit 1 */
 class ConnectFailedError extends ShoalError {}
 
-export function register (program: Command): void {
-  program.command('connect <multiaddr>')
-    .description('dial a peer by multiaddr ending in /p2p/<peer id> (needs a running daemon)')
-    .action(withApi('connect', 'daemon', async (api, globals, [addr = '']) => {
+export function register (command: Command): void {
+  command
+    .action(withApi('connect', ['connect', 'id'], async (api, globals, [addr = '']) => {
       const id = await peerIdOf(addr)
       if (id != null && id === (await api.id()).peerId) {
         throw new ConnectFailedError(`could not connect to ${addr}: that is this peer's own address`)

@@ -3,12 +3,11 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult, toStdout } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('export <path>')
-    .description('write the DAG of a CID (or CID/path) as a CAR file, to stdout or -o FILE')
+export function register (command: Command): void {
+  command
     .option('-o, --output <file>', 'write the CAR to this file (replaced only once the CAR is whole)')
     .option('--scope <scope>', 'all (the whole DAG, default), entity (a file, or a directory\'s own block) or block', 'all')
-    .action(withApi('export', 'read', async (api, globals, [target]) => {
+    .action(withApi('export', ['exportCar'], async (api, globals, [target]) => {
       const scope = String(globals.scope)
       if (scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new UsageError(`invalid --scope "${scope}": use all, entity or block`)
       const out: string | undefined = globals.output

@@ -2,14 +2,13 @@ import { collect, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('fetch <cid>')
-    .description('fetch a DAG from peers into the store, verifying every block, and pin it (needs a running daemon)')
-    .option('--from <multiaddr>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id> (repeatable)', collect)
+export function register (command: Command): void {
+  command
+    .option('--from <source>', 'also fetch from this peer, a multiaddr ending in /p2p/<peer id>, or from a trustless gateway, an http(s) URL (repeatable)', collect)
     .option('-o, --output <path>', 'then write the file or tree to this path')
     .option('--force', 'with -o, replace what is already at the output path, once the new content is complete')
     .option('--name <name>', 'name to pin it by')
-    .action(withApi('fetch', 'daemon', async (api, globals, [cid]) => {
+    .action(withApi('fetch', ['fetch', 'get'], async (api, globals, [cid]) => {
       const force = globals.force === true
       const { checkOutput, writeTree } = await import('../write-tree.js')
       // refuse an output path before fetching, not after the fetch and pin are done

@@ -2,10 +2,9 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('gc')
-    .description('remove every block no pin needs')
-    .action(withApi('gc', 'write', async (api, globals) => {
+export function register (command: Command): void {
+  command
+    .action(withApi('gc', ['gc'], async (api, globals) => {
       const r = await api.gc()
       printResult(globals, `removed ${r.removed} blocks (${formatBytes(r.freed)}), kept ${r.kept}`, r)
     }))

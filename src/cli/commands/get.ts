@@ -2,12 +2,11 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('get <path>')
-    .description('restore a file or directory tree (CID or CID/path) to disk')
+export function register (command: Command): void {
+  command
     .option('-o, --output <path>', 'where to write it (default: the last name of the path, in the current directory)')
     .option('--force', 'replace what is already at the output path, once the new content is complete')
-    .action(withApi('get', 'read', async (api, globals, [target]) => {
+    .action(withApi('get', ['get'], async (api, globals, [target]) => {
       const { parseContentPath } = await import('../../content/path.js')
       const parsed = parseContentPath(target ?? '')
       const out: string = globals.output ?? parsed.segments.at(-1) ?? parsed.cid.toString()

@@ -2,10 +2,9 @@ import { withApi } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('id')
-    .description('show this peer\'s id and the addresses others can dial')
-    .action(withApi('id', 'read', async (api, globals) => {
+export function register (command: Command): void {
+  command
+    .action(withApi('id', ['id'], async (api, globals) => {
       const id = await api.id()
       printResult(globals, [
         `peer id ${id.peerId}`,

@@ -5,11 +5,10 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('import <file>')
-    .description('store the blocks of a CAR file ("-" reads stdin), each verified against its CID, and pin its roots')
+export function register (command: Command): void {
+  command
     .option('--no-pin', 'do not pin the roots (a CAR that is not a whole DAG can be imported this way)')
-    .action(withApi('import', 'write', async (api, globals, [file]) => {
+    .action(withApi('import', ['importCar'], async (api, globals, [file]) => {
       let source: AsyncIterable<Uint8Array>
       if (file === '-') {
         source = process.stdin

@@ -4,9 +4,8 @@ import { globalsOf } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('init')
-    .description('create a repo: an Ed25519 identity and config.json (from configs/default.json)')
+export function register (command: Command): void {
+  command
     .option('--config <file>', 'start from this config file instead of configs/default.json')
     .option('--swarm <name>', 'start from a swarm\'s config: local, public, or another name from configs/')
     .action(async (opts: { config?: string, swarm?: string }, ...rest: any[]) => {

@@ -2,10 +2,9 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult, splitUnreadablePins } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('ls [path]')
-    .description('list pinned roots with name and size, or the entries of a directory (CID or CID/path)')
-    .action(withApi('ls', 'read', async (api, globals, [target]) => {
+export function register (command: Command): void {
+  command
+    .action(withApi('ls', ['ls', 'pinLs'], async (api, globals, [target]) => {
       if (target == null) {
         const { pins, unreadable } = splitUnreadablePins(await api.pinLs())
         printResult(globals, pins.map(p => `${p.cid}\t${formatBytes(p.size)}\t${p.name}`), { pins, unreadable })

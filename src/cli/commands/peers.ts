@@ -2,10 +2,9 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('peers')
-    .description('show the swarm\'s membership table (who is alive and how loaded) and the connected peers (needs a running daemon)')
-    .action(withApi('peers', 'daemon', async (api, globals) => {
+export function register (command: Command): void {
+  command
+    .action(withApi('peers', ['peers', 'members'], async (api, globals) => {
       const [members, peers] = await Promise.all([api.members(), api.peers()])
       const now = Date.now()
       printResult(globals, [

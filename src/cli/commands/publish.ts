@@ -6,16 +6,15 @@ import { formatBytes, printResult, progressBar } from '../output.js'
 import type { ImportEntry } from '../../api/types.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('publish <path>')
-    .description('import a file or directory tree into the store as a UnixFS DAG and pin it ("-" reads stdin)')
+export function register (command: Command): void {
+  command
     .option('--profile <name>', 'CID profile: unixfs-v1-2025 (default) or unixfs-v0-2015 (Kubo\'s legacy CIDs)')
     .option('--name <name>', 'name for stdin input', 'stdin')
     .option('--no-pin', 'do not pin the root (gc may remove it)')
     .option('--no-announce', 'do not announce it to the swarm (it is still provided in the DHT)')
     .option('--tag <tag>', 'tag the announcement (repeatable; replication policies select by tag)', collect)
     .option('--replicas <n>', 'ask the swarm for N copies: volunteers with room are assigned and fetch it', nonNegativeInt)
-    .action(withApi('publish', 'write', async (api, globals, [target]) => {
+    .action(withApi('publish', ['publish'], async (api, globals, [target]) => {
       let entries: AsyncIterable<ImportEntry>
       let total: number | undefined
       if (target === '-') {

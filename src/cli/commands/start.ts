@@ -3,9 +3,8 @@ import { collect, globalsOf } from '../context.js'
 import { printResult, reportError } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('start')
-    .description('run the peer in the foreground until SIGINT or SIGTERM')
+export function register (command: Command): void {
+  command
     .option('--listen <multiaddr>', 'listen on this multiaddr instead of the config\'s (repeatable; port 0 picks a free port)', collect)
     .option('--api <host:port>', 'control API address instead of the config\'s (loopback only; port 0 picks a free port)')
     .option('--init', 'create the repo first if there is none')

@@ -2,10 +2,9 @@ import { withApi } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('stats')
-    .description('store and network figures')
-    .action(withApi('stats', 'read', async (api, globals) => {
+export function register (command: Command): void {
+  command
+    .action(withApi('stats', ['stats'], async (api, globals) => {
       const s = await api.stats()
       printResult(globals, [
         `peer ${s.peerId} (${s.online ? 'online' : 'offline'}, up ${s.uptime} s)`,

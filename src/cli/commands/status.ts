@@ -2,11 +2,10 @@ import { nonNegativeInt, withApi } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('status <cid>')
-    .description('who holds a CID: DHT providers and holders heard of on gossip, with their membership state (needs a running daemon)')
+export function register (command: Command): void {
+  command
     .option('--timeout <seconds>', 'how long to search the DHT', nonNegativeInt, 10)
-    .action(withApi('status', 'daemon', async (api, globals, [cid]) => {
+    .action(withApi('status', ['status'], async (api, globals, [cid]) => {
       const s = await api.status(cid ?? '', { timeoutMs: globals.timeout * 1000 })
       printResult(globals, [
         `${s.cid}: ${s.local ? 'stored here in full' : 'not stored here in full'}${s.pinned ? ', pinned' : ''}`,

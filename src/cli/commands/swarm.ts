@@ -4,8 +4,8 @@ import { globalsOf } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  const swarm = program.command('swarm').description('private swarms')
+export function register (command: Command): void {
+  const swarm = command
   swarm.command('keygen')
     .description('make a pre-shared key for a private swarm: give the file to every member and set "swarmKey" in their config to its path')
     .option('-o, --output <file>', 'write the key to this file (mode 0600) instead of stdout')

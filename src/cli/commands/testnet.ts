@@ -3,19 +3,15 @@
  * with its own repo under a temporary directory, on loopback), a sample file published on the
  * first and fetched on the last, each peer's addresses and a summary table; Ctrl-C tears it down.
  */
-import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
 import type { ShoalApi } from '../../api/types.js'
-import type { ChildProcess } from 'node:child_process'
+import type { SpawnedDaemon } from '../../api/spawn.js'
 import type { Command } from 'commander'
 
-const SHOAL_BIN = fileURLToPath(new URL('../../../bin/shoal.js', import.meta.url))
-const READY_TIMEOUT = 60_000
 const STOP_TIMEOUT = 10_000
 /** Presence period of the testnet's peers: membership settles within a few seconds */
 const TESTNET_PRESENCE_INTERVAL = 1000
@@ -25,51 +21,29 @@ export function dashboardUrl (api: string): string {
   return `http://${api}/dashboard`
 }
 
-interface TestnetPeer {
+interface TestnetPeer extends SpawnedDaemon {
   index: number
-  repo: string
-  child: ChildProcess
-  exited: Promise<void>
-  peerId: string
-  addresses: string[]
-  api: string
-  gateway?: string
-  client?: ShoalApi & { close(): void }
+  client: ShoalApi & { close(): void }
 }
 
 async function startOne (index: number, repo: string, signal: AbortSignal): Promise<TestnetPeer> {
-  const child = spawn(process.execPath, [SHOAL_BIN, '--repo', repo, '--json', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4096) })
-  const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-  const peer = { index, repo, child, exited } as TestnetPeer
-  const ready = await new Promise<any>((resolve, reject) => {
-    let buf = ''
-    const fail = (why: string): void => { clearTimeout(timer); reject(new Error(`testnet peer ${index}: ${why}${stderr !== '' ? `: ${stderr.trim().split('\n').pop() ?? ''}` : ''}`)) }
-    const timer = setTimeout(() => { fail(`not ready within ${READY_TIMEOUT / 1000} s`) }, READY_TIMEOUT)
-    signal.addEventListener('abort', () => { fail('interrupted') }, { once: true })
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString()
-      const line = buf.split('\n').find(l => l.startsWith('{'))
-      if (line != null) { clearTimeout(timer); resolve(JSON.parse(line)) }
-    })
-    void exited.then(() => { fail('exited before it was ready') })
-  }).catch((err) => { child.kill('SIGKILL'); throw err })
-  Object.assign(peer, { peerId: ready.peerId, addresses: ready.addresses, api: ready.api, gateway: ready.gateway })
-  const token = (await fs.readFile(path.join(repo, 'api.token'), 'utf8')).trim()
-  const { createApiClient } = await import('../../api/client.js')
-  peer.client = createApiClient({ address: peer.api, token })
-  return peer
+  const { spawnDaemon } = await import('../../api/spawn.js')
+  // the repo's path names the peer in errors
+  const daemon = await spawnDaemon({ repo, signal })
+  try {
+    const token = (await fs.readFile(path.join(repo, 'api.token'), 'utf8')).trim()
+    const { createApiClient } = await import('../../api/client.js')
+    return { ...daemon, index, client: createApiClient({ address: daemon.api, token }) }
+  } catch (err) {
+    await daemon.stop('SIGKILL')
+    throw err
+  }
 }
 
 async function stopAll (peers: TestnetPeer[]): Promise<void> {
   await Promise.all(peers.map(async (p) => {
-    p.client?.close()
-    if (p.child.exitCode != null || p.child.signalCode != null) return
-    p.child.kill('SIGTERM')
-    const timer = setTimeout(() => { p.child.kill('SIGKILL') }, STOP_TIMEOUT)
-    await p.exited
-    clearTimeout(timer)
+    p.client.close()
+    await p.stop('SIGTERM', { graceMs: STOP_TIMEOUT })
   }))
 }
 
@@ -82,9 +56,8 @@ function table (rows: string[][]): string[] {
   return rows.map(r => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd())
 }
 
-export function register (program: Command): void {
-  program.command('testnet')
-    .description('start a local swarm of N daemons on loopback, publish a sample file on one and fetch it on another; Ctrl-C tears it down')
+export function register (command: Command): void {
+  command
     .option('--peers <n>', 'daemons to start (2 to 64)', '5')
     .option('--size <bytes>', 'size of the sample file', String(4 * 1024 * 1024))
     .option('--dir <dir>', 'parent of the temporary directory that holds the repos (default: the system temp dir)')
@@ -134,7 +107,7 @@ export function register (program: Command): void {
         const membersBy = Date.now() + 30_000
         let members = 0
         while (!interrupted.signal.aborted && Date.now() < membersBy) {
-          members = (await peers[0].client!.members()).filter(m => m.state === 'alive').length
+          members = (await peers[0].client.members()).filter(m => m.state === 'alive').length
           if (members >= n) break
           await new Promise(resolve => setTimeout(resolve, 250))
         }
@@ -145,15 +118,15 @@ export function register (program: Command): void {
         const publisher = peers[0]
         const fetcher = peers[peers.length - 1]
         let t = Date.now()
-        const published = await publisher.client!.publish((async function * () {
+        const published = await publisher.client.publish((async function * () {
           yield { path: 'sample.bin', kind: 'file' as const, content: (async function * () { yield sample })() }
         })(), { signal: interrupted.signal })
         const publishMs = Date.now() - t
         t = Date.now()
-        const fetched = await fetcher.client!.fetch(published.cid, { signal: interrupted.signal })
+        const fetched = await fetcher.client.fetch(published.cid, { signal: interrupted.signal })
         const fetchMs = Date.now() - t
         const hash = createHash('sha256')
-        for await (const chunk of fetcher.client!.cat(published.cid, { signal: interrupted.signal })) hash.update(chunk)
+        for await (const chunk of fetcher.client.cat(published.cid, { signal: interrupted.signal })) hash.update(chunk)
         const identical = hash.digest('hex') === digest
 
         const rows = peers.map(p => ({

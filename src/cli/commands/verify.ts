@@ -2,11 +2,10 @@ import { withApi } from '../context.js'
 import { printResult, splitUnreadablePins } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('verify')
-    .description('re-hash every block and report those that no longer match their CID')
+export function register (command: Command): void {
+  command
     .option('--drop', 'remove the blocks that do not match')
-    .action(withApi('verify', 'write', async (api, globals) => {
+    .action(withApi('verify', ['verify'], async (api, globals) => {
       const r = await api.verify({ drop: globals.drop === true })
       // each unreadable pin record is named on stderr and makes the exit code 1
       const unreadable = splitUnreadablePins(r.unreadablePins ?? []).unreadable

@@ -2,11 +2,10 @@ import { positiveInt, withApi } from '../context.js'
 import { formatBytes } from '../output.js'
 import type { Command } from 'commander'
 
-export function register (program: Command): void {
-  program.command('watch')
-    .description('print announcements from the swarm as they arrive, until interrupted (needs a running daemon); with --json one JSON object per line')
+export function register (command: Command): void {
+  command
     .option('--count <n>', 'stop after this many announcements', positiveInt)
-    .action(withApi('watch', 'daemon', async (api, globals) => {
+    .action(withApi('watch', ['watch'], async (api, globals) => {
       const count: number = globals.count ?? Infinity
       const controller = new AbortController()
       const stop = (): void => { controller.abort() }

@@ -1,0 +1,175 @@
+/**
+ * The bitswap server on the wire: a bare libp2p host plays an IPFS node, sends wantlists and reads
+ * what comes back on the stream the server opens (test/exchange/bitswap-helia.spec.ts fetches
+ * with Helia itself).
+ */
+import assert from 'node:assert/strict'
+import { lpStream } from '@libp2p/utils'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { BITSWAP_100, BITSWAP_110, BITSWAP_120, BitswapServer, MAX_WANTLIST, prefixOf } from '../../src/exchange/bitswap/server.js'
+import { Message } from '../../src/exchange/bitswap/message.js'
+import { lengthPrefixed } from '../../src/exchange/send.js'
+import { Uploads } from '../../src/exchange/uploads.js'
+import { startHost } from '../helpers/host.js'
+import { tmpDir } from '../helpers/tmp.js'
+import type { Host } from '../../src/host/index.js'
+
+async function rawBlock (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new TextEncoder().encode(text)
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+/** The same bytes, whatever the views' classes (protons gives Buffers) */
+function sameBytes (actual: Uint8Array, expected: Uint8Array): void {
+  assert.deepEqual(Uint8Array.from(actual), Uint8Array.from(expected))
+}
+
+const { Have, DontHave } = Message.BlockPresenceType
+const WANT_HAVE = Message.Wantlist.WantType.Have
+const WANT_BLOCK = Message.Wantlist.WantType.Block
+
+describe('exchange: bitswap server', function () {
+  this.timeout(30_000)
+  let tmp: Awaited<ReturnType<typeof tmpDir>>
+  let serverHost: Host
+  let client: Host
+  let server: BitswapServer
+  const stored = new Map<string, Uint8Array>()
+  /** Messages the client received, by protocol */
+  let received: Array<{ protocol: string, message: Message }> = []
+  let held: { cid: CID, bytes: Uint8Array }
+  let other: { cid: CID, bytes: Uint8Array }
+  let missing: { cid: CID, bytes: Uint8Array }
+
+  before(async () => {
+    tmp = await tmpDir()
+    serverHost = await startHost(`${tmp.dir}/server`)
+    client = await startHost(`${tmp.dir}/client`)
+    held = await rawBlock('held block')
+    other = await rawBlock('another held block')
+    missing = await rawBlock('nobody has this')
+    for (const b of [held, other]) stored.set(b.cid.toString(), b.bytes)
+    server = new BitswapServer({
+      host: serverHost,
+      blocks: {
+        has: async cid => stored.has(cid.toString()),
+        getBytes: async (cid) => {
+          const b = stored.get(cid.toString())
+          if (b == null) throw new Error('not found')
+          return b
+        }
+      },
+      uploads: new Uploads(4, 0)
+    })
+    await server.start()
+    await client.handle([BITSWAP_120, BITSWAP_110, BITSWAP_100], (stream) => {
+      const protocol = stream.protocol ?? ''
+      void (async () => {
+        const lp = lpStream(stream)
+        try {
+          while (true) {
+            // read first: `received` is replaced between tests
+            const message = Message.decode(await lp.read())
+            received.push({ protocol, message })
+          }
+        } catch {}
+      })()
+    })
+  })
+  after(async () => {
+    await server.stop()
+    await client.stop()
+    await serverHost.stop()
+    await tmp.cleanup()
+  })
+  beforeEach(() => { received = [] })
+
+  /** Send one message over a fresh stream of `protocol` */
+  async function sendWants (protocol: string, entries: Array<Partial<Message.Wantlist.Entry> & { block: Uint8Array }>, full = false): Promise<void> {
+    const stream = await client.dialProtocol(serverHost.getMultiaddrs()[0], protocol)
+    const message: Message = {
+      wantlist: { entries: entries.map(e => ({ priority: 1, cancel: false, wantType: WANT_BLOCK, sendDontHave: false, ...e })), full },
+      blocks: [],
+      payload: [],
+      blockPresences: [],
+      pendingBytes: 0
+    }
+    stream.send(lengthPrefixed(Message.encode(message)))
+    await stream.close()
+  }
+
+  async function until (check: () => boolean, ms = 5000): Promise<void> {
+    const end = Date.now() + ms
+    while (!check()) {
+      if (Date.now() > end) throw new Error(`timed out; received ${JSON.stringify(received.map(r => r.protocol))}`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+
+  const payloads = (): Message.Block[] => received.flatMap(r => r.message.payload)
+  const presences = (): Message.BlockPresence[] => received.flatMap(r => r.message.blockPresences)
+
+  it('1.2.0: sends a wanted block with its CID prefix, HAVE for want-have, DONT_HAVE only when asked', async () => {
+    await sendWants(BITSWAP_120, [
+      { block: held.cid.bytes },
+      { block: other.cid.bytes, wantType: WANT_HAVE },
+      { block: missing.cid.bytes, wantType: WANT_HAVE, sendDontHave: true }
+    ])
+    await until(() => payloads().length === 1 && presences().length === 2)
+    const [block] = payloads()
+    sameBytes(block.prefix, prefixOf(held.cid))
+    sameBytes(block.data, held.bytes)
+    assert.ok(received.every(r => r.protocol === BITSWAP_120))
+    const byCid = new Map(presences().map(p => [CID.decode(p.cid).toString(), p.type]))
+    assert.equal(byCid.get(other.cid.toString()), Have)
+    assert.equal(byCid.get(missing.cid.toString()), DontHave)
+    // a block whose CID hashes another way is not what was asked: the prefix names the hash
+    sameBytes(prefixOf(held.cid), Uint8Array.from([1, 0x55, 0x12, 32]))
+  })
+
+  it('a want-block for a block not held gets nothing unless DONT_HAVE was asked for', async () => {
+    await sendWants(BITSWAP_120, [{ block: missing.cid.bytes }])
+    await sendWants(BITSWAP_120, [{ block: held.cid.bytes, wantType: WANT_HAVE }])
+    await until(() => presences().length >= 1)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.deepEqual(presences().map(p => CID.decode(p.cid).toString()), [held.cid.toString()])
+    assert.equal(payloads().length, 0)
+  })
+
+  it('1.1.0 gets payload blocks and no presences; 1.0.0 gets bare blocks', async () => {
+    await sendWants(BITSWAP_110, [{ block: held.cid.bytes }, { block: missing.cid.bytes, sendDontHave: true }])
+    await until(() => payloads().length === 1)
+    assert.equal(received[0].protocol, BITSWAP_110)
+    assert.equal(presences().length, 0)
+    received = []
+    await sendWants(BITSWAP_100, [{ block: other.cid.bytes }])
+    await until(() => received.some(r => r.message.blocks.length > 0))
+    assert.equal(received[0].protocol, BITSWAP_100)
+    sameBytes(received[0].message.blocks[0], other.bytes)
+    assert.equal(received[0].message.payload.length, 0)
+  })
+
+  it(`refuses a wantlist of more than ${MAX_WANTLIST} entries, before it is allocated, and serves nothing of it`, async () => {
+    const before = server.stats().errors
+    const entries = Array.from({ length: MAX_WANTLIST + 1 }, () => ({ block: held.cid.bytes }))
+    await sendWants(BITSWAP_120, entries)
+    await until(() => server.stats().errors > before)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(payloads().length, 0)
+  })
+
+  it('ignores CIDs it cannot read and keeps serving the rest of the list', async () => {
+    await sendWants(BITSWAP_120, [{ block: Uint8Array.from([1, 2, 3]) }, { block: held.cid.bytes }])
+    await until(() => payloads().length === 1)
+    sameBytes(payloads()[0].data, held.bytes)
+  })
+
+  it('counts what it served', () => {
+    const s = server.stats()
+    assert.ok(s.blocksSent >= 4, `blocks sent ${s.blocksSent}`)
+    assert.ok(s.haves >= 2 && s.dontHaves >= 1, JSON.stringify(s))
+    assert.equal(s.messagesIn, 6)
+  })
+})
