@@ -16,8 +16,10 @@
  * latency (request sent to last body byte), wrong bytes, failed requests, and the gateway's
  * figures as a ratio of the baseline's. The last stdout line is one JSON object.
  *
- * Exit code 0 when the gateway served every range byte for byte (0 wrong bytes, 0 failures), 1
- * otherwise, 2 on error. Temp files and children are removed on exit, error and SIGINT/SIGTERM.
+ * Targets, each printed PASS or FAIL: requests/s and MB/s at least 0.9x the baseline's (medians
+ * of the per-round ratios), p99 latency at most 1.3x the baseline's in every round, and every
+ * range served byte for byte (0 wrong bytes, 0 failures). Exit code 0 when every target is met,
+ * 1 otherwise, 2 on error. Temp files and children are removed on exit, error and SIGINT/SIGTERM.
  *
  * Internal mode, run by the bench itself: `--baseline-server FILE` (prints its port).
  */
@@ -46,6 +48,9 @@ const DEFAULT_MAX_RANGE_KIB = 1024
 const WARMUP = 2 * second
 const REQUEST_TIMEOUT = minute
 const READY_TIMEOUT = minute
+/** Targets: the gateway against the baseline */
+const MIN_THROUGHPUT_RATIO = 0.9
+const MAX_P99_RATIO = 1.3
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(here, '../..')
@@ -294,9 +299,20 @@ async function main (args: string[]): Promise<void> {
     const requests = rounds.reduce((n, r) => n + r.gateway.requests, 0)
     out(`medians over ${roundCount} rounds: gateway ${fmt(result.gateway.rps, 0)} req/s, p99 ${fmt(result.gateway.p99Ms)} ms; baseline ${fmt(result.baseline.rps, 0)} req/s, p99 ${fmt(result.baseline.p99Ms)} ms`)
     out(`gateway/baseline (median of per-round ratios): ${fmt(result.ratio.rps, 2)}x requests/s, ${fmt(result.ratio.MBps, 2)}x MB/s, ${fmt(result.ratio.p99, 2)}x p99 latency`)
-    const pass = wrongBytes === 0 && failures === 0
-    out(`correctness: ${pass ? 'PASS' : 'FAIL'} (gateway: ${requests} ranges checked, ${wrongBytes} wrong bytes, ${failures} failed requests)`)
-    out(JSON.stringify({ sizeMiB, clients, seconds, rounds: roundCount, maxRangeKiB: maxRange / KiB, cid, ...result, wrongBytes, failures, requests, perRound: rounds, pass }))
+    const worstP99 = Math.max(...rounds.map(r => r.ratio.p99))
+    const targets = {
+      rps: result.ratio.rps >= MIN_THROUGHPUT_RATIO,
+      MBps: result.ratio.MBps >= MIN_THROUGHPUT_RATIO,
+      p99: worstP99 <= MAX_P99_RATIO,
+      correctness: wrongBytes === 0 && failures === 0
+    }
+    const verdict = (ok: boolean): string => ok ? 'PASS' : 'FAIL'
+    out(`requests/s: ${verdict(targets.rps)} (${fmt(result.ratio.rps, 2)}x, target >= ${MIN_THROUGHPUT_RATIO}x)`)
+    out(`MB/s: ${verdict(targets.MBps)} (${fmt(result.ratio.MBps, 2)}x, target >= ${MIN_THROUGHPUT_RATIO}x)`)
+    out(`p99 latency: ${verdict(targets.p99)} (worst round ${fmt(worstP99, 2)}x, target <= ${MAX_P99_RATIO}x in every round)`)
+    out(`correctness: ${verdict(targets.correctness)} (gateway: ${requests} ranges checked, ${wrongBytes} wrong bytes, ${failures} failed requests)`)
+    const pass = Object.values(targets).every(Boolean)
+    out(JSON.stringify({ sizeMiB, clients, seconds, rounds: roundCount, maxRangeKiB: maxRange / KiB, cid, ...result, worstP99Ratio: worstP99, wrongBytes, failures, requests, perRound: rounds, targets, pass }))
     if (!pass) process.exitCode = 1
   } finally {
     process.off('SIGINT', onSignal)

@@ -184,6 +184,8 @@ export const METRICS_STORE_STAT_INTERVAL = 15 * second
 
 /** Memory the gateway keeps recently read interior blocks (file roots, directories) in */
 export const GATEWAY_BLOCK_CACHE_BYTES = 32 * MiB
+/** Memory the gateway keeps files' layouts (their leaves' CIDs, offsets and sizes) in */
+export const GATEWAY_LAYOUT_CACHE_BYTES = 32 * MiB
 /**
  * Size of the reusable buffers a fetch receives blocks into (the importer's chunk size, so a
  * file's leaves fit one each); larger blocks get a buffer of their own

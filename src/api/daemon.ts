@@ -1,30 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import fsCb from 'node:fs'
 import dns from 'node:dns/promises'
 import fs from 'node:fs/promises'
 import net from 'node:net'
-import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseConfig, parseHostPort, repoPaths, resolveRepo, swarmConfigText } from '../peer/index.js'
-import { BlockNotFoundError, InvalidArgumentError, ListenError } from '../errors.js'
+import { InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
 import type { Config, ShoalPeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
 import type { Gateway } from '../gateway/index.js'
 import type { Dashboard } from '../dashboard/index.js'
-
-/** Bytes of a file from `offset`; plain fds, which cost less per call than FileHandles */
-async function readFileRange (file: string, offset: number, length: number): Promise<Uint8Array> {
-  const fd = await promisify(fsCb.open)(file, 'r')
-  try {
-    const buf = Buffer.allocUnsafe(length)
-    const { bytesRead } = await promisify(fsCb.read)(fd, buf, 0, length, offset)
-    return buf.subarray(0, bytesRead)
-  } finally {
-    await promisify(fsCb.close)(fd)
-  }
-}
 
 /** The HTTP gateway over the peer's store and exchange; a busy port is a ListenError */
 async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: string }> {
@@ -34,9 +20,7 @@ async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: stri
     blocks: {
       getBytes: async (cid, options) => peer.store.blocks.getBytes(cid, options),
       // a range of a leaf is read from its block file without reading the rest
-      readRange: async (cid, offset, length) => readFileRange(peer.store.blocks.pathOf(cid), offset, length).catch((err: any) => {
-        throw err.code === 'ENOENT' ? new BlockNotFoundError(`block ${cid} is not in the store`) : err
-      })
+      readRange: async (cid, offset, length, options) => peer.store.blocks.readRange(cid, offset, length, options)
     },
     // sessions that also ask the DHT when no connected peer has the content
     exchange: peer.exchange != null ? { fetch: (root, options) => peer.session(root, options) } : undefined,

@@ -1,6 +1,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { GatewayTimeoutError } from '../errors.js'
+import type { ReadBuffers } from './buffers.js'
 import type { GatewayComponents } from './index.js'
 import type { CID } from 'multiformats/cid'
 
@@ -18,6 +19,8 @@ export interface RequestBlocksInit {
   signal: AbortSignal
   /** Interior blocks shared between requests */
   cache?: BlockCache
+  /** Buffers ranges are read into, shared between requests */
+  buffers?: ReadBuffers
   onBlock?(hit: boolean): void
 }
 
@@ -69,6 +72,8 @@ export class RequestBlocks {
   private readonly init: RequestBlocksInit
   private readonly controller = new AbortController()
   private dagSession?: ReturnType<NonNullable<GatewayComponents['exchange']>['fetch']>
+  /** Whether a fetch was started, which `close` must stop */
+  private fetched = false
   private readonly onAbort = (): void => { this.controller.abort(this.init.signal.reason) }
 
   constructor (components: GatewayComponents, init: RequestBlocksInit) {
@@ -80,7 +85,8 @@ export class RequestBlocks {
   /** Stop any fetch this request started */
   close (): void {
     this.init.signal.removeEventListener('abort', this.onAbort)
-    this.controller.abort()
+    // most requests read only stored blocks: an abort (and the error it makes) is for those that fetched
+    if (this.fetched) this.controller.abort()
   }
 
   /** The shape ipfs-unixfs-exporter reads blocks through */
@@ -114,20 +120,25 @@ export class RequestBlocks {
     return bytes
   }
 
-  /** Part of a block: of a raw leaf, only those bytes are read from the store */
-  async readRange (cid: CID, offset: number, length: number): Promise<Uint8Array> {
+  /** Buffers ranges are read into, when the gateway shares a pool */
+  get buffers (): ReadBuffers | undefined {
+    return this.init.buffers
+  }
+
+  /** Part of a block: of a raw leaf, only those bytes are read from the store (into `into` when given) */
+  async readRange (cid: CID, offset: number, length: number, options?: { signal?: AbortSignal, into?: Uint8Array }): Promise<Uint8Array> {
     const read = this.components.blocks.readRange
     if (cid.multihash.code === identity.code || read == null) {
-      return (await this.getBytes(cid)).subarray(offset, offset + length)
+      return (await this.getBytes(cid, options)).subarray(offset, offset + length)
     }
     try {
-      const bytes = await read.call(this.components.blocks, cid, offset, length)
+      const bytes = await read.call(this.components.blocks, cid, offset, length, options)
       this.init.onBlock?.(true)
       return bytes
     } catch (err: any) {
       if (err.name !== 'BlockNotFoundError') throw err
       this.init.onBlock?.(false)
-      return this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length))
+      return this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length, options))
     }
   }
 
@@ -139,6 +150,7 @@ export class RequestBlocks {
    */
   private async retrieve<T> (cid: CID, read: () => Promise<T>): Promise<T> {
     const guard = this.components.withWriteGuard ?? (async <R>(fn: () => Promise<R>): Promise<R> => fn())
+    this.fetched = true
     return guard(async () => {
       const exchange = this.components.exchange
       const deadline = Date.now() + this.init.timeoutMs

@@ -16,9 +16,10 @@ export interface GatewayBlocks {
   getBytes(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
   /**
    * Bytes `offset` to `offset + length` of a stored block (fewer past its end), without reading
-   * the rest; throws like `getBytes`. Without it, ranges read whole blocks
+   * the rest, into `into` when given (a view of it is returned); throws like `getBytes`. Without
+   * it, ranges read whole blocks
    */
-  readRange?(cid: CID, offset: number, length: number): Promise<Uint8Array>
+  readRange?(cid: CID, offset: number, length: number, options?: { signal?: AbortSignal, into?: Uint8Array }): Promise<Uint8Array>
 }
 
 /** The exchange operation the gateway fetches missing blocks with */

@@ -2,6 +2,9 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidPathError } from '../errors.js'
+import { READ_PIECE } from './buffers.js'
+import { leafAt } from './layout.js'
+import type { Leaf } from './layout.js'
 import type { RequestBlocks } from './blocks.js'
 import type { CID } from 'multiformats/cid'
 
@@ -14,7 +17,31 @@ export async function * readRange (blocks: RequestBlocks, cid: CID, offset: numb
   if (length <= 0) return
   signal?.throwIfAborted()
   if (cid.code === raw.code) {
-    yield await blocks.readRange(cid, offset, length)
+    // in pieces, each into a buffer of the pool, written in slices; the response gives the buffer
+    // back once the last slice is sent
+    const buffers = blocks.buffers
+    const piece = buffers?.size ?? READ_PIECE
+    for (let at = offset; at < offset + length;) {
+      const n = Math.min(piece, offset + length - at)
+      const into = buffers?.take()
+      let bytes: Uint8Array
+      try {
+        bytes = await blocks.readRange(cid, at, n, { signal, into })
+      } catch (err) {
+        if (into != null) buffers?.give(into)
+        throw err
+      }
+      if (bytes.byteLength === 0) {
+        if (into != null) buffers?.give(into)
+      } else if (buffers != null) {
+        yield * buffers.slices(bytes)
+      } else {
+        yield bytes
+      }
+      // past the block's end
+      if (bytes.byteLength < n) return
+      at += n
+    }
     return
   }
   if (cid.code !== dagPb.code) throw new InvalidPathError(`${cid} is not a UnixFS file`)
@@ -60,4 +87,23 @@ async function fileNode (blocks: RequestBlocks, cid: CID, signal?: AbortSignal):
   if (decoded.size >= DECODED_NODES) decoded.delete(decoded.keys().next().value as string)
   decoded.set(key, node)
   return node
+}
+
+/**
+ * Bytes `offset` to `offset + length` of a file by its layout: the leaves that hold them, found by
+ * a binary search, and of each only the bytes wanted (a range across leaf boundaries reads the end
+ * of one and the start of the next)
+ */
+export async function * readLeaves (blocks: RequestBlocks, leaves: Leaf[], offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (length <= 0 || leaves.length === 0) return
+  const end = offset + length
+  for (let i = leafAt(leaves, offset); i < leaves.length && leaves[i].offset < end; i++) {
+    signal?.throwIfAborted()
+    const leaf = leaves[i]
+    const from = Math.max(0, offset - leaf.offset)
+    const to = Math.min(leaf.size, end - leaf.offset)
+    if (to <= from) continue
+    if (leaf.bytes != null) yield leaf.bytes.subarray(from, to)
+    else if (leaf.cid != null) yield * readRange(blocks, leaf.cid, from, to - from, signal)
+  }
 }

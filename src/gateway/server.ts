@@ -1,9 +1,11 @@
 import http from 'node:http'
 import { logger as defaultLogger } from '@libp2p/logger'
 import { parseContentPath } from '../content/index.js'
-import { GATEWAY_BLOCK_CACHE_BYTES } from '../constants.js'
+import { GATEWAY_BLOCK_CACHE_BYTES, GATEWAY_LAYOUT_CACHE_BYTES } from '../constants.js'
 import { ShoalError } from '../errors.js'
 import { BlockCache, RequestBlocks } from './blocks.js'
+import { ReadBuffers } from './buffers.js'
+import { FileLayouts } from './layout.js'
 import { serveCar, serveRaw } from './trustless.js'
 import { serveUnixfs } from './unixfs.js'
 import type { Gateway, GatewayComponents, ResolvedGatewayInit } from './index.js'
@@ -25,6 +27,8 @@ export interface GatewayRequest {
   contentPath: string
   query: URLSearchParams
   blocks: RequestBlocks
+  /** Layouts of files, shared between requests */
+  layouts: FileLayouts
   signal: AbortSignal
   /** Write a body from a source, with backpressure; counts bytes served */
   send(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>
@@ -49,6 +53,8 @@ export class HttpGateway implements Gateway {
   private readonly log
   private active = 0
   private readonly cache = new BlockCache(GATEWAY_BLOCK_CACHE_BYTES)
+  private readonly layouts = new FileLayouts(GATEWAY_LAYOUT_CACHE_BYTES)
+  private readonly buffers = new ReadBuffers()
   address?: string
 
   constructor (components: GatewayComponents, init: ResolvedGatewayInit) {
@@ -124,6 +130,7 @@ export class HttpGateway implements Gateway {
         timeoutMs: this.init.retrievalTimeoutMs,
         signal: controller.signal,
         cache: this.cache,
+        buffers: this.buffers,
         onBlock: (hit) => observer?.block?.(hit)
       })
       const ctx: GatewayRequest = {
@@ -136,8 +143,9 @@ export class HttpGateway implements Gateway {
         contentPath: ['/ipfs', p.cid.toString(), ...p.segments].join('/'),
         query,
         blocks,
+        layouts: this.layouts,
         signal: controller.signal,
-        send: async (source) => { await send(res, source, controller.signal, (n) => observer?.bytesServed?.(n)) }
+        send: async (source) => { await send(res, source, controller.signal, (n) => observer?.bytesServed?.(n), this.buffers) }
       }
       for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v)
       if (format === 'raw') await serveRaw(ctx)
@@ -218,11 +226,13 @@ export function plain (res: http.ServerResponse, status: number, message: string
   res.end(res.req?.method === 'HEAD' ? undefined : body)
 }
 
-async function send (res: http.ServerResponse, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, signal: AbortSignal, counted: (n: number) => void): Promise<void> {
+/** Write a body with backpressure; a chunk read into a pooled buffer goes back once the socket took it */
+async function send (res: http.ServerResponse, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, signal: AbortSignal, counted: (n: number) => void, buffers: ReadBuffers): Promise<void> {
   for await (const chunk of source) {
     signal.throwIfAborted()
     counted(chunk.byteLength)
-    if (!res.write(chunk)) {
+    // after a failed write the socket may still hold the bytes: that buffer is left to the collector
+    if (!res.write(chunk, (err) => { if (err == null) buffers.give(chunk) })) {
       await new Promise<void>((resolve) => {
         const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
         res.on('drain', done)

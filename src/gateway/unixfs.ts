@@ -5,15 +5,27 @@ import { PathNotFoundError } from '../errors.js'
 import { contentTypeOf } from './content-type.js'
 import { listingPage } from './listing.js'
 import { multipartLayout, parseRange } from './range.js'
-import { readRange } from './ranged.js'
+import { leavesOf } from './layout.js'
+import { readLeaves, readRange } from './ranged.js'
 import { plain } from './server.js'
+import type { FileLayout } from './layout.js'
 import type { ListingEntry } from './listing.js'
 import type { GatewayRequest } from './server.js'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
+import type { CID } from 'multiformats/cid'
 
 /** A file, a directory's index.html, or a directory listing */
 export async function serveUnixfs (ctx: GatewayRequest): Promise<void> {
-  const entry = await resolve(ctx, [ctx.cid.toString(), ...ctx.segments].join('/'))
+  const name = ctx.query.get('filename') ?? (ctx.segments.length > 0 ? ctx.segments[ctx.segments.length - 1] : undefined)
+  let entry: UnixFSEntry | undefined
+  // a file's layout is kept: its next requests neither walk the path nor decode its root
+  const layout = await ctx.layouts.resolve(ctx.contentPath, ctx.signal, async () => {
+    entry = await resolve(ctx, [ctx.cid.toString(), ...ctx.segments].join('/'))
+    return layoutOf(ctx, entry)
+  })
+  if (layout != null) return serveFile(ctx, fileOf(ctx, layout), name)
+  // not a plain file: resolved by this request, or by another whose entry is its own
+  entry ??= await resolve(ctx, [ctx.cid.toString(), ...ctx.segments].join('/'))
   if (entry.type === 'directory') {
     if (!ctx.rawPath.endsWith('/')) {
       // relative links in the listing or the page resolve against the directory only with a slash
@@ -27,17 +39,41 @@ export async function serveUnixfs (ctx: GatewayRequest): Promise<void> {
     } catch (err: any) {
       if (err.name !== 'NotFoundError') throw err
     }
-    if (index != null && (index.type === 'file' || index.type === 'raw')) return serveFile(ctx, index, 'index.html')
+    if (index != null && (index.type === 'file' || index.type === 'raw')) {
+      const indexLayout = await layoutOf(ctx, index)
+      if (indexLayout != null) return serveFile(ctx, fileOf(ctx, indexLayout), 'index.html')
+    }
     return serveListing(ctx, entry)
   }
   if (entry.type === 'file' && entry.unixfs.type === 'symlink') {
     return plain(ctx.res, 501, 'a symlink: the gateway does not follow symlinks')
   }
-  if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
-    const name = ctx.query.get('filename') ?? (ctx.segments.length > 0 ? ctx.segments[ctx.segments.length - 1] : undefined)
-    return serveFile(ctx, entry, name)
+  if (entry.type === 'identity') {
+    const e = entry
+    return serveFile(ctx, { cid: e.cid, size: Number(e.size), read: (offset, length) => e.content({ offset, length, signal: ctx.signal }) }, name)
   }
   return plain(ctx.res, 501, `${entry.cid} is not UnixFS: ask for it with ?format=raw or ?format=car`)
+}
+
+/** Where the bytes of a plain file (not a symlink) are; undefined for anything else */
+async function layoutOf (ctx: GatewayRequest, entry: UnixFSEntry): Promise<FileLayout | undefined> {
+  const size = Number(entry.size)
+  if (entry.type === 'raw') return { cid: entry.cid, size, leaves: [{ cid: entry.cid, offset: 0, size }] }
+  if (entry.type !== 'file' || entry.unixfs.type === 'symlink') return undefined
+  const leaves = await leavesOf(async (cid) => ctx.blocks.getBytes(cid, { signal: ctx.signal }), entry.cid, size, ctx.layouts.maxLeaves, entry.node)
+  return { cid: entry.cid, size, ...(leaves != null ? { leaves } : {}) }
+}
+
+/** A file served from its layout, or by walking its DAG when the layout keeps no leaves */
+function fileOf (ctx: GatewayRequest, layout: FileLayout): ServedFile {
+  const leaves = layout.leaves
+  return {
+    cid: layout.cid,
+    size: layout.size,
+    read: leaves != null
+      ? (offset, length) => readLeaves(ctx.blocks, leaves, offset, length, ctx.signal)
+      : (offset, length) => readRange(ctx.blocks, layout.cid, offset, length, ctx.signal)
+  }
 }
 
 async function resolve (ctx: GatewayRequest, path: string): Promise<UnixFSEntry> {
@@ -50,12 +86,17 @@ async function resolve (ctx: GatewayRequest, path: string): Promise<UnixFSEntry>
   }
 }
 
-type FileEntry = Extract<UnixFSEntry, { type: 'file' | 'raw' | 'identity' }>
+/** A file to serve: its CID (the ETag), its size, and its bytes by range */
+interface ServedFile {
+  cid: CID
+  size: number
+  read(offset: number, length: number): AsyncIterable<Uint8Array>
+}
 
-async function serveFile (ctx: GatewayRequest, entry: FileEntry, name?: string): Promise<void> {
+async function serveFile (ctx: GatewayRequest, file: ServedFile, name?: string): Promise<void> {
   const { req, res } = ctx
-  const size = Number(entry.size)
-  const etag = `"${entry.cid}"`
+  const size = file.size
+  const etag = `"${file.cid}"`
   res.setHeader('ETag', etag)
   res.setHeader('Cache-Control', IMMUTABLE_CACHE_CONTROL)
   res.setHeader('Accept-Ranges', 'bytes')
@@ -63,7 +104,7 @@ async function serveFile (ctx: GatewayRequest, entry: FileEntry, name?: string):
   const filename = ctx.query.get('filename')
   if (filename != null || ctx.query.get('download') === 'true') {
     const disposition = ctx.query.get('download') === 'true' ? 'attachment' : 'inline'
-    const fname = filename ?? name ?? entry.cid.toString()
+    const fname = filename ?? name ?? file.cid.toString()
     res.setHeader('Content-Disposition', `${disposition}; filename="${fname.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(fname)}`)
   }
   if (matches(req.headers['if-none-match'], etag)) {
@@ -71,10 +112,8 @@ async function serveFile (ctx: GatewayRequest, entry: FileEntry, name?: string):
     res.end()
     return
   }
-  const range = (offset: number, length: number): AsyncIterable<Uint8Array> => entry.type === 'identity'
-    ? entry.content({ offset, length, signal: ctx.signal })
-    : readRange(ctx.blocks, entry.cid, offset, length, ctx.signal)
-  const type = await contentTypeOf(name, entry.cid.toString(), async () => collect(range(0, Math.min(size, SNIFF_BYTES))))
+  const range = file.read
+  const type = await contentTypeOf(name, file.cid.toString(), async () => collect(range(0, Math.min(size, SNIFF_BYTES))))
   // If-Range with another validator: the client's copy is stale, send the whole file
   const ifRange = req.headers['if-range']
   const ranges = ifRange != null && ifRange !== etag ? undefined : parseRange(req.headers.range, size)
@@ -84,7 +123,7 @@ async function serveFile (ctx: GatewayRequest, entry: FileEntry, name?: string):
   if (ranges == null) {
     res.writeHead(200, { 'Content-Type': type, 'Content-Length': size })
     if (ctx.head) return void res.end()
-    return ctx.send(entry.content({ signal: ctx.signal }))
+    return ctx.send(range(0, size))
   }
   if (ranges.length === 1) {
     const [{ start, end }] = ranges

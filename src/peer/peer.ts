@@ -246,6 +246,7 @@ export class ShoalPeer {
       this.routing = undefined
       this.exchange = undefined
       this.host = undefined
+      await this.store.close()
       await this.components.lock.release()
     }
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import fsCb from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -10,6 +11,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockNotFoundError, BlockTooLargeError, StoreWriteError } from '../errors.js'
 import { directView } from './aligned.js'
 import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
+import { OpenFiles } from './open-files.js'
 import { verifies } from './verify.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
@@ -17,6 +19,11 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 const TMP_DIR = '.tmp'
 /** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
 const DIRECT_MIN = 64 * 1024
+/**
+ * Block files kept open for reads of part of a block (`readRange`): enough for the hot leaves of
+ * a busy gateway, far below the usual 1024-descriptor soft limit
+ */
+const OPEN_BLOCK_FILES = 256
 /**
  * Temporary names: random per process, counted within it (a random name per block cost the
  * fetching event loop more than its other bookkeeping), created exclusively all the same
@@ -29,6 +36,11 @@ export interface FsBlocksInit {
   maxBlockSize: number
   /** fdatasync each block before it is renamed into place */
   fsync: boolean
+  /**
+   * Block files `readRange` keeps open at most
+   * @default 256
+   */
+  maxOpenFiles?: number
 }
 
 /**
@@ -47,6 +59,7 @@ export class FsBlocks implements Blockstore {
   private readonly unsyncedShards = new Set<string>()
   /** Whether direct writes work here: unknown until the first one */
   private direct?: boolean
+  private readonly openFiles: OpenFiles
 
   /** Whether large blocks are written past the page cache: undefined until one was tried */
   get directWrites (): boolean | undefined {
@@ -57,6 +70,12 @@ export class FsBlocks implements Blockstore {
     this.dir = dir
     this.tmpDir = path.join(dir, TMP_DIR)
     this.init = init
+    this.openFiles = new OpenFiles(init.maxOpenFiles ?? OPEN_BLOCK_FILES)
+  }
+
+  /** Close the block files `readRange` keeps open */
+  async close (): Promise<void> {
+    await this.openFiles.close()
   }
 
   async open (): Promise<void> {
@@ -278,6 +297,35 @@ export class FsBlocks implements Blockstore {
     }
   }
 
+  /**
+   * Bytes `offset` to `offset + length` of a stored block (fewer past its end), read from its
+   * file without reading the rest, through a descriptor kept open for the next read. The bytes
+   * are not hashed again: a block was verified (or hashed, when imported) before it was stored
+   * under its name. With `into` (at least `length` bytes), the bytes are read into it and a view
+   * of it is returned. Throws BlockNotFoundError when the block is not stored.
+   */
+  async readRange (cid: CID, offset: number, length: number, options?: AbortOptions & { into?: Uint8Array }): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new RangeError(`bad range of block ${cid}: ${length} bytes at ${offset}`)
+    }
+    if (cid.multihash.code === identity.code) {
+      return cid.multihash.digest.subarray(offset, offset + length)
+    }
+    const into = options?.into
+    if (into != null && into.byteLength < length) throw new RangeError(`a buffer of ${into.byteLength} bytes cannot take ${length}`)
+    const buf = into != null ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length)
+    try {
+      const read = await this.openFiles.use(this.pathOf(cid), async (fd) => readAt(fd, buf, offset))
+      return read < length ? buf.subarray(0, read) : buf
+    } catch (err: any) {
+      if (err.code === 'ENOENT') {
+        throw new BlockNotFoundError(`block ${cid} is not in the store`)
+      }
+      throw err
+    }
+  }
+
   async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
     yield await this.getBytes(cid, options)
   }
@@ -290,7 +338,10 @@ export class FsBlocks implements Blockstore {
 
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    await fs.rm(this.pathOf(cid), { force: true })
+    const file = this.pathOf(cid)
+    // a kept descriptor would keep the removed block's space, and its bytes readable
+    this.openFiles.forget(file)
+    await fs.rm(file, { force: true })
   }
 
   async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
@@ -348,6 +399,19 @@ function cidOfKey (key: string): CID | undefined {
   } catch {
     return undefined
   }
+}
+
+/** Fill `buf` from `fd` at `position`, or up to the end of the file; resolves with the bytes read */
+async function readAt (fd: number, buf: Buffer, position: number): Promise<number> {
+  let done = 0
+  while (done < buf.byteLength) {
+    const n = await new Promise<number>((resolve, reject) => {
+      fsCb.read(fd, buf, done, buf.byteLength - done, position + done, (err, bytesRead) => { err != null ? reject(err) : resolve(bytesRead) })
+    })
+    if (n === 0) break
+    done += n
+  }
+  return done
 }
 
 /** The chunks after the first `n` bytes, as views */

@@ -91,6 +91,8 @@ export interface Store {
    * With `readOnly`, for a reader that holds no lock, nothing is changed: a writer may be running.
    */
   open(options?: { readOnly?: boolean }): Promise<void>
+  /** Close the block files kept open for reads; the store may be read again after */
+  close(): Promise<void>
   /**
    * Pin a root whose whole DAG is in the store; throws BlockNotFoundError naming the first
    * missing block otherwise
@@ -143,6 +145,10 @@ class DiskStore implements Store {
     if (options.readOnly === true) return
     await this.blocks.open()
     await this.pins.open()
+  }
+
+  async close (): Promise<void> {
+    await this.blocks.close()
   }
 
   private dagSource () {
