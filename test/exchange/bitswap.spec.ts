@@ -4,6 +4,8 @@
  * with Helia itself).
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import * as varint from 'uint8-varint'
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -42,6 +44,9 @@ describe('exchange: bitswap server', function () {
   let held: { cid: CID, bytes: Uint8Array }
   let other: { cid: CID, bytes: Uint8Array }
   let missing: { cid: CID, bytes: Uint8Array }
+  const uploads = new Uploads(4, 0)
+  /** 1 MiB blocks, for a reader that stops reading */
+  const big: Array<{ cid: CID, bytes: Uint8Array }> = []
 
   before(async () => {
     tmp = await tmpDir()
@@ -50,7 +55,11 @@ describe('exchange: bitswap server', function () {
     held = await rawBlock('held block')
     other = await rawBlock('another held block')
     missing = await rawBlock('nobody has this')
-    for (const b of [held, other]) stored.set(b.cid.toString(), b.bytes)
+    for (let i = 0; i < 24; i++) {
+      const bytes = randomBytes(1024 * 1024)
+      big.push({ cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes })
+    }
+    for (const b of [held, other, ...big]) stored.set(b.cid.toString(), b.bytes)
     server = new BitswapServer({
       host: serverHost,
       blocks: {
@@ -61,8 +70,8 @@ describe('exchange: bitswap server', function () {
           return b
         }
       },
-      uploads: new Uploads(4, 0)
-    })
+      uploads
+    }, { sendTimeoutMs: 1500 })
     await server.start()
     await client.handle([BITSWAP_120, BITSWAP_110, BITSWAP_100], (stream) => {
       const protocol = stream.protocol ?? ''
@@ -166,10 +175,57 @@ describe('exchange: bitswap server', function () {
     sameBytes(payloads()[0].data, held.bytes)
   })
 
+  it('refuses a 5 MiB message from its length prefix, and a 100,000-entry wantlist, and serves on', async () => {
+    const before = server.stats().errors
+    const stream = await client.dialProtocol(serverHost.getMultiaddrs()[0], BITSWAP_120)
+    // the prefix says 5 MiB: refused before any of it is kept
+    stream.send(varint.encode(5 * 1024 * 1024))
+    stream.send(new Uint8Array(64 * 1024))
+    await until(() => server.stats().errors > before)
+    const entries = Array.from({ length: 100_000 }, () => ({ block: held.cid.bytes }))
+    const wide = await client.dialProtocol(serverHost.getMultiaddrs()[0], BITSWAP_120)
+    const message = Message.encode({ wantlist: { entries: entries.map(e => ({ ...e, priority: 1, cancel: false, wantType: WANT_BLOCK, sendDontHave: false })), full: false }, blocks: [], payload: [], blockPresences: [], pendingBytes: 0 })
+    wide.send(lengthPrefixed(message))
+    await until(() => server.stats().errors > before + 1)
+    assert.equal(payloads().length, 0)
+    // and the server is as it was
+    await sendWants(BITSWAP_120, [{ block: held.cid.bytes }])
+    await until(() => payloads().length === 1)
+  })
+
+  it('a peer that asks for blocks and never reads loses its wants and its upload slot', async () => {
+    const idle = await startHost(`${tmp.dir}/idle`)
+    try {
+      let opened = 0
+      await idle.handle(BITSWAP_120, (stream) => {
+        opened++
+        // never read: the server's sends stall once the stream's windows are full
+        stream.pause()
+      })
+      const stream = await idle.dialProtocol(serverHost.getMultiaddrs()[0], BITSWAP_120)
+      stream.send(lengthPrefixed(Message.encode({
+        wantlist: { entries: big.map(b => ({ block: b.cid.bytes, priority: 1, cancel: false, wantType: WANT_BLOCK, sendDontHave: false })), full: false },
+        blocks: [],
+        payload: [],
+        blockPresences: [],
+        pendingBytes: 0
+      })))
+      await until(() => uploads.active === 1, 5000)
+      const errors = server.stats().errors
+      // the send times out (1.5 s here), the wants go and the slot is free again
+      await until(() => uploads.active === 0 && server.stats().errors > errors, 10_000)
+      assert.equal(opened, 1)
+      assert.ok(server.stats().peers <= 1)
+    } finally {
+      await idle.stop()
+    }
+  })
+
   it('counts what it served', () => {
     const s = server.stats()
     assert.ok(s.blocksSent >= 4, `blocks sent ${s.blocksSent}`)
     assert.ok(s.haves >= 2 && s.dontHaves >= 1, JSON.stringify(s))
-    assert.equal(s.messagesIn, 6)
+    // the two refused messages are not counted: they never decoded
+    assert.equal(s.messagesIn, 8)
   })
 })

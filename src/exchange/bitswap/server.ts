@@ -31,11 +31,22 @@ const MESSAGE_TARGET = 1 * MiB
 /** Inbound bitswap streams per connection, and in all */
 const MAX_STREAMS_PER_CONNECTION = 32
 const MAX_STREAMS = 1024
+/** See BitswapServerInit.sendTimeoutMs */
+const SEND_TIMEOUT = 30_000
 
 export interface BitswapServerComponents {
   host: Pick<Libp2p, 'handle' | 'unhandle' | 'logger'>
   blocks: Pick<ExchangeBlocks, 'has' | 'getBytes'>
   uploads: Uploads
+}
+
+export interface BitswapServerInit {
+  /**
+   * How long an answer may wait for the peer to read before its wants are dropped and its upload
+   * slot freed (a peer that asks and never reads must not hold a slot)
+   * @default 30000
+   */
+  sendTimeoutMs?: number
 }
 
 export interface BitswapStats {
@@ -74,8 +85,11 @@ export class BitswapServer {
   /** Blocks and presences a peer sent: answers to this side's own wants (see channel.ts) */
   onAnswers?: (peer: string, message: Message) => void
 
-  constructor (components: BitswapServerComponents) {
+  private readonly sendTimeoutMs: number
+
+  constructor (components: BitswapServerComponents, init: BitswapServerInit = {}) {
     this.components = components
+    this.sendTimeoutMs = init.sendTimeoutMs ?? SEND_TIMEOUT
     this.log = components.host.logger.forComponent('shoal:exchange:bitswap')
   }
 
@@ -253,7 +267,20 @@ export class BitswapServer {
       ledger.out = undefined
     }
     ledger.out ??= await ledger.connection.newStream(ledger.protocol, { signal: this.stopping.signal })
-    await send(ledger.out, lengthPrefixed(Message.encode(message)))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const sending = send(ledger.out, lengthPrefixed(Message.encode(message)))
+    // settles after a timeout too (the stream is aborted then): nobody waits for it by then
+    sending.catch(() => {})
+    try {
+      await Promise.race([
+        sending,
+        new Promise<never>((resolve, reject) => {
+          timer = setTimeout(() => { reject(new Error(`peer did not read for ${this.sendTimeoutMs} ms`)) }, this.sendTimeoutMs)
+        })
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 
