@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import module from 'node:module'
 import { DAEMON_ENV, DAEMON_NODE_OPTIONS, DAEMON_REEXEC_ENV, DAEMON_V8_FLAGS } from '../src/constants.js'
-import { commandWord } from '../src/cli/argv.js'
+import { commandWord, topHelpWanted } from '../src/cli/argv.js'
 
 /** libp2p 3 needs Node.js 22 or newer */
 const MIN_NODE_MAJOR = 22
@@ -66,6 +66,14 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 // V8 keeps the compiled code of shoal and its libraries on disk between runs, so a command run
 // again starts in a fraction of the time
 module.enableCompileCache?.()
+
+// the top-level help is written from the command table alone: neither the parser nor any
+// command is loaded for it
+const help = topHelpWanted(args)
+if (help != null) {
+  const { writeTopHelp } = await import('../src/cli/help.js')
+  process.exit(writeTopHelp(help))
+}
 
 if (commandWord(args) === 'start') {
   // heap sizes are fixed when V8 starts, and malloc reads its tuning once, so the daemon

@@ -64,3 +64,13 @@ export function topHelp (width: number): string {
     ''
   ].join('\n')
 }
+
+/**
+ * Write the top-level help a command line asked for (`topHelpWanted`): the help to stdout, or,
+ * for a bare `shoal`, to stderr as a usage error. Returns the exit code.
+ */
+export function writeTopHelp (kind: 'help' | 'usage'): number {
+  const out = kind === 'help' ? process.stdout : process.stderr
+  out.write(topHelp(out.isTTY ? out.columns : 80))
+  return kind === 'help' ? 0 : 2
+}

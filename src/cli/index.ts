@@ -8,7 +8,7 @@ import { VERSION } from '../version.js'
 import { GLOBAL_OPTIONS, commandWord, topHelpWanted } from './argv.js'
 import { COMMANDS, commandNamed } from './commands/index.js'
 import type { CommandEntry } from './commands/index.js'
-import { DESCRIPTION, topHelp } from './help.js'
+import { DESCRIPTION, writeTopHelp } from './help.js'
 import { exitCodeOf, reportError } from './output.js'
 
 /**
@@ -61,15 +61,7 @@ function commandsFor (args: readonly string[]): readonly string[] | undefined {
 export async function main (argv: string[] = process.argv): Promise<number> {
   const args = argv.slice(2)
   const help = topHelpWanted(args)
-  if (help === 'help') {
-    process.stdout.write(topHelp(process.stdout.isTTY ? process.stdout.columns : 80))
-    return 0
-  }
-  if (help === 'usage') {
-    // a bare `shoal` is a usage error that shows the help
-    process.stderr.write(topHelp(process.stderr.isTTY ? process.stderr.columns : 80))
-    return 2
-  }
+  if (help != null) return writeTopHelp(help)
   try {
     const program = await buildProgram(commandsFor(args))
     await program.parseAsync(argv)
