@@ -238,22 +238,42 @@ function status (pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   }
 }
 
-/** Peak RSS of `pid` while `fn` runs: VmHWM since a reset, or VmRSS sampled, whichever is larger */
-async function watchRss<T> (pid: number, fn: () => Promise<T>): Promise<[T, number | undefined]> {
+/** CPU seconds (user + system) `pid` has used so far; NaN when /proc cannot tell */
+function cpuSeconds (pid: number): number {
+  try {
+    // the fields after "(comm) ": utime is field 14, stime 15; clock ticks are 100 a second on Linux
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
+interface Watched { startRss?: number, peak?: number, cpu: number }
+
+/**
+ * Peak RSS of `pid` while `fn` runs (VmHWM since a reset, or VmRSS sampled, whichever is larger),
+ * its RSS before, and the CPU seconds it used
+ */
+async function watch<T> (pid: number, fn: () => Promise<T>): Promise<[T, Watched]> {
   let reset = false
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, '5')
     reset = true
   } catch {}
-  let sampled = status(pid, 'VmRSS') ?? 0
+  const startRss = status(pid, 'VmRSS')
+  const cpu0 = cpuSeconds(pid)
+  let sampled = startRss ?? 0
   const sample = (): void => { sampled = Math.max(sampled, status(pid, 'VmRSS') ?? 0) }
   const timer = setInterval(sample, RSS_POLL_INTERVAL)
   try {
     const result = await fn()
     sample()
+    const cpu = cpuSeconds(pid) - cpu0
     const hwm = reset ? status(pid, 'VmHWM') ?? 0 : 0
     const peak = Math.max(sampled, hwm)
-    return [result, peak > 0 ? peak : undefined]
+    return [result, { startRss, peak: peak > 0 ? peak : undefined, cpu }]
   } finally {
     clearInterval(timer)
   }
@@ -262,7 +282,21 @@ async function watchRss<T> (pid: number, fn: () => Promise<T>): Promise<[T, numb
 // ---- the bench ---------------------------------------------------------------------------------
 
 type Kind = 'a' | 'b' | 'c'
-interface Run { kind: Kind, run: number, MBps: number, ms: number, wallMs?: number, rssMB?: number }
+interface Run {
+  kind: Kind
+  run: number
+  MBps: number
+  ms: number
+  wallMs?: number
+  rssMB?: number
+  startRssMB?: number
+  daemonCpuS?: number
+  /** Why the fetch failed, or its bytes were wrong: it counts as 0 MB/s */
+  error?: string
+}
+
+const daemonFigures = (w: Watched): Pick<Run, 'rssMB' | 'startRssMB' | 'daemonCpuS'> =>
+  ({ rssMB: w.peak == null ? undefined : w.peak / MB, startRssMB: w.startRss == null ? undefined : w.startRss / MB, daemonCpuS: w.cpu })
 
 async function writeInput (file: string, bytes: number): Promise<string> {
   const hash = createHash('sha256')
@@ -339,16 +373,24 @@ async function main (args: string[]): Promise<void> {
       const order = kinds.map((_, i) => kinds[(i + r - 1) % kinds.length])
       for (const kind of order) {
         let run: Run
-        if (kind === 'a') {
-          run = { kind, run: r, ...await heliaFetch(seed.addr, cid, size, sha) }
-        } else if (kind === 'b') {
-          const [res, rss] = await watchRss(server.pid, async () => await heliaFetch(server!.addr, cid, size, sha))
-          run = { kind, run: r, ...res, rssMB: rss == null ? undefined : rss / MB }
-        } else {
-          run = { kind, run: r, ...await shoalFetch(path.join(tmp, `fetcher-${r}`), config, seed.addr, cid, size, sha) }
+        try {
+          if (kind === 'a') {
+            run = { kind, run: r, ...await heliaFetch(seed.addr, cid, size, sha) }
+          } else if (kind === 'b') {
+            const [res, w] = await watch(server.pid, async () => await heliaFetch(server!.addr, cid, size, sha))
+            run = { kind, run: r, ...res, ...daemonFigures(w) }
+          } else {
+            run = { kind, run: r, ...await shoalFetch(path.join(tmp, `fetcher-${r}`), config, seed.addr, cid, size, sha) }
+          }
+        } catch (err) {
+          // a fetch that fails or returns wrong bytes delivers nothing: it counts as 0 MB/s
+          const message = err instanceof Error ? err.message : String(err)
+          process.stderr.write(`bench/bitswap: run ${r} (${kind}) failed: ${message}\n`)
+          run = { kind, run: r, MBps: 0, ms: NaN, error: message.split('\n')[0] }
         }
         runsOf.push(run)
-        out(`  run ${r} (${kind}): ${fmt(run.MBps)} MB/s in ${fmt(run.ms / second, 2)} s${run.wallMs != null ? ` (CLI wall ${fmt(run.wallMs / second, 2)} s)` : ''}${run.rssMB != null ? `, daemon peak RSS ${fmt(run.rssMB)} MB` : ''}`)
+        if (run.error != null) out(`  run ${r} (${kind}): FAILED, counted as 0 MB/s: ${run.error}`)
+        else out(`  run ${r} (${kind}): ${fmt(run.MBps)} MB/s in ${fmt(run.ms / second, 2)} s${run.wallMs != null ? ` (CLI wall ${fmt(run.wallMs / second, 2)} s)` : ''}${run.rssMB != null ? `; daemon RSS ${fmt(run.startRssMB)} -> peak ${fmt(run.rssMB)} MB, CPU ${fmt(run.daemonCpuS, 2)} s` : ''}`)
       }
     }
     await stopShoal(server)
@@ -357,7 +399,8 @@ async function main (args: string[]): Promise<void> {
 
     // ---- results ----
     const med = (k: Kind): number => median(runsOf.filter(x => x.kind === k).map(x => x.MBps))
-    const maxRss = (k: Kind): number => Math.max(...runsOf.filter(x => x.kind === k).map(x => x.rssMB ?? Infinity))
+    // a failed run has no RSS figure; the others' maximum stands (no run at all: no figure, FAIL)
+    const maxRss = (k: Kind): number => Math.max(...runsOf.filter(x => x.kind === k && x.error == null).map(x => x.rssMB ?? Infinity))
     const a = med('a')
     const b = med('b')
     const cc = med('c')
@@ -365,11 +408,13 @@ async function main (args: string[]): Promise<void> {
     const ratioC = cc / a
     const rssB = maxRss('b')
     const rssC = maxRss('c')
+    const failed = runsOf.filter(x => x.error != null).length
     const pass = {
       serve: ratioB >= TARGET_RATIO,
       fetch: ratioC >= TARGET_RATIO,
       rssServe: Number.isFinite(rssB) && rssB <= TARGET_RSS_MB,
-      rssFetch: Number.isFinite(rssC) && rssC <= TARGET_RSS_MB
+      rssFetch: Number.isFinite(rssC) && rssC <= TARGET_RSS_MB,
+      noFailures: failed === 0
     }
     const passText = (p: boolean): string => p ? 'PASS' : 'FAIL'
     const row = (name: string, value: string, ratio = '', target = '', result = ''): void => {
@@ -381,10 +426,11 @@ async function main (args: string[]): Promise<void> {
     row('(a) Helia <- Helia (baseline)', fmt(a), '1.000')
     row('(b) Helia <- shoal daemon', fmt(b), fmt(ratioB, 3), `>= ${TARGET_RATIO.toFixed(1)}`, passText(pass.serve))
     row('(c) shoal daemon <- Helia', fmt(cc), fmt(ratioC, 3), `>= ${TARGET_RATIO.toFixed(1)}`, passText(pass.fetch))
-    row('(b) shoal daemon peak RSS serving (MB)', fmt(rssB), '', `<= ${TARGET_RSS_MB}`, passText(pass.rssServe))
-    row('(c) shoal daemon peak RSS fetching (MB)', fmt(rssC), '', `<= ${TARGET_RSS_MB}`, passText(pass.rssFetch))
+    row('(b) shoal daemon peak RSS serving (MB)', fmt(Number.isFinite(rssB) ? rssB : undefined), '', `<= ${TARGET_RSS_MB}`, passText(pass.rssServe))
+    row('(c) shoal daemon peak RSS fetching (MB)', fmt(Number.isFinite(rssC) ? rssC : undefined), '', `<= ${TARGET_RSS_MB}`, passText(pass.rssFetch))
+    row(`failed fetches (of ${runsOf.length}; each counted 0 MB/s)`, String(failed), '', '0', passText(pass.noFailures))
     out()
-    const all = pass.serve && pass.fetch && pass.rssServe && pass.rssFetch
+    const all = pass.serve && pass.fetch && pass.rssServe && pass.rssFetch && pass.noFailures
     const r1 = (n: number | undefined): number | null => n == null || !Number.isFinite(n) ? null : Math.round(n * 10) / 10
     const r3 = (n: number): number => Math.round(n * 1000) / 1000
     out(JSON.stringify({
@@ -398,7 +444,7 @@ async function main (args: string[]): Promise<void> {
       peakRssMB: { serving: r1(rssB), fetching: r1(rssC) },
       targets: { ratio: TARGET_RATIO, peakRssMB: TARGET_RSS_MB },
       pass: { ...pass, all },
-      perRun: runsOf.map(x => ({ kind: x.kind, run: x.run, MBps: r1(x.MBps), ms: Math.round(x.ms), ...(x.wallMs != null ? { wallMs: Math.round(x.wallMs) } : {}), ...(x.rssMB != null ? { rssMB: r1(x.rssMB) } : {}) }))
+      perRun: runsOf.map(x => ({ kind: x.kind, run: x.run, MBps: r1(x.MBps), ms: Number.isFinite(x.ms) ? Math.round(x.ms) : null, ...(x.wallMs != null ? { wallMs: Math.round(x.wallMs) } : {}), ...(x.error != null ? { error: x.error } : {}), ...(x.rssMB != null ? { rssMB: r1(x.rssMB), startRssMB: r1(x.startRssMB), daemonCpuS: x.daemonCpuS == null ? null : r3(x.daemonCpuS) } : {}) }))
     }))
     if (!all) process.exitCode = 1
   } catch (err) {
@@ -426,14 +472,18 @@ async function main (args: string[]): Promise<void> {
 async function shoalFetch (repo: string, config: string, from: string, cid: string, size: number, sha: string): Promise<Omit<Run, 'kind' | 'run'>> {
   const d = await startShoal(repo, config)
   try {
-    const [res, rss] = await watchRss(d.pid, async () => await cli(['--repo', repo, '--json', 'fetch', cid, '--from', from], transferTimeout(size)))
+    const [res, w] = await watch(d.pid, async () => await cli(['--repo', repo, '--json', 'fetch', cid, '--from', from], transferTimeout(size)))
     const r = res.json
     if (r.cid !== cid || r.fetchedBytes !== r.bytes || r.bytes < size || r.fetchedBytesBy?.bitswap !== r.fetchedBytes) {
       throw new Error(`shoal fetch returned ${JSON.stringify(r)}; expected all of ${cid} fetched over bitswap`)
     }
     const read = await cli(['--repo', repo, 'cat', cid], transferTimeout(size), true)
     if (read.bytes !== size || read.sha !== sha) throw new Error(`shoal cat of the fetched ${cid}: ${read.bytes} bytes, SHA-256 ${read.sha}; expected ${size} bytes, ${sha}`)
-    return { MBps: size / MB / (r.durationMs / second), ms: r.durationMs, wallMs: res.ms, rssMB: rss == null ? undefined : rss / MB }
+    return { MBps: size / MB / (r.durationMs / second), ms: r.durationMs, wallMs: res.ms, ...daemonFigures(w) }
+  } catch (err) {
+    const tail = d.stderr().slice(-4000).trim()
+    if (tail !== '') process.stderr.write(`--- fetching daemon ${repo} stderr (tail) ---\n${tail}\n`)
+    throw err
   } finally {
     await stopShoal(d)
     await fs.rm(repo, { recursive: true, force: true })
