@@ -386,7 +386,9 @@ async function main (args: string[]): Promise<void> {
           // a fetch that fails or returns wrong bytes delivers nothing: it counts as 0 MB/s
           const message = err instanceof Error ? err.message : String(err)
           process.stderr.write(`bench/bitswap: run ${r} (${kind}) failed: ${message}\n`)
-          run = { kind, run: r, MBps: 0, ms: NaN, error: message.split('\n')[0] }
+          // the shoal CLI's own reason, when it gave one, says more than the command line
+          const lines = message.split('\n')
+          run = { kind, run: r, MBps: 0, ms: NaN, error: lines.findLast(l => l.startsWith('shoal: ')) ?? lines[0] }
         }
         runsOf.push(run)
         if (run.error != null) out(`  run ${r} (${kind}): FAILED, counted as 0 MB/s: ${run.error}`)
