@@ -22,6 +22,14 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Answered and cancelled wants remembered per channel */
 const MAX_RECENT = 4096
+/** Wants in flight to one bitswap peer */
+const MAX_BITSWAP_WINDOW = 8
+/** Wants unanswered this long while the peer says nothing are sent again */
+const REBROADCAST_INTERVAL = 1000
+/** Opening a new wantlist stream when the peer closed the last */
+const REOPEN_TIMEOUT = 10_000
+/** Entries in one wantlist message (a peer refuses more: 1024 in Kubo and Helia) */
+const MAX_ENTRIES_PER_MESSAGE = 512
 
 const WANT_BLOCK = Message.Wantlist.WantType.Block
 const WANT_HAVE = Message.Wantlist.WantType.Have
@@ -38,7 +46,14 @@ interface Pending {
 export class BitswapChannel extends BlockChannel {
   readonly peerId: string
   readonly protocol = 'bitswap'
-  private readonly stream: Stream
+  private stream?: Stream
+  private readonly reopen: () => Promise<Stream>
+  /** Entries waiting for the next message: the wants of one scheduling round go in one */
+  private queued: Message.Wantlist.Entry[] = []
+  private flushing?: Promise<void>
+  private readonly rebroadcast: ReturnType<typeof setInterval>
+  /** When the peer last answered anything, ms since the epoch */
+  private lastAnswer = Date.now()
   /** Wants sent and not yet answered, by multihash */
   private readonly pending = new Map<string, Pending>()
   private nextId = 1
@@ -48,18 +63,44 @@ export class BitswapChannel extends BlockChannel {
   private readonly closeListeners: Array<(err?: Error) => void> = []
   private readonly onClosed: (channel: BitswapChannel) => void
 
-  constructor (peerId: string, stream: Stream, onClosed: (channel: BitswapChannel) => void) {
+  constructor (peerId: string, stream: Stream, onClosed: (channel: BitswapChannel) => void, reopen: () => Promise<Stream>) {
     super()
     this.peerId = peerId
-    this.stream = stream
     this.onClosed = onClosed
-    stream.addEventListener('close', (evt) => { this.close(evt.error) })
+    this.reopen = reopen
+    this.use(stream)
+    this.rebroadcast = setInterval(() => { this.resendIfQuiet() }, REBROADCAST_INTERVAL)
+    this.rebroadcast.unref?.()
   }
 
   /** Open a wantlist stream to a peer (bitswap 1.2.0, else 1.1.0) */
   static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, onClosed: (channel: BitswapChannel) => void, signal?: AbortSignal): Promise<BitswapChannel> {
-    const stream = await host.dialProtocol(target, [BITSWAP_120, BITSWAP_110], { signal })
-    return new BitswapChannel(peerIdOf(target), stream, onClosed)
+    const dial = async (s?: AbortSignal): Promise<Stream> => host.dialProtocol(target, [BITSWAP_120, BITSWAP_110], { signal: s })
+    const stream = await dial(signal)
+    return new BitswapChannel(peerIdOf(target), stream, onClosed, async () => dial(AbortSignal.timeout(REOPEN_TIMEOUT)))
+  }
+
+  /**
+   * Send on `stream` from now on. IPFS nodes treat a wantlist stream as short-lived (Helia closes
+   * one idle for 10 s): when the peer closes it, the next wants go on a new one, and every want
+   * still unanswered is sent again on it
+   */
+  private use (stream: Stream): void {
+    this.stream = stream
+    stream.addEventListener('close', () => {
+      if (this.stream !== stream || this.closedWith != null) return
+      this.stream = undefined
+      if (this.pending.size > 0) this.resendAll()
+    })
+  }
+
+  /**
+   * At most MAX_BITSWAP_WINDOW wants in flight: each may go in a message of its own, and a peer
+   * that queues the messages it gets (Helia: 10 per peer) drops those past its queue
+   */
+  override observe (rttMs: number, bytes: number): void {
+    super.observe(rttMs, bytes)
+    this.window = Math.min(this.window, MAX_BITSWAP_WINDOW)
   }
 
   get closed (): boolean {
@@ -105,6 +146,7 @@ export class BitswapChannel extends BlockChannel {
 
   /** A message the peer sent us: the blocks and presences that answer our wants */
   async deliver (message: Message): Promise<void> {
+    this.lastAnswer = Date.now()
     const blocks = [
       ...message.payload.map(b => ({ mh: multihashOf(b.prefix), data: b.data })),
       ...message.blocks.map(data => ({ mh: { code: sha256.code, size: 32 }, data }))
@@ -150,8 +192,10 @@ export class BitswapChannel extends BlockChannel {
       this.pending.delete(key)
       p.reject(this.closedWith)
     }
-    if (err != null) this.stream.abort(err)
-    else void this.stream.close().catch(() => {})
+    clearInterval(this.rebroadcast)
+    this.queued = []
+    if (err != null) this.stream?.abort(err)
+    else void this.stream?.close().catch(() => {})
     this.onClosed(this)
     for (const fn of this.closeListeners) fn(err)
   }
@@ -171,8 +215,54 @@ export class BitswapChannel extends BlockChannel {
     return undefined
   }
 
+  /**
+   * Queue wantlist entries; they go out together, in one message, once the current scheduling
+   * round is done (a peer that queues each message it gets, as Helia does, drops messages past
+   * its queue's length: one entry per message would lose wants)
+   */
   private async sendWants (entries: Message.Wantlist.Entry[]): Promise<void> {
-    await send(this.stream, lengthPrefixed(Message.encode({ wantlist: { entries, full: false }, blocks: [], payload: [], blockPresences: [], pendingBytes: 0 })))
+    this.queued.push(...entries)
+    this.flushing ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => this.flush()).finally(() => { this.flushing = undefined })
+    await this.flushing
+  }
+
+  private async flush (): Promise<void> {
+    while (this.queued.length > 0 && this.closedWith == null) {
+      const entries = this.queued.splice(0, MAX_ENTRIES_PER_MESSAGE)
+      const message = lengthPrefixed(Message.encode({ wantlist: { entries, full: false }, blocks: [], payload: [], blockPresences: [], pendingBytes: 0 }))
+      // a stream the peer closed as this was sent is replaced once; a second failure ends the channel
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.stream ??= await this.openStream()
+          await send(this.stream, message)
+          break
+        } catch (err: any) {
+          this.stream = undefined
+          if (attempt > 0 || this.closedWith != null) {
+            this.close(err)
+            throw err
+          }
+        }
+      }
+    }
+  }
+
+  private async openStream (): Promise<Stream> {
+    const stream = await this.reopen()
+    this.use(stream)
+    return stream
+  }
+
+  /** Every want still unanswered, again (the peer may have dropped the messages that held them) */
+  private resendAll (): void {
+    if (this.closedWith != null || this.pending.size === 0) return
+    const entries = [...this.pending.values()].map(p => ({ block: p.cid.bytes, priority: 1, cancel: false, wantType: p.have ? WANT_HAVE : WANT_BLOCK, sendDontHave: true }))
+    this.lastAnswer = Date.now()
+    void this.sendWants(entries).catch(() => {})
+  }
+
+  private resendIfQuiet (): void {
+    if (this.pending.size > 0 && Date.now() - this.lastAnswer >= REBROADCAST_INTERVAL) this.resendAll()
   }
 }
 
