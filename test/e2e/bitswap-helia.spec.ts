@@ -139,9 +139,18 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
     const cid = CID.parse(lastJson(published.stdout).cid)
     // Helia takes a copy from the daemon, so both hold the same DAG
     await collect(unixfs(helia).cat(cid, { signal: AbortSignal.timeout(60_000) }))
+    // the shoal seeder serves at 4 MB/s: unlimited, it could send every block on loopback before
+    // Helia's first answer arrives, and the fetch would not need Helia at all
+    const slowConfig = JSON.parse(await fs.readFile(new URL('../../../configs/default.json', import.meta.url), 'utf8'))
+    slowConfig.exchange.uploadRate = 4_000_000
+    const slowFile = path.join(tmp.dir, 'slow-seeder.json')
+    await fs.writeFile(slowFile, JSON.stringify(slowConfig))
+    const seeder = await spawnLoopbackDaemon(path.join(tmp.dir, 'both-seeder'), ['--swarm', slowFile])
     const fetcher = await spawnLoopbackDaemon(path.join(tmp.dir, 'both-fetcher'))
     try {
-      const r = await runCli(['--repo', fetcher.repo, '--json', 'fetch', cid.toString(), '--from', daemon.addresses[0], '--from', helia.libp2p.getMultiaddrs()[0].toString()])
+      const again = await runCli(['--repo', seeder.repo, '--json', 'publish', file])
+      assert.equal(lastJson(again.stdout).cid, cid.toString())
+      const r = await runCli(['--repo', fetcher.repo, '--json', 'fetch', cid.toString(), '--from', seeder.addresses[0], '--from', helia.libp2p.getMultiaddrs()[0].toString()])
       assert.equal(r.code, 0, r.stderr)
       const by = lastJson(r.stdout).fetchedBytesBy
       assert.ok(by.shoal > 0 && by.bitswap > 0, JSON.stringify(by))
@@ -150,7 +159,7 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
       assert.equal((await runCli(['--repo', fetcher.repo, 'get', cid.toString(), '-o', out])).code, 0)
       assert.ok((await fs.readFile(out)).equals(bytes))
     } finally {
-      await fetcher.stop()
+      await Promise.all([fetcher.stop(), seeder.stop()])
     }
   })
 
