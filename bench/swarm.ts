@@ -23,7 +23,7 @@ import { topicsOf } from '../src/gossip/index.js'
 import { CONFIGS_DIR, createPeer, initRepo } from '../src/peer/index.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
 import type { Announcement } from '../src/gossip/index.js'
-import type { ShoalPeer } from '../src/peer/index.js'
+import type { OnlinePeer } from '../src/peer/index.js'
 
 const args = process.argv.slice(2)
 const N = intOption(args, '--peers', 30, 200)
@@ -52,9 +52,9 @@ async function until (cond: () => boolean | Promise<boolean>, timeoutMs: number)
   return cond()
 }
 
-async function startPeers (dir: string): Promise<ShoalPeer[]> {
+async function startPeers (dir: string): Promise<OnlinePeer[]> {
   const base = JSON.parse(await fs.readFile(path.join(CONFIGS_DIR, 'local.json'), 'utf8'))
-  const peers: ShoalPeer[] = []
+  const peers: OnlinePeer[] = []
   for (let i = 0; i < N; i++) {
     const config = structuredClone(base)
     config.swarm = SWARM
@@ -68,13 +68,12 @@ async function startPeers (dir: string): Promise<ShoalPeer[]> {
     const repo = path.join(dir, `peer-${i}`)
     await initRepo(repo, { configText: JSON.stringify(config) })
     const peer = await createPeer({ repo, online: true })
-    await peer.start()
     peers.push(peer)
   }
   return peers
 }
 
-async function publishBytes (peer: ShoalPeer, bytes: Uint8Array, options: { announce?: boolean, tags?: string[], replicas?: number }): Promise<{ cid: string }> {
+async function publishBytes (peer: OnlinePeer, bytes: Uint8Array, options: { announce?: boolean, tags?: string[], replicas?: number }): Promise<{ cid: string }> {
   return peer.publish((async function * () {
     yield { path: `b-${Math.random().toString(16).slice(2)}.bin`, kind: 'file' as const, content: (async function * () { yield bytes })() }
   })(), options)
@@ -87,18 +86,18 @@ async function main (): Promise<void> {
   const stopAll = async (): Promise<void> => { await Promise.all(peers.map(async p => p.stop().catch(() => {}))) }
   try {
     out(`bench/swarm: ${N} peers in one process on loopback, started in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-    const formed = await until(() => peers.every(p => (p.gossip?.stats().members ?? 0) === N), 60_000)
-    const conns = peers.map(p => new Set(p.host?.getConnections().map(c => c.remotePeer.toString())).size)
+    const formed = await until(() => peers.every(p => (p.node.gossip.stats().members ?? 0) === N), 60_000)
+    const conns = peers.map(p => new Set(p.node.host.getConnections().map(c => c.remotePeer.toString())).size)
     out(`membership: ${formed ? 'every peer sees all' : 'NOT every peer sees all'} ${N} members ${((Date.now() - t0) / 1000).toFixed(1)} s after the first start; connected peers per peer: min ${Math.min(...conns)}, median ${pct(conns, 50)}, max ${Math.max(...conns)}`)
 
     // baseline: ping round trips on existing connections
     const rtts: number[] = []
     for (let i = 0; i < 100; i++) {
       const a = peers[Math.floor(Math.random() * N)]
-      const conns = a.host?.getConnections() ?? []
+      const conns = a.node.host.getConnections() ?? []
       if (conns.length === 0) continue
       const target = conns[Math.floor(Math.random() * conns.length)].remotePeer
-      const rtt = await a.host?.services.ping.ping(target, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+      const rtt = await a.node.host.services.ping.ping(target, { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
       if (rtt != null) rtts.push(rtt)
     }
     const ping50 = pct(rtts, 50) ?? NaN
@@ -108,7 +107,7 @@ async function main (): Promise<void> {
     const topic = topicsOf(SWARM).announce
     const dupes = new Map<string, number>()
     for (const p of peers) {
-      const score = (p.host?.services.pubsub as any).score
+      const score = (p.node.host.services.pubsub as any).score
       const original = score.duplicateMessage.bind(score)
       score.duplicateMessage = (from: string, msgId: string, t: string) => {
         if (t === topic) dupes.set(msgId, (dupes.get(msgId) ?? 0) + 1)
@@ -163,7 +162,7 @@ async function main (): Promise<void> {
       await sleep(100) // the record is sent, not acknowledged
       const start = Date.now()
       let first: number | undefined
-      for await (const p of peers[b].routing!.findProviders(CID.parse(cid), { timeoutMs: 10_000, limit: 1 })) {
+      for await (const p of peers[b].node.routing.findProviders(CID.parse(cid), { timeoutMs: 10_000, limit: 1 })) {
         if (p.id.equals(peers[a].peerId)) first ??= Date.now() - start
       }
       wholes.push(Date.now() - start)
@@ -181,7 +180,7 @@ async function main (): Promise<void> {
       const publisher = peers[(i * 7) % N]
       const start = Date.now()
       const { cid } = await publishBytes(publisher, randomBytes(256 * 1024), { tags: ['bench'], replicas: REPLICAS })
-      const ok = await until(() => (publisher.gossip?.holders(cid).length ?? 0) >= REPLICAS, 60_000)
+      const ok = await until(() => (publisher.node.gossip.holders(cid).length ?? 0) >= REPLICAS, 60_000)
       if (ok) {
         replicaTimes.push(Date.now() - start)
         replicated++

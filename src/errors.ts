@@ -1,12 +1,10 @@
 /**
  * One error class per condition. Callers branch on `err.name`, never on the message.
  * Every error that reaches the CLI carries a message that names the problem and what to do.
+ * Errors say nothing of HTTP: the edges that answer HTTP choose the status (http-status.ts).
  */
 
 export class ShoalError extends Error {
-  /** HTTP status the control API answers with; 400 marks bad input (the CLI exits 2) */
-  readonly status: number = 500
-
   constructor (message: string) {
     super(message)
     this.name = new.target.name
@@ -14,55 +12,44 @@ export class ShoalError extends Error {
 }
 
 export class InvalidCIDError extends ShoalError {
-  override readonly status = 400
   constructor (input: string) {
     super(`invalid CID "${truncate(input)}": expected a CID such as bafy... or Qm...`)
   }
 }
 
 export class InvalidPathError extends ShoalError {
-  override readonly status = 400
 }
 
 export class InvalidProfileError extends ShoalError {
-  override readonly status = 400
   constructor (profile: string, known: readonly string[]) {
     super(`unknown profile "${truncate(profile)}": use one of ${known.join(', ')}`)
   }
 }
 
 export class InvalidArgumentError extends ShoalError {
-  override readonly status = 400
 }
 
 export class PathNotFoundError extends ShoalError {
-  override readonly status = 404
 }
 
 export class BlockNotFoundError extends ShoalError {
-  override readonly status = 404
 }
 
 export class NotPinnedError extends ShoalError {
-  override readonly status = 404
 }
 
 export class BlockTooLargeError extends ShoalError {
-  override readonly status = 413
 }
 
 /** A DAG turned out larger than the fetch allowed (a replica larger than announced) */
 export class ContentTooLargeError extends ShoalError {
-  override readonly status = 413
 }
 
 export class InvalidBlockError extends ShoalError {
-  override readonly status = 400
 }
 
 /** A peer sent a protocol message that breaks the protocol's framing or limits */
 export class InvalidMessageError extends ShoalError {
-  override readonly status = 502
 }
 
 export class RepoNotInitializedError extends ShoalError {
@@ -92,7 +79,6 @@ export class InvalidConfigError extends ShoalError {
  * resumes later.
  */
 export class StoreWriteError extends ShoalError {
-  override readonly status: number
   /** The system error's code (ENOSPC, EROFS, EIO, ...) */
   readonly code: string
   constructor (what: string, cause: Error & { code: string }, doing: 'store' | 'read' = 'store') {
@@ -101,7 +87,6 @@ export class StoreWriteError extends ShoalError {
       ? `no space left to store ${what}: free space on the repo's disk, then run the same command again to resume`
       : `cannot ${doing} ${what}: ${cause.message.split('\n')[0]}`)
     this.code = cause.code
-    this.status = full ? 507 : 500
   }
 
   /** The error to fail with when storing failed with `err`: a StoreWriteError for system errors */
@@ -112,7 +97,6 @@ export class StoreWriteError extends ShoalError {
 }
 
 export class DaemonNotRunningError extends ShoalError {
-  override readonly status = 503
   constructor (repo: string, what: string) {
     super(`${what} needs a running daemon and none is running for repo ${repo}: start one with "shoal start"`)
   }
@@ -127,7 +111,6 @@ export class RepoReadOnlyError extends ShoalError {
 
 /** A daemon holds the repo but has not served its control API in the time a command waits */
 export class DaemonNotReadyError extends ShoalError {
-  override readonly status = 503
   constructor (repo: string, pid: number, what: string) {
     super(`${what} needs the daemon of repo ${repo} (pid ${pid}), which has not served its control API yet: see its log, or try again once it prints "ready"`)
   }
@@ -147,11 +130,9 @@ export class ApiUnreachableError extends ShoalError {
 }
 
 export class ApiAuthError extends ShoalError {
-  override readonly status = 401
 }
 
 export class UsageError extends ShoalError {
-  override readonly status = 400
 }
 
 /**
@@ -159,7 +140,8 @@ export class UsageError extends ShoalError {
  * error had, so callers branch on `err.name` the same way whichever `ShoalApi` they hold.
  */
 export class RemoteError extends ShoalError {
-  override readonly status: number
+  /** The HTTP status the daemon answered with */
+  readonly status: number
   constructor (name: string, message: string, status: number) {
     super(message)
     this.name = name
@@ -173,7 +155,6 @@ function truncate (s: string, max = 80): string {
 
 /** The gateway could not get the content within its retrieval timeout (HTTP 504) */
 export class GatewayTimeoutError extends ShoalError {
-  override readonly status = 504
   constructor (what: string, ms: number) {
     super(`could not retrieve ${what} within ${ms} ms: no peer served it in time`)
   }
@@ -181,12 +162,10 @@ export class GatewayTimeoutError extends ShoalError {
 
 /** A CAR file that cannot be read, or whose blocks do not match their CIDs */
 export class InvalidCarError extends ShoalError {
-  override readonly status = 400
 }
 
 /** A CAR whose roots' DAGs are not complete, so they cannot be pinned */
 export class IncompleteCarError extends ShoalError {
-  override readonly status = 400
 }
 
 /**
@@ -204,4 +183,16 @@ export class UnreadablePinError extends ShoalError {
     super(`${what}: the pin record ${record.file} cannot be read (${record.reason}): ${fix}${more > 0 ? ` (${more} more unreadable pin record${more > 1 ? 's' : ''})` : ''}`)
     this.file = record.file
   }
+}
+
+/** An output path (`-o`) that exists already, given without `--force` */
+export class OutputExistsError extends ShoalError {
+}
+
+/** A file system call on an output path failed; the message names the path the user gave */
+export class OutputWriteError extends ShoalError {
+}
+
+/** A dial of a peer failed; the message says what it met (timeout, refused, another identity) */
+export class ConnectFailedError extends ShoalError {
 }

@@ -85,11 +85,5 @@ export async function openApi (options: OpenApiOptions): Promise<OpenedApi> {
   // the peer's code is loaded only by commands that open the repo themselves
   const { createPeer } = await import('../peer/index.js')
   const peer = await createPeer({ repo, online: false, readOnly: options.access === 'read' })
-  try {
-    await peer.start()
-  } catch (err) {
-    await peer.stop()
-    throw err
-  }
   return { api: peer, remote: false, repo, close: async () => { await peer.stop() } }
 }

@@ -7,44 +7,13 @@ import writeFileAtomic from 'write-file-atomic'
 import { createPeer, initRepo, isInitialized, parseConfig, parseHostPort, repoPaths, resolveRepo, swarmConfigText } from '../peer/index.js'
 import { InvalidArgumentError, ListenError } from '../errors.js'
 import { createApiServer } from './server.js'
-import type { Config, ShoalPeer } from '../peer/index.js'
+import type { Config, OnlinePeer } from '../peer/index.js'
 import type { ApiServer } from './server.js'
-import type { Gateway } from '../gateway/index.js'
 import type { Dashboard } from '../dashboard/index.js'
-
-/** The HTTP gateway over the peer's store and exchange; a busy port is a ListenError */
-async function startGateway (peer: ShoalPeer): Promise<Gateway & { address: string }> {
-  const { createGateway } = await import('../gateway/index.js')
-  const { host, port } = parseHostPort(peer.config.gateway.address, 'gateway.address', { loopbackOnly: false })
-  const gateway = createGateway({
-    blocks: {
-      getBytes: async (cid, options) => peer.store.blocks.getBytes(cid, options),
-      // a range of a leaf is read from its block file without reading the rest
-      readRange: async (cid, offset, length, options) => peer.store.blocks.readRange(cid, offset, length, options)
-    },
-    // sessions that also ask the DHT when no connected peer has the content
-    exchange: peer.exchange != null ? { fetch: (root, options) => peer.session(root, options) } : undefined,
-    withWriteGuard: async (fn) => peer.store.withWriteGuard(fn),
-    logger: peer.host?.logger,
-    observer: peer.metrics?.gateway
-  }, { host, port, retrievalTimeoutMs: peer.config.gateway.retrievalTimeoutMs, maxConcurrentRequests: peer.config.gateway.maxConcurrentRequests })
-  try {
-    const address = await gateway.start()
-    return Object.assign(gateway, { address })
-  } catch (err: any) {
-    if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES' && err.code !== 'ENOTFOUND' && err.code !== 'EAI_AGAIN') throw err
-    throw new ListenError(`cannot serve the gateway on ${host}:${port} (${err.code}): pass --gateway with another address (port 0 picks a free one), or --no-gateway`)
-  }
-}
 
 /** `--gateway HOST:PORT`: HOST must be an IP address or a name that resolves */
 async function checkGatewayAddress (value: string): Promise<void> {
-  let host: string
-  try {
-    host = parseHostPort(value, '--gateway', { loopbackOnly: false }).host
-  } catch (err: any) {
-    throw new InvalidArgumentError(err.message)
-  }
+  const { host } = parseHostPort(value, '--gateway', { loopbackOnly: false })
   if (net.isIP(host) !== 0) return
   const fix = 'give an IP address (0.0.0.0 for every interface, 127.0.0.1 for this machine only) or a host name that resolves'
   if (/^[\d.]+$/.test(host)) throw new InvalidArgumentError(`invalid --gateway host "${host}": not an IP address; ${fix}`)
@@ -70,7 +39,7 @@ export interface DaemonInit {
 }
 
 export interface Daemon {
-  peer: ShoalPeer
+  peer: OnlinePeer
   repo: string
   /** Bound HOST:PORT of the control API */
   apiAddress: string
@@ -93,14 +62,7 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     throw err.name === 'InvalidConfigError' ? new InvalidArgumentError(err.message) : err
   }
   const swarmConfig = swarm != null ? parseConfig(swarm.text, swarm.source) : undefined
-  let apiHostPort: { host: string, port: number } | undefined
-  if (init.api != null) {
-    try {
-      apiHostPort = parseHostPort(init.api, '--api')
-    } catch (err: any) {
-      throw new InvalidArgumentError(err.message)
-    }
-  }
+  const apiHostPort = init.api != null ? parseHostPort(init.api, '--api') : undefined
   if (typeof init.gateway === 'string') await checkGatewayAddress(init.gateway)
   for (const addr of init.listen ?? []) {
     try {
@@ -112,40 +74,41 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
   if (init.init === true && !await isInitialized(repo)) {
     await initRepo(repo, swarm != null ? { configText: swarm.text } : {})
   }
-  const peer = await createPeer({
-    repo,
-    online: true,
-    override: (repoConfig: Config) => {
-      const config = swarmConfig ?? repoConfig
-      return {
-        ...config,
-        addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
-        api: { address: init.api ?? config.api.address },
-        gateway: {
-          ...config.gateway,
-          enabled: init.gateway === false ? false : config.gateway.enabled || typeof init.gateway === 'string',
-          address: typeof init.gateway === 'string' ? init.gateway : config.gateway.address
+  const paths = repoPaths(repo)
+  let peer: OnlinePeer
+  try {
+    peer = await createPeer({
+      repo,
+      online: true,
+      gateway: true,
+      override: (repoConfig: Config) => {
+        const config = swarmConfig ?? repoConfig
+        return {
+          ...config,
+          addresses: { ...config.addresses, listen: init.listen != null && init.listen.length > 0 ? init.listen : config.addresses.listen },
+          api: { address: init.api ?? config.api.address },
+          gateway: {
+            ...config.gateway,
+            enabled: init.gateway === false ? false : config.gateway.enabled || typeof init.gateway === 'string',
+            address: typeof init.gateway === 'string' ? init.gateway : config.gateway.address
+          }
         }
       }
-    }
-  })
-  const paths = repoPaths(repo)
+    })
+  } catch (err: any) {
+    if (err.name !== 'UnsupportedListenAddressesError') throw err
+    const details = String(err.message).split('\n').map((l: string) => l.trim()).filter((l: string) => l.startsWith('/')).join('; ')
+    throw new ListenError(`cannot listen on ${details}: free the port, or pass --listen with another address (port 0 picks a free one)`)
+  }
+  const node = peer.node
   let server: ApiServer | undefined
-  let gateway: Gateway | undefined
   let dashboard: Dashboard | undefined
   try {
-    try {
-      await peer.start()
-    } catch (err: any) {
-      if (err.name !== 'UnsupportedListenAddressesError') throw err
-      const details = String(err.message).split('\n').map((l: string) => l.trim()).filter((l: string) => l.startsWith('/')).join('; ')
-      throw new ListenError(`cannot listen on ${details}: free the port, or pass --listen with another address (port 0 picks a free one)`)
-    }
     const { host, port } = apiHostPort ?? parseHostPort(peer.config.api.address, 'api.address')
     const token = randomBytes(32).toString('hex')
-    const metrics = peer.metrics
+    const metrics = node.metrics
     const { createDashboard } = await import('../dashboard/index.js')
-    dashboard = createDashboard({ api: peer, activity: peer.activity, logger: peer.host?.logger })
+    dashboard = createDashboard({ api: peer, activity: node.activity, logger: node.host.logger })
     server = createApiServer({ api: peer, host, port, token, metrics: metrics != null ? async () => metrics.scrape() : undefined, dashboard })
     let apiAddress: string
     try {
@@ -156,12 +119,8 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
     }
     await writeFileAtomic(paths.token, token + '\n', { mode: 0o600 })
     await writeFileAtomic(paths.api, apiAddress + '\n', { mode: 0o600 })
-    if (peer.config.gateway.enabled) {
-      gateway = await startGateway(peer)
-      peer.gatewayAddress = gateway.address
-      await writeFileAtomic(paths.gateway, gateway.address + '\n', { mode: 0o600 })
-    }
-    const g = gateway
+    const g = node.gateway
+    if (g != null) await writeFileAtomic(paths.gateway, g.address + '\n', { mode: 0o600 })
     const d = dashboard
     let stopped = false
     const s = server
@@ -176,14 +135,12 @@ export async function startDaemon (init: DaemonInit = {}): Promise<Daemon> {
         await fs.rm(paths.api, { force: true })
         await fs.rm(paths.token, { force: true })
         await fs.rm(paths.gateway, { force: true })
-        await g?.stop()
         d.stop()
         await s.stop()
         await peer.stop()
       }
     }
   } catch (err) {
-    await gateway?.stop().catch(() => {})
     // the lock is ours here: the address files written so far name nothing that runs
     for (const file of [paths.gateway, paths.api, paths.token]) await fs.rm(file, { force: true })
     dashboard?.stop()

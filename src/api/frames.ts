@@ -12,7 +12,8 @@
 import * as lp from 'it-length-prefixed'
 import * as varint from 'uint8-varint'
 import { MAX_ENTRY_FRAME } from '../constants.js'
-import { InvalidArgumentError, RemoteError, ShoalError } from '../errors.js'
+import { InvalidArgumentError, RemoteError } from '../errors.js'
+import { httpStatusOf } from '../http-status.js'
 import type { ExportEntry, ImportEntry } from './types.js'
 
 const HEADER = 0x01
@@ -88,7 +89,7 @@ export async function * encodeBytes (content: AsyncIterable<Uint8Array>): AsyncG
 }
 
 function errorFrame (err: any): Uint8Array {
-  const status = err instanceof ShoalError ? err.status : 500
+  const status = httpStatusOf(err)
   return jsonFrame(ERROR, { name: err?.name ?? 'Error', message: err?.message ?? String(err), status })
 }
 

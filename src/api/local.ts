@@ -24,13 +24,15 @@ export interface LocalApiInit {
 export function localApi (rooms: Array<Partial<ShoalApi>>, init: LocalApiInit): ShoalApi {
   const api: Record<string, (...args: any[]) => unknown> = {}
   for (const [name, c] of callList()) {
-    const room = rooms.find(r => typeof r[name] === 'function') as Record<string, (...args: any[]) => any> | undefined
-    if (room == null) throw new Error(`no room implements the API call ${name}`)
     const hasArg = c.arg != null || c.body != null
     const what = c.title ?? name
+    // an offline peer has no room for the calls that need its daemon: they are refused here
+    const refused = c.access === 'daemon' && init.offline === true
+    const room = rooms.find(r => typeof r[name] === 'function') as Record<string, (...args: any[]) => any> | undefined
+    if (room == null && !refused) throw new Error(`no room implements the API call ${name}`)
     const run = (arg: unknown, options: Record<string, unknown> = {}): any => {
       if (c.access === 'write' && init.readOnly === true) throw new RepoReadOnlyError(init.repo, what)
-      if (c.access === 'daemon' && init.offline === true) throw new DaemonNotRunningError(init.repo, what)
+      if (refused || room == null) throw new DaemonNotRunningError(init.repo, what)
       const checked = checkArgs(c, arg, options)
       return hasArg ? room[name](checked.arg, checked.options) : room[name](checked.options)
     }

@@ -6,7 +6,8 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { MAX_API_JSON_BODY } from '../constants.js'
-import { InvalidArgumentError, ShoalError } from '../errors.js'
+import { InvalidArgumentError } from '../errors.js'
+import { httpStatusOf } from '../http-status.js'
 import { callList, checkArgs } from './calls.js'
 import { fromQuery } from './checks.js'
 import { FRAMES_CONTENT_TYPE, decodeEntries, encodeBytes, encodeEntries } from './frames.js'
@@ -99,7 +100,7 @@ const replies: Record<Call['reply'], (res: http.ServerResponse, run: Run, c: Cal
       send({ result })
     } catch (err: any) {
       progress.close()
-      send({ error: { name: err.name, message: err.message, status: err instanceof ShoalError ? err.status : 500 } })
+      send({ error: { name: err.name, message: err.message, status: httpStatusOf(err) } })
     }
     res.end()
   },

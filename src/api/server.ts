@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import { logger } from '@libp2p/logger'
-import { ShoalError } from '../errors.js'
+import { HttpListener } from '../http-listener.js'
+import { httpStatusOf } from '../http-status.js'
 import { reply, routes } from './routes.js'
 import type { Route } from './routes.js'
 import type { ShoalApi } from './types.js'
@@ -39,7 +40,7 @@ class HttpApiServer implements ApiServer {
   private readonly init: ApiServerInit
   private readonly server: http.Server
   private readonly routes: Map<string, Route>
-  private readonly sockets = new Set<import('node:net').Socket>()
+  private readonly listener: HttpListener
 
   constructor (init: ApiServerInit) {
     this.init = init
@@ -52,29 +53,15 @@ class HttpApiServer implements ApiServer {
       else bodyNotAsked.add(req)
       void this.handle(req, res)
     })
-    this.server.on('connection', (s) => {
-      this.sockets.add(s)
-      s.on('close', () => this.sockets.delete(s))
-    })
+    this.listener = new HttpListener(this.server)
   }
 
   async start (): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.init.port, this.init.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    const addr = this.server.address() as AddressInfo
-    return addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`
+    return this.listener.listen(this.init.port, this.init.host)
   }
 
   async stop (): Promise<void> {
-    if (!this.server.listening) return
-    const closed = new Promise<void>(resolve => this.server.close(() => { resolve() }))
-    for (const s of this.sockets) s.destroy()
-    await closed
+    await this.listener.close()
   }
 
   private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -119,7 +106,7 @@ class HttpApiServer implements ApiServer {
         res.destroy()
         return
       }
-      const status = err instanceof ShoalError ? err.status : (err.name === 'AbortError' ? 499 : 500)
+      const status = err.name === 'AbortError' ? 499 : httpStatusOf(err)
       reply(res, status, { error: { name: err.name ?? 'Error', message: err.message ?? String(err) } })
     }
   }

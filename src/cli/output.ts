@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { ShoalError } from '../errors.js'
+import { isBadInput } from '../http-status.js'
 import type { PinInfo } from '../api/types.js'
 
 /** Global flags every command sees */
@@ -81,7 +81,7 @@ export async function toStdout (source: AsyncIterable<Uint8Array>): Promise<void
 
 /** Exit code for an error: 2 for bad input, 1 for every other failure */
 export function exitCodeOf (err: unknown): number {
-  return err instanceof ShoalError && err.status === 400 ? 2 : 1
+  return isBadInput(err) ? 2 : 1
 }
 
 /** One line on stderr naming the problem */

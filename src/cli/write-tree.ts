@@ -4,15 +4,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { InvalidPathError, ShoalError } from '../errors.js'
+import { InvalidPathError, OutputExistsError, OutputWriteError, ShoalError } from '../errors.js'
 import type { ExportEntry } from '../api/index.js'
-
-class OutputExistsError extends ShoalError {
-  override readonly status = 400
-}
-
-/** A file system call on an output path failed; the message names the path the user gave */
-class OutputWriteError extends ShoalError {}
 
 export interface WriteTreeOptions {
   /**

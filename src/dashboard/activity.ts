@@ -1,6 +1,6 @@
 import { DASHBOARD_HISTORY, DASHBOARD_MAX_TRANSFERS, DASHBOARD_RECENT_TRANSFER, DASHBOARD_TICK } from '../constants.js'
 import type { Activity, ActivityInit, ActivitySnapshot, ActivitySources, BandwidthSample, Transfer } from './index.js'
-import type { FetchProgressEvent } from '../exchange/index.js'
+import type { FetchProgressEvent, FetchWatch } from '../exchange/index.js'
 import type { CID } from 'multiformats/cid'
 
 interface Tracked extends Transfer {
@@ -9,7 +9,7 @@ interface Tracked extends Transfer {
 }
 
 /**
- * Watches fetch sessions through their progress events (the exchange is wrapped, not changed)
+ * Watches fetches through their progress events (it is one of the exchange's fetch observers)
  * and samples bytes in and out once a tick for the bandwidth chart.
  */
 export class ActivityTracker implements Activity {
@@ -45,30 +45,12 @@ export class ActivityTracker implements Activity {
     this.timer = undefined
   }
 
-  track<T extends { fetch(root: CID, options?: any): { result: Promise<unknown> } }>(exchange: T): T {
-    return new Proxy(exchange, {
-      get: (target, prop, receiver) => {
-        if (prop === 'fetch') {
-          return (root: CID, options: any = {}) => {
-            const t = this.begin(root.toString())
-            const onProgress = options.onProgress
-            const session = target.fetch(root, {
-              ...options,
-              onProgress: (e: FetchProgressEvent) => {
-                this.progress(t, e)
-                onProgress?.(e)
-              }
-            })
-            session.result.then(() => { this.end(t, 'done') }, (err: any) => {
-              this.end(t, err?.name === 'AbortError' || options.signal?.aborted === true ? 'aborted' : 'failed')
-            })
-            return session
-          }
-        }
-        const v = Reflect.get(target, prop, receiver)
-        return typeof v === 'function' ? v.bind(target) : v
-      }
-    })
+  fetchStarted (root: CID): FetchWatch {
+    const t = this.begin(root.toString())
+    return {
+      progress: (e) => { this.progress(t, e) },
+      ended: (outcome) => { this.end(t, outcome) }
+    }
   }
 
   snapshot (): ActivitySnapshot {

@@ -8,6 +8,7 @@ import { DASHBOARD_MAX_CLIENTS, DASHBOARD_MAX_PINS, DASHBOARD_SLOW_INTERVAL, DAS
 import { ActivityTracker } from './activity.js'
 import { DashboardServer } from './server.js'
 import type { ShoalApi } from '../api/types.js'
+import type { FetchWatch } from '../exchange/index.js'
 import type { ComponentLogger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type http from 'node:http'
@@ -81,8 +82,8 @@ export interface ActivityInit {
 
 /** What moves through a peer now: fetch sessions and bandwidth */
 export interface Activity {
-  /** Wrap an exchange so every fetch session it starts is tracked; the result is used in its place */
-  track<T extends { fetch(root: CID, options?: any): { result: Promise<unknown> } }>(exchange: T): T
+  /** Track a fetch as it starts (the exchange tells its fetch observers) */
+  fetchStarted(root: CID): FetchWatch
   /** Start sampling bandwidth once a tick (idempotent) */
   start(sources?: ActivitySources): void
   /** Stop sampling; leaves no timer */

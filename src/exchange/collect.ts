@@ -15,6 +15,15 @@ export interface TransferCollector {
   ended(bytes: number): void
 }
 
+/**
+ * The collector of a process where `gc` exists (the daemon runs with `--expose-gc`, among
+ * DAEMON_NODE_OPTIONS); where it does not (tests, embedders), one that collects nothing
+ */
+export function processCollector (): TransferCollector {
+  const gc = (globalThis as { gc?: () => void }).gc
+  return transferCollector(typeof gc === 'function' ? () => { gc() } : undefined)
+}
+
 export function transferCollector (collect: (() => void) | undefined, minBytes = BULK_TRANSFER, delayMs = BULK_TRANSFER_COLLECT_DELAY): TransferCollector {
   let timer: ReturnType<typeof setTimeout> | undefined
   return {
@@ -29,9 +38,3 @@ export function transferCollector (collect: (() => void) | undefined, minBytes =
     }
   }
 }
-
-/**
- * The process's collector: `gc` exists where the daemon runs (`--expose-gc` is among
- * DAEMON_NODE_OPTIONS); elsewhere (tests, embedders) nothing is collected
- */
-export const transfers = transferCollector(typeof (globalThis as any).gc === 'function' ? () => { (globalThis as any).gc() } : undefined)

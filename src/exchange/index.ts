@@ -7,7 +7,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError } from '../errors.js'
-import { transfers } from './collect.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import type { BlockChannel, ChannelProtocol } from './channel.js'
 import { ExchangeServer } from './server.js'
@@ -17,6 +16,7 @@ import { BITSWAP_PROTOCOLS, BitswapServer } from './bitswap/server.js'
 import { BitswapChannel } from './bitswap/channel.js'
 import { HttpChannel } from './http-channel.js'
 import type { BitswapStats } from './bitswap/server.js'
+import type { TransferCollector } from './collect.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
 import { SharedFetch } from './shared-fetch.js'
@@ -43,9 +43,37 @@ export interface ExchangeBlocks {
   putVerified(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<boolean>
 }
 
+/** How a fetch ended: `aborted` when its caller stopped it (a reader that ended early) */
+export type FetchOutcome = 'done' | 'aborted' | 'failed'
+
+/** What watches one fetch: its progress events and how it ended */
+export interface FetchWatch {
+  progress?(event: FetchProgressEvent): void
+  ended(outcome: FetchOutcome): void
+}
+
+/**
+ * Watches fetches (the dashboard's activity, the fetch duration metric): told of each fetch as it
+ * starts, a fetch that joins one already running included
+ */
+export interface FetchObserver {
+  fetchStarted(root: CID): FetchWatch
+}
+
+/** What the exchange reports to metrics */
+export interface ExchangeMetrics {
+  /** A block fetched from a peer was verified and stored */
+  blockStored(protocol: ChannelProtocol, bytes: number): void
+}
+
 export interface ExchangeComponents {
   host: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'logger' | 'addEventListener' | 'removeEventListener'>
   blocks: ExchangeBlocks
+  /** What watches fetches */
+  observers?: FetchObserver[]
+  metrics?: ExchangeMetrics
+  /** Told of bulk transfers as they end, to run a full collection after them (collect.ts) */
+  collector?: TransferCollector
 }
 
 export interface ExchangeInit {
@@ -226,7 +254,7 @@ class ShoalExchange implements Exchange {
   async start (): Promise<void> {
     await this.server.start()
     if (this.init.bitswap) await this.bitswap.start()
-    if (this.init.perf) await handlePerf(this.components.host)
+    if (this.init.perf) await handlePerf(this.components.host, this.components.collector)
   }
 
   async perf (target: string, bytes: number, options: PerfOptions = {}): Promise<PerfRun> {
@@ -241,7 +269,7 @@ class ShoalExchange implements Exchange {
       throw new InvalidArgumentError(`perf bytes must be between 1 and ${MAX_PERF_BYTES}`)
     }
     const r = await runPerf(this.components.host, ma, bytes, options)
-    transfers.ended(r.bytes)
+    this.components.collector?.ended(r.bytes)
     return r
   }
 
@@ -264,7 +292,27 @@ class ShoalExchange implements Exchange {
   }
 
   fetch (root: CID, options: FetchOptions = {}): FetchHandle {
-    const targets = (options.from ?? []).map((a): Target => {
+    const targets = this.targetsOf(options.from ?? [])
+    const watches = (this.components.observers ?? []).map(o => o.fetchStarted(root))
+    if (watches.length === 0) return this.attach(root, options, targets)
+    const onProgress = options.onProgress
+    const handle = this.attach(root, {
+      ...options,
+      onProgress: (e) => {
+        for (const w of watches) w.progress?.(e)
+        onProgress?.(e)
+      }
+    }, targets)
+    handle.result.then(() => { for (const w of watches) w.ended('done') }, (err: any) => {
+      const outcome = err?.name === 'AbortError' || options.signal?.aborted === true ? 'aborted' : 'failed'
+      for (const w of watches) w.ended(outcome)
+    })
+    return handle
+  }
+
+  /** `--from`: multiaddrs with a peer id, or URLs of trustless gateways */
+  private targetsOf (from: string[]): Target[] {
+    return from.map((a): Target => {
       const url = HttpChannel.parse(a)
       if (url != null) return url
       try {
@@ -275,6 +323,10 @@ class ShoalExchange implements Exchange {
         throw new InvalidArgumentError(`invalid --from "${a}": expected a multiaddr ending in /p2p/<peer id>, or an http(s) URL of a trustless gateway`)
       }
     })
+  }
+
+  /** A fetch of `root` for one caller: it joins a session of the same DAG that runs, or starts one */
+  private attach (root: CID, options: FetchOptions, targets: Target[]): FetchHandle {
     // a reader of one block (walk: false) starts its own small session
     const key = options.walk === false ? undefined : `${root.code}/${mhKey(root)}`
     const running = key != null ? this.running.get(key) : undefined
@@ -303,12 +355,13 @@ class ShoalExchange implements Exchange {
       ban: (peerId) => { this.banned.set(peerId, Date.now() + BAN_DURATION) },
       signal: shared.signal,
       onProgress: shared.progress,
+      onStored: this.components.metrics != null ? (protocol, bytes) => { this.components.metrics?.blockStored(protocol, bytes) } : undefined,
       walk: options.walk
     })
     shared.session = session
     this.sessions.add(session)
     void session.result.finally(() => this.sessions.delete(session)).catch(() => {})
-    session.result.then((r) => { transfers.ended(r.fetchedBytes) }, () => {})
+    session.result.then((r) => { this.components.collector?.ended(r.fetchedBytes) }, () => {})
 
     // peers that connect while the session runs (a seeder restarted, a member met) are asked
     // too, from the start: a first-round peer that hangs must not keep later ones out

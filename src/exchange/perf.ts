@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { EXCHANGE_PERF_PROTOCOL, GiB, KiB, MiB } from '../constants.js'
-import { transfers } from './collect.js'
+import type { TransferCollector } from './collect.js'
 import type { Hash } from 'node:crypto'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -64,13 +64,13 @@ class PieceHasher {
  * an 8-byte big-endian integer and closes its write end; the server writes that many zero bytes
  * and closes. Off unless `exchange.perf` is true in config, since it lets any peer ask for data.
  */
-export async function handlePerf (host: Pick<Libp2p, 'handle'>): Promise<void> {
+export async function handlePerf (host: Pick<Libp2p, 'handle'>, collector?: TransferCollector): Promise<void> {
   await host.handle(EXCHANGE_PERF_PROTOCOL, (stream) => {
-    void servePerf(stream)
+    void servePerf(stream, collector)
   }, { maxInboundStreams: 1, maxOutboundStreams: 1 })
 }
 
-async function servePerf (stream: Stream): Promise<void> {
+async function servePerf (stream: Stream, collector?: TransferCollector): Promise<void> {
   try {
     const head: Uint8Array[] = []
     let got = 0
@@ -96,7 +96,7 @@ async function servePerf (stream: Stream): Promise<void> {
       left -= n
     }
     await stream.close()
-    transfers.ended(Number(wanted))
+    collector?.ended(Number(wanted))
   } catch (err: any) {
     stream.abort(err)
   }

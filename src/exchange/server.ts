@@ -4,7 +4,6 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
-import { transfers } from './collect.js'
 import { send } from './send.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
@@ -149,7 +148,7 @@ export class ExchangeServer {
     } finally {
       if (hasSlot) this.uploads.release(peer)
       this.inboundStreams--
-      transfers.ended(streamBytes)
+      this.components.collector?.ended(streamBytes)
       await reader
     }
   }

@@ -30,6 +30,8 @@ export interface SessionInit {
   ban(peerId: string): void
   signal?: AbortSignal
   onProgress?(event: FetchProgressEvent): void
+  /** A block from a peer was verified and stored (not a copy that arrived twice) */
+  onStored?(protocol: ChannelProtocol, bytes: number): void
   /** false: the root block alone, not the DAG under it */
   walk?: boolean
 }
@@ -327,6 +329,7 @@ export class FetchSession {
         this.receiving.delete(job.key)
       }
     }
+    this.init.onStored?.(peer.protocol, block.byteLength)
     peer.observe(rttMs, block.byteLength)
     this.init.log.trace('block %s from %s: rtt %d ms, window %d, in flight %d', job.cid, peer.peerId, rttMs, peer.window, peer.inflight)
     // the block's buffer is reused once this returns: blocks with links (dag-pb nodes, small),

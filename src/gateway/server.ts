@@ -2,7 +2,9 @@ import http from 'node:http'
 import { logger as defaultLogger } from '@libp2p/logger'
 import { parseContentPath } from '../content/index.js'
 import { GATEWAY_BLOCK_CACHE_BYTES, GATEWAY_LAYOUT_CACHE_BYTES } from '../constants.js'
-import { ShoalError } from '../errors.js'
+import { HttpListener } from '../http-listener.js'
+import { httpStatusOf } from '../http-status.js'
+import { CAR_TYPE, RAW_TYPE, plain } from './response.js'
 import { BlockCache, RequestBlocks } from './blocks.js'
 import { ReadBuffers } from './buffers.js'
 import { FileLayouts } from './layout.js'
@@ -10,7 +12,6 @@ import { serveCar, serveRaw } from './trustless.js'
 import { serveUnixfs } from './unixfs.js'
 import type { Gateway, GatewayComponents, ResolvedGatewayInit } from './index.js'
 import type { CID } from 'multiformats/cid'
-import type { AddressInfo, Socket } from 'node:net'
 
 /** One request, parsed, with what the handlers need */
 export interface GatewayRequest {
@@ -34,9 +35,6 @@ export interface GatewayRequest {
   send(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>
 }
 
-export const CAR_TYPE = 'application/vnd.ipld.car'
-export const RAW_TYPE = 'application/vnd.ipld.raw'
-
 /** Headers every /ipfs/ answer carries */
 const COMMON_HEADERS = {
   'Access-Control-Allow-Origin': '*',
@@ -49,7 +47,7 @@ export class HttpGateway implements Gateway {
   private readonly components: GatewayComponents
   private readonly init: ResolvedGatewayInit
   private readonly server: http.Server
-  private readonly sockets = new Set<Socket>()
+  private readonly listener: HttpListener
   private readonly log
   private active = 0
   private readonly cache = new BlockCache(GATEWAY_BLOCK_CACHE_BYTES)
@@ -62,31 +60,16 @@ export class HttpGateway implements Gateway {
     this.init = init
     this.log = components.logger?.forComponent('shoal:gateway') ?? defaultLogger('shoal:gateway')
     this.server = http.createServer({ maxHeaderSize: init.maxHeaderSize }, (req, res) => { void this.handle(req, res) })
-    this.server.on('connection', (s) => {
-      this.sockets.add(s)
-      s.on('close', () => this.sockets.delete(s))
-    })
+    this.listener = new HttpListener(this.server)
   }
 
   async start (): Promise<string> {
-    if (this.address != null) return this.address
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.init.port, this.init.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    const addr = this.server.address() as AddressInfo
-    this.address = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`
+    this.address ??= await this.listener.listen(this.init.port, this.init.host)
     return this.address
   }
 
   async stop (): Promise<void> {
-    if (!this.server.listening) return
-    const closed = new Promise<void>(resolve => this.server.close(() => { resolve() }))
-    for (const s of this.sockets) s.destroy()
-    await closed
+    await this.listener.close()
     this.address = undefined
   }
 
@@ -169,13 +152,12 @@ export class HttpGateway implements Gateway {
 
 /** HTTP status for an error thrown while serving */
 function statusOf (err: any): number {
-  if (err instanceof ShoalError) return err.status
   switch (err?.name) {
     case 'NotFoundError': return 404 // ipfs-unixfs-exporter: no such link
     case 'NoResolverError': return 501 // a codec the exporter cannot read
     case 'NotUnixFSError':
     case 'InvalidParametersError': return 400
-    default: return 500
+    default: return httpStatusOf(err)
   }
 }
 
@@ -212,18 +194,6 @@ function decodeSegments (path: string): string[] | undefined {
     out.push(s)
   }
   return out
-}
-
-export function plain (res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = message + '\n'
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff'
-  })
-  res.end(res.req?.method === 'HEAD' ? undefined : body)
 }
 
 /** Write a body with backpressure; a chunk read into a pooled buffer goes back once the socket took it */

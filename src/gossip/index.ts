@@ -7,6 +7,7 @@
  * delivered or forwarded.
  */
 import { pushable } from 'it-pushable'
+import { TypedEventEmitter } from 'main-event'
 import { MAX_GOSSIP_DATA, WATCH_BUFFER } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
 import { AGENT_VERSION } from '../version.js'
@@ -20,6 +21,7 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Pushable } from 'it-pushable'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { ComponentLogger, PeerId } from '@libp2p/interface'
+import type { TypedEventTarget } from 'main-event'
 
 export type { Member, MemberState } from './membership.js'
 export { loadRank } from './membership.js'
@@ -49,10 +51,16 @@ export interface GossipComponents {
   load(): Promise<{ free: number, uploads: number, uploadSlots: number, pins: number }>
   /** Bytes of replicas this peer holds */
   replicated(): Promise<number>
-  /** Fetch, pin and provide announced content (replication) */
-  hold(announcement: Announcement): Promise<void>
-  /** A member beat: the peer may dial it to keep enough direct neighbours for the mesh */
-  meet?(peerId: string, addresses: string[]): void
+  /**
+   * Fetch, pin and provide announced content (replication); `publisher` is the publisher's row in
+   * the membership table, when it has one
+   */
+  hold(announcement: Announcement, publisher: Member | undefined): Promise<void>
+}
+
+export interface GossipEvents {
+  /** A member's beat arrived, with the addresses it can be dialled on */
+  'member:beat': CustomEvent<{ peerId: string, addresses: string[] }>
 }
 
 export interface GossipInit {
@@ -75,7 +83,7 @@ export interface GossipStats {
   rejected: number
 }
 
-export interface Gossip {
+export interface Gossip extends TypedEventTarget<GossipEvents> {
   start(): Promise<void>
   stop(): Promise<void>
   /** The membership table, this peer included */
@@ -140,7 +148,7 @@ export const DECODE_RPC_LIMITS = {
 
 export const MAX_INBOUND_DATA_LENGTH = MAX_GOSSIP_DATA
 
-class SwarmGossip implements Gossip {
+class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   private readonly components: GossipComponents
   private readonly topics: Topics
   private readonly interval: number
@@ -154,6 +162,7 @@ class SwarmGossip implements Gossip {
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.handle(evt.detail) }
 
   constructor (components: GossipComponents, init: GossipInit) {
+    super()
     this.components = components
     this.topics = topicsOf(init.swarm)
     this.interval = init.presenceIntervalMs ?? CONFIG_DEFAULTS.gossip.presenceIntervalMs
@@ -170,7 +179,7 @@ class SwarmGossip implements Gossip {
       log: components.logger.forComponent('shoal:gossip:replicate'),
       send: async (m) => { await this.send(this.topics.replicate, Replicate.encode(m)) },
       room: async () => ({ free: (await components.load()).free, replicated: await components.replicated() }),
-      hold: async (a) => components.hold(a)
+      hold: async (a) => components.hold(a, this.presence.member(a.publisher))
     })
   }
 
@@ -237,7 +246,7 @@ class SwarmGossip implements Gossip {
       if (ok == null) return
       const from = ok.from.toString()
       this.presence.receive(from, ok.message, Date.now())
-      this.components.meet?.(from, ok.message.addrs)
+      this.safeDispatchEvent('member:beat', { detail: { peerId: from, addresses: ok.message.addrs } })
     } else if (msg.topic === this.topics.announce) {
       const ok = accept(Announce, checkAnnounce, msg)
       if (ok == null) return

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { PROFILES } from '../constants.js'
-import { InvalidConfigError } from '../errors.js'
+import { InvalidArgumentError, InvalidConfigError } from '../errors.js'
 import { isName, NAME_RULE } from '../names.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
@@ -182,30 +182,30 @@ export function parseConfig (text: string, source: string): Config {
 
 type Check = (value: unknown, key: string) => void
 
-const str: Check = (v, k) => { if (typeof v !== 'string' || v === '') throw new Error(`${k} must be a non-empty string`) }
-const bool: Check = (v, k) => { if (typeof v !== 'boolean') throw new Error(`${k} must be true or false`) }
-const posInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`${k} must be a whole number of 1 or more`) }
+const str: Check = (v, k) => { if (typeof v !== 'string' || v === '') throw new InvalidArgumentError(`${k} must be a non-empty string`) }
+const bool: Check = (v, k) => { if (typeof v !== 'boolean') throw new InvalidArgumentError(`${k} must be true or false`) }
+const posInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${k} must be a whole number of 1 or more`) }
 /** A list of multiaddrs in shape; each is parsed by `checkAddresses` (online only) */
 const maddrs: Check = (v, k) => {
-  if (!Array.isArray(v)) throw new Error(`${k} must be a list of multiaddrs`)
+  if (!Array.isArray(v)) throw new InvalidArgumentError(`${k} must be a list of multiaddrs`)
   for (const a of v) {
-    if (typeof a !== 'string' || !a.startsWith('/')) throw new Error(`${k} has an invalid multiaddr "${String(a)}"`)
+    if (typeof a !== 'string' || !a.startsWith('/')) throw new InvalidArgumentError(`${k} has an invalid multiaddr "${String(a)}"`)
   }
 }
 const peerMaddrs = maddrs
-const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${k} must be a whole number of 0 or more`) }
+const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${k} must be a whole number of 0 or more`) }
 const oneOf = (values: readonly string[]): Check => (v, k) => {
-  if (typeof v !== 'string' || !values.includes(v)) throw new Error(`${k} must be one of ${values.join(', ')}`)
+  if (typeof v !== 'string' || !values.includes(v)) throw new InvalidArgumentError(`${k} must be one of ${values.join(', ')}`)
 }
-const optStr: Check = (v, k) => { if (typeof v !== 'string') throw new Error(`${k} must be a string (empty for none)`) }
+const optStr: Check = (v, k) => { if (typeof v !== 'string') throw new InvalidArgumentError(`${k} must be a string (empty for none)`) }
 const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
-  if (!Array.isArray(v) || v.length > maxItems) throw new Error(`${k} must be a list of at most ${maxItems} strings`)
+  if (!Array.isArray(v) || v.length > maxItems) throw new InvalidArgumentError(`${k} must be a list of at most ${maxItems} strings`)
   for (const item of v) {
-    if (typeof item !== 'string' || item === '' || item.length > maxLength) throw new Error(`${k} entries must be non-empty strings of at most ${maxLength} characters`)
+    if (typeof item !== 'string' || item === '' || item.length > maxLength) throw new InvalidArgumentError(`${k} entries must be non-empty strings of at most ${maxLength} characters`)
   }
 }
 const swarmName: Check = (v, k) => {
-  if (!isName(v)) throw new Error(`${k} must be ${NAME_RULE}`)
+  if (!isName(v)) throw new InvalidArgumentError(`${k} must be ${NAME_RULE}`)
 }
 const hostPort: Check = (v, k) => {
   str(v, k)
@@ -251,17 +251,18 @@ export function validateConfig (raw: unknown, source: string): Config {
         check(value, key)
         continue
       }
-      if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${key} must be an object`)
+      if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError(`${key} must be an object`)
       const section = value as Record<string, unknown>
       for (const sub of Object.keys(section)) {
-        if (!Object.hasOwn(check, sub)) throw new Error(`unknown key "${key}.${sub}"`)
+        if (!Object.hasOwn(check, sub)) throw new InvalidArgumentError(`unknown key "${key}.${sub}"`)
       }
       for (const [sub, subCheck] of Object.entries(check)) {
-        if (!Object.hasOwn(section, sub)) throw new Error(`missing key "${key}.${sub}"`)
+        if (!Object.hasOwn(section, sub)) throw new InvalidArgumentError(`missing key "${key}.${sub}"`)
         subCheck(section[sub], `${key}.${sub}`)
       }
     } catch (err: any) {
-      if (err instanceof InvalidConfigError) throw err
+      // the checks say what is wrong with a value; anything else is not about the config
+      if (!(err instanceof InvalidArgumentError)) throw err
       fail(err.message)
     }
   }
@@ -303,16 +304,19 @@ export async function checkAddresses (config: Config, source: string): Promise<v
 /** The IPFS (Amino) DHT's protocol: a peer in it is a provider to every IPFS node */
 export const AMINO_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
 
-/** `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only */
+/**
+ * `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only.
+ * InvalidArgumentError naming `what` when it is not (a config's checks restate it as the config's)
+ */
 export function parseHostPort (value: string, what: string, options: { loopbackOnly?: boolean } = {}): { host: string, port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
   const host = m?.[1] ?? m?.[2]
   const port = Number(m?.[3])
   if (m == null || host == null || port > 65535) {
-    throw new Error(`${what} must be HOST:PORT, for example 127.0.0.1:5080 (got "${value}")`)
+    throw new InvalidArgumentError(`${what} must be HOST:PORT, for example 127.0.0.1:5080 (got "${value}")`)
   }
   if (options.loopbackOnly !== false && !isLoopback(host)) {
-    throw new Error(`${what} must be a loopback address (127.0.0.1, ::1 or localhost); got "${host}"`)
+    throw new InvalidArgumentError(`${what} must be a loopback address (127.0.0.1, ::1 or localhost); got "${host}"`)
   }
   return { host, port }
 }

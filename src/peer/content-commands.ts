@@ -1,45 +1,31 @@
 /**
- * The content commands of `ShoalApi`: what goes into the store (publish, fetch, importCar), what is
- * read out of it (cat, get, ls, exportCar; missing blocks come from peers while the peer is
- * online), and its pins, gc and verify
+ * The content commands of `ShoalApi` that work on the store: what goes into it (publish, importCar),
+ * what is read out of it (cat, get, ls, exportCar), and its pins, gc and verify. Reads go through
+ * `readable`: the store alone while the peer is offline, and, online, a read-through that fetches
+ * missing blocks from peers. An online peer publishes and fetches with online-content.ts.
  */
 import { CID } from 'multiformats/cid'
 import { parseContentPath } from '../content/path.js'
 import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
-import { PROVIDE_TIMEOUT } from '../constants.js'
-import { online } from './online.js'
-import { readThrough } from './read-through.js'
 import type { Config } from './config.js'
-import type { Quota } from './quota.js'
 import type { ReadableDag } from './read-through.js'
 import type { ContentPath } from '../content/index.js'
 import type {
-  AbortOptions, CatOptions, ExportEntry, FetchOptions, GcResult, ImportEntry, LsEntry, PinInfo, PublishOptions,
+  AbortOptions, CatOptions, ExportEntry, GcResult, ImportEntry, LsEntry, PinInfo, PublishOptions,
   PublishResult, VerifyResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
-import type { Exchange, FetchResult, FetchHandle, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
-import type { Gossip } from '../gossip/index.js'
-import type { Routing } from '../routing/index.js'
-import type { Pin, PinOrigin, Store, UnreadablePin } from '../store/index.js'
-import type { Logger } from '@libp2p/interface'
+import type { Pin, Store, UnreadablePin } from '../store/index.js'
 
 export interface ContentComponents {
-  /** The repo directory, named when a command needs a running peer */
-  root: string
   store: Pick<Store, 'blocks' | 'pins' | 'pin' | 'unpin' | 'gc' | 'verify' | 'withWriteGuard'>
-  config: Pick<Config, 'publish' | 'store'>
-  /** Keeps the store within `store.quota` once fetches have grown it */
-  quota: Pick<Quota, 'enforceSoon'>
-  /** The peer's exchange, while it is online */
-  exchange(): Exchange | undefined
-  /** The peer's content routing, while it is online */
-  routing(): Pick<Routing, 'provide'> | undefined
-  /** The peer's gossip, while it runs */
-  gossip(): Pick<Gossip, 'announce'> | undefined
-  /** A fetch session for a DAG with every source the peer knows (`ShoalPeer.session`) */
-  session(root: CID, options?: Omit<ExchangeFetchOptions, 'providers' | 'rank'>): FetchHandle
-  /** The peer's log, while it is online */
-  log(): Logger | undefined
+  config: Pick<Config, 'publish'>
+  /** The blocks of a DAG to read, and `close` once the reader is done */
+  readable(root: CID, options: AbortOptions): ReadableDag
+}
+
+/** Blocks to read a DAG from while the peer is offline: the store alone */
+export function storeOnly (store: Pick<Store, 'blocks'>): ContentComponents['readable'] {
+  return () => ({ blocks: store.blocks, close: () => {} })
 }
 
 export class ContentCommands {
@@ -49,69 +35,12 @@ export class ContentCommands {
     this.components = components
   }
 
+  /** Publish into the store alone: announcing, and so asking for replicas, needs the daemon */
   async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
-    const { store, config } = this.components
-    // tags and replicas are checked with the other arguments (api/calls.ts)
-    const replicas = options.replicas ?? 0
-    const tags = options.tags ?? []
-    if (replicas > 0 && (options.announce === false || this.components.gossip() == null)) {
+    if ((options.replicas ?? 0) > 0) {
       throw new InvalidArgumentError('replicas are asked for by announcing: start the daemon, and do not pass --no-announce')
     }
-    const result = await store.withWriteGuard(async (): Promise<PublishResult> => {
-      const { importContent } = await import('../content/import.js')
-      const result = await importContent(entries, store.blocks, {
-        profile: options.profile ?? config.publish.profile,
-        signal: options.signal,
-        onProgress: (e) => {
-          options.onProgress?.(e.type === 'import:bytes' ? { type: 'publish:bytes', bytes: e.bytes } : { type: 'publish:done', bytes: e.bytes })
-        }
-      })
-      if (options.pin !== false) {
-        await store.pin(result.cid, { name: result.name, size: result.size, origin: 'publish' }, options)
-      }
-      return { cid: result.cid.toString(), size: result.size, name: result.name }
-    })
-    this.provideLater(CID.parse(result.cid))
-    const gossip = this.components.gossip()
-    if (gossip != null && options.announce !== false) {
-      const sent = await gossip.announce({ cid: result.cid, name: announceName(result.name, result.cid), size: result.size, tags, replicas })
-      result.announced = sent.recipients
-      if (sent.assigned != null) result.assigned = await sent.assigned
-    }
-    return result
-  }
-
-  /** Provide a root in the background; the DHT's reprovider keeps it fresh afterwards */
-  private provideLater (cid: CID): void {
-    const routing = this.components.routing()
-    if (routing == null) return
-    const log = this.components.log()
-    void routing.provide(cid, { signal: AbortSignal.timeout(PROVIDE_TIMEOUT) }).then(
-      ({ accepted }) => { log?.('provided %s to %d peers', cid, accepted) },
-      (err) => { log?.('could not provide %s: %s', cid, err.message) }
-    )
-  }
-
-  /** `ShoalApi.fetch`; the pin is made with `origin` (a root already pinned keeps its own) */
-  async fetch (cid: string, options: FetchOptions & Pick<ExchangeFetchOptions, 'maxBytes'> = {}, origin: PinOrigin = 'fetch'): Promise<FetchResult> {
-    const store = this.components.store
-    online(this.components.exchange(), this.components.root, 'fetching')
-    const root = parseCid(cid)
-    const result = await store.withWriteGuard(async () => {
-      const session = this.components.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress, maxBytes: options.maxBytes })
-      const result = await session.result
-      const size = await dagSize(store.blocks, root, options)
-      // an unreadable record of this root is written anew, as a pin of the user's own: what it
-      // was is unknown, and a replica's pin could be dropped by the replication policy
-      const existing = await readablePin(store, root)
-      const unreadable = existing == null && await store.pins.has(root)
-      await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? (unreadable && origin === 'replica' ? 'fetch' : origin) }, options)
-      return result
-    })
-    // a peer that has fetched content serves it, so it says so
-    this.provideLater(root)
-    this.components.quota.enforceSoon()
-    return result
+    return importAndPin(this.components, entries, options)
   }
 
   cat (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
@@ -129,29 +58,12 @@ export class ContentCommands {
   /** `reader` over the blocks of the DAG at a path (`readable`), closed when it stops, early or not */
   private async * read<T> (path: string, options: AbortOptions, reader: (blocks: ReadableDag['blocks'], p: ContentPath) => Promise<AsyncIterable<T>>): AsyncGenerator<T> {
     const p = parseContentPath(path)
-    const { blocks, close } = this.readable(p.cid, options)
+    const { blocks, close } = this.components.readable(p.cid, options)
     try {
       yield * await reader(blocks, p)
     } finally {
       close()
     }
-  }
-
-  /**
-   * Blocks to read a DAG from: the store alone while offline; when online, missing blocks come
-   * through a fetch session the reader waits on
-   */
-  private readable (root: CID, options: AbortOptions): ReadableDag {
-    const { store, config } = this.components
-    if (this.components.exchange() == null) return { blocks: store.blocks, close: () => {} }
-    return readThrough({
-      store: store.blocks,
-      session: (signal) => this.components.session(root, { signal }),
-      onFetched: () => { this.components.quota.enforceSoon() }
-    }, {
-      // with a quota, what is read is what is used: least recently used cache goes first
-      touch: config.store.quota > 0
-    }, options)
   }
 
   async importCar (car: AsyncIterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
@@ -215,10 +127,23 @@ export class ContentCommands {
   }
 }
 
-/** Announced names are single path segments */
-function announceName (name: string, cid: string): string {
-  const base = name.split('/').filter(Boolean).pop() ?? ''
-  return base === '' ? cid : base.slice(0, 255)
+/** Import content into the store and pin it (unless `pin` is false), under the write guard */
+export async function importAndPin (components: { store: Pick<Store, 'blocks' | 'pin' | 'withWriteGuard'>, config: Pick<Config, 'publish'> }, entries: AsyncIterable<ImportEntry>, options: PublishOptions): Promise<PublishResult> {
+  const { store, config } = components
+  return store.withWriteGuard(async (): Promise<PublishResult> => {
+    const { importContent } = await import('../content/import.js')
+    const result = await importContent(entries, store.blocks, {
+      profile: options.profile ?? config.publish.profile,
+      signal: options.signal,
+      onProgress: (e) => {
+        options.onProgress?.(e.type === 'import:bytes' ? { type: 'publish:bytes', bytes: e.bytes } : { type: 'publish:done', bytes: e.bytes })
+      }
+    })
+    if (options.pin !== false) {
+      await store.pin(result.cid, { name: result.name, size: result.size, origin: 'publish' }, options)
+    }
+    return { cid: result.cid.toString(), size: result.size, name: result.name }
+  })
 }
 
 /** A CID given to a command; InvalidCIDError when it is not one */
@@ -239,7 +164,7 @@ function unreadableInfo (u: UnreadablePin): PinInfo {
 }
 
 /** A root's pin, or undefined when it has none or its record cannot be read */
-async function readablePin (store: Pick<Store, 'pins'>, cid: CID): Promise<Pin | undefined> {
+export async function readablePin (store: Pick<Store, 'pins'>, cid: CID): Promise<Pin | undefined> {
   try {
     return await store.pins.get(cid)
   } catch (err: any) {

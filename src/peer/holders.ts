@@ -12,10 +12,9 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface SourcesComponents {
-  /** Content routing, when the peer is online */
-  routing?: Pick<Routing, 'findProviders'>
-  /** The peer's gossip, while it runs: members' load */
-  gossip(): Pick<Gossip, 'member'> | undefined
+  routing: Pick<Routing, 'findProviders'>
+  /** Members' load */
+  gossip: Pick<Gossip, 'member'>
 }
 
 /**
@@ -23,10 +22,10 @@ export interface SourcesComponents {
  * no connected peer has it; and the order to ask peers in, lightest loaded members first
  */
 export function sources (root: CID, components: SourcesComponents): Pick<FetchOptions, 'providers' | 'rank'> {
-  const routing = components.routing
+  const { routing, gossip } = components
   return {
-    providers: routing != null ? (signal) => providerIds(routing, root, signal) : undefined,
-    rank: (peerId) => loadRank(components.gossip()?.member(peerId))
+    providers: (signal) => providerIds(routing, root, signal),
+    rank: (peerId) => loadRank(gossip.member(peerId))
   }
 }
 

@@ -1,19 +1,20 @@
 /**
  * The composition root: a peer made from its repo (identity, config, store, lock) and, when
- * online, its libp2p host.
+ * online, its node (node.ts: the libp2p host and everything that runs on it).
  */
 import { checkAddresses } from './config.js'
 import { repoPaths } from './paths.js'
 import { acquireLock, loadConfig, loadKey, resolveRepo } from './repo.js'
-import { ShoalPeer } from './peer.js'
+import { openPeer } from './peer.js'
 import type { Config } from './config.js'
-import type { Identity } from './peer.js'
+import type { Identity, OnlinePeer, ShoalPeer } from './peer.js'
 
 export { resolveRepo, initRepo, repoPaths, isInitialized, lockHolder, lockOwner, loadConfig } from './repo.js'
 export type { RepoPaths } from './repo.js'
 export { parseConfig, validateConfig, parseHostPort, isLoopback, swarmConfigText, CONFIGS_DIR } from './config.js'
 export type { Config } from './config.js'
-export type { ShoalPeer } from './peer.js'
+export type { ShoalPeer, OnlinePeer } from './peer.js'
+export type { ShoalNode } from './node.js'
 
 export interface PeerInit {
   /**
@@ -35,6 +36,11 @@ export interface PeerInit {
    * @default false
    */
   readOnly?: boolean
+  /**
+   * Serve the HTTP gateway when the config enables it, as a daemon does
+   * @default false
+   */
+  gateway?: boolean
 }
 
 /**
@@ -44,10 +50,13 @@ export interface PeerInit {
 const DAEMON_LOCK_WAIT_MS = 5000
 
 /**
- * Open a repo as a peer: takes the repo lock (so no other process writes it; a daemon waits a
- * few seconds for a command that holds it), loads and checks the config and identity. Call
- * `start()` before use and `stop()` after, which releases the lock.
+ * Open a repo as a peer and start it: takes the repo lock (so no other process writes it; a
+ * daemon waits a few seconds for a command that holds it), loads and checks the config and
+ * identity, opens the store and, online, starts the node. Call `stop()` after, which releases the
+ * lock.
  */
+export async function createPeer (init: PeerInit & { online: true }): Promise<OnlinePeer>
+export async function createPeer (init?: PeerInit): Promise<ShoalPeer>
 export async function createPeer (init: PeerInit = {}): Promise<ShoalPeer> {
   const root = resolveRepo(init.repo)
   const online = init.online === true
@@ -75,5 +84,5 @@ export async function createPeer (init: PeerInit = {}): Promise<ShoalPeer> {
     await lock.release()
     throw err
   }
-  return new ShoalPeer({ root, config, identity: loadIdentity, lock, online, readOnly })
+  return openPeer({ root, config, identity: loadIdentity, lock }, { online, readOnly, gateway: init.gateway === true })
 }

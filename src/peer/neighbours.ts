@@ -4,7 +4,7 @@ import { GONE_AFTER_BEATS, second } from '../constants.js'
 import type { Exchange } from '../exchange/index.js'
 import type { Gossip } from '../gossip/index.js'
 import type { Host } from '../host/index.js'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PeerInfo } from '@libp2p/interface'
 
 /** Direct neighbours a peer dials members to reach */
 const MIN_SWARM_PEERS = 8
@@ -17,12 +17,11 @@ const MAX_REJOINING = 4
 
 export interface NeighboursComponents {
   peerId: PeerId
-  /** The peer's host, while it is online */
-  host(): Host | undefined
-  /** The peer's gossip, while it runs: the members to dial */
-  gossip(): Pick<Gossip, 'members'> | undefined
-  /** The peer's exchange, while it runs: blocks that flow say a member is alive */
-  exchange(): Pick<Exchange, 'lastHeard'> | undefined
+  host: Pick<Host, 'getPeers' | 'getConnections' | 'peerStore' | 'dial' | 'logger' | 'services' | 'addEventListener' | 'removeEventListener'>
+  /** The members to dial, and their beats */
+  gossip: Pick<Gossip, 'members' | 'addEventListener' | 'removeEventListener'>
+  /** Blocks that flow say a member is alive */
+  exchange: Pick<Exchange, 'lastHeard'>
 }
 
 export interface NeighboursInit {
@@ -44,17 +43,38 @@ export class Neighbours {
   private readonly meeting = new Set<string>()
   private readonly rejoining = new Set<string>()
   private rejoinTimer?: ReturnType<typeof setInterval>
+  private stopped = true
 
   constructor (components: NeighboursComponents, init: NeighboursInit) {
     this.components = components
     this.init = init
   }
 
+  private readonly onBeat = (evt: CustomEvent<{ peerId: string, addresses: string[] }>): void => {
+    this.meet(evt.detail.peerId, evt.detail.addresses)
+  }
+
+  private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    this.meet(evt.detail.id.toString(), evt.detail.multiaddrs.map(a => a.toString()))
+  }
+
+  /**
+   * Dial peers known from earlier runs, then members as they beat and peers as they are
+   * discovered (mDNS on a LAN, the DHT); the peer store only reports peers new to it, so those
+   * known from earlier runs are dialled once here
+   */
   start (): void {
+    this.stopped = false
+    this.components.gossip.addEventListener('member:beat', this.onBeat)
+    this.components.host.addEventListener('peer:discovery', this.onDiscovery)
     this.rejoinTimer = setInterval(() => { this.rejoin() }, this.init.presenceIntervalMs)
+    void this.reconnectKnown()
   }
 
   stop (): void {
+    this.stopped = true
+    this.components.gossip.removeEventListener('member:beat', this.onBeat)
+    this.components.host.removeEventListener('peer:discovery', this.onDiscovery)
     clearInterval(this.rejoinTimer)
   }
 
@@ -64,8 +84,8 @@ export class Neighbours {
    * apart with it
    */
   meet (peerId: string, addrs: string[]): void {
-    const host = this.components.host()
-    if (host == null || addrs.length === 0 || this.meeting.size >= MAX_MEETING) return
+    const host = this.components.host
+    if (this.stopped || addrs.length === 0 || this.meeting.size >= MAX_MEETING) return
     if (host.getPeers().length >= MIN_SWARM_PEERS || this.meeting.has(peerId)) return
     let id: PeerId
     try {
@@ -83,12 +103,13 @@ export class Neighbours {
   }
 
   /** Dial peers remembered from earlier runs, newest first, until there are enough neighbours */
-  async reconnectKnown (host: Host): Promise<void> {
+  private async reconnectKnown (): Promise<void> {
+    const host = this.components.host
     const log = host.logger.forComponent('shoal:peer')
     try {
       const known = (await host.peerStore.all()).filter(p => p.addresses.length > 0 && !p.id.equals(this.components.peerId))
       for (const p of known.slice(0, MAX_RECONNECT)) {
-        if (this.components.host() !== host || host.getPeers().length >= MIN_SWARM_PEERS) return
+        if (this.stopped || host.getPeers().length >= MIN_SWARM_PEERS) return
         if (host.getConnections(p.id).length > 0) continue
         await host.dial(p.id, { signal: AbortSignal.timeout(5 * second) }).catch((err) => { log('known peer %p did not answer: %s', p.id, err.message) })
       }
@@ -104,9 +125,8 @@ export class Neighbours {
    * apart until the DHT happens to connect them.
    */
   private rejoin (): void {
-    const host = this.components.host()
-    const gossip = this.components.gossip()
-    if (host == null || gossip == null || host.getPeers().length >= MIN_SWARM_PEERS) return
+    const { host, gossip } = this.components
+    if (host.getPeers().length >= MIN_SWARM_PEERS) return
     const log = host.logger.forComponent('shoal:peer')
     for (const m of gossip.members()) {
       if (this.rejoining.size >= MAX_REJOINING) return
@@ -126,7 +146,7 @@ export class Neighbours {
       const connections = all.filter(c => c.timeline.open < quietSince)
       if (all.length > connections.length) continue
       // blocks still flow from or to it: its beats wait behind them on a saturated link
-      if (connections.length > 0 && (this.components.exchange()?.lastHeard(m.peerId) ?? 0) >= quietSince) continue
+      if (connections.length > 0 && (this.components.exchange.lastHeard(m.peerId) ?? 0) >= quietSince) continue
       if (connections.length > 0 && m.state !== 'gone') continue
       const timeoutMs = Math.min(this.init.dialTimeoutMs, Math.max(2 * this.init.presenceIntervalMs, 2 * second))
       this.rejoining.add(m.peerId)
@@ -137,7 +157,7 @@ export class Neighbours {
             return
           } catch {
             // exchange traffic during the ping says it is alive after all
-            if ((this.components.exchange()?.lastHeard(m.peerId) ?? 0) >= quietSince) return
+            if ((this.components.exchange.lastHeard(m.peerId) ?? 0) >= quietSince) return
             for (const c of connections) c.abort(new Error('member silent and ping unanswered'))
           }
         }

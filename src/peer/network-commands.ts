@@ -1,39 +1,46 @@
 /**
  * The network commands of `ShoalApi`: the peer itself (id, stats), its connections (peers,
  * connect, perf), content routing (find, provide), the swarm (members, watch) and who holds
- * content (status); all but id and stats need the peer online
+ * content (status). All but id and stats exist only on an online peer (the table of calls refuses
+ * them offline); offline, id and stats are `offlineSelf`'s.
  */
 import { BlockNotFoundError, InvalidArgumentError } from '../errors.js'
 import { AGENT_VERSION } from '../version.js'
 import { DEFAULT_PERF_BYTES, PROVIDE_TIMEOUT } from '../constants.js'
 import { parseCid } from './content-commands.js'
 import { holders } from './holders.js'
-import { online } from './online.js'
+import type { ShoalNode } from './node.js'
 import type {
   AbortOptions, IdResult, PeerInfo, PerfOptions, PerfResult, StatsResult, FindOptions, ProviderInfo, ProvideResult, StatusResult
 } from '../api/types.js'
-import type { Exchange } from '../exchange/index.js'
-import type { Announcement, Gossip, Member } from '../gossip/index.js'
-import type { Host } from '../host/index.js'
-import type { Routing } from '../routing/index.js'
+import type { Announcement, Member } from '../gossip/index.js'
 import type { Store } from '../store/index.js'
 import type { Connection, PeerId } from '@libp2p/interface'
 
-export interface NetworkComponents {
-  /** The repo directory, named when a command needs a running peer */
-  root: string
+export interface SelfComponents {
   /** The peer's key and id, read from the repo once when first asked for */
   identity(): Promise<{ peerId: PeerId }>
+  store: Pick<Store, 'stat'>
+  /** When the peer opened (ms since the epoch), for its uptime */
+  startedAt: number
+}
+
+/** `id` and `stats` of a peer without its host */
+export function offlineSelf (components: SelfComponents): { id(): Promise<IdResult>, stats(options?: AbortOptions): Promise<StatsResult> } {
+  return {
+    id: async () => ({ peerId: (await components.identity()).peerId.toString(), addresses: [], agentVersion: AGENT_VERSION, online: false }),
+    stats: async (options = {}) => ({
+      peerId: (await components.identity()).peerId.toString(),
+      online: false,
+      store: await components.store.stat(options),
+      uptime: Math.round((Date.now() - components.startedAt) / 1000)
+    })
+  }
+}
+
+export interface NetworkComponents {
   store: Pick<Store, 'missing' | 'pins' | 'stat'>
-  /** The peer's host, exchange, routing and gossip, while it is online */
-  host(): Host | undefined
-  exchange(): Pick<Exchange, 'perf' | 'stats'> | undefined
-  routing(): Pick<Routing, 'findProviders' | 'provide'> | undefined
-  gossip(): Pick<Gossip, 'members' | 'watch' | 'holders' | 'member' | 'stats'> | undefined
-  /** HOST:PORT of the HTTP gateway, when a daemon serves it */
-  gatewayAddress(): string | undefined
-  /** When the peer last started (ms since the epoch), for its uptime */
-  startedAt(): number
+  node: Pick<ShoalNode, 'peerId' | 'host' | 'exchange' | 'routing' | 'gossip' | 'gateway' | 'startedAt'>
 }
 
 export class NetworkCommands {
@@ -44,19 +51,18 @@ export class NetworkCommands {
   }
 
   async id (): Promise<IdResult> {
-    const host = this.components.host()
-    const gatewayAddress = this.components.gatewayAddress()
+    const { peerId, host, gateway } = this.components.node
     return {
-      peerId: (await this.components.identity()).peerId.toString(),
-      addresses: host?.getMultiaddrs().map(a => a.toString()) ?? [],
+      peerId: peerId.toString(),
+      addresses: host.getMultiaddrs().map(a => a.toString()),
       agentVersion: AGENT_VERSION,
-      online: host != null,
-      ...(gatewayAddress != null ? { gateway: gatewayAddress } : {})
+      online: true,
+      ...(gateway != null ? { gateway: gateway.address } : {})
     }
   }
 
   async peers (): Promise<PeerInfo[]> {
-    const host = online(this.components.host(), this.components.root, 'listing peers')
+    const host = this.components.node.host
     const byPeer = new Map<string, PeerInfo>()
     for (const conn of host.getConnections()) {
       const id = conn.remotePeer.toString()
@@ -68,7 +74,7 @@ export class NetworkCommands {
   }
 
   async connect (addr: string, options: AbortOptions = {}): Promise<PeerInfo> {
-    const host = online(this.components.host(), this.components.root, 'connecting to a peer')
+    const host = this.components.node.host
     const { multiaddr } = await import('@multiformats/multiaddr')
     let ma
     try {
@@ -84,7 +90,7 @@ export class NetworkCommands {
   }
 
   async perf (addr: string, options: PerfOptions = {}): Promise<PerfResult> {
-    const exchange = online(this.components.exchange(), this.components.root, 'perf')
+    const exchange = this.components.node.exchange
     const r = await exchange.perf(addr, options.bytes ?? DEFAULT_PERF_BYTES, { signal: options.signal, hash: options.hash })
     const { multiaddr } = await import('@multiformats/multiaddr')
     const peerId = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value ?? ''
@@ -92,7 +98,7 @@ export class NetworkCommands {
   }
 
   async find (cid: string, options: FindOptions = {}): Promise<ProviderInfo[]> {
-    const routing = online(this.components.routing(), this.components.root, 'finding providers')
+    const routing = this.components.node.routing
     const root = parseCid(cid)
     const found: ProviderInfo[] = []
     for await (const p of routing.findProviders(root, options)) {
@@ -102,7 +108,7 @@ export class NetworkCommands {
   }
 
   async provide (cid: string, options: AbortOptions = {}): Promise<ProvideResult> {
-    const routing = online(this.components.routing(), this.components.root, 'providing')
+    const routing = this.components.node.routing
     const root = parseCid(cid)
     const missing = await this.components.store.missing(root, options)
     if (missing.length > 0) {
@@ -113,20 +119,16 @@ export class NetworkCommands {
   }
 
   async members (): Promise<Member[]> {
-    const gossip = online(this.components.gossip(), this.components.root, 'listing members')
-    return gossip.members()
+    return this.components.node.gossip.members()
   }
 
   async * watch (options: AbortOptions = {}): AsyncGenerator<Announcement> {
-    const gossip = online(this.components.gossip(), this.components.root, 'watching announcements')
-    yield * gossip.watch(options.signal)
+    yield * this.components.node.gossip.watch(options.signal)
   }
 
   async status (cid: string, options: AbortOptions & { timeoutMs?: number } = {}): Promise<StatusResult> {
-    const { root: repo, store } = this.components
-    const { peerId } = await this.components.identity()
-    const routing = online(this.components.routing(), repo, 'looking up holders')
-    const gossip = online(this.components.gossip(), repo, 'looking up holders')
+    const { store, node } = this.components
+    const { peerId, routing, gossip } = node
     const root = parseCid(cid)
     const local = (await store.missing(root, options)).length === 0
     const found = await holders(root, { self: peerId.toString(), routing, gossip }, options)
@@ -134,24 +136,21 @@ export class NetworkCommands {
   }
 
   async stats (options: AbortOptions = {}): Promise<StatsResult> {
-    const store = await this.components.store.stat(options)
-    const host = this.components.host()
-    const result: StatsResult = {
-      peerId: (await this.components.identity()).peerId.toString(),
-      online: host != null,
-      store,
-      uptime: Math.round((Date.now() - this.components.startedAt()) / 1000)
-    }
-    if (host != null) {
-      result.network = {
+    const { store, node } = this.components
+    const { host } = node
+    return {
+      peerId: node.peerId.toString(),
+      online: true,
+      store: await store.stat(options),
+      uptime: Math.round((Date.now() - node.startedAt) / 1000),
+      network: {
         connections: host.getConnections().length,
         peers: host.getPeers().length,
         knownPeers: (await host.peerStore.all()).length,
         gossipTopics: host.services.pubsub.getTopics().length
-      }
-      result.exchange = this.components.exchange()?.stats()
-      result.gossip = this.components.gossip()?.stats()
+      },
+      exchange: node.exchange.stats(),
+      gossip: node.gossip.stats()
     }
-    return result
   }
 }

@@ -9,8 +9,7 @@ export interface QuotaComponents {
   store: Pick<Store, 'evict' | 'stat'>
   /** The repo directory: without a quota, the room is what its file system has free */
   root: string
-  /** The peer's log, while it is online */
-  log(): Logger | undefined
+  log: Logger
 }
 
 export interface QuotaInit {
@@ -80,7 +79,7 @@ export class Quota {
       this.evictAgain = true
       return
     }
-    const log = this.components.log()
+    const log = this.components.log
     // not while fetches and publishes write: an eviction waiting for them would hold back every
     // write that comes after it; the fetch that ends asks again
     this.evicting = this.components.store.evict(quota, { unlessBusy: true }).then((r) => {
@@ -90,12 +89,12 @@ export class Quota {
         return
       }
       this.roomCache = undefined
-      if (r.removed > 0) log?.('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
-      if (r.pinnedBytes > quota) log?.('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)
+      if (r.removed > 0) log('evicted %d blocks (%d bytes) to stay within the quota', r.removed, r.freed)
+      if (r.pinnedBytes > quota) log('pinned content (%d bytes) alone exceeds the store quota (%d bytes)', r.pinnedBytes, quota)
       for (const u of r.unreadablePins) {
-        log?.error('pin record %s cannot be read (%s): eviction kept the DAG of %s; fix or remove the record', u.file, u.reason, u.cid)
+        log.error('pin record %s cannot be read (%s): eviction kept the DAG of %s; fix or remove the record', u.file, u.reason, u.cid)
       }
-    }, (err) => { log?.error('eviction failed: %s', err.message) }).finally(() => {
+    }, (err) => { log.error('eviction failed: %s', err.message) }).finally(() => {
       this.evicting = undefined
       if (this.evictAgain) {
         this.evictAgain = false

@@ -1,16 +1,13 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { REPLICA_SLACK, second } from '../constants.js'
-import type { Announcement, Gossip, GossipComponents } from '../gossip/index.js'
+import type { Announcement, GossipComponents, Member } from '../gossip/index.js'
 import type { Host } from '../host/index.js'
 import type { Store } from '../store/index.js'
 
 export interface ReplicationComponents {
   store: Pick<Store, 'pins'>
-  /** The peer's host; throws while it is offline */
-  host(): Host
-  /** The peer's gossip, while it runs: where the publisher can be dialled */
-  gossip(): Pick<Gossip, 'member'> | undefined
+  host: Pick<Host, 'peerStore' | 'dial'>
   /** Fetch a DAG of at most `maxBytes`, pin it as a replica and provide it */
   fetch(cid: string, name: string, maxBytes: number): Promise<unknown>
 }
@@ -20,14 +17,13 @@ export function replicationHooks (components: ReplicationComponents): Pick<Gossi
   return {
     // an unreadable record counts for nothing here; gc and eviction keep its content
     replicated: async () => (await components.store.pins.scan()).pins.filter(p => p.origin === 'replica').reduce((n, p) => n + p.size, 0),
-    hold: async (a) => { await hold(components, a) }
+    hold: async (a, publisher) => { await hold(components, a, publisher) }
   }
 }
 
 /** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
-async function hold (components: ReplicationComponents, a: Announcement): Promise<void> {
-  const host = components.host()
-  const member = components.gossip()?.member(a.publisher)
+async function hold (components: ReplicationComponents, a: Announcement, member: Member | undefined): Promise<void> {
+  const host = components.host
   if (member != null && member.addresses.length > 0) {
     const id = peerIdFromString(a.publisher)
     await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})

@@ -8,7 +8,6 @@ import type { ShoalPeer } from '../../src/peer/index.js'
 async function localPeer (dir: string): Promise<ShoalPeer> {
   await initRepo(dir, { configText: JSON.stringify(await testConfig()) })
   const peer = await createPeer({ repo: dir, online: true })
-  await peer.start()
   return peer
 }
 

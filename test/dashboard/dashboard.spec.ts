@@ -8,28 +8,9 @@ import { createActivity, createDashboard } from '../../src/dashboard/index.js'
 import { PAGE_FILE } from '../../src/dashboard/page.js'
 import type { ApiServer } from '../../src/api/server.js'
 import type { ShoalApi } from '../../src/api/types.js'
-import type { FetchProgressEvent } from '../../src/exchange/index.js'
 
 const ROOT = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
 const TOKEN = 'secret-token-that-the-page-never-sees'
-
-/** A fetch session whose progress and end the test drives */
-function stubExchange (): { exchange: { fetch(root: CID, options?: any): { result: Promise<void> } }, emit(e: FetchProgressEvent): void, finish(err?: Error): void, seen: FetchProgressEvent[] } {
-  let onProgress: ((e: FetchProgressEvent) => void) | undefined
-  let settle!: (err?: Error) => void
-  const seen: FetchProgressEvent[] = []
-  return {
-    exchange: {
-      fetch: (_root, options) => {
-        onProgress = options?.onProgress
-        return { result: new Promise<void>((resolve, reject) => { settle = (err) => { err != null ? reject(err) : resolve() } }) }
-      }
-    },
-    emit: (e) => { onProgress?.(e) },
-    finish: (err) => { settle(err) },
-    seen
-  }
-}
 
 async function get (address: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
   const [host, port] = address.split(':')
@@ -55,46 +36,36 @@ async function get (address: string, path: string, headers: Record<string, strin
 
 describe('dashboard', () => {
   describe('activity', () => {
-    it('tracks a fetch session through its progress events, and still tells the caller', async () => {
+    it('tracks a fetch through its progress events until it ends', async () => {
       const activity = createActivity({ tickMs: 60_000 })
-      const stub = stubExchange()
-      const tracked = activity.track(stub.exchange)
-      const told: FetchProgressEvent[] = []
-      const session = tracked.fetch(ROOT, { onProgress: (e: FetchProgressEvent) => told.push(e) })
-      stub.emit({ type: 'fetch:peer', peerId: 'p1', protocol: 'shoal', joined: true, peers: 1 })
-      stub.emit({ type: 'fetch:block', blocks: 2, bytes: 3000, fetchedBytes: 2000, totalBytes: 10_000, peers: 1, rate: 500 })
+      const fetch = activity.fetchStarted(ROOT)
+      fetch.progress?.({ type: 'fetch:peer', peerId: 'p1', protocol: 'shoal', joined: true, peers: 1 })
+      fetch.progress?.({ type: 'fetch:block', blocks: 2, bytes: 3000, fetchedBytes: 2000, totalBytes: 10_000, peers: 1, rate: 500 })
       let snap = activity.snapshot()
       assert.equal(snap.running, 1)
       assert.equal(snap.transfers.length, 1)
       assert.deepEqual({ cid: snap.transfers[0].cid, state: snap.transfers[0].state, bytes: snap.transfers[0].bytes, total: snap.transfers[0].totalBytes, peers: snap.transfers[0].peers },
         { cid: ROOT.toString(), state: 'running', bytes: 3000, total: 10_000, peers: 1 })
-      assert.equal(told.length, 2)
 
       // bytes in are counted once, from the growth of fetchedBytes
-      stub.emit({ type: 'fetch:block', blocks: 3, bytes: 5000, fetchedBytes: 4000, totalBytes: 10_000, peers: 1, rate: 500 })
+      fetch.progress?.({ type: 'fetch:block', blocks: 3, bytes: 5000, fetchedBytes: 4000, totalBytes: 10_000, peers: 1, rate: 500 })
       ;(activity as any).sample()
       snap = activity.snapshot()
       assert.equal(snap.bandwidth.samples.length, 1)
       assert.equal(snap.bandwidth.samples[0].in, Math.round(4000 * 1000 / 60_000))
 
-      stub.finish()
-      await session.result
+      fetch.ended('done')
       snap = activity.snapshot()
       assert.equal(snap.running, 0)
       assert.equal(snap.transfers[0].state, 'done')
     })
 
-    it('lists a failed session, and drops one that moved nothing', async () => {
+    it('lists a failed fetch, and drops one that moved nothing', async () => {
       const activity = createActivity({ tickMs: 60_000 })
-      const a = stubExchange()
-      const s1 = activity.track(a.exchange).fetch(ROOT)
-      a.emit({ type: 'fetch:block', blocks: 1, bytes: 10, fetchedBytes: 10, peers: 1, rate: 1 })
-      a.finish(Object.assign(new Error('no peer'), { name: 'BlockNotFoundError' }))
-      await s1.result.catch(() => {})
-      const b = stubExchange()
-      const s2 = activity.track(b.exchange).fetch(ROOT)
-      b.finish(Object.assign(new Error('aborted'), { name: 'AbortError' }))
-      await s2.result.catch(() => {})
+      const a = activity.fetchStarted(ROOT)
+      a.progress?.({ type: 'fetch:block', blocks: 1, bytes: 10, fetchedBytes: 10, peers: 1, rate: 1 })
+      a.ended('failed')
+      activity.fetchStarted(ROOT).ended('aborted')
       const snap = activity.snapshot()
       assert.deepEqual(snap.transfers.map(t => t.state), ['failed'])
     })

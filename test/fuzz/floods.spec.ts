@@ -24,7 +24,7 @@ import { publishRandom, startPeer, testConfig, waitFor } from '../helpers/swarm.
 import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
-import type { ShoalPeer } from '../../src/peer/index.js'
+import type { OnlinePeer } from '../../src/peer/index.js'
 import type { SpawnedDaemon } from '../helpers/cli.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
@@ -56,7 +56,7 @@ describe('floods', function () {
   let tmp: { dir: string, cleanup(): Promise<void> }
   const daemons: SpawnedDaemon[] = []
   const hosts: Host[] = []
-  const peers: ShoalPeer[] = []
+  const peers: OnlinePeer[] = []
 
   before(async () => { tmp = await tmpDir() })
   after(async () => {
@@ -194,9 +194,8 @@ describe('floods', function () {
     const repo = path.join(tmp.dir, 'gossip-target')
     await initRepo(repo, { configText: JSON.stringify(await testConfig(), null, 2) })
     const target = await createPeer({ repo, online: true })
-    await target.start()
     peers.push(target)
-    const pubsub = target.host!.services.pubsub
+    const pubsub = target.node.host.services.pubsub
     const attacker = await attackerHost(path.join(tmp.dir, 'gossip-attacker'))
     hosts.push(attacker)
     const ma = multiaddr((await target.id()).addresses[0])
@@ -222,7 +221,7 @@ describe('floods', function () {
     // a well-formed RPC on the same kind of stream is taken: the limits, not the channel, decided
     await send([{ subscribe: true, topic: 'ok-topic' }])
     await waitFor(async () => subscribed('ok-topic'), 10_000, 'the small RPC to be taken')
-    assert.ok(target.host!.status === 'started')
+    assert.ok(target.node.host.status === 'started')
     assert.ok((await target.stats()).online)
   })
 })

@@ -11,25 +11,25 @@ import { topicsOf } from '../../src/gossip/index.js'
 import { startSwarm, stopSwarm, waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Announcement } from '../../src/gossip/index.js'
-import type { ShoalPeer } from '../../src/peer/index.js'
+import type { OnlinePeer } from '../../src/peer/index.js'
 
 const N = 10
 const KiB = 1024
 
-async function publishBytes (peer: ShoalPeer, bytes: Uint8Array, options: { tags?: string[], replicas?: number, announce?: boolean } = {}): Promise<{ cid: string, assigned?: string[], announced?: number }> {
+async function publishBytes (peer: OnlinePeer, bytes: Uint8Array, options: { tags?: string[], replicas?: number, announce?: boolean } = {}): Promise<{ cid: string, assigned?: string[], announced?: number }> {
   return peer.publish((async function * () {
     yield { path: `f-${Math.random().toString(16).slice(2)}.bin`, kind: 'file' as const, content: (async function * () { yield bytes })() }
   })(), options)
 }
 
-async function catAll (peer: ShoalPeer, cid: string): Promise<Buffer> {
+async function catAll (peer: OnlinePeer, cid: string): Promise<Buffer> {
   const chunks: Uint8Array[] = []
   for await (const c of peer.cat(cid)) chunks.push(c)
   return Buffer.concat(chunks)
 }
 
 /** Collect what a peer's `watch` yields until stopped */
-function collect (peer: ShoalPeer): { items: Announcement[], stop(): void } {
+function collect (peer: OnlinePeer): { items: Announcement[], stop(): void } {
   const controller = new AbortController()
   const items: Announcement[] = []
   void (async () => {
@@ -41,7 +41,7 @@ function collect (peer: ShoalPeer): { items: Announcement[], stop(): void } {
 describe('gossip and routing: ten peers in one process', function () {
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
-  let peers: ShoalPeer[] = []
+  let peers: OnlinePeer[] = []
 
   before(async () => {
     tmp = await tmpDir()
@@ -51,7 +51,7 @@ describe('gossip and routing: ten peers in one process', function () {
       if (i >= 6) c.replicate = { enabled: true, tags: ['cdn'], maxFileSize: 0, maxTotalBytes: 0 }
     })
     // everyone has everyone in its membership table once the mesh has formed
-    await waitFor(async () => peers.every(p => p.gossip?.stats().members === N), 30_000, 'a full membership table on every peer')
+    await waitFor(async () => peers.every(p => p.node.gossip.stats().members === N), 30_000, 'a full membership table on every peer')
   })
   after(async () => {
     await stopSwarm(peers)
@@ -66,8 +66,8 @@ describe('gossip and routing: ten peers in one process', function () {
     const pubId = publisher.peerId.toString()
     await waitFor(async () => (await peers[1].find(cid, { timeoutMs: 5000 })).some(p => p.peerId === pubId), 30_000, 'the provider record')
     // cut every connection between the two, so only the DHT can lead the fetcher to the publisher
-    await fetcher.host?.hangUp(publisher.peerId)
-    assert.equal(fetcher.host?.getConnections(publisher.peerId).length, 0)
+    await fetcher.node.host.hangUp(publisher.peerId)
+    assert.equal(fetcher.node.host.getConnections(publisher.peerId).length, 0)
     const joined: string[] = []
     const result = await fetcher.fetch(cid, { onProgress: (e) => { if (e.type === 'fetch:peer' && e.joined) joined.push(e.peerId) } })
     assert.equal(result.fetchedBlocks, result.blocks, 'every block came from the network')
@@ -103,7 +103,7 @@ describe('gossip and routing: ten peers in one process', function () {
         Announce.encode({ ...valid, name: 'n'.repeat(5000) }),
         new Uint8Array(5 * KiB).fill(7)
       ]
-      for (const data of bad) await liar.host?.services.pubsub.publish(topic, data)
+      for (const data of bad) await liar.node.host.services.pubsub.publish(topic, data)
       const { cid } = await publishBytes(peers[0], randomBytes(KiB), { tags: ['news'] })
       await waitFor(async () => watchers.slice(1).every(w => w.items.some(a => a.cid === cid)), 30_000, 'the announcement on every peer')
       for (const [i, w] of watchers.entries()) {
@@ -115,12 +115,12 @@ describe('gossip and routing: ten peers in one process', function () {
       assert.equal(watchers[0].items.length, 0, 'a publisher does not hear its own announcement')
       // the liar's direct neighbours rejected its messages and scored it below zero
       // (the peers the liar's router sent to: those it knew to be subscribed to the topic)
-      const subscribers = new Set((liar.host?.services.pubsub.getSubscribers(topic) ?? []).map(id => id.toString()))
+      const subscribers = new Set((liar.node.host.services.pubsub.getSubscribers(topic) ?? []).map(id => id.toString()))
       const neighbours = peers.filter(p => p !== liar && subscribers.has(p.peerId.toString()))
       assert.ok(neighbours.length > 0)
-      await waitFor(async () => neighbours.every(p => (p.gossip?.stats().rejected ?? 0) > 0), 10_000, 'rejections')
+      await waitFor(async () => neighbours.every(p => (p.node.gossip.stats().rejected ?? 0) > 0), 10_000, 'rejections')
       // scores are recomputed on the router's own schedule, so wait for it
-      const scoreOf = (p: ShoalPeer): number => (p.host?.services.pubsub as unknown as { getScore(id: string): number }).getScore(liar.peerId.toString())
+      const scoreOf = (p: OnlinePeer): number => (p.node.host.services.pubsub as unknown as { getScore(id: string): number }).getScore(liar.peerId.toString())
       await waitFor(async () => neighbours.every(p => scoreOf(p) < 0), 10_000, `the sender of invalid messages to score below zero (scores ${neighbours.map(scoreOf).join(', ')})`)
     } finally {
       watchers.forEach(w => { w.stop() })
@@ -154,8 +154,8 @@ describe('gossip and routing: ten peers in one process', function () {
     // announced straight through gossipsub: one says 1000 bytes for 3 MiB
     const topic = topicsOf('local').announce
     const announce = (cid: string, size: number): Uint8Array => Announce.encode({ cid, name: cid, size, time: Date.now(), tags: ['cdn'], replicas: 0 })
-    await publisher.host?.services.pubsub.publish(topic, announce(understated.cid, 1000))
-    await publisher.host?.services.pubsub.publish(topic, announce(honest.cid, 3 * 1024 * KiB))
+    await publisher.node.host.services.pubsub.publish(topic, announce(understated.cid, 1000))
+    await publisher.node.host.services.pubsub.publish(topic, announce(honest.cid, 3 * 1024 * KiB))
     const replicators = peers.slice(6)
     await waitFor(async () => (await Promise.all(replicators.map(async p => await p.store.pins.get(CID.parse(honest.cid))))).every(pin => pin?.origin === 'replica'), 60_000, 'the honest replicas')
     // the fetches of the other stopped at its limit long before 3 MiB

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CONFIGS_DIR, createPeer, initRepo } from '../../src/peer/index.js'
-import type { ShoalPeer } from '../../src/peer/index.js'
+import type { OnlinePeer } from '../../src/peer/index.js'
 import { lastJson, runCli, spawnLoopbackDaemon } from './cli.js'
 import type { SpawnedDaemon } from './cli.js'
 
@@ -66,8 +66,8 @@ export { randomBytes }
  * Several peers in this process (one libp2p host each, own repo under `dir`), all bootstrapped
  * from the first; lighter than processes where a test needs many peers
  */
-export async function startSwarm (dir: string, n: number, change: (config: any, i: number) => void = () => {}): Promise<ShoalPeer[]> {
-  const peers: ShoalPeer[] = []
+export async function startSwarm (dir: string, n: number, change: (config: any, i: number) => void = () => {}): Promise<OnlinePeer[]> {
+  const peers: OnlinePeer[] = []
   try {
     for (let i = 0; i < n; i++) {
       const repo = path.join(dir, `peer-${i}`)
@@ -77,7 +77,6 @@ export async function startSwarm (dir: string, n: number, change: (config: any, 
       }
       await initRepo(repo, { configText: JSON.stringify(config, null, 2) })
       const peer = await createPeer({ repo, online: true })
-      await peer.start()
       peers.push(peer)
     }
   } catch (err) {
@@ -87,6 +86,6 @@ export async function startSwarm (dir: string, n: number, change: (config: any, 
   return peers
 }
 
-export async function stopSwarm (peers: ShoalPeer[]): Promise<void> {
+export async function stopSwarm (peers: OnlinePeer[]): Promise<void> {
   await Promise.all(peers.map(async p => p.stop().catch(() => {})))
 }

@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { importContent } from '../../src/content/index.js'
-import { ContentCommands, dagSize } from '../../src/peer/content-commands.js'
+import { dagSize } from '../../src/peer/content-commands.js'
+import { fetchAndPin } from '../../src/peer/online-content.js'
 import { createStore } from '../../src/store/index.js'
 import { bytesOf } from '../helpers/bytes.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -89,18 +91,13 @@ describe('peer: pin size', () => {
     await fs.writeFile(path.join(tmp.dir, 'pins', record), '{garbage')
     // every block is stored already: the session has nothing to fetch
     const session = (): any => ({ result: Promise.resolve({ cid: root.toString(), blocks: 1, bytes: 5000, fetchedBlocks: 0, fetchedBytes: 0, duplicates: 0, durationMs: 0 }), blockReady: async () => {} })
-    const commands = new ContentCommands({
-      root: tmp.dir,
-      store,
-      config: { publish: { profile: 'unixfs-v1-2025' }, store: { fsync: false, quota: 0 } } as any,
-      quota: { enforceSoon: () => {} },
-      exchange: () => ({}) as any,
-      routing: () => undefined,
-      gossip: () => undefined,
+    const node = {
       session,
-      log: () => undefined
-    })
-    await commands.fetch(root.toString(), {}, 'replica')
+      routing: { provide: async () => ({ accepted: 0 }) } as any,
+      quota: { enforceSoon: () => {} } as any,
+      log: logger('shoal:test:pin-size')
+    }
+    await fetchAndPin({ store, node }, root.toString(), {}, 'replica')
     const pin = await store.pins.get(root)
     assert.equal(pin?.origin, 'fetch')
     assert.equal(pin?.size, 5000)

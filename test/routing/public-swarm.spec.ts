@@ -17,7 +17,7 @@ import { stopSwarm, waitFor } from '../helpers/swarm.js'
 import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { Host } from '../../src/host/index.js'
-import type { ShoalPeer } from '../../src/peer/index.js'
+import type { OnlinePeer } from '../../src/peer/index.js'
 
 const bootstrapNode = async (dir: string): Promise<Host> => await startHost(dir, {
   limits: { maxConnections: 100, maxIncomingPendingConnections: 50, inboundConnectionThreshold: 1000, dialTimeoutMs: 5000 },
@@ -30,7 +30,7 @@ describe('routing: the public swarm config against local bootstrap peers', funct
   this.timeout(120_000)
   let tmp: { dir: string, cleanup(): Promise<void> }
   const bootstraps: Host[] = []
-  const peers: ShoalPeer[] = []
+  const peers: OnlinePeer[] = []
 
   before(async () => { tmp = await tmpDir() })
   after(async () => {
@@ -58,7 +58,6 @@ describe('routing: the public swarm config against local bootstrap peers', funct
       const repo = path.join(tmp.dir, `shoal-${i}`)
       await initRepo(repo, { configText: JSON.stringify(config) })
       const peer = await createPeer({ repo, online: true })
-      await peer.start()
       peers.push(peer)
     }
     const ids = peers.map(p => p.peerId.toString())
@@ -66,16 +65,16 @@ describe('routing: the public swarm config against local bootstrap peers', funct
     // every shoal peer provided the rendezvous key, and each finds the others under it
     await waitFor(async () => {
       const found = new Set<string>()
-      for await (const p of peers[0].routing!.findProviders(key, { timeoutMs: 3000 })) found.add(p.id.toString())
+      for await (const p of peers[0].node.routing.findProviders(key, { timeoutMs: 3000 })) found.add(p.id.toString())
       return ids.slice(1).every(id => found.has(id))
     }, 60_000, 'the other shoal peers under the rendezvous key')
     // and they meet on the gossip topics: each membership table holds the three, and not the bootstrap peer
     await waitFor(async () => peers.every(p => {
-      const alive = (p.gossip?.members() ?? []).filter(m => m.state === 'alive').map(m => m.peerId)
+      const alive = (p.node.gossip.members() ?? []).filter(m => m.state === 'alive').map(m => m.peerId)
       return ids.every(id => alive.includes(id))
     }), 60_000, 'every shoal peer in every membership table')
     for (const p of peers) {
-      assert.ok(!(p.gossip?.members() ?? []).some(m => m.peerId === bootstraps[0].peerId.toString()), 'a bootstrap peer is not a member')
+      assert.ok(!(p.node.gossip.members() ?? []).some(m => m.peerId === bootstraps[0].peerId.toString()), 'a bootstrap peer is not a member')
     }
     assert.equal(peers[0].config.dht.protocol, '/ipfs/kad/1.0.0')
   })

@@ -8,11 +8,12 @@ import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { logger } from '@libp2p/logger'
 import { Quota } from '../../src/peer/quota.js'
 import { createStore } from '../../src/store/index.js'
 import { startSwarm, stopSwarm, waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import type { ShoalPeer } from '../../src/peer/index.js'
+import type { OnlinePeer } from '../../src/peer/index.js'
 import type { Store } from '../../src/store/index.js'
 
 const KiB = 1024
@@ -102,18 +103,18 @@ describe('store: quota and LRU eviction', function () {
     const stat = await store.stat()
     assert.equal(stat.bytes, 400 * KiB)
     assert.equal(stat.pinnedSize, 100 * KiB)
-    const quota = new Quota({ store, root: tmp.dir, log: () => undefined }, { quota: 1024 * KiB })
+    const quota = new Quota({ store, root: tmp.dir, log: logger('shoal:test:quota') }, { quota: 1024 * KiB })
     assert.equal((await quota.room()).free, 924 * KiB)
   })
 
   describe('a peer with a quota', () => {
-    let peers: ShoalPeer[] = []
+    let peers: OnlinePeer[] = []
     after(async () => { await stopSwarm(peers) })
 
     it('keeps what it reads through from others within the quota, evicting the least recently read', async () => {
       peers = await startSwarm(path.join(tmp.dir, 'swarm'), 2, (c, i) => { if (i === 1) c.store.quota = 700 * KiB })
       const [origin, edge] = peers
-      await waitFor(async () => edge.host?.getConnections(origin.peerId).length !== 0, 10_000, 'the edge to reach the origin')
+      await waitFor(async () => edge.node.host.getConnections(origin.peerId).length !== 0, 10_000, 'the edge to reach the origin')
       const files: Array<{ cid: string, bytes: Buffer }> = []
       for (let i = 0; i < 3; i++) {
         const bytes = randomBytes(300 * KiB)
@@ -125,7 +126,7 @@ describe('store: quota and LRU eviction', function () {
       const read = async (cid: string): Promise<Buffer> => {
         const chunks: Uint8Array[] = []
         for await (const c of edge.cat(cid)) chunks.push(c)
-        await edge.evictions()
+        await edge.node.quota.evictions()
         return Buffer.concat(chunks)
       }
       for (const f of files) {

@@ -1,10 +1,8 @@
-import { InvalidArgumentError, ShoalError } from '../../errors.js'
+import { ConnectFailedError, InvalidArgumentError } from '../../errors.js'
+import { isBadInput } from '../../http-status.js'
 import { withApi } from '../context.js'
 import { printResult } from '../output.js'
 import type { Command } from 'commander'
-
-/** A dial that failed, restated for people; exit 1 */
-class ConnectFailedError extends ShoalError {}
 
 export function register (command: Command): void {
   command
@@ -48,10 +46,10 @@ async function peerIdOf (addr: string): Promise<string | undefined> {
 /**
  * One line for a failed dial. libp2p reports a timeout during the handshake, a peer with another
  * identity and a listener that does not speak libp2p under one error name, so the message is
- * what tells them apart. Bad input (status 400) passes through unchanged.
+ * what tells them apart. Bad input passes through unchanged.
  */
 function connectError (err: any, addr: string, elapsedMs: number): unknown {
-  if (err?.status === 400 || err?.name === 'DaemonNotRunningError' || err?.name === 'ApiUnreachableError') return err
+  if (isBadInput(err) || err?.name === 'DaemonNotRunningError' || err?.name === 'ApiUnreachableError') return err
   const message = String(err?.message ?? err).split('\n')[0]
   const prefix = `could not connect to ${addr}`
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError' || /aborted due to timeout|timed out/i.test(message)) {

@@ -6,9 +6,9 @@
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { METRICS_STORE_STAT_INTERVAL } from '../constants.js'
-import type { GatewayObserver } from './index.js'
+import type { ExchangeMetrics, FetchObserver } from '../exchange/index.js'
+import type { GatewayObserver } from '../gateway/index.js'
 import type { Metrics as Libp2pMetrics, ComponentLogger } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 
 /** Values read when Prometheus scrapes; each is optional and set as the peer starts */
 export interface MetricsSources {
@@ -42,10 +42,10 @@ export interface ShoalMetrics {
    * Until it is called, that metric is absent (and `shoal_connected_peers` is the peer count)
    */
   reportMembership(size: () => number): void
-  /** Wrap the blocks the exchange client stores, to count bytes fetched */
-  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID>, putVerified(cid: CID, bytes: any): Promise<boolean> }>(blocks: T): T
-  /** Wrap an exchange, to time every fetch session */
-  timeFetches<T extends { fetch(root: CID, options?: any): { result: Promise<unknown> } }>(exchange: T): T
+  /** What the exchange reports: the bytes of blocks fetched, by protocol */
+  readonly exchange: ExchangeMetrics
+  /** Times every fetch, by how it ended */
+  readonly fetches: FetchObserver
   /** The exposition text and its content type */
   scrape(): Promise<{ contentType: string, text: string }>
 }
@@ -53,10 +53,10 @@ export interface ShoalMetrics {
 class PrometheusShoalMetrics implements ShoalMetrics {
   readonly libp2p
   readonly gateway: GatewayObserver
+  readonly exchange: ExchangeMetrics
+  readonly fetches: FetchObserver
   readonly sources: MetricsSources = {}
   private readonly registry = new Registry()
-  private readonly fetchedBytes: Counter<'protocol'>
-  private readonly fetchDuration: Histogram<'outcome'>
 
   constructor (init: MetricsInit) {
     const registry = this.registry
@@ -76,15 +76,24 @@ class PrometheusShoalMetrics implements ShoalMetrics {
         this.inc({ protocol: 'gateway' }, gatewayBytes)
       }
     })
-    this.fetchedBytes = new Counter({ name: 'shoal_bytes_fetched_total', help: 'Bytes of blocks fetched from peers and stored, by protocol', labelNames: ['protocol'], registers: [registry] })
-    this.fetchedBytes.inc({ protocol: 'exchange' }, 0)
-    this.fetchDuration = new Histogram({
+    const fetchedBytes = new Counter({ name: 'shoal_bytes_fetched_total', help: 'Bytes of blocks fetched and stored, by protocol (exchange: from shoal peers; bitswap: from IPFS nodes; http: from trustless gateways)', labelNames: ['protocol'], registers: [registry] })
+    fetchedBytes.inc({ protocol: 'exchange' }, 0)
+    this.exchange = {
+      blockStored: (protocol, bytes) => { fetchedBytes.inc({ protocol: protocol === 'shoal' ? 'exchange' : protocol }, bytes) }
+    }
+    const fetchDuration = new Histogram({
       name: 'shoal_fetch_duration_seconds',
       help: 'How long fetch sessions ran, by outcome: ok, error, aborted (stopped by their reader, e.g. a gateway range fetch once its block arrived)',
       labelNames: ['outcome'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers: [registry]
     })
+    this.fetches = {
+      fetchStarted: () => {
+        const end = fetchDuration.startTimer()
+        return { ended: (outcome) => { end({ outcome: outcome === 'done' ? 'ok' : outcome === 'aborted' ? 'aborted' : 'error' }) } }
+      }
+    }
     const requests = new Counter({ name: 'shoal_gateway_requests_total', help: 'Gateway responses by HTTP status', labelNames: ['status'], registers: [registry] })
     const requestDuration = new Histogram({
       name: 'shoal_gateway_request_duration_seconds',
@@ -144,54 +153,6 @@ class PrometheusShoalMetrics implements ShoalMetrics {
       help: 'Peers in the gossip membership table',
       registers: [this.registry],
       collect () { this.set(size()) }
-    })
-  }
-
-  countFetched<T extends { put(cid: CID, bytes: any): Promise<CID>, putVerified(cid: CID, bytes: any): Promise<boolean> }>(blocks: T): T {
-    const counter = this.fetchedBytes
-    // the exchange stores a block as one buffer or as the chunks it arrived in
-    const count = (bytes: Uint8Array | Uint8Array[]): void => {
-      counter.inc({ protocol: 'exchange' }, bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, c) => n + c.byteLength, 0))
-    }
-    return new Proxy(blocks, {
-      get (target, prop, receiver) {
-        if (prop === 'put') {
-          return async (cid: CID, bytes: Uint8Array | Uint8Array[]) => {
-            const r = await target.put(cid, bytes)
-            count(bytes)
-            return r
-          }
-        }
-        if (prop === 'putVerified') {
-          return async (cid: CID, bytes: Uint8Array | Uint8Array[]) => {
-            const stored = await target.putVerified(cid, bytes)
-            if (stored) count(bytes)
-            return stored
-          }
-        }
-        const v = Reflect.get(target, prop, receiver)
-        return typeof v === 'function' ? v.bind(target) : v
-      }
-    })
-  }
-
-  timeFetches<T extends { fetch(root: CID, options?: any): { result: Promise<unknown> } }>(exchange: T): T {
-    const histogram = this.fetchDuration
-    return new Proxy(exchange, {
-      get (target, prop, receiver) {
-        if (prop === 'fetch') {
-          return (root: CID, options?: any) => {
-            const end = histogram.startTimer()
-            const session = target.fetch(root, options)
-            session.result.then(() => end({ outcome: 'ok' }), (err: any) => {
-              end({ outcome: err?.name === 'AbortError' || options?.signal?.aborted === true ? 'aborted' : 'error' })
-            })
-            return session
-          }
-        }
-        const v = Reflect.get(target, prop, receiver)
-        return typeof v === 'function' ? v.bind(target) : v
-      }
     })
   }
 
