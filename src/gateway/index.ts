@@ -7,25 +7,14 @@
 import { MAX_GATEWAY_HEADER_SIZE, MAX_GATEWAY_URL_LENGTH } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
 import { HttpGateway } from './server.js'
+import type { PullThroughBlocks, PullThroughFetcher } from '../content/pull-through.js'
 import type { ComponentLogger } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 
 /** The store operations the gateway reads through */
-export interface GatewayBlocks {
-  /** Throws an error named BlockNotFoundError when the block is not stored */
-  getBytes(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
-  /**
-   * Bytes `offset` to `offset + length` of a stored block (fewer past its end), without reading
-   * the rest, into `into` when given (a view of it is returned); throws like `getBytes`. Without
-   * it, ranges read whole blocks
-   */
-  readRange?(cid: CID, offset: number, length: number, options?: { signal?: AbortSignal, into?: Uint8Array }): Promise<Uint8Array>
-}
+export type GatewayBlocks = PullThroughBlocks
 
 /** The exchange operation the gateway fetches missing blocks with */
-export interface GatewayExchange {
-  fetch(root: CID, options?: { signal?: AbortSignal, walk?: boolean }): { blockReady(cid: CID): Promise<void> }
-}
+export type GatewayExchange = PullThroughFetcher
 
 /** What the gateway reports to metrics; every method is optional */
 export interface GatewayObserver {

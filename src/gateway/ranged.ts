@@ -5,7 +5,7 @@ import { InvalidPathError } from '../errors.js'
 import { READ_PIECE } from './buffers.js'
 import { leafAt } from './layout.js'
 import type { Leaf } from './layout.js'
-import type { RequestBlocks } from './blocks.js'
+import type { PullThrough } from '../content/pull-through.js'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -13,7 +13,7 @@ import type { CID } from 'multiformats/cid'
  * and of each raw leaf only the bytes wanted (a 100-byte range of a file of 1 MiB leaves reads
  * the root and 100 bytes, not a megabyte). Interior nodes are walked by their `blockSizes`.
  */
-export async function * readRange (blocks: RequestBlocks, cid: CID, offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function * readRange (blocks: PullThrough, cid: CID, offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   if (length <= 0) return
   signal?.throwIfAborted()
   if (cid.code === raw.code) {
@@ -73,7 +73,7 @@ interface FileNode {
 const decoded = new Map<string, FileNode>()
 const DECODED_NODES = 64
 
-async function fileNode (blocks: RequestBlocks, cid: CID, signal?: AbortSignal): Promise<FileNode> {
+async function fileNode (blocks: PullThrough, cid: CID, signal?: AbortSignal): Promise<FileNode> {
   const key = cid.toString()
   const known = decoded.get(key)
   if (known != null) return known
@@ -94,7 +94,7 @@ async function fileNode (blocks: RequestBlocks, cid: CID, signal?: AbortSignal):
  * a binary search, and of each only the bytes wanted (a range across leaf boundaries reads the end
  * of one and the start of the next)
  */
-export async function * readLeaves (blocks: RequestBlocks, leaves: Leaf[], offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function * readLeaves (blocks: PullThrough, leaves: Leaf[], offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   if (length <= 0 || leaves.length === 0) return
   const end = offset + length
   for (let i = leafAt(leaves, offset); i < leaves.length && leaves[i].offset < end; i++) {

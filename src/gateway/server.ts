@@ -5,7 +5,7 @@ import { GATEWAY_BLOCK_CACHE_BYTES, GATEWAY_LAYOUT_CACHE_BYTES } from '../consta
 import { HttpListener } from '../http-listener.js'
 import { httpStatusOf } from '../http-status.js'
 import { CAR_TYPE, RAW_TYPE, plain } from './response.js'
-import { BlockCache, RequestBlocks } from './blocks.js'
+import { BlockCache, PullThrough } from '../content/pull-through.js'
 import { ReadBuffers } from './buffers.js'
 import { FileLayouts } from './layout.js'
 import { serveCar, serveRaw } from './trustless.js'
@@ -27,7 +27,7 @@ export interface GatewayRequest {
   /** `/ipfs/<cid>/<segments>`, decoded */
   contentPath: string
   query: URLSearchParams
-  blocks: RequestBlocks
+  blocks: PullThrough
   /** Layouts of files, shared between requests */
   layouts: FileLayouts
   signal: AbortSignal
@@ -90,7 +90,7 @@ export class HttpGateway implements Gateway {
       this.active--
       if (!res.writableFinished) controller.abort(new Error('the client went away'))
     })
-    let blocks: RequestBlocks | undefined
+    let blocks: PullThrough | undefined
     try {
       const url = req.url ?? '/'
       if (url.length > this.init.maxUrlLength) return plain(res, 414, `request target longer than ${this.init.maxUrlLength} bytes`)
@@ -107,7 +107,7 @@ export class HttpGateway implements Gateway {
       const format = formatOf(query, req.headers.accept)
       if (format === 'unsupported') return plain(res, 400, 'unsupported format: this gateway answers raw, car, or UnixFS content')
       const ranged = format == null && req.headers.range != null
-      blocks = new RequestBlocks(this.components, {
+      blocks = new PullThrough(this.components, {
         root: p.cid,
         mode: ranged ? 'block' : 'dag',
         timeoutMs: this.init.retrievalTimeoutMs,

@@ -8,13 +8,19 @@ import { CID } from 'multiformats/cid'
 import { parseContentPath } from '../content/path.js'
 import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import type { Config } from './config.js'
-import type { ReadableDag } from './read-through.js'
+import type { Blockstore } from 'interface-blockstore'
 import type { ContentPath } from '../content/index.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, GcResult, ImportEntry, LsEntry, PinInfo, PublishOptions,
   PublishResult, VerifyResult, ExportCarOptions, ImportCarOptions, ImportCarResult
 } from '../api/types.js'
 import type { Pin, Store, UnreadablePin } from '../store/index.js'
+
+/** Blocks a reader takes one at a time, and `close` once it is done, early or not */
+export interface ReadableDag {
+  blocks: Pick<Blockstore, 'get'>
+  close(): void
+}
 
 export interface ContentComponents {
   store: Pick<Store, 'blocks' | 'pins' | 'pin' | 'unpin' | 'gc' | 'verify' | 'withWriteGuard'>

@@ -9,7 +9,7 @@ import { createStore } from '../store/index.js'
 import { ContentCommands, storeOnly } from './content-commands.js'
 import { offlineSelf } from './network-commands.js'
 import { repoPaths } from './paths.js'
-import { readThrough } from './read-through.js'
+import { PullThrough } from '../content/pull-through.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type { ShoalNode } from './node.js'
@@ -102,11 +102,20 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
       config,
       // missing blocks come through a fetch session the reader waits on; with a quota, what is
       // read is what is used, so least recently used cache goes first
-      readable: (root, options) => readThrough({
-        store: store.blocks,
-        session: (signal) => started.session(root, { signal }),
-        onFetched: () => { started.quota.enforceSoon() }
-      }, { touch: config.store.quota > 0 }, options)
+      readable: (root, options) => {
+        const reader = new PullThrough({
+          blocks: store.blocks,
+          exchange: { fetch: started.session },
+          withWriteGuard: async (fn) => store.withWriteGuard(fn)
+        }, {
+          root,
+          mode: 'dag',
+          signal: options.signal,
+          touch: config.store.quota > 0,
+          onFetched: () => { started.quota.enforceSoon() }
+        })
+        return { blocks: reader.blockstore, close: () => { reader.close() } }
+      }
     })
   ]
   const peer: OnlinePeer = Object.assign(localApi(rooms, { repo: root }), { root, config, store, stop, node: started, peerId: started.peerId })

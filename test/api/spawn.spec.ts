@@ -74,7 +74,11 @@ describe('api: spawnDaemon', function () {
     const pidFile = path.join(tmp.dir, 'aborted.pid')
     const controller = new AbortController()
     const started = spawnDaemon({ repo: 'aborted', prefix: fake(pidFile, ['not json\n']), signal: controller.signal })
-    setTimeout(() => { controller.abort() }, 300)
+    // aborted once the stand-in runs (on a busy machine it may take longer than any fixed pause)
+    void (async () => {
+      for (let i = 0; i < 200 && !await fs.access(pidFile).then(() => true, () => false); i++) await new Promise(resolve => setTimeout(resolve, 25))
+      controller.abort()
+    })()
     await rejectsNamed(started, 'DaemonSpawnError', /was stopped before it was ready/)
     assert.equal(await gone(Number(await fs.readFile(pidFile, 'utf8'))), true)
   })

@@ -9,7 +9,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
-import { RequestBlocks } from '../../src/gateway/blocks.js'
+import { PullThrough } from '../../src/content/pull-through.js'
 import { ReadBuffers } from '../../src/gateway/buffers.js'
 import { FileLayouts, leafAt, leavesOf } from '../../src/gateway/layout.js'
 import { readLeaves } from '../../src/gateway/ranged.js'
@@ -33,13 +33,13 @@ async function imported (bytes: Uint8Array, rawLeaves: boolean): Promise<{ root:
 }
 
 /** A request's blocks over a map, reading ranges through `buffers` */
-function requestBlocks (blocks: Map<string, Uint8Array>, buffers?: ReadBuffers): RequestBlocks {
+function requestBlocks (blocks: Map<string, Uint8Array>, buffers?: ReadBuffers): PullThrough {
   const getBytes = async (cid: CID): Promise<Uint8Array> => {
     const b = blocks.get(cid.toString())
     if (b == null) throw Object.assign(new Error(`no ${cid}`), { name: 'BlockNotFoundError' })
     return b
   }
-  return new RequestBlocks({
+  return new PullThrough({
     blocks: {
       getBytes,
       readRange: async (cid, offset, length, options) => {
@@ -53,7 +53,7 @@ function requestBlocks (blocks: Map<string, Uint8Array>, buffers?: ReadBuffers):
 }
 
 /** A range as a response would send it: each piece copied out, then its buffer given back */
-async function range (blocks: RequestBlocks, leaves: Leaf[], offset: number, length: number): Promise<Buffer> {
+async function range (blocks: PullThrough, leaves: Leaf[], offset: number, length: number): Promise<Buffer> {
   const out: Buffer[] = []
   for await (const piece of readLeaves(blocks, leaves, offset, length)) {
     out.push(Buffer.from(piece))

@@ -1,11 +1,53 @@
+/**
+ * The one pull-through reader: the blocks of a DAG from the store, and the missing ones from the
+ * swarm through a fetch session the reader waits on, so content streams while it arrives; fetched
+ * blocks are stored (unpinned) for the next reader. The gateway reads each request through one,
+ * and so do an online peer's `cat`, `get` and `export`.
+ */
 import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
 import { GatewayTimeoutError } from '../errors.js'
-import type { ReadBuffers } from './buffers.js'
-import type { GatewayComponents } from './index.js'
 import type { CID } from 'multiformats/cid'
 
-export interface RequestBlocksInit {
+/** The store operations a reader reads through */
+export interface PullThroughBlocks {
+  /** Throws an error named BlockNotFoundError when the block is not stored */
+  getBytes(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /**
+   * Bytes `offset` to `offset + length` of a stored block (fewer past its end), without reading
+   * the rest, into `into` when given (a view of it is returned); throws like `getBytes`. Without
+   * it, ranges read whole blocks
+   */
+  readRange?(cid: CID, offset: number, length: number, options?: { signal?: AbortSignal, into?: Uint8Array }): Promise<Uint8Array>
+  /** Mark a block as just used, for least-recently-used eviction */
+  touch?(cid: CID): Promise<void>
+}
+
+/** How missing blocks are fetched: a session for a DAG (or, with `walk: false`, one block) */
+export interface PullThroughFetcher {
+  fetch(root: CID, options?: { signal?: AbortSignal, walk?: boolean }): { blockReady(cid: CID): Promise<void> }
+}
+
+/**
+ * A pool of buffers of `size` bytes that range reads go into, carried for the reader's range
+ * readers (the gateway's ReadBuffers): a buffer is taken, written out in slices, and given back
+ */
+export interface RangeBuffers {
+  readonly size: number
+  take(): Uint8Array
+  slices(piece: Uint8Array): Uint8Array[]
+  give(view: Uint8Array): void
+}
+
+export interface PullThroughComponents {
+  blocks: PullThroughBlocks
+  /** Absent when the peer is offline: a miss then fails (or, with a timeout, times out) */
+  exchange?: PullThroughFetcher
+  /** Runs `fn` while gc waits: each fetch of a missing block and its first read (fetched blocks are not pinned) */
+  withWriteGuard?<T>(fn: () => Promise<T>): Promise<T>
+}
+
+export interface PullThroughInit {
   /** The root the request names: whole-DAG fetches start there */
   root: CID
   /**
@@ -14,14 +56,23 @@ export interface RequestBlocksInit {
    * fetched on its own and nothing else (range requests read only the blocks they need).
    */
   mode: 'dag' | 'block'
-  /** Longest wait for any one block */
-  timeoutMs: number
-  signal: AbortSignal
-  /** Interior blocks shared between requests */
+  /**
+   * Longest wait for any one block, trying again while no peer can serve it (a peer may connect)
+   * until a GatewayTimeoutError. Without it a read waits as long as its fetch runs, and fails
+   * with the fetch's error.
+   */
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Interior blocks shared between readers */
   cache?: BlockCache
-  /** Buffers ranges are read into, shared between requests */
-  buffers?: ReadBuffers
+  /** Buffers ranges are read into, shared between readers */
+  buffers?: RangeBuffers
+  /** Each block read: from the store (`hit`) or fetched */
   onBlock?(hit: boolean): void
+  /** Mark each block read as used (with a store quota, what is read is what is used) */
+  touch?: boolean
+  /** Called on close when the reader fetched anything: the store has grown */
+  onFetched?(): void
 }
 
 /**
@@ -63,36 +114,39 @@ export class BlockCache {
 const RETRY_DELAY = 250
 
 /**
- * The blocks one gateway request reads: from the store, and on a miss from the swarm (pull-through:
- * fetched blocks are stored, unpinned, for the next request). A block that does not arrive
- * within the retrieval timeout fails the read with GatewayTimeoutError.
+ * The blocks one reader reads: from the store, and on a miss from the swarm. `close` once done,
+ * early or not: a reader that stops early does not leave a fetch running.
  */
-export class RequestBlocks {
-  private readonly components: GatewayComponents
-  private readonly init: RequestBlocksInit
+export class PullThrough {
+  private readonly components: PullThroughComponents
+  private readonly init: PullThroughInit
   private readonly controller = new AbortController()
-  private dagSession?: ReturnType<NonNullable<GatewayComponents['exchange']>['fetch']>
+  private dagSession?: ReturnType<PullThroughFetcher['fetch']>
   /** Whether a fetch was started, which `close` must stop */
   private fetched = false
-  private readonly onAbort = (): void => { this.controller.abort(this.init.signal.reason) }
+  private readonly onAbort = (): void => { this.controller.abort(this.init.signal?.reason) }
 
-  constructor (components: GatewayComponents, init: RequestBlocksInit) {
+  constructor (components: PullThroughComponents, init: PullThroughInit) {
     this.components = components
     this.init = init
-    init.signal.addEventListener('abort', this.onAbort, { once: true })
+    if (init.signal?.aborted === true) this.onAbort()
+    else init.signal?.addEventListener('abort', this.onAbort, { once: true })
   }
 
-  /** Stop any fetch this request started */
+  /** Stop any fetch this reader started */
   close (): void {
-    this.init.signal.removeEventListener('abort', this.onAbort)
-    // most requests read only stored blocks: an abort (and the error it makes) is for those that fetched
-    if (this.fetched) this.controller.abort()
+    this.init.signal?.removeEventListener('abort', this.onAbort)
+    // most readers read only stored blocks: an abort (and the error it makes) is for those that fetched
+    if (this.fetched) {
+      this.controller.abort()
+      this.init.onFetched?.()
+    }
   }
 
   /** The shape ipfs-unixfs-exporter reads blocks through */
   get blockstore (): any {
     return {
-      get: async function * (this: RequestBlocks, cid: CID, options?: { signal?: AbortSignal }) {
+      get: async function * (this: PullThrough, cid: CID, options?: { signal?: AbortSignal }) {
         yield await this.getBytes(cid, options)
       }.bind(this)
     }
@@ -117,11 +171,12 @@ export class RequestBlocks {
       bytes = await this.retrieve(cid, async () => store.getBytes(cid, options))
     }
     this.init.cache?.add(cid, bytes)
+    this.touch(cid)
     return bytes
   }
 
   /** Buffers ranges are read into, when the gateway shares a pool */
-  get buffers (): ReadBuffers | undefined {
+  get buffers (): RangeBuffers | undefined {
     return this.init.buffers
   }
 
@@ -134,12 +189,19 @@ export class RequestBlocks {
     try {
       const bytes = await read.call(this.components.blocks, cid, offset, length, options)
       this.init.onBlock?.(true)
+      this.touch(cid)
       return bytes
     } catch (err: any) {
       if (err.name !== 'BlockNotFoundError') throw err
       this.init.onBlock?.(false)
-      return this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length, options))
+      const bytes = await this.retrieve(cid, async () => read.call(this.components.blocks, cid, offset, length, options))
+      this.touch(cid)
+      return bytes
     }
+  }
+
+  private touch (cid: CID): void {
+    if (this.init.touch === true) void this.components.blocks.touch?.(cid).catch(() => {})
   }
 
   /**
@@ -153,17 +215,19 @@ export class RequestBlocks {
     this.fetched = true
     return guard(async () => {
       const exchange = this.components.exchange
-      const deadline = Date.now() + this.init.timeoutMs
-      const timeout = (): GatewayTimeoutError => new GatewayTimeoutError(`block ${cid}`, this.init.timeoutMs)
+      const timeoutMs = this.init.timeoutMs
+      const deadline = timeoutMs != null ? Date.now() + timeoutMs : Infinity
+      const timeout = (): GatewayTimeoutError => new GatewayTimeoutError(`block ${cid}`, timeoutMs ?? 0)
       let single = this.init.mode === 'block'
       while (true) {
         this.controller.signal.throwIfAborted()
         const left = deadline - Date.now()
+        if (exchange == null && timeoutMs == null) return await read()
         if (left <= 0 || exchange == null) throw timeout()
         const attempt = new AbortController()
         const abortAttempt = (): void => { attempt.abort(this.controller.signal.reason) }
         this.controller.signal.addEventListener('abort', abortAttempt, { once: true })
-        const timer = setTimeout(() => { attempt.abort(timeout()) }, left)
+        const timer = Number.isFinite(left) ? setTimeout(() => { attempt.abort(timeout()) }, left) : undefined
         let ready = false
         const perBlock = single
         try {
@@ -190,7 +254,9 @@ export class RequestBlocks {
             single = true
             continue
           }
-          // no peer could serve it (yet): a peer may connect, so try again until the deadline
+          // no peer could serve it: without a deadline that is the answer; with one, a peer may
+          // connect, so try again until the deadline
+          if (timeoutMs == null) throw err
           this.dagSession = undefined
           await new Promise(resolve => setTimeout(resolve, Math.min(RETRY_DELAY, Math.max(0, deadline - Date.now()))))
         } finally {
