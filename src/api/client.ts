@@ -3,10 +3,10 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { API_CONNECT_TIMEOUT } from '../constants.js'
 import { ApiUnreachableError, RemoteError, ShoalError } from '../errors.js'
-import { callList } from './calls.js'
+import { callList } from '../interface/calls.js'
 import { readLines } from './ndjson.js'
-import type { Call, CallName } from './calls.js'
-import type { AbortOptions, ExportEntry, ImportEntry, ShoalApi } from './types.js'
+import type { Call, CallName } from '../interface/calls.js'
+import type { AbortOptions, ExportEntry, ImportEntry, ShoalApi } from '../interface/types.js'
 
 // node:http imported as an ES module builds a facade of all its exports, and its lazy ones load
 // the whole fetch implementation (undici): about as much start-up again as node itself. A

@@ -3,7 +3,7 @@ import { lockOwner } from '../peer/lock.js'
 import { isInitialized, repoPaths, resolveRepo } from '../peer/paths.js'
 import { DaemonNotReadyError, DaemonNotRunningError, RepoNotInitializedError } from '../errors.js'
 import { createApiClient } from './client.js'
-import type { RepoAccess, ShoalApi } from './types.js'
+import type { RepoAccess, ShoalApi } from '../interface/types.js'
 
 export type { RepoAccess }
 

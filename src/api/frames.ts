@@ -14,7 +14,7 @@ import * as varint from 'uint8-varint'
 import { MAX_ENTRY_FRAME } from '../constants.js'
 import { InvalidArgumentError, RemoteError } from '../errors.js'
 import { httpStatusOf } from '../http-status.js'
-import type { ExportEntry, ImportEntry } from './types.js'
+import type { ExportEntry, ImportEntry } from '../interface/types.js'
 
 const HEADER = 0x01
 const DATA = 0x02

@@ -2,9 +2,9 @@
  * The control API: one `ShoalApi` interface, served by a daemon over HTTP on loopback with a
  * token, and a client of it that the CLI uses when a daemon runs.
  */
-export type * from './types.js'
-export { calls, accessOf } from './calls.js'
-export type { Call, CallName, Reply } from './calls.js'
+export type * from '../interface/types.js'
+export { calls, accessOf } from '../interface/calls.js'
+export type { Call, CallName, Reply } from '../interface/calls.js'
 export { createApiServer } from './server.js'
 export type { ApiServer, ApiServerInit } from './server.js'
 export { createApiClient } from './client.js'

@@ -5,7 +5,7 @@ import { HttpListener } from '../http-listener.js'
 import { httpStatusOf } from '../http-status.js'
 import { reply, routes } from './routes.js'
 import type { Route } from './routes.js'
-import type { ShoalApi } from './types.js'
+import type { ShoalApi } from '../interface/types.js'
 import type { AddressInfo } from 'node:net'
 
 const log = logger('shoal:api:server')

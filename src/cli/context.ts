@@ -1,7 +1,7 @@
 import { InvalidArgumentError as CommanderInvalidArgument } from 'commander'
 import type { Globals } from './output.js'
-import type { CallName } from '../api/calls.js'
-import type { ShoalApi } from '../api/types.js'
+import type { CallName } from '../interface/calls.js'
+import type { ShoalApi } from '../interface/types.js'
 import type { Command } from 'commander'
 
 /**
@@ -16,7 +16,7 @@ export function withApi<K extends CallName> (what: string, uses: readonly K[], f
     const globals = cmd.optsWithGlobals() as Globals & Record<string, any>
     const args = params.slice(0, -2).flat().filter((a): a is string => typeof a === 'string')
     // loaded when a command runs, so --help and usage errors load nothing of the peer
-    const [{ openApi }, { accessOf }] = await Promise.all([import('../api/connect.js'), import('../api/calls.js')])
+    const [{ openApi }, { accessOf }] = await Promise.all([import('../api/connect.js'), import('../interface/calls.js')])
     const opened = await openApi({
       repo: globals.repo,
       access: accessOf(uses),

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { isBadInput } from '../http-status.js'
-import type { PinInfo } from '../api/types.js'
+import type { PinInfo } from '../interface/types.js'
 
 /** Global flags every command sees */
 export interface Globals {

@@ -7,7 +7,7 @@
 import { DASHBOARD_MAX_CLIENTS, DASHBOARD_MAX_PINS, DASHBOARD_SLOW_INTERVAL, DASHBOARD_TICK } from '../constants.js'
 import { ActivityTracker } from './activity.js'
 import { DashboardServer } from './server.js'
-import type { ShoalApi } from '../api/types.js'
+import type { ShoalApi } from '../interface/types.js'
 import type { FetchWatch } from '../exchange/index.js'
 import type { ComponentLogger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'

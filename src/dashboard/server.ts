@@ -1,7 +1,7 @@
 import { logger as defaultLogger } from '@libp2p/logger'
 import { loadPage } from './page.js'
 import type { DashboardComponents, Dashboard, DashboardSnapshot, ResolvedDashboardInit } from './index.js'
-import type { IdResult, PinInfo, StatsResult } from '../api/types.js'
+import type { IdResult, PinInfo, StatsResult } from '../interface/types.js'
 import type http from 'node:http'
 
 /** Headers of every dashboard answer: never cached, never framed, never sniffed */

@@ -13,7 +13,7 @@ import type { ContentPath } from '../content/index.js'
 import type {
   AbortOptions, CatOptions, ExportEntry, GcResult, ImportEntry, LsEntry, PinInfo, PublishOptions,
   PublishResult, VerifyResult, ExportCarOptions, ImportCarOptions, ImportCarResult
-} from '../api/types.js'
+} from '../interface/types.js'
 import type { Pin, Store, UnreadablePin } from '../store/index.js'
 
 /** Blocks a reader takes one at a time, and `close` once it is done, early or not */

@@ -4,7 +4,7 @@
  */
 import { STATUS_FIND_TIMEOUT } from '../constants.js'
 import { loadRank } from '../gossip/membership.js'
-import type { AbortOptions, HolderInfo } from '../api/types.js'
+import type { AbortOptions, HolderInfo } from '../interface/types.js'
 import type { FetchOptions } from '../exchange/index.js'
 import type { Gossip } from '../gossip/index.js'
 import type { Routing } from '../routing/index.js'

@@ -12,7 +12,7 @@ import { holders } from './holders.js'
 import type { ShoalNode } from './node.js'
 import type {
   AbortOptions, IdResult, PeerInfo, PerfOptions, PerfResult, StatsResult, FindOptions, ProviderInfo, ProvideResult, StatusResult
-} from '../api/types.js'
+} from '../interface/types.js'
 import type { Announcement, Member } from '../gossip/index.js'
 import type { Store } from '../store/index.js'
 import type { Connection, PeerId } from '@libp2p/interface'

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../errors.js'
 import { dagSize, importAndPin, parseCid, readablePin } from './content-commands.js'
 import type { Config } from './config.js'
 import type { ShoalNode } from './node.js'
-import type { FetchOptions, ImportEntry, PublishOptions, PublishResult } from '../api/types.js'
+import type { FetchOptions, ImportEntry, PublishOptions, PublishResult } from '../interface/types.js'
 import type { FetchResult, FetchOptions as ExchangeFetchOptions } from '../exchange/index.js'
 import type { PinOrigin, Store } from '../store/index.js'
 
@@ -33,7 +33,7 @@ export class OnlineContent {
 
   async publish (entries: AsyncIterable<ImportEntry>, options: PublishOptions = {}): Promise<PublishResult> {
     const { store, config, node } = this.components
-    // tags and replicas are checked with the other arguments (api/calls.ts)
+    // tags and replicas are checked with the other arguments (interface/calls.ts)
     const replicas = options.replicas ?? 0
     if (replicas > 0 && options.announce === false) {
       throw new InvalidArgumentError('replicas are asked for by announcing: do not pass --no-announce')

@@ -1,10 +1,10 @@
 /**
  * A shoal peer: its repo's store and, when online, its node (node.ts). The peer is `ShoalApi` in
- * process: each call is checked as the table of calls (api/calls.ts) says and made by the room
+ * process: each call is checked as the table of calls (interface/calls.ts) says and made by the room
  * that implements it. An offline peer's rooms work on the store; an online peer's rooms put the
  * node's commands first (online-content.ts, network-commands.ts) and read through it.
  */
-import { localApi } from '../api/local.js'
+import { localApi } from '../interface/local.js'
 import { createStore } from '../store/index.js'
 import { ContentCommands, storeOnly } from './content-commands.js'
 import { offlineSelf } from './network-commands.js'
@@ -13,7 +13,7 @@ import { PullThrough } from '../content/pull-through.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type { ShoalNode } from './node.js'
-import type { ShoalApi } from '../api/types.js'
+import type { ShoalApi } from '../interface/types.js'
 import type { Store } from '../store/index.js'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 

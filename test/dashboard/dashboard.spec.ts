@@ -7,7 +7,7 @@ import { createApiServer } from '../../src/api/server.js'
 import { createActivity, createDashboard } from '../../src/dashboard/index.js'
 import { PAGE_FILE } from '../../src/dashboard/page.js'
 import type { ApiServer } from '../../src/api/server.js'
-import type { ShoalApi } from '../../src/api/types.js'
+import type { ShoalApi } from '../../src/interface/types.js'
 
 const ROOT = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
 const TOKEN = 'secret-token-that-the-page-never-sees'

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { InvalidArgumentError } from '../../errors.js'
 import { collect, nonNegativeInt, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
-import type { ImportEntry } from '../../api/types.js'
+import type { ImportEntry } from '../../interface/types.js'
 import type { Command } from 'commander'
 
 export function register (command: Command): void {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { InvalidArgumentError } from '../../errors.js'
 import { globalsOf } from '../context.js'
 import { formatBytes, printResult } from '../output.js'
-import type { ShoalApi } from '../../api/types.js'
+import type { ShoalApi } from '../../interface/types.js'
 import type { SpawnedDaemon } from '../../api/spawn.js'
 import type { Command } from 'commander'
 

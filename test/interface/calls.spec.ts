@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import http from 'node:http'
-import { accessOf, calls } from '../../src/api/calls.js'
-import { count, flag, fromQuery, list, optional, text } from '../../src/api/checks.js'
-import { localApi } from '../../src/api/local.js'
+import { accessOf, calls } from '../../src/interface/calls.js'
+import { count, flag, fromQuery, list, optional, text } from '../../src/interface/checks.js'
+import { localApi } from '../../src/interface/local.js'
 import { createApiServer } from '../../src/api/server.js'
 import { rejectsNamed } from '../helpers/assert.js'
 import type { ApiServer } from '../../src/api/server.js'
-import type { ShoalApi } from '../../src/api/types.js'
+import type { ShoalApi } from '../../src/interface/types.js'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 
@@ -67,7 +67,7 @@ describe('api: the table of calls', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
     assert.equal(r.status, 0, r.stderr)
     const loaded = r.stderr.split('\n').filter(l => l.startsWith('LOADED ')).map(l => l.slice(7))
-    assert.ok(loaded.some(u => u.endsWith('/api/calls.js')), 'the trace sees the table load')
+    assert.ok(loaded.some(u => u.endsWith('/interface/calls.js')), 'the trace sees the table load')
     const heavy = loaded.filter(u => /@libp2p|@chainsafe|kad-dht|gossipsub|ipfs-unixfs|\/src\/(gateway|peer|content|exchange|dashboard)\//.test(u))
     assert.deepEqual(heavy, [])
   })
