@@ -12,6 +12,10 @@
  *       start afterwards. Each seeder's share comes from its `stats` (exchange bytesSent).
  *   (c) peak RSS of B's daemon during the fetches of (a). Target: <= 250 MB.
  *
+ * Where (a) stands beside what any libp2p application gets: each round also streams the same bytes
+ * over a stock libp2p stream (bench/stock-stream.ts: TCP, noise, yamux, every setting at its
+ * default) between two processes of their own, and (a) prints the fetch as a ratio to it.
+ *
  * The ceiling of (a): each round also runs the raw stream with `shoal perf --hash`, B hashing
  * what arrives with SHA-256 in 1 MiB pieces on its event loop, as it arrives. That is the least
  * a fetch must do beyond the raw stream to verify its blocks (no protocol, no store). Where both
@@ -379,6 +383,47 @@ async function rawOnce (fetcher: Daemon, source: Daemon, bytes: number, timeoutM
   return { MBps: res.json.bytes / MB / res.json.seconds, wallMs: res.ms, rss, cpu: { fetcher: cpu1[0] - cpu0[0], sources: [cpu1[1] - cpu0[1]] } }
 }
 
+const STOCK_STREAM = fileURLToPath(new URL('./stock-stream.js', import.meta.url))
+
+/** The stock libp2p stream's server, in its own process group; resolves with its address */
+async function startStockServer (): Promise<{ addr: string, child: Child }> {
+  const child = spawn(process.execPath, [STOCK_STREAM, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+  children.add(child)
+  child.on('close', () => { children.delete(child) })
+  const addr = await new Promise<string>((resolve, reject) => {
+    let stdout = ''
+    const timer = setTimeout(() => { reject(new Error('the stock libp2p stream server did not start')) }, COMMAND_TIMEOUT)
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      const line = stdout.split('\n').find(l => l.startsWith('{'))
+      if (line != null && stdout.includes('\n')) {
+        clearTimeout(timer)
+        resolve(JSON.parse(line).addr)
+      }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the stock libp2p stream server exited with ${String(code)}`)) })
+  })
+  return { addr, child }
+}
+
+/** MB/s of `bytes` over a stock libp2p stream, received by a process of its own */
+async function stockOnce (addr: string, bytes: number, timeoutMs: number): Promise<number> {
+  const child = spawn(process.execPath, [STOCK_STREAM, 'fetch', addr, String(bytes)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  children.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => { killGroup(child) }, timeoutMs)
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  clearTimeout(timer)
+  children.delete(child)
+  if (code !== 0) throw new Error(`the stock libp2p stream fetch failed (${String(code)}): ${stderr.trim().split('\n').pop() ?? ''}`)
+  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
+  if (r.bytes !== bytes) throw new Error(`the stock libp2p stream carried ${String(r.bytes)} bytes, expected ${bytes}`)
+  return r.bytes / MB / r.seconds
+}
+
 /** MB/s of a fetch from `seeders` capped at `rate` with their buckets' initial burst taken out */
 function burstless (f: FetchRun, seeders: number, rate: number): number {
   return (f.bytes - seeders * rate * BUCKET_BURST / second) / MB / (f.durationMs / second)
@@ -496,7 +541,8 @@ async function main (args: string[]): Promise<void> {
     const idleRssB = readStatus(B.pid).rss
     out(`(a) ${cidA}: ${blockBytes} block bytes; B idle RSS ${fmt(mb(idleRssB))} MB`)
 
-    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number }> = []
+    const stock = await startStockServer()
+    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number, stockMBps: number }> = []
     const timeoutA = transferTimeout(blockBytes, 5 * MB)
     for (let r = 1; r <= rounds; r++) {
       // fetch first in round 1, so one fetch runs on a B that has carried no raw transfer yet
@@ -511,12 +557,15 @@ async function main (args: string[]): Promise<void> {
       }
       const ratio = fetch.MBps / raw.MBps
       const hashed = await rawOnce(B, A, blockBytes, timeoutA, true)
-      roundsA.push({ round: r, first, raw, hashed, fetch, ratio })
+      const stockMBps = await stockOnce(stock.addr, blockBytes, timeoutA)
+      roundsA.push({ round: r, first, raw, hashed, fetch, ratio, stockMBps })
       out(`  round ${r} (${first} first): raw ${fmt(raw.MBps)} MB/s, fetch ${fmt(fetch.MBps)} MB/s (${fetch.joined.length} peer, wall ${fmt(fetch.wallMs / 1000, 2)} s, daemon ${fmt(fetch.durationMs / 1000, 2)} s, first block after ${fmt(fetch.firstBlockMs, 0)} ms, ${fetch.duplicates} dup), ratio ${fmt(ratio, 3)}`)
       out(`    ceiling: raw + SHA-256 per MiB on B ${fmt(hashed.MBps)} MB/s = ${fmt(hashed.MBps / raw.MBps, 3)} of raw (CPU s A/B ${fmt(hashed.cpu.sources[0], 2)}/${fmt(hashed.cpu.fetcher, 2)}); fetch = ${fmt(fetch.MBps / hashed.MBps, 3)} of the ceiling`)
       out(`    CPU s A/B: raw ${fmt(raw.cpu.sources[0], 2)}/${fmt(raw.cpu.fetcher, 2)}, fetch ${fmt(fetch.cpu.sources[0], 2)}/${fmt(fetch.cpu.fetcher, 2)}; B RSS during fetch ${fmt(mb(fetch.rss.startRss))} -> peak ${fmt(mb(fetch.rss.peak))} MB (sampled ${fmt(mb(fetch.rss.sampledPeak))}, VmHWM ${fmt(mb(fetch.rss.hwm))}${fetch.rss.hwmReset ? ' since reset' : ' since start'}), during raw ${fmt(mb(raw.rss.startRss))} -> ${fmt(mb(raw.rss.peak))} MB`)
+      out(`    stock libp2p stream (other processes) ${fmt(stockMBps)} MB/s; fetch = ${fmt(fetch.MBps / stockMBps, 3)} of it`)
       out(`    CPU s of B's fetch by thread: ${Object.entries(fetch.fetcherThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
     }
+    stock.child.stdin?.end()
     await stopDaemon(A)
     await fs.rm(A.repo, { recursive: true, force: true })
 
@@ -570,6 +619,8 @@ async function main (args: string[]): Promise<void> {
     const ceiling = median(roundsA.map(r => r.hashed.MBps / r.raw.MBps))
     const ofCeiling = median(roundsA.map(r => r.fetch.MBps / r.hashed.MBps))
     const fetchWallS = median(roundsA.map(r => r.fetch.wallMs / 1000))
+    const stockMBps = median(roundsA.map(r => r.stockMBps))
+    const ofStock = median(roundsA.map(r => r.fetch.MBps / r.stockMBps))
     const peakRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.peak ?? Infinity)))
     const sampledRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.sampledPeak ?? 0)))
     const hwmMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.hwm ?? 0)))
@@ -606,6 +657,8 @@ async function main (args: string[]): Promise<void> {
     row('(a) ceiling: raw + SHA-256 per MiB on B (MB/s)', fmt(hashedMBps))
     row('(a) ceiling/raw (hashing alone, on B\'s loop)', fmt(ceiling, 3))
     row('(a) fetch/ceiling', fmt(ofCeiling, 3))
+    row('(a) stock libp2p stream, defaults (MB/s)', fmt(stockMBps))
+    row('(a) fetch/stock libp2p stream', fmt(ofStock, 3))
     row(`(b) ${SEEDERS} seeders at R=${rateMB} MB/s: fetch (MB/s)`, fmt(multiMBps))
     row(`(b) ${SEEDERS} seeders: multiple of R`, fmt(multiple, 2))
     row(`(b) ${SEEDERS} seeders: multiple of R, 1 s burst out`, fmt(burstlessMultiple, 2), `>= ${TARGET_MULTIPLE}`, passText(multiPass))
@@ -623,14 +676,14 @@ async function main (args: string[]): Promise<void> {
       rounds,
       rateMBps: rateMB,
       seeders: SEEDERS,
-      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio), hashedMBps: r1(hashedMBps), ceiling: r3(ceiling), fetchOfCeiling: r3(ofCeiling) },
+      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio), hashedMBps: r1(hashedMBps), ceiling: r3(ceiling), fetchOfCeiling: r3(ofCeiling), stockMBps: r1(stockMBps), fetchOfStock: r3(ofStock) },
       multi: { cid: cidB, blockBytes: blockBytesB, fetchMBps: r1(multiMBps), multiple: r3(multiple), burstlessMBps: r1(multiBurstlessMBps), burstlessMultiple: r3(burstlessMultiple), singleSeederMBps: r1(singleMBps), singleSeederBurstlessMBps: r1(singleBurstlessMBps) },
       rss: { peakMB: r1(peakRssMB), sampledMaxMB: r1(sampledRssMB), hwmMB: r1(hwmMB), hwmReset: roundsA.every(r => r.fetch.rss.hwmReset), idleMB: r1(mb(idleRssB)), rawPeakMB: r1(rawRssMB), firstFetchPeakMB: r1(firstFetchRssMB) },
       cpuSeconds: { rawServer: r3(cpu.rawA), rawFetcher: r3(cpu.rawB), fetchServer: r3(cpu.fetchA), fetchFetcher: r3(cpu.fetchB) },
       targets: { ratio: TARGET_RATIO, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
       pass: { ratio: ratioPass, multiple: multiPass, rss: rssPass, all: ratioPass && multiPass && rssPass },
       perRound: {
-        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads } })),
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads } })),
         multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
         singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
       }
