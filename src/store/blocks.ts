@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import fsCb from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
-import { base32 } from 'multiformats/bases/base32'
-import * as raw from 'multiformats/codecs/raw'
-import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockNotFoundError, BlockTooLargeError, StoreWriteError } from '../errors.js'
 import { directView } from './aligned.js'
 import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
+import { cidOfKey, keyOf, readAt, shardOf, writeChunks, writeStreamed } from './block-files.js'
 import { OpenFiles } from './open-files.js'
 import { verifies } from './verify.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -138,9 +135,9 @@ export class FsBlocks implements Blockstore {
           renamed = true
           return cid
         }
-        await this.writeChunks(tmp, val, size)
+        await writeChunks(tmp, val, size, this.init.fsync)
       } else {
-        await this.writeStreamed(cid, tmp, val)
+        await writeStreamed(tmp, val, this.init.fsync, (size) => { this.checkSize(cid, size) })
       }
       const shard = path.dirname(final)
       if (!this.knownShards.has(shard)) {
@@ -164,19 +161,6 @@ export class FsBlocks implements Blockstore {
   private checkSize (cid: CID, size: number): void {
     if (size > this.init.maxBlockSize) {
       throw new BlockTooLargeError(`block ${cid} is larger than the ${this.init.maxBlockSize} byte limit`)
-    }
-  }
-
-  /** A block held in chunks (as it came off the network): one writev, no copy into one buffer */
-  private async writeChunks (tmp: string, chunks: Uint8Array[], size: number): Promise<void> {
-    const handle = await fs.open(tmp, 'wx')
-    try {
-      let written = (await handle.writev(chunks)).bytesWritten
-      // a short write (rare on a regular file) goes on from where it stopped
-      while (written < size) written += (await handle.writev(rest(chunks, written), written)).bytesWritten
-      if (this.init.fsync) await handle.datasync()
-    } finally {
-      await handle.close()
     }
   }
 
@@ -237,21 +221,6 @@ export class FsBlocks implements Blockstore {
   /** A name in `.tmp/` no other write of this process or another uses */
   private tmpName (): string {
     return path.join(this.tmpDir, `${TMP_PREFIX}-${(tmpCounter++).toString(36)}`)
-  }
-
-  private async writeStreamed (cid: CID, tmp: string, val: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
-    const handle = await fs.open(tmp, 'wx')
-    try {
-      let size = 0
-      for await (const chunk of val) {
-        size += chunk.byteLength
-        this.checkSize(cid, size)
-        await handle.write(chunk)
-      }
-      if (this.init.fsync) await handle.datasync()
-    } finally {
-      await handle.close()
-    }
   }
 
   /**
@@ -388,54 +357,4 @@ export class FsBlocks implements Blockstore {
   }
 }
 
-/** base32 (lowercase, unpadded) of the multihash: the file name of a block */
-export function keyOf (cid: CID): string {
-  return base32.encode(cid.multihash.bytes).slice(1)
-}
-
-function cidOfKey (key: string): CID | undefined {
-  try {
-    return CID.createV1(raw.code, Digest.decode(base32.decode(`b${key}`)))
-  } catch {
-    return undefined
-  }
-}
-
-/** Fill `buf` from `fd` at `position`, or up to the end of the file; resolves with the bytes read */
-async function readAt (fd: number, buf: Buffer, position: number): Promise<number> {
-  let done = 0
-  while (done < buf.byteLength) {
-    const n = await new Promise<number>((resolve, reject) => {
-      fsCb.read(fd, buf, done, buf.byteLength - done, position + done, (err, bytesRead) => { err != null ? reject(err) : resolve(bytesRead) })
-    })
-    if (n === 0) break
-    done += n
-  }
-  return done
-}
-
-/** The chunks after the first `n` bytes, as views */
-function rest (chunks: Uint8Array[], n: number): Uint8Array[] {
-  const out: Uint8Array[] = []
-  for (const c of chunks) {
-    if (n >= c.byteLength) {
-      n -= c.byteLength
-      continue
-    }
-    out.push(n > 0 ? c.subarray(n) : c)
-    n = 0
-  }
-  return out
-}
-
-function shardOf (key: string): string {
-  return key.slice(-3, -1)
-}
-
-async function * toIterable (val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  if (val instanceof Uint8Array) {
-    yield val
-  } else {
-    yield * val
-  }
-}
+export { keyOf } from './block-files.js'
