@@ -112,6 +112,12 @@ export async function statPath (blocks: Blocks, p: ContentPath, options: { signa
 
 /** The entries of a directory (or the single entry of a file) */
 export async function list (blocks: Blocks, p: ContentPath, options: { signal?: AbortSignal } = {}): Promise<ListEntry[]> {
+  if (p.cid.code === raw.code && p.segments.length === 0) {
+    // a raw block is a file of its bytes, as the exporter would list it, without loading it
+    let size = 0
+    for await (const chunk of blocks.get(p.cid, { signal: options.signal }) as AsyncIterable<Uint8Array>) size += chunk.byteLength
+    return [{ name: p.cid.toString(), cid: p.cid, kind: 'file', size }]
+  }
   const entry = await resolve(p, blocks, options.signal)
   if (entry.type !== 'directory') {
     return [{ name: entry.name, cid: entry.cid, kind: kindOf(entry), size: Number(entry.size) }]

@@ -2,7 +2,7 @@
  * The network commands of `ShoalApi`: the peer itself (id, stats), its connections (peers,
  * connect, perf), content routing (find, provide), the swarm (members, watch) and who holds
  * content (status). All but id and stats exist only on an online peer (the table of calls refuses
- * them offline); offline, id and stats are `offlineSelf`'s.
+ * them offline); offline, id and stats are `offlineSelf`'s (self-commands.ts).
  */
 import { BlockNotFoundError, InvalidArgumentError } from '../errors.js'
 import { AGENT_VERSION } from '../version.js'
@@ -15,28 +15,7 @@ import type {
 } from '../interface/types.js'
 import type { Announcement, Member } from '../gossip/index.js'
 import type { Store } from '../store/index.js'
-import type { Connection, PeerId } from '@libp2p/interface'
-
-export interface SelfComponents {
-  /** The peer's key and id, read from the repo once when first asked for */
-  identity(): Promise<{ peerId: PeerId }>
-  store: Pick<Store, 'stat'>
-  /** When the peer opened (ms since the epoch), for its uptime */
-  startedAt: number
-}
-
-/** `id` and `stats` of a peer without its host */
-export function offlineSelf (components: SelfComponents): { id(): Promise<IdResult>, stats(options?: AbortOptions): Promise<StatsResult> } {
-  return {
-    id: async () => ({ peerId: (await components.identity()).peerId.toString(), addresses: [], agentVersion: AGENT_VERSION, online: false }),
-    stats: async (options = {}) => ({
-      peerId: (await components.identity()).peerId.toString(),
-      online: false,
-      store: await components.store.stat(options),
-      uptime: Math.round((Date.now() - components.startedAt) / 1000)
-    })
-  }
-}
+import type { Connection } from '@libp2p/interface'
 
 export interface NetworkComponents {
   store: Pick<Store, 'missing' | 'pins' | 'stat'>

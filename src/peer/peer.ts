@@ -7,9 +7,8 @@
 import { localApi } from '../interface/local.js'
 import { createStore } from '../store/index.js'
 import { ContentCommands, storeOnly } from './content-commands.js'
-import { offlineSelf } from './network-commands.js'
+import { offlineSelf } from './self-commands.js'
 import { repoPaths } from './paths.js'
-import { PullThrough } from '../content/pull-through.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type { ShoalNode } from './node.js'
@@ -92,6 +91,7 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
     ]
     return Object.assign(localApi(rooms, { repo: root, readOnly: init.readOnly, offline: true }), { root, config, store, stop })
   }
+  const { PullThrough } = await import('../content/pull-through.js')
   const { OnlineContent } = await import('./online-content.js')
   const { NetworkCommands } = await import('./network-commands.js')
   const rooms = [
