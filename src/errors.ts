@@ -196,3 +196,37 @@ export class OutputWriteError extends ShoalError {
 /** A dial of a peer failed; the message says what it met (timeout, refused, another identity) */
 export class ConnectFailedError extends ShoalError {
 }
+
+/** A key of the repo's keychain that is not there */
+export class KeyNotFoundError extends ShoalError {
+  constructor (name: string) {
+    super(`no key named "${truncate(name)}": list keys with "shoal key ls", or make one with "shoal key gen ${truncate(name)}"`)
+  }
+}
+
+/** A key name already taken; the key it names is kept */
+export class KeyExistsError extends ShoalError {
+  constructor (name: string) {
+    super(`a key named "${truncate(name)}" already exists: remove it first with "shoal key rm ${truncate(name)}", or pick another name`)
+  }
+}
+
+/** Not an IPNS name (`k51...`, a peer id, or either after `/ipns/`) */
+export class InvalidNameError extends ShoalError {
+}
+
+/** Why a record is refused; `InvalidRecordError.reason` */
+export type RecordRejection = 'too-large' | 'malformed' | 'bad-signature' | 'wrong-key' | 'expired' | 'lower-sequence'
+
+/** An IPNS record that is refused: `reason` says why, the message says so in words */
+export class InvalidRecordError extends ShoalError {
+  readonly reason: RecordRejection
+  constructor (reason: RecordRejection, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** No record of a name was found here, on gossip or in the DHT */
+export class NameNotFoundError extends ShoalError {
+}

@@ -57,3 +57,13 @@ export function positiveInt (value: string): number {
 export function collect (value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** commander parser for a duration (`90s`, `30m`, `48h`, `7d`, `500ms`), in ms */
+export function duration (value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value)
+  const ms = m != null ? Number(m[1]) * DURATION_UNITS[m[2]] : NaN
+  if (!Number.isSafeInteger(ms)) throw new CommanderInvalidArgument('must be a whole number with a unit: ms, s, m, h or d (such as 30s or 48h)')
+  return ms
+}

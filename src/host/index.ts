@@ -15,6 +15,8 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { FsDatastore } from 'datastore-fs'
+import { ipnsSelector } from 'ipns/selector'
+import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
 import { noiseCrypto } from './noise-crypto.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -135,6 +137,10 @@ export async function createHost (init: HostInit): Promise<Host> {
         peerInfoMapper,
         // a peer with no DHT peers answers "no providers" at once rather than waiting for one
         allowQueryWithZeroPeers: true,
+        // IPNS records under /ipns/ (docs/names.md): checked as Kubo and Helia check them, the
+        // newest kept
+        validators: { ipns: ipnsValidator },
+        selectors: { ipns: ipnsSelector },
         providers: { provideValidity: Math.ceil(lifetime / 1000) },
         reprovide: {
           validity: lifetime,

@@ -18,7 +18,8 @@ import type { Check } from './checks.js'
 import type {
   AbortOptions, Announcement, CatOptions, ExportCarOptions, ExportEntry, FetchOptions, FetchResult, FindOptions, GcResult, IdResult,
   ImportCarOptions, ImportCarResult, ImportEntry, LsEntry, Member, PeerInfo, PerfOptions, PerfResult, PinInfo, ProvideResult,
-  ProviderInfo, PublishOptions, PublishResult, StatsResult, StatusResult, VerifyResult
+  ProviderInfo, PublishOptions, PublishResult, StatsResult, StatusResult, VerifyResult,
+  FollowedName, KeyExport, KeyInfo, NamePublishOptions, NameResult, UnfollowResult
 } from './types.js'
 
 /**
@@ -150,7 +151,28 @@ export const calls = {
    * Store the blocks of a CAR as it streams in, each verified against its CID first, and pin its
    * roots; a block that does not match stops the import with InvalidCarError
    */
-  importCar: call<AsyncIterable<Uint8Array>, ImportCarOptions, Promise<ImportCarResult>>({ path: 'car/import', access: 'write', body: 'bytes', options: { pin: optional(flag) }, reply: 'json', title: 'import' })
+  importCar: call<AsyncIterable<Uint8Array>, ImportCarOptions, Promise<ImportCarResult>>({ path: 'car/import', access: 'write', body: 'bytes', options: { pin: optional(flag) }, reply: 'json', title: 'import' }),
+  /** A new Ed25519 key in the repo's keychain, to sign names with */
+  keyGen: call<string, AbortOptions, Promise<KeyInfo>>({ path: 'key/gen', access: 'write', arg: 'name', options: {}, reply: 'json', title: 'key gen' }),
+  /** The keys, `self` (the peer's own) first, each with the IPNS name it signs for */
+  keyLs: call<void, AbortOptions, Promise<KeyInfo[]>>({ path: 'key/ls', access: 'read', options: {}, reply: 'json', field: 'keys', title: 'key ls' }),
+  keyRm: call<string, AbortOptions, Promise<KeyInfo>>({ path: 'key/rm', access: 'write', arg: 'name', options: {}, reply: 'json', title: 'key rm' }),
+  /** A key in the form Kubo's `ipfs key export` writes (libp2p protobuf), base64: the one way a key leaves the repo */
+  keyExport: call<string, AbortOptions, Promise<KeyExport>>({ path: 'key/export', access: 'read', arg: 'name', options: {}, reply: 'json', title: 'key export' }),
+  keyImport: call<string, AbortOptions & { key: string }, Promise<KeyInfo>>({ path: 'key/import', access: 'write', arg: 'name', options: { key: text }, reply: 'json', title: 'key import' }),
+  /**
+   * Point a name at a CID (or /ipfs/ path): a new signed record with the next sequence number,
+   * kept here and, online, pushed on gossip and put in the DHT
+   */
+  namePublish: call<string, NamePublishOptions, Promise<NameResult>>({ path: 'name/publish', access: 'write', arg: 'value', options: { key: optional(text), lifetimeMs: optional(count()), ttlMs: optional(count()) }, reply: 'json', title: 'name publish' }),
+  /** What a name points to now: the newest valid record held, or (online) found in the swarm */
+  nameResolve: call<string, AbortOptions, Promise<NameResult>>({ path: 'name/resolve', access: 'read', arg: 'name', options: {}, reply: 'json', title: 'name resolve' }),
+  /** Follow a name: fetch and pin each new version of it (online) */
+  follow: call<string, AbortOptions, Promise<FollowedName>>({ path: 'follow', access: 'write', arg: 'name', options: {}, reply: 'json' }),
+  /** Stop following a name, and unpin the versions kept of it */
+  unfollow: call<string, AbortOptions, Promise<UnfollowResult>>({ path: 'unfollow', access: 'write', arg: 'name', options: {}, reply: 'json' }),
+  /** The names followed, each with its versions kept */
+  following: call<void, AbortOptions, Promise<FollowedName[]>>({ path: 'following', access: 'read', options: {}, reply: 'json', field: 'names' })
 }
 
 export type CallName = keyof typeof calls

@@ -50,6 +50,8 @@ export interface PublishResult {
   announced?: number
   /** Peers assigned to hold replicas, when replicas were asked for */
   assigned?: string[]
+  /** The name pointed at it (`shoal publish --key`); set by the command, not the call */
+  ipns?: NameResult
 }
 
 /** A peer that provides a CID in the DHT */
@@ -199,4 +201,44 @@ export interface PerfResult {
   /** 10^6 bytes per second */
   MBps: number
   hashed?: import('../exchange/perf.js').PerfRun['hashed']
+}
+
+export type { KeyInfo, FollowedName, Version } from '../naming/index.js'
+
+/** A name's record, as `name publish` and `name resolve` give it */
+export interface NameResult {
+  /** The name (`k51...`) */
+  name: string
+  /** What it points to: `/ipfs/<cid>[/path]` */
+  value: string
+  sequence: number
+  /** When the record stops being valid, ms since the epoch */
+  validUntil: number
+  /** How long readers may cache it, ms */
+  ttlMs: number
+  /** Peers the record was pushed to on gossip (publish, online) */
+  gossiped?: number
+  /** DHT peers that took the record (publish, online) */
+  dhtPeers?: number
+}
+
+export interface NamePublishOptions extends AbortOptions {
+  /** The key to sign with (default `self`, the peer's own) */
+  key?: string
+  /** How long the record is valid (default the config's `names.lifetimeMs`) */
+  lifetimeMs?: number
+  /** How long readers may cache it (default the config's `names.ttlMs`) */
+  ttlMs?: number
+}
+
+export interface KeyExport {
+  name: string
+  /** The private key as libp2p protobuf bytes, base64 */
+  key: string
+}
+
+export interface UnfollowResult {
+  name: string
+  /** Roots of versions that were unpinned */
+  unpinned: string[]
 }

@@ -85,6 +85,19 @@ export interface Config {
     maxFileSize: number
     /** Bytes of replicated content this peer keeps in all; 0 for no limit */
     maxTotalBytes: number
+    /** IPNS names (`k51...`) whose every new version this peer fetches and pins (docs/names.md) */
+    follow: string[]
+    /** Versions kept of each followed name; older ones are unpinned */
+    keepVersions: number
+  }
+  /** Signed mutable names (docs/names.md) */
+  names: {
+    /** How long a record published here is valid */
+    lifetimeMs: number
+    /** How long readers may cache a record published here (the gateway's Cache-Control) */
+    ttlMs: number
+    /** How often this peer's own records are put in the DHT again */
+    republishIntervalMs: number
   }
   store: {
     fsync: boolean
@@ -207,6 +220,13 @@ const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
 const swarmName: Check = (v, k) => {
   if (!isName(v)) throw new InvalidArgumentError(`${k} must be ${NAME_RULE}`)
 }
+/** IPNS names in shape (`k51...`, a peer id, either after /ipns/); the peer parses them as it starts */
+const ipnsNames: Check = (v, k) => {
+  if (!Array.isArray(v) || v.length > 256) throw new Error(`${k} must be a list of at most 256 IPNS names`)
+  for (const n of v) {
+    if (typeof n !== 'string' || !/^(\/ipns\/)?[a-zA-Z0-9]{40,100}$/.test(n)) throw new Error(`${k} has "${String(n).slice(0, 100)}", which is not an IPNS name (k51...)`)
+  }
+}
 const hostPort: Check = (v, k) => {
   str(v, k)
   parseHostPort(v as string, k)
@@ -229,7 +249,8 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
   dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
   gossip: { presenceIntervalMs: posInt, colocationWhitelist: strList(64, 64) },
-  replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt },
+  replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt, follow: ipnsNames, keepVersions: posInt },
+  names: { lifetimeMs: posInt, ttlMs: nonNegInt, republishIntervalMs: posInt },
   store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
   exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }
@@ -269,6 +290,9 @@ export function validateConfig (raw: unknown, source: string): Config {
   const config = obj as unknown as Config
   if (config.dht.recordLifetimeMs <= config.dht.reprovideIntervalMs) {
     fail('dht.recordLifetimeMs must be longer than dht.reprovideIntervalMs, or records expire before they are provided again')
+  }
+  if (config.names.lifetimeMs <= config.names.republishIntervalMs) {
+    fail('names.lifetimeMs must be longer than names.republishIntervalMs, or records expire before they are put in the DHT again')
   }
   if (config.dht.protocol === AMINO_DHT_PROTOCOL && !config.exchange.bitswap) {
     fail(`exchange.bitswap must be on in the IPFS DHT (${AMINO_DHT_PROTOCOL}): what a peer provides there, any IPFS node must be able to fetch over bitswap`)

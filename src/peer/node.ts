@@ -32,6 +32,7 @@ import type { Gateway } from '../gateway/index.js'
 import type { ShoalMetrics } from '../metrics/index.js'
 import type { Gossip } from '../gossip/index.js'
 import type { Host } from '../host/index.js'
+import type { Names } from '../naming/index.js'
 import type { Routing } from '../routing/index.js'
 import type { Store } from '../store/index.js'
 import type { Logger, PeerId } from '@libp2p/interface'
@@ -44,6 +45,8 @@ export interface NodeComponents {
   identity: Identity
   /** The peer's store, open */
   store: Store
+  /** Keys and names (docs/names.md): started after gossip, given to the gateway */
+  names: Names
 }
 
 export interface NodeInit {
@@ -83,7 +86,7 @@ export interface ShoalNode {
 
 /** Build and start the online half of a peer; on failure, what started is stopped again */
 export async function startNode (components: NodeComponents, init: NodeInit): Promise<ShoalNode> {
-  const { root, config, identity, store } = components
+  const { root, config, identity, store, names } = components
   const { peerId } = identity
   const running: Array<() => Promise<void> | void> = []
   const stopAll = async (): Promise<void> => {
@@ -180,6 +183,8 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
     running.push(() => { neighbours.stop() })
     await gossip.start()
     running.push(async () => { await gossip.stop() })
+    await names.start({ swarm: config.swarm, dht: host.services.dht, pubsub: host.services.pubsub, logger: host.logger })
+    running.push(async () => { await names.stop() })
 
     quota.start()
     // an eviction under way finishes before the store closes

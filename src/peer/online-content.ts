@@ -69,7 +69,7 @@ export async function fetchAndPin (parts: FetchParts, cid: string, options: Fetc
     // was is unknown, and a replica's pin could be dropped by the replication policy
     const existing = await readablePin(store, root)
     const unreadable = existing == null && await store.pins.has(root)
-    await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? (unreadable && origin === 'replica' ? 'fetch' : origin) }, options)
+    await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? (unreadable && (origin === 'replica' || origin === 'follow') ? 'fetch' : origin) }, options)
     return result
   })
   provideLater(node, root)

@@ -5,14 +5,18 @@
  * node's commands first (online-content.ts, network-commands.ts) and read through it.
  */
 import { localApi } from '../interface/local.js'
+import { DaemonNotRunningError } from '../errors.js'
+import { createNames } from '../naming/index.js'
 import { createStore } from '../store/index.js'
 import { ContentCommands, storeOnly } from './content-commands.js'
+import { NameCommands } from './name-commands.js'
 import { offlineSelf } from './self-commands.js'
 import { repoPaths } from './paths.js'
 import type { Config } from './config.js'
 import type { RepoLock } from './repo.js'
 import type { ShoalNode } from './node.js'
 import type { ShoalApi } from '../interface/types.js'
+import type { Names } from '../naming/index.js'
 import type { Store } from '../store/index.js'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 
@@ -63,12 +67,25 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
   const { root, config, lock } = components
   const store = createStore(repoPaths(root).store, { fsync: config.store.fsync })
   let node: ShoalNode | undefined
+  // keys and records work offline; the node starts following names and their gossip online
+  const names: Names = createNames({
+    root,
+    self: async () => (await components.identity()).privateKey,
+    fetch: async (cid, name) => {
+      if (node == null) throw new DaemonNotRunningError(root, 'following names')
+      const { fetchAndPin } = await import('./online-content.js')
+      await fetchAndPin({ store, node }, cid, { name }, 'follow')
+    },
+    pins: store.pins,
+    unpin: async (cid) => { await store.unpin(cid) },
+    log: () => node?.log
+  }, { ...config.names, follow: config.replicate.follow, keepVersions: config.replicate.keepVersions, fsync: config.store.fsync })
   try {
     await store.open({ readOnly: init.readOnly })
     if (init.online) {
       // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
       const { startNode } = await import('./node.js')
-      node = await startNode({ root, config, identity: await components.identity(), store }, { gateway: init.gateway })
+      node = await startNode({ root, config, identity: await components.identity(), store, names }, { gateway: init.gateway })
     }
   } catch (err) {
     await store.close().catch(() => {})
@@ -87,7 +104,8 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
   if (started == null) {
     const rooms = [
       new ContentCommands({ store, config, readable: storeOnly(store) }),
-      offlineSelf({ identity: components.identity, store, startedAt: Date.now() })
+      offlineSelf({ identity: components.identity, store, startedAt: Date.now() }),
+      new NameCommands({ names })
     ]
     return Object.assign(localApi(rooms, { repo: root, readOnly: init.readOnly, offline: true }), { root, config, store, stop })
   }
@@ -97,6 +115,7 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
   const rooms = [
     new OnlineContent({ store, config, node: started }),
     new NetworkCommands({ store, node: started }),
+    new NameCommands({ names }),
     new ContentCommands({
       store,
       config,

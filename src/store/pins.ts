@@ -13,11 +13,14 @@ export interface Pin {
   size: number
   /** When it was pinned, ms since the epoch */
   pinnedAt: number
-  /** Why it is pinned: published here, fetched by a user, or held as a replica for others */
+  /**
+   * Why it is pinned: published here, fetched by a user, held as a replica for others, or held as
+   * a version of a followed name (unpinned when it falls out of the versions kept)
+   */
   origin?: PinOrigin
 }
 
-export type PinOrigin = 'publish' | 'fetch' | 'replica'
+export type PinOrigin = 'publish' | 'fetch' | 'replica' | 'follow'
 
 /**
  * A pin record that exists but cannot be read (not JSON, missing fields, unreadable file). The
@@ -205,7 +208,7 @@ async function readRecord (file: string, expected: CID | undefined): Promise<Pin
   if (mhKey(cid) !== mhKey(expected)) {
     return unreadable(`it names ${cid}, not the root its file is named for`)
   }
-  const origin = r.origin === 'publish' || r.origin === 'fetch' || r.origin === 'replica' ? r.origin : undefined
+  const origin = r.origin === 'publish' || r.origin === 'fetch' || r.origin === 'replica' || r.origin === 'follow' ? r.origin : undefined
   return { cid, name: r.name, size: r.size, pinnedAt: r.pinnedAt, ...(origin != null ? { origin } : {}) }
 }
 

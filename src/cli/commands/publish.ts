@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { InvalidArgumentError } from '../../errors.js'
-import { collect, nonNegativeInt, withApi } from '../context.js'
+import { collect, duration, nonNegativeInt, withApi } from '../context.js'
 import { formatBytes, printResult, progressBar } from '../output.js'
 import type { ImportEntry } from '../../interface/types.js'
 import type { Command } from 'commander'
@@ -14,7 +14,13 @@ export function register (command: Command): void {
     .option('--no-announce', 'do not announce it to the swarm (it is still provided in the DHT)')
     .option('--tag <tag>', 'tag the announcement (repeatable; replication policies select by tag)', collect)
     .option('--replicas <n>', 'ask the swarm for N copies: volunteers with room are assigned and fetch it', nonNegativeInt)
-    .action(withApi('publish', ['publish'], async (api, globals, [target]) => {
+    .option('--key <name>', 'then point the name of this key ("self" for the peer\'s own) at it')
+    .option('--lifetime <duration>', 'with --key: how long the record is valid, such as 48h', duration)
+    .option('--ttl <duration>', 'with --key: how long readers may cache it, such as 1m', duration)
+    .action(withApi('publish', ['publish', 'namePublish'], async (api, globals, [target]) => {
+      if (globals.key == null && (globals.lifetime != null || globals.ttl != null)) {
+        throw new InvalidArgumentError('--lifetime and --ttl go with --key: they are the name record\'s')
+      }
       let entries: AsyncIterable<ImportEntry>
       let total: number | undefined
       if (target === '-') {
@@ -41,9 +47,16 @@ export function register (command: Command): void {
           onProgress: (e) => { bar.update(e.bytes) }
         })
         bar.stop()
+        // the name is published once the content is stored and pinned, so it never points at
+        // what this peer cannot serve
+        const named = globals.key != null
+          ? await api.namePublish(result.cid, { key: globals.key, lifetimeMs: globals.lifetime, ttlMs: globals.ttl })
+          : undefined
+        if (named != null) result.ipns = named
         printResult(globals, [
           `published ${result.name} ${result.cid} (${formatBytes(result.size)})`,
           ...(result.announced != null ? [`announced to ${result.announced} peer(s)`] : []),
+          ...(named != null ? (await import('./name.js')).describe(named, 'published') : []),
           ...(result.assigned != null ? [`replicas: ${result.assigned.length} of ${String(globals.replicas)} assigned${result.assigned.length > 0 ? ` (${result.assigned.join(', ')})` : ''}`] : [])
         ], result)
       } finally {

@@ -1,0 +1,355 @@
+/**
+ * Names: keys and signed mutable names (IPNS records, docs/names.md). A name is published by
+ * signing a record with one of the repo's keys; the record is kept here, pushed on the swarm's
+ * names topic (every follower has it within a gossip round) and put in the DHT under `/ipns/`
+ * (the fallback for peers that were away, and what IPFS nodes read). Resolving answers from the
+ * record held while it is within its TTL, and asks the DHT otherwise. Own records are put in the
+ * DHT again before they expire; followed names are fetched as they change (follow.ts).
+ */
+import path from 'node:path'
+import { CONFIG_DEFAULTS } from '../defaults.js'
+import { InvalidRecordError, NameNotFoundError } from '../errors.js'
+import { Follower } from './follow.js'
+import { NameGossip } from './gossip.js'
+import { Keychain, SELF } from './keys.js'
+import { RecordStore } from './record-store.js'
+import { checkRecord, infoOf, isNewer, nameOfKey, parseName, recordValue, signRecord, validUntil } from './records.js'
+import type { FollowerComponents, Version } from './follow.js'
+import type { NameGossipComponents, NameGossipStats } from './gossip.js'
+import type { IpnsName, RecordInfo } from './records.js'
+import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { IPNSRecord } from 'ipns'
+
+export type { RecordInfo, IpnsName } from './records.js'
+export type { KeyInfo } from './keys.js'
+export type { FollowedName, Version } from './follow.js'
+export { parseName, MAX_RECORD_BYTES } from './records.js'
+
+const second = 1000
+/** How long resolving waits for the DHT */
+const LOOKUP_TIMEOUT = 10 * second
+/** How long publishing waits for the DHT to take the record (gossip has it at once) */
+const PUT_TIMEOUT = 20 * second
+
+export interface NamesComponents {
+  /** The repo directory: keys in `keys/`, records and followed names in `names/` */
+  root: string
+  /** The peer's identity key (the key `self`) */
+  self(): Promise<PrivateKey>
+  /** Fetch a DAG (only the blocks missing) and pin it with origin `follow`; needs the peer online */
+  fetch: FollowerComponents['fetch']
+  pins: FollowerComponents['pins']
+  unpin: FollowerComponents['unpin']
+  /** The peer's log, while it is online */
+  log(): Logger | undefined
+}
+
+export interface NamesInit {
+  /**
+   * How long a published record is valid
+   * @default names.lifetimeMs of configs/default.json (48 hours)
+   */
+  lifetimeMs?: number
+  /**
+   * How long readers may cache a published record
+   * @default names.ttlMs of configs/default.json (1 minute)
+   */
+  ttlMs?: number
+  /**
+   * How often own records are put in the DHT again (and signed anew once half their lifetime is gone)
+   * @default names.republishIntervalMs of configs/default.json (4 hours)
+   */
+  republishIntervalMs?: number
+  /**
+   * Names whose versions this peer fetches and pins
+   * @default replicate.follow of configs/default.json (none)
+   */
+  follow?: string[]
+  /**
+   * Versions kept of each followed name
+   * @default replicate.keepVersions of configs/default.json (3)
+   */
+  keepVersions?: number
+  /** @default true */
+  fsync?: boolean
+}
+
+/** What names need of an online peer */
+export interface NamesNetwork {
+  swarm: string
+  dht: Pick<KadDHT, 'put' | 'get'>
+  pubsub: NameGossipComponents['pubsub']
+  logger: ComponentLogger
+}
+
+export interface PublishNameOptions {
+  signal?: AbortSignal
+  /** The key to sign with @default 'self' */
+  key?: string
+  lifetimeMs?: number
+  ttlMs?: number
+}
+
+export interface PublishedName extends RecordInfo {
+  /** Peers the record was pushed to on gossip; absent offline */
+  gossiped?: number
+  /** DHT peers that took the record; absent offline */
+  dhtPeers?: number
+}
+
+export interface ResolvedName extends RecordInfo {
+  /** The signed record, marshalled */
+  record: Uint8Array
+}
+
+/** A record of a name became newer here, from gossip, the DHT or a publish */
+export type NameUpdate = RecordInfo & { source: 'publish' | 'gossip' | 'dht' }
+
+export interface Names {
+  readonly keys: Keychain
+  readonly follower: Follower
+  start(network: NamesNetwork): Promise<void>
+  stop(): Promise<void>
+  publish(value: string, options?: PublishNameOptions): Promise<PublishedName>
+  /** The newest valid record of a name: held, or from the DHT once its TTL has passed (online) */
+  resolve(name: string, options?: { signal?: AbortSignal }): Promise<ResolvedName>
+  /**
+   * What to serve for a name: for a followed name, its version fetched in full (so a version
+   * still on its way, or one that failed, leaves the previous one served); else as `resolve`
+   */
+  current(name: string, options?: { signal?: AbortSignal }): Promise<ResolvedName>
+  /** Called on every update, until the returned function is called */
+  listen(fn: (update: NameUpdate) => void): () => void
+  stats(): NameGossipStats
+}
+
+class NamesRoom implements Names {
+  readonly keys: Keychain
+  readonly follower: Follower
+  private readonly components: NamesComponents
+  private readonly records: RecordStore
+  private readonly init: Required<Omit<NamesInit, 'follow' | 'keepVersions' | 'fsync'>>
+  private network?: NamesNetwork & { gossip: NameGossip, log: Logger }
+  /** When each name was last heard of from the swarm (or published), ms since the epoch */
+  private readonly checked = new Map<string, number>()
+  private readonly lookups = new Map<string, Promise<void>>()
+  private readonly listeners = new Set<(u: NameUpdate) => void>()
+  private timer?: ReturnType<typeof setInterval>
+  private readonly background = new Set<Promise<unknown>>()
+  private readonly stopping = new AbortController()
+
+  constructor (components: NamesComponents, init: NamesInit = {}) {
+    this.components = components
+    const defaults = CONFIG_DEFAULTS.names
+    this.init = {
+      lifetimeMs: init.lifetimeMs ?? defaults.lifetimeMs,
+      ttlMs: init.ttlMs ?? defaults.ttlMs,
+      republishIntervalMs: init.republishIntervalMs ?? defaults.republishIntervalMs
+    }
+    this.keys = new Keychain({ dir: path.join(components.root, 'keys'), self: components.self })
+    this.records = new RecordStore(path.join(components.root, 'names', 'records'), { fsync: init.fsync })
+    this.follower = new Follower({
+      file: path.join(components.root, 'names', 'follow.json'),
+      fetch: components.fetch,
+      pins: components.pins,
+      unpin: components.unpin,
+      log: (...args: [string, ...unknown[]]) => { this.log()?.(...args) },
+      onVersion: (name, v) => { this.log()?.('%s is now sequence %d (%s)', name, v.sequence, v.cid) }
+    } as FollowerComponents, {
+      follow: init.follow ?? CONFIG_DEFAULTS.replicate.follow,
+      keepVersions: init.keepVersions ?? CONFIG_DEFAULTS.replicate.keepVersions
+    })
+  }
+
+  private log (): Logger | undefined {
+    return this.network?.log ?? this.components.log()
+  }
+
+  async start (network: NamesNetwork): Promise<void> {
+    if (this.network != null) return
+    await this.follower.load()
+    const log = network.logger.forComponent('shoal:names')
+    const gossip = new NameGossip({
+      pubsub: network.pubsub,
+      records: this.records,
+      log,
+      onRecord: (name, record) => { this.updated(name, record, 'gossip') }
+    }, network.swarm)
+    this.network = { ...network, gossip, log }
+    gossip.start()
+    // records published while offline go out now; followed names catch up with what was
+    // published while this peer was away
+    this.spawn(this.republish())
+    for (const f of this.follower.list()) {
+      const held = await this.records.get(f.name)
+      if (held != null) this.follower.offer(f.name, infoOf(parseName(f.name), held.record))
+      this.spawn(this.lookup(parseName(f.name)))
+    }
+    this.timer = setInterval(() => { this.spawn(this.republish()) }, this.init.republishIntervalMs)
+  }
+
+  async stop (): Promise<void> {
+    if (this.network == null) return
+    clearInterval(this.timer)
+    this.stopping.abort()
+    this.follower.stop()
+    this.network.gossip.stop()
+    await Promise.allSettled([...this.background])
+    await this.follower.idle()
+    this.network = undefined
+  }
+
+  private spawn (p: Promise<unknown>): void {
+    const q = p.catch((err) => { this.log()?.('%s', err.message) }).finally(() => { this.background.delete(q) })
+    this.background.add(q)
+  }
+
+  async publish (value: string, options: PublishNameOptions = {}): Promise<PublishedName> {
+    const key = await this.keys.get(options.key ?? SELF)
+    const name = nameOfKey(key)
+    const held = await this.records.get(name.name)
+    const sequence = held != null ? held.record.sequence + 1n : 0n
+    const bytes = await signRecord(key, recordValue(value), sequence, {
+      lifetimeMs: options.lifetimeMs ?? this.init.lifetimeMs,
+      ttlMs: options.ttlMs ?? this.init.ttlMs
+    })
+    // checked as every receiver will check it
+    const record = await checkRecord(name, bytes, held?.record)
+    await this.records.put(name.name, bytes, record)
+    this.updated(name, record, 'publish')
+    const result: PublishedName = infoOf(name, record)
+    if (this.network != null) {
+      result.gossiped = await this.network.gossip.push(name, bytes)
+      result.dhtPeers = await this.put(name, bytes, options.signal)
+    }
+    return result
+  }
+
+  async resolve (input: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedName> {
+    const name = parseName(input)
+    const held = await this.valid(name)
+    const fresh = held != null && Date.now() - (this.checked.get(name.name) ?? 0) < infoOf(name, held).ttlMs
+    if (this.network != null && !fresh) await this.lookup(name, options.signal)
+    const newest = await this.valid(name)
+    if (newest == null) {
+      throw new NameNotFoundError(`no valid record of ${name.name} was found${this.network != null ? ' here, on gossip or in the DHT' : ' in this repo (start the daemon to look in the swarm)'}`)
+    }
+    return { ...infoOf(name, newest), record: (await this.records.get(name.name))?.bytes as Uint8Array }
+  }
+
+  async current (input: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedName> {
+    const name = parseName(input)
+    const version: Version | undefined = this.follower.current(name.name)
+    const resolved = await this.resolve(name.name, options).catch((err) => {
+      if (version == null) throw err
+      return undefined
+    })
+    if (version == null || resolved == null) return resolved as ResolvedName
+    // the record may be newer than the version fetched so far: the version is served meanwhile
+    return resolved.sequence === version.sequence ? resolved : { ...resolved, value: version.value, sequence: version.sequence }
+  }
+
+  listen (fn: (update: NameUpdate) => void): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+
+  stats (): NameGossipStats {
+    return this.network?.gossip.stats() ?? { received: 0, rejected: 0, ignored: 0 }
+  }
+
+  /** The held record of a name, if it has not expired */
+  private async valid (name: IpnsName): Promise<IPNSRecord | undefined> {
+    const held = await this.records.get(name.name)
+    return held != null && validUntil(held.record) > Date.now() ? held.record : undefined
+  }
+
+  private updated (name: IpnsName, record: IPNSRecord, source: NameUpdate['source']): void {
+    this.checked.set(name.name, Date.now())
+    const info = infoOf(name, record)
+    this.follower.offer(name.name, info)
+    for (const fn of this.listeners) fn({ ...info, source })
+  }
+
+  /** Ask the DHT for the newest record of a name and keep it if newer; one lookup per name at a time */
+  private async lookup (name: IpnsName, signal?: AbortSignal): Promise<void> {
+    const running = this.lookups.get(name.name)
+    if (running != null) return running
+    const p = this.ask(name, signal).finally(() => { this.lookups.delete(name.name) })
+    this.lookups.set(name.name, p)
+    return p
+  }
+
+  private async ask (name: IpnsName, signal?: AbortSignal): Promise<void> {
+    const network = this.network
+    if (network == null) return
+    const held = await this.records.get(name.name)
+    let best: { record: IPNSRecord, bytes: Uint8Array } | undefined
+    const signals = [AbortSignal.timeout(LOOKUP_TIMEOUT), this.stopping.signal, ...(signal != null ? [signal] : [])]
+    try {
+      for await (const e of network.dht.get(name.routingKey, { signal: AbortSignal.any(signals) })) {
+        if (e.name !== 'VALUE') continue
+        try {
+          const record = await checkRecord(name, e.value)
+          if (isNewer(record, best?.record)) best = { record, bytes: e.value }
+        } catch (err) {
+          if (!(err instanceof InvalidRecordError)) throw err
+          network.log('a DHT record of %s from %p is refused: %s', name.name, e.from, err.message)
+        }
+      }
+    } catch (err: any) {
+      // none found, or the time ran out: what was found so far counts
+      network.log('DHT lookup of %s: %s', name.name, err.message)
+    }
+    this.checked.set(name.name, Date.now())
+    if (best != null && isNewer(best.record, held?.record) && await this.records.put(name.name, best.bytes, best.record)) {
+      this.updated(name, best.record, 'dht')
+    }
+  }
+
+  /** Put a record in the DHT; resolves with how many peers took it */
+  private async put (name: IpnsName, bytes: Uint8Array, signal?: AbortSignal): Promise<number> {
+    const network = this.network
+    if (network == null) return 0
+    let took = 0
+    const signals = [AbortSignal.timeout(PUT_TIMEOUT), this.stopping.signal, ...(signal != null ? [signal] : [])]
+    try {
+      for await (const e of network.dht.put(name.routingKey, bytes, { signal: AbortSignal.any(signals) })) {
+        if (e.name === 'PEER_RESPONSE') took++
+      }
+    } catch (err: any) {
+      network.log('DHT put of %s: %s', name.name, err.message)
+    }
+    return took
+  }
+
+  /**
+   * Own records out again, at start (records published while offline go out then) and every
+   * republish interval: pushed on gossip and put in the DHT, each signed anew with a fresh
+   * lifetime once half of it is gone
+   */
+  private async republish (): Promise<void> {
+    for (const k of await this.keys.list()) {
+      if (this.network == null || k.id === '') return
+      const name = parseName(k.id)
+      const held = await this.records.get(name.name)
+      if (held == null) continue
+      let bytes = held.bytes
+      const left = validUntil(held.record) - Date.now()
+      if (left < this.init.lifetimeMs / 2) {
+        // the same sequence, valid for longer: selectors prefer it, followers fetch nothing
+        const key = await this.keys.get(k.name)
+        const ttlMs = infoOf(name, held.record).ttlMs
+        bytes = await signRecord(key, held.record.value, held.record.sequence, { lifetimeMs: this.init.lifetimeMs, ttlMs })
+        await this.records.put(name.name, bytes)
+      }
+      await this.network.gossip.push(name, bytes).catch(() => 0)
+      await this.put(name, bytes)
+    }
+  }
+}
+
+export function createNames (components: NamesComponents, init: NamesInit = {}): Names {
+  return new NamesRoom(components, init)
+}
