@@ -67,9 +67,13 @@ describe('peer: config', () => {
       rejects(edited(c => { c.gossip.colocationWhitelist = '127.0.0.1' }), 'gossip.colocationWhitelist')
       rejects(edited(c => { c.replicate.tags = ['ok', ''] }), 'replicate.tags')
       rejects(edited(c => { c.replicate.maxTotalBytes = -5 }), 'replicate.maxTotalBytes')
+      rejects(edited(c => { c.replicate.follow = ['not a name'] }), 'replicate.follow')
+      rejects(edited(c => { c.replicate.keepVersions = 0 }), 'replicate.keepVersions')
+      rejects(edited(c => { c.names.ttlMs = -1 }), 'names.ttlMs')
+      rejects(edited(c => { c.names.lifetimeMs = c.names.republishIntervalMs }), 'names.lifetimeMs')
       rejects(edited(c => { c.store.quota = '1G' }), 'store.quota')
       rejects(edited(c => { c.dht.recordLifetimeMs = c.dht.reprovideIntervalMs }), 'dht.recordLifetimeMs')
-      validateConfig(edited(c => { c.swarm = 'team-a.lab_2'; c.swarmKey = 'swarm.key'; c.replicate = { enabled: true, tags: ['cdn'], maxFileSize: 1, maxTotalBytes: 2 } }), SOURCE)
+      validateConfig(edited(c => { c.swarm = 'team-a.lab_2'; c.swarmKey = 'swarm.key'; c.replicate = { enabled: true, tags: ['cdn'], maxFileSize: 1, maxTotalBytes: 2, follow: ['k51qzi5uqu5dlaye939u4hmfrztmjwllwaws3iubfhbn45p8uxyc0twh5sbii5'], keepVersions: 2 } }), SOURCE)
     })
 
     it('accepts every known profile and peerAddresses value', () => {

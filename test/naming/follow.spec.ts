@@ -1,0 +1,94 @@
+/**
+ * Following a name: each newer version is fetched and pinned, the last N kept and older ones
+ * unpinned (only pins the follower made), a version that fails to fetch leaves the previous one
+ * current, and versions survive a restart.
+ */
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { Follower } from '../../src/naming/follow.js'
+import { tmpDir } from '../helpers/tmp.js'
+import type { Pin } from '../../src/store/index.js'
+
+const NAME = 'k51qzi5uqu5dlaye939u4hmfrztmjwllwaws3iubfhbn45p8uxyc0twh5sbii5'
+const CIDS = [
+  'bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am',
+  'bafkreiey5jxe6ilpf62lnh77tm5ejbbmhbugzjuf6p2v3remlu73ced34q',
+  'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku',
+  'bafkreidon73zkcrwdb5iafqtijxildoonbwnpv7dyd6ef3qdgads2jc4su'
+]
+
+describe('names: following', () => {
+  let tmp: { dir: string, cleanup(): Promise<void> }
+
+  before(async () => { tmp = await tmpDir() })
+  after(async () => { await tmp?.cleanup() })
+
+  function follower (file: string, pins: Map<string, Pin>, fail: Set<string>, fetched: string[]): Follower {
+    return new Follower({
+      file,
+      fetch: async (cid, pinName) => {
+        fetched.push(cid)
+        if (fail.has(cid)) throw new Error('no peer has it')
+        if (!pins.has(cid)) pins.set(cid, { cid: CID.parse(cid), name: pinName, size: 1, pinnedAt: 0, origin: 'follow' })
+      },
+      pins: { get: async (cid) => pins.get(cid.toString()) },
+      unpin: async (cid) => { pins.delete(cid.toString()) },
+      log: logger('test')
+    }, { follow: [], keepVersions: 2 })
+  }
+
+  it('fetches each newer version, keeps the last two, unpins older ones it pinned, and keeps others\' pins', async () => {
+    const file = path.join(tmp.dir, 'a', 'follow.json')
+    const pins = new Map<string, Pin>()
+    // the user pinned the first version themselves
+    pins.set(CIDS[0], { cid: CID.parse(CIDS[0]), name: 'mine', size: 1, pinnedAt: 0, origin: 'fetch' })
+    const fetched: string[] = []
+    const f = follower(file, pins, new Set(), fetched)
+    await f.load()
+    f.offer(NAME, { sequence: 0, value: `/ipfs/${CIDS[0]}` })
+    await f.idle()
+    assert.equal(fetched.length, 0, 'a name not followed is not fetched')
+    await f.add(`/ipns/${NAME}`)
+    for (let seq = 0; seq < 4; seq++) {
+      f.offer(NAME, { sequence: seq, value: `/ipfs/${CIDS[seq]}` })
+      await f.idle()
+    }
+    // an old record arriving late changes nothing
+    f.offer(NAME, { sequence: 1, value: `/ipfs/${CIDS[1]}` })
+    await f.idle()
+    assert.deepEqual(fetched, CIDS)
+    assert.deepEqual(f.current(NAME)?.cid, CIDS[3])
+    assert.deepEqual(f.list()[0].versions.map(v => v.sequence), [3, 2])
+    assert.deepEqual([...pins.keys()].sort(), [CIDS[0], CIDS[2], CIDS[3]].sort(), 'version 1 unpinned; the user\'s pin of version 0 kept')
+    f.stop()
+    // versions survive a restart
+    const again = follower(file, pins, new Set(), [])
+    await again.load()
+    assert.equal(again.current(NAME)?.sequence, 3)
+    const removed = await again.remove(NAME)
+    assert.deepEqual(removed.unpinned.sort(), [CIDS[2], CIDS[3]].sort())
+    assert.equal(again.follows(NAME), false)
+  })
+
+  it('a version that fails to fetch leaves the previous one current', async () => {
+    const pins = new Map<string, Pin>()
+    const fetched: string[] = []
+    const f = follower(path.join(tmp.dir, 'b', 'follow.json'), pins, new Set([CIDS[1]]), fetched)
+    await f.load()
+    await f.add(NAME)
+    f.offer(NAME, { sequence: 5, value: `/ipfs/${CIDS[0]}` })
+    await f.idle()
+    f.offer(NAME, { sequence: 6, value: `/ipfs/${CIDS[1]}` })
+    await f.idle()
+    assert.equal(f.current(NAME)?.cid, CIDS[0])
+    assert.match(f.list()[0].failed ?? '', /sequence 6 .* could not be fetched: no peer has it/)
+    // the next version fetches and clears the failure
+    f.offer(NAME, { sequence: 7, value: `/ipfs/${CIDS[2]}` })
+    await f.idle()
+    assert.equal(f.current(NAME)?.cid, CIDS[2])
+    assert.equal(f.list()[0].failed, undefined)
+    f.stop()
+  })
+})
