@@ -1,5 +1,6 @@
 /**
- * The HTTP gateway (docs/gateway.md): `GET`/`HEAD /ipfs/<cid>[/<path>]` as files, directory
+ * The HTTP gateway (docs/gateway.md): `GET`/`HEAD /ipfs/<cid>[/<path>]` (and `/ipns/<name>[/<path>]`,
+ * resolved first) as files, directory
  * listings and `index.html`, byte ranges, and the trustless responses (raw blocks and CARs) that
  * let a verifying client use any shoal peer. Missing blocks are fetched from the swarm and kept
  * (pull-through cache). It serves content only: nothing of the control API is reachable here.
@@ -26,6 +27,15 @@ export interface GatewayObserver {
   block?(hit: boolean): void
 }
 
+/** Names the gateway resolves for `/ipns/<name>` (docs/names.md) */
+export interface GatewayNames {
+  /**
+   * What a name serves now: its value (`/ipfs/<cid>[/path]`), how long it may be cached, and
+   * the signed record; throws an error named NameNotFoundError or InvalidNameError
+   */
+  current(name: string, options?: { signal?: AbortSignal }): Promise<{ name: string, value: string, ttlMs: number, record: Uint8Array }>
+}
+
 export interface GatewayComponents {
   blocks: GatewayBlocks
   /** Absent when the peer is offline: misses then time out */
@@ -34,6 +44,8 @@ export interface GatewayComponents {
   withWriteGuard?<T>(fn: () => Promise<T>): Promise<T>
   logger?: ComponentLogger
   observer?: GatewayObserver
+  /** Absent: `/ipns/` paths are not served */
+  names?: GatewayNames
 }
 
 export interface GatewayInit {

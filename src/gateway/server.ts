@@ -1,7 +1,8 @@
 import http from 'node:http'
 import { logger as defaultLogger } from '@libp2p/logger'
 import { parseContentPath } from '../content/index.js'
-import { GATEWAY_BLOCK_CACHE_BYTES, GATEWAY_LAYOUT_CACHE_BYTES } from '../constants.js'
+import { GATEWAY_BLOCK_CACHE_BYTES, GATEWAY_LAYOUT_CACHE_BYTES, IMMUTABLE_CACHE_CONTROL } from '../constants.js'
+import { InvalidNameError, PathNotFoundError } from '../errors.js'
 import { HttpListener } from '../http-listener.js'
 import { httpStatusOf } from '../http-status.js'
 import { CAR_TYPE, RAW_TYPE, plain } from './response.js'
@@ -10,7 +11,7 @@ import { ReadBuffers } from './buffers.js'
 import { FileLayouts } from './layout.js'
 import { serveCar, serveRaw } from './trustless.js'
 import { serveUnixfs } from './unixfs.js'
-import type { Gateway, GatewayComponents, ResolvedGatewayInit } from './index.js'
+import type { Gateway, GatewayComponents, GatewayNames, ResolvedGatewayInit } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 /** One request, parsed, with what the handlers need */
@@ -26,6 +27,8 @@ export interface GatewayRequest {
   rawPath: string
   /** `/ipfs/<cid>/<segments>`, decoded */
   contentPath: string
+  /** Cache-Control of the answer: immutable for /ipfs/, the record's TTL for /ipns/ */
+  cacheControl: string
   query: URLSearchParams
   blocks: PullThrough
   /** Layouts of files, shared between requests */
@@ -100,8 +103,21 @@ export class HttpGateway implements Gateway {
       const q = url.indexOf('?')
       const rawPath = q >= 0 ? url.slice(0, q) : url
       const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '')
-      if (!rawPath.startsWith('/ipfs/')) return plain(res, 404, 'not found: the gateway serves /ipfs/<cid>[/<path>]')
-      const segments = decodeSegments(rawPath.slice('/ipfs/'.length))
+      let target = rawPath.startsWith('/ipfs/') ? rawPath.slice('/ipfs/'.length) : undefined
+      let cacheControl = IMMUTABLE_CACHE_CONTROL
+      if (rawPath.startsWith('/ipns/') && this.components.names != null) {
+        const named = await resolveName(this.components.names, rawPath, query, req.headers.accept, controller.signal)
+        if (named.record != null) {
+          for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v)
+          res.writeHead(200, { 'Content-Type': IPNS_RECORD_TYPE, 'Content-Length': named.record.byteLength, 'Cache-Control': named.cacheControl })
+          res.end(req.method === 'HEAD' ? undefined : named.record)
+          return
+        }
+        target = named.target
+        cacheControl = named.cacheControl
+      }
+      if (target == null) return plain(res, 404, 'not found: the gateway serves /ipfs/<cid>[/<path>] and /ipns/<name>[/<path>]')
+      const segments = decodeSegments(target)
       if (segments == null) return plain(res, 400, 'bad path: a segment is not valid percent-encoding, or holds "/" or NUL')
       const p = parseContentPath(segments.join('/'))
       const format = formatOf(query, req.headers.accept)
@@ -124,6 +140,7 @@ export class HttpGateway implements Gateway {
         segments: p.segments,
         rawPath,
         contentPath: ['/ipfs', p.cid.toString(), ...p.segments].join('/'),
+        cacheControl,
         query,
         blocks,
         layouts: this.layouts,
@@ -148,6 +165,33 @@ export class HttpGateway implements Gateway {
       blocks?.close()
     }
   }
+}
+
+export const IPNS_RECORD_TYPE = 'application/vnd.ipfs.ipns-record'
+
+/**
+ * An `/ipns/<name>[/<path>]` request: the signed record itself (`?format=ipns-record` or its
+ * Accept type), or the `/ipfs/` path it stands for now, cached for the record's TTL
+ */
+async function resolveName (names: GatewayNames, rawPath: string, query: URLSearchParams, accept: string | undefined, signal: AbortSignal): Promise<{ record?: Uint8Array, target?: string, cacheControl: string }> {
+  const rest = rawPath.slice('/ipns/'.length)
+  const slash = rest.indexOf('/')
+  let name: string
+  try {
+    name = decodeURIComponent(slash >= 0 ? rest.slice(0, slash) : rest)
+  } catch {
+    throw new InvalidNameError('bad name: not valid percent-encoding')
+  }
+  const current = await names.current(name, { signal })
+  const cacheControl = `public, max-age=${Math.floor(current.ttlMs / 1000)}`
+  const wantsRecord = query.get('format') === 'ipns-record' || (accept ?? '').split(',').some(a => a.split(';')[0]?.trim().toLowerCase() === IPNS_RECORD_TYPE)
+  if (wantsRecord) {
+    query.delete('format')
+    return { record: current.record, cacheControl }
+  }
+  if (!current.value.startsWith('/ipfs/')) throw new PathNotFoundError(`${name} points to ${current.value.slice(0, 200)}, which this gateway does not follow: only /ipfs/ values are served`)
+  // the value's own path, then the request's
+  return { target: current.value.slice('/ipfs/'.length) + (slash >= 0 ? rest.slice(slash) : ''), cacheControl }
 }
 
 /** HTTP status for an error thrown while serving */

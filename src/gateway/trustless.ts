@@ -4,7 +4,6 @@
  */
 import { exporter } from 'ipfs-unixfs-exporter'
 import { exportCar } from '../content/index.js'
-import { IMMUTABLE_CACHE_CONTROL } from '../constants.js'
 import { InvalidArgumentError, PathNotFoundError } from '../errors.js'
 import { CAR_TYPE, RAW_TYPE } from './response.js'
 import { matches } from './unixfs.js'
@@ -64,7 +63,7 @@ export async function serveCar (ctx: GatewayRequest): Promise<void> {
 
 function trustlessHeaders (ctx: GatewayRequest, etag: string, filename: string): void {
   ctx.res.setHeader('ETag', etag)
-  ctx.res.setHeader('Cache-Control', IMMUTABLE_CACHE_CONTROL)
+  ctx.res.setHeader('Cache-Control', ctx.cacheControl)
   ctx.res.setHeader('X-Content-Type-Options', 'nosniff')
   ctx.res.setHeader('Content-Disposition', `attachment; filename="${filename}"`)
   ctx.res.setHeader('X-Ipfs-Path', encodeURI(ctx.contentPath))

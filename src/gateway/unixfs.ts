@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { IMMUTABLE_CACHE_CONTROL, SNIFF_BYTES } from '../constants.js'
+import { SNIFF_BYTES } from '../constants.js'
 import { PathNotFoundError } from '../errors.js'
 import { contentTypeOf } from './content-type.js'
 import { listingPage } from './listing.js'
@@ -98,7 +98,7 @@ async function serveFile (ctx: GatewayRequest, file: ServedFile, name?: string):
   const size = file.size
   const etag = `"${file.cid}"`
   res.setHeader('ETag', etag)
-  res.setHeader('Cache-Control', IMMUTABLE_CACHE_CONTROL)
+  res.setHeader('Cache-Control', ctx.cacheControl)
   res.setHeader('Accept-Ranges', 'bytes')
   res.setHeader('X-Ipfs-Path', encodeURI(ctx.contentPath))
   const filename = ctx.query.get('filename')
@@ -147,7 +147,7 @@ async function serveFile (ctx: GatewayRequest, file: ServedFile, name?: string):
 async function serveListing (ctx: GatewayRequest, dir: Extract<UnixFSEntry, { type: 'directory' }>): Promise<void> {
   const etag = `"DirIndex-${dir.cid}"`
   ctx.res.setHeader('ETag', etag)
-  ctx.res.setHeader('Cache-Control', IMMUTABLE_CACHE_CONTROL)
+  ctx.res.setHeader('Cache-Control', ctx.cacheControl)
   ctx.res.setHeader('X-Ipfs-Path', encodeURI(ctx.contentPath))
   if (matches(ctx.req.headers['if-none-match'], etag)) {
     ctx.res.writeHead(304)

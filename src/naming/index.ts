@@ -29,6 +29,8 @@ export { parseName, MAX_RECORD_BYTES } from './records.js'
 const second = 1000
 /** How long resolving waits for the DHT */
 const LOOKUP_TIMEOUT = 10 * second
+/** After start, followed names are looked up again this long after (the DHT fills as peers connect) */
+const CATCH_UP = [2 * second, 10 * second, 30 * second]
 /** How long publishing waits for the DHT to take the record (gossip has it at once) */
 const PUT_TIMEOUT = 20 * second
 
@@ -136,8 +138,9 @@ class NamesRoom implements Names {
   private readonly lookups = new Map<string, Promise<void>>()
   private readonly listeners = new Set<(u: NameUpdate) => void>()
   private timer?: ReturnType<typeof setInterval>
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly background = new Set<Promise<unknown>>()
-  private readonly stopping = new AbortController()
+  private stopping = new AbortController()
 
   constructor (components: NamesComponents, init: NamesInit = {}) {
     this.components = components
@@ -169,6 +172,7 @@ class NamesRoom implements Names {
   async start (network: NamesNetwork): Promise<void> {
     if (this.network != null) return
     await this.follower.load()
+    this.stopping = new AbortController()
     const log = network.logger.forComponent('shoal:names')
     const gossip = new NameGossip({
       pubsub: network.pubsub,
@@ -184,7 +188,13 @@ class NamesRoom implements Names {
     for (const f of this.follower.list()) {
       const held = await this.records.get(f.name)
       if (held != null) this.follower.offer(f.name, infoOf(parseName(f.name), held.record))
-      this.spawn(this.lookup(parseName(f.name)))
+    }
+    this.catchUp()
+    // asked again while the peer finds its neighbours and the DHT fills (each lookup takes the
+    // newest record any of them holds)
+    for (const delay of CATCH_UP) {
+      const t = setTimeout(() => { this.timers.delete(t); this.catchUp() }, delay)
+      this.timers.add(t)
     }
     this.timer = setInterval(() => { this.spawn(this.republish()) }, this.init.republishIntervalMs)
   }
@@ -192,12 +202,20 @@ class NamesRoom implements Names {
   async stop (): Promise<void> {
     if (this.network == null) return
     clearInterval(this.timer)
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     this.stopping.abort()
     this.follower.stop()
     this.network.gossip.stop()
     await Promise.allSettled([...this.background])
     await this.follower.idle()
     this.network = undefined
+  }
+
+  /** Ask the DHT for the newest record of every followed name */
+  private catchUp (): void {
+    if (this.network == null) return
+    for (const f of this.follower.list()) this.spawn(this.lookup(parseName(f.name)))
   }
 
   private spawn (p: Promise<unknown>): void {

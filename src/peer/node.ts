@@ -200,7 +200,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
     }
     let gateway: (Gateway & { address: string }) | undefined
     if (init.gateway && config.gateway.enabled) {
-      gateway = await serveGateway({ store, session, logger: host.logger, metrics }, config)
+      gateway = await serveGateway({ store, session, logger: host.logger, metrics, names }, config)
       const g = gateway
       running.push(async () => { await g.stop() })
     }
@@ -229,7 +229,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
  * The HTTP gateway over the store, with sessions that also ask the DHT when no connected peer
  * has the content; a busy port is a ListenError
  */
-async function serveGateway (components: { store: Store, session: ShoalNode['session'], logger: Host['logger'], metrics: ShoalMetrics | undefined }, config: Config): Promise<Gateway & { address: string }> {
+async function serveGateway (components: { store: Store, session: ShoalNode['session'], logger: Host['logger'], metrics: ShoalMetrics | undefined, names: Names }, config: Config): Promise<Gateway & { address: string }> {
   const { createGateway } = await import('../gateway/index.js')
   const { store } = components
   const { host, port } = parseHostPort(config.gateway.address, 'gateway.address', { loopbackOnly: false })
@@ -242,7 +242,8 @@ async function serveGateway (components: { store: Store, session: ShoalNode['ses
     exchange: { fetch: components.session },
     withWriteGuard: async (fn) => store.withWriteGuard(fn),
     logger: components.logger,
-    observer: components.metrics?.gateway
+    observer: components.metrics?.gateway,
+    names: components.names
   }, { host, port, retrievalTimeoutMs: config.gateway.retrievalTimeoutMs, maxConcurrentRequests: config.gateway.maxConcurrentRequests })
   try {
     const address = await gateway.start()
