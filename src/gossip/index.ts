@@ -131,7 +131,9 @@ export function topicScoreParams (swarm: string): Record<string, Partial<TopicSc
   return {
     [t.presence]: { ...base, topicWeight: 0.5 },
     [t.announce]: { ...base, topicWeight: 1 },
-    [t.replicate]: { ...base, topicWeight: 1 }
+    [t.replicate]: { ...base, topicWeight: 1 },
+    // the names topic (src/naming/, docs/names.md): a forged or replayed record costs as much
+    [`shoal/${swarm}/names`]: { ...base, topicWeight: 1 }
   }
 }
 

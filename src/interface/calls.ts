@@ -19,7 +19,7 @@ import type {
   AbortOptions, Announcement, CatOptions, ExportCarOptions, ExportEntry, FetchOptions, FetchResult, FindOptions, GcResult, IdResult,
   ImportCarOptions, ImportCarResult, ImportEntry, LsEntry, Member, PeerInfo, PerfOptions, PerfResult, PinInfo, ProvideResult,
   ProviderInfo, PublishOptions, PublishResult, StatsResult, StatusResult, VerifyResult,
-  FollowedName, KeyExport, KeyInfo, NamePublishOptions, NameResult, UnfollowResult
+  FollowedName, KeyExport, KeyInfo, NamePublishOptions, NameResult, NameUpdate, UnfollowResult
 } from './types.js'
 
 /**
@@ -167,6 +167,8 @@ export const calls = {
   namePublish: call<string, NamePublishOptions, Promise<NameResult>>({ path: 'name/publish', access: 'write', arg: 'value', options: { key: optional(text), lifetimeMs: optional(count()), ttlMs: optional(count()) }, reply: 'json', title: 'name publish' }),
   /** What a name points to now: the newest valid record held, or (online) found in the swarm */
   nameResolve: call<string, AbortOptions, Promise<NameResult>>({ path: 'name/resolve', access: 'read', arg: 'name', options: {}, reply: 'json', title: 'name resolve' }),
+  /** Names as their records become newer here (gossip, DHT, publish), until aborted; needs a running peer */
+  watchNames: call<void, AbortOptions, AsyncIterable<NameUpdate>>({ path: 'name/watch', access: 'daemon', options: {}, reply: 'lines', title: 'watch' }),
   /** Follow a name: fetch and pin each new version of it (online) */
   follow: call<string, AbortOptions, Promise<FollowedName>>({ path: 'follow', access: 'write', arg: 'name', options: {}, reply: 'json' }),
   /** Stop following a name, and unpin the versions kept of it */

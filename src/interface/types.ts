@@ -203,7 +203,7 @@ export interface PerfResult {
   hashed?: import('../exchange/perf.js').PerfRun['hashed']
 }
 
-export type { KeyInfo, FollowedName, Version } from '../naming/index.js'
+export type { KeyInfo, FollowedName, Version, NameUpdate } from '../naming/index.js'
 
 /** A name's record, as `name publish` and `name resolve` give it */
 export interface NameResult {

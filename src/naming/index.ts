@@ -7,6 +7,8 @@
  * DHT again before they expire; followed names are fetched as they change (follow.ts).
  */
 import path from 'node:path'
+import { pushable } from 'it-pushable'
+import { WATCH_BUFFER } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidRecordError, NameNotFoundError } from '../errors.js'
 import { Follower } from './follow.js'
@@ -18,6 +20,7 @@ import type { FollowerComponents, Version } from './follow.js'
 import type { NameGossipComponents, NameGossipStats } from './gossip.js'
 import type { IpnsName, RecordInfo } from './records.js'
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
+import type { Pushable } from 'it-pushable'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { IPNSRecord } from 'ipns'
 
@@ -106,7 +109,11 @@ export interface ResolvedName extends RecordInfo {
 }
 
 /** A record of a name became newer here, from gossip, the DHT or a publish */
-export type NameUpdate = RecordInfo & { source: 'publish' | 'gossip' | 'dht' }
+export type NameUpdate = RecordInfo & {
+  source: 'publish' | 'gossip' | 'dht'
+  /** When it was taken here, ms since the epoch */
+  time: number
+}
 
 export interface Names {
   readonly keys: Keychain
@@ -123,6 +130,8 @@ export interface Names {
   current(name: string, options?: { signal?: AbortSignal }): Promise<ResolvedName>
   /** Called on every update, until the returned function is called */
   listen(fn: (update: NameUpdate) => void): () => void
+  /** Updates as they are taken, until the signal aborts; a slow reader loses the oldest */
+  watch(signal?: AbortSignal): AsyncGenerator<NameUpdate>
   stats(): NameGossipStats
 }
 
@@ -137,6 +146,7 @@ class NamesRoom implements Names {
   private readonly checked = new Map<string, number>()
   private readonly lookups = new Map<string, Promise<void>>()
   private readonly listeners = new Set<(u: NameUpdate) => void>()
+  private readonly watchers = new Set<Pushable<NameUpdate>>()
   private timer?: ReturnType<typeof setInterval>
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly background = new Set<Promise<unknown>>()
@@ -207,6 +217,7 @@ class NamesRoom implements Names {
     this.stopping.abort()
     this.follower.stop()
     this.network.gossip.stop()
+    for (const w of this.watchers) w.end()
     await Promise.allSettled([...this.background])
     await this.follower.idle()
     this.network = undefined
@@ -273,6 +284,24 @@ class NamesRoom implements Names {
     return () => { this.listeners.delete(fn) }
   }
 
+  async * watch (signal?: AbortSignal): AsyncGenerator<NameUpdate> {
+    const queue = pushable<NameUpdate>({ objectMode: true })
+    const off = this.listen((u) => {
+      // a reader that falls behind loses the oldest news, not the daemon its memory
+      if (queue.readableLength < WATCH_BUFFER) queue.push(u)
+    })
+    const onAbort = (): void => { queue.end() }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.watchers.add(queue)
+    try {
+      yield * queue
+    } finally {
+      off()
+      this.watchers.delete(queue)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
   stats (): NameGossipStats {
     return this.network?.gossip.stats() ?? { received: 0, rejected: 0, ignored: 0 }
   }
@@ -287,7 +316,7 @@ class NamesRoom implements Names {
     this.checked.set(name.name, Date.now())
     const info = infoOf(name, record)
     this.follower.offer(name.name, info)
-    for (const fn of this.listeners) fn({ ...info, source })
+    for (const fn of this.listeners) fn({ ...info, source, time: Date.now() })
   }
 
   /** Ask the DHT for the newest record of a name and keep it if newer; one lookup per name at a time */

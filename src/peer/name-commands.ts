@@ -4,7 +4,7 @@
  * the repo; online, records also travel on gossip and in the DHT.
  */
 import { InvalidArgumentError } from '../errors.js'
-import type { AbortOptions, FollowedName, KeyExport, KeyInfo, NamePublishOptions, NameResult, UnfollowResult } from '../interface/types.js'
+import type { AbortOptions, FollowedName, KeyExport, KeyInfo, NamePublishOptions, NameResult, NameUpdate, UnfollowResult } from '../interface/types.js'
 import type { Names, ResolvedName } from '../naming/index.js'
 
 const second = 1000
@@ -12,7 +12,7 @@ const second = 1000
 const MIN_LIFETIME = second
 
 export interface NameComponents {
-  names: Pick<Names, 'keys' | 'follower' | 'publish' | 'resolve'>
+  names: Pick<Names, 'keys' | 'follower' | 'publish' | 'resolve' | 'watch'>
 }
 
 export class NameCommands {
@@ -54,6 +54,10 @@ export class NameCommands {
 
   async nameResolve (name: string, options: AbortOptions = {}): Promise<NameResult> {
     return withoutRecord(await this.components.names.resolve(name, options))
+  }
+
+  async * watchNames (options: AbortOptions = {}): AsyncGenerator<NameUpdate> {
+    yield * this.components.names.watch(options.signal)
   }
 
   /** Follow a name; online, its newest version is looked up and fetched at once */

@@ -106,6 +106,18 @@ describe('e2e: names across daemons', function () {
     assert.equal((await get(mirror.gateway as string, `/ipns/${unknown}/`)).status, 404)
   })
 
+  it('watch shows a name update as it arrives over gossip', async () => {
+    const current = await shoal(publisher.repo, 'name', 'resolve', name)
+    const watch = runCli(['--repo', mirror.repo, '--json', 'watch', '--count', '1'], { timeoutMs: 30_000 })
+    // the watcher is listening once its request reaches the daemon
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    const pub = await shoal(publisher.repo, 'name', 'publish', current.value, '--key', 'site')
+    const r = await watch
+    assert.equal(r.code, 0, r.stderr)
+    const line = lastJson(r.stdout)
+    assert.deepEqual({ name: line.name, value: line.value, sequence: line.sequence, source: line.source }, { name, value: current.value, sequence: pub.sequence, source: 'gossip' })
+  })
+
   it('a mirror that was down while the name moved twice catches up on restart', async () => {
     await mirror.stop()
     let last = ''
