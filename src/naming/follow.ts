@@ -27,6 +27,8 @@ export interface Version {
   cid: string
   /** When it was fetched in full (ms since the epoch) */
   at: number
+  /** Bytes of blocks fetched for it (what the store lacked), when known */
+  fetchedBytes?: number
 }
 
 export interface FollowedName {
@@ -45,7 +47,7 @@ export interface FollowerComponents {
   /** The file the followed names and their versions are kept in */
   file: string
   /** Fetch a DAG (only the blocks missing) and pin it by `pinName` with origin `follow` */
-  fetch(cid: string, pinName: string): Promise<void>
+  fetch(cid: string, pinName: string): Promise<{ fetchedBytes: number } | undefined>
   pins: { get(cid: CID): Promise<Pin | undefined> }
   unpin(cid: CID): Promise<void>
   log: Logger
@@ -183,8 +185,9 @@ export class Follower {
         this.failed.set(name, `sequence ${want.sequence} points to ${want.value}, which is not an /ipfs/ path`)
         continue
       }
+      let fetchedBytes: number | undefined
       try {
-        await this.components.fetch(cid, `${name}@${want.sequence}`)
+        fetchedBytes = (await this.components.fetch(cid, `${name}@${want.sequence}`))?.fetchedBytes
       } catch (err: any) {
         const why = `sequence ${want.sequence} (${cid}) could not be fetched: ${String(err.message).split('\n')[0]}`
         this.failed.set(name, why)
@@ -202,7 +205,7 @@ export class Follower {
       // a newer version fetched meanwhile stays current
       if (want.sequence <= (this.current(name)?.sequence ?? -1)) continue
       this.failed.delete(name)
-      const version: Version = { sequence: want.sequence, value: want.value, cid, at: Date.now() }
+      const version: Version = { sequence: want.sequence, value: want.value, cid, at: Date.now(), ...(fetchedBytes != null ? { fetchedBytes } : {}) }
       const versions = [version, ...(this.state.versions[name] ?? [])]
       const kept = versions.slice(0, this.keep)
       this.state.versions[name] = kept

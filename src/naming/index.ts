@@ -34,6 +34,9 @@ const second = 1000
 const LOOKUP_TIMEOUT = 10 * second
 /** After start, followed names are looked up again this long after (the DHT fills as peers connect) */
 const CATCH_UP = [2 * second, 10 * second, 30 * second]
+/** How often followed names are checked for a TTL passed, and the shortest TTL a poll keeps to */
+const POLL_TICK = second
+const MIN_POLL = second
 /** How long publishing waits for the DHT to take the record (gossip has it at once) */
 const PUT_TIMEOUT = 20 * second
 
@@ -76,6 +79,12 @@ export interface NamesInit {
    * @default replicate.keepVersions of configs/default.json (3)
    */
   keepVersions?: number
+  /**
+   * Push records on the swarm's names topic and take them from it; off, names travel by the DHT
+   * alone (the IPNS way: followers look a name up again once its TTL has passed)
+   * @default names.gossip of configs/default.json (true)
+   */
+  gossip?: boolean
   /** @default true */
   fsync?: boolean
 }
@@ -141,13 +150,14 @@ class NamesRoom implements Names {
   private readonly components: NamesComponents
   private readonly records: RecordStore
   private readonly init: Required<Omit<NamesInit, 'follow' | 'keepVersions' | 'fsync'>>
-  private network?: NamesNetwork & { gossip: NameGossip, log: Logger }
+  private network?: NamesNetwork & { gossip?: NameGossip, log: Logger }
   /** When each name was last heard of from the swarm (or published), ms since the epoch */
   private readonly checked = new Map<string, number>()
   private readonly lookups = new Map<string, Promise<void>>()
   private readonly listeners = new Set<(u: NameUpdate) => void>()
   private readonly watchers = new Set<Pushable<NameUpdate>>()
   private timer?: ReturnType<typeof setInterval>
+  private poll?: ReturnType<typeof setInterval>
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly background = new Set<Promise<unknown>>()
   private stopping = new AbortController()
@@ -158,7 +168,8 @@ class NamesRoom implements Names {
     this.init = {
       lifetimeMs: init.lifetimeMs ?? defaults.lifetimeMs,
       ttlMs: init.ttlMs ?? defaults.ttlMs,
-      republishIntervalMs: init.republishIntervalMs ?? defaults.republishIntervalMs
+      republishIntervalMs: init.republishIntervalMs ?? defaults.republishIntervalMs,
+      gossip: init.gossip ?? defaults.gossip
     }
     this.keys = new Keychain({ dir: path.join(components.root, 'keys'), self: components.self })
     this.records = new RecordStore(path.join(components.root, 'names', 'records'), { fsync: init.fsync })
@@ -184,14 +195,16 @@ class NamesRoom implements Names {
     await this.follower.load()
     this.stopping = new AbortController()
     const log = network.logger.forComponent('shoal:names')
-    const gossip = new NameGossip({
-      pubsub: network.pubsub,
-      records: this.records,
-      log,
-      onRecord: (name, record) => { this.updated(name, record, 'gossip') }
-    }, network.swarm)
+    const gossip = this.init.gossip
+      ? new NameGossip({
+        pubsub: network.pubsub,
+        records: this.records,
+        log,
+        onRecord: (name, record) => { this.updated(name, record, 'gossip') }
+      }, network.swarm)
+      : undefined
     this.network = { ...network, gossip, log }
-    gossip.start()
+    gossip?.start()
     // records published while offline go out now; followed names catch up with what was
     // published while this peer was away
     this.spawn(this.republish())
@@ -207,20 +220,36 @@ class NamesRoom implements Names {
       this.timers.add(t)
     }
     this.timer = setInterval(() => { this.spawn(this.republish()) }, this.init.republishIntervalMs)
+    this.poll = setInterval(() => { this.spawn(this.pollFollowed()) }, POLL_TICK)
   }
 
   async stop (): Promise<void> {
     if (this.network == null) return
     clearInterval(this.timer)
+    clearInterval(this.poll)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.stopping.abort()
     this.follower.stop()
-    this.network.gossip.stop()
+    this.network.gossip?.stop()
     for (const w of this.watchers) w.end()
     await Promise.allSettled([...this.background])
     await this.follower.idle()
     this.network = undefined
+  }
+
+  /**
+   * Followed names whose record was last heard of more than its TTL ago are looked up in the
+   * DHT: what gossip missed (a partition, a peer not in the mesh) arrives at most a TTL late
+   */
+  private async pollFollowed (): Promise<void> {
+    const now = Date.now()
+    for (const f of this.follower.list()) {
+      const name = parseName(f.name)
+      const held = await this.records.get(name.name)
+      const ttl = Math.max(MIN_POLL, held != null ? infoOf(name, held.record).ttlMs : this.init.ttlMs)
+      if (now - (this.checked.get(name.name) ?? 0) >= ttl && !this.lookups.has(name.name)) this.spawn(this.lookup(name))
+    }
   }
 
   /** Ask the DHT for the newest record of every followed name */
@@ -249,7 +278,7 @@ class NamesRoom implements Names {
     this.updated(name, record, 'publish')
     const result: PublishedName = infoOf(name, record)
     if (this.network != null) {
-      result.gossiped = await this.network.gossip.push(name, bytes)
+      result.gossiped = await this.network.gossip?.push(name, bytes) ?? 0
       result.dhtPeers = await this.put(name, bytes, options.signal)
     }
     return result
@@ -303,7 +332,7 @@ class NamesRoom implements Names {
   }
 
   stats (): NameGossipStats {
-    return this.network?.gossip.stats() ?? { received: 0, rejected: 0, ignored: 0 }
+    return this.network?.gossip?.stats() ?? { received: 0, rejected: 0, ignored: 0 }
   }
 
   /** The held record of a name, if it has not expired */
@@ -391,7 +420,7 @@ class NamesRoom implements Names {
         bytes = await signRecord(key, held.record.value, held.record.sequence, { lifetimeMs: this.init.lifetimeMs, ttlMs })
         await this.records.put(name.name, bytes)
       }
-      await this.network.gossip.push(name, bytes).catch(() => 0)
+      await this.network.gossip?.push(name, bytes).catch(() => 0)
       await this.put(name, bytes)
     }
   }

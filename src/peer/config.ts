@@ -98,6 +98,8 @@ export interface Config {
     ttlMs: number
     /** How often this peer's own records are put in the DHT again */
     republishIntervalMs: number
+    /** Push and take records on the swarm's names topic; off, names travel by the DHT alone */
+    gossip: boolean
   }
   store: {
     fsync: boolean
@@ -250,7 +252,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
   gossip: { presenceIntervalMs: posInt, colocationWhitelist: strList(64, 64) },
   replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt, follow: ipnsNames, keepVersions: posInt },
-  names: { lifetimeMs: posInt, ttlMs: nonNegInt, republishIntervalMs: posInt },
+  names: { lifetimeMs: posInt, ttlMs: nonNegInt, republishIntervalMs: posInt, gossip: bool },
   store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
   exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }

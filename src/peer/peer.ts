@@ -74,7 +74,7 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
     fetch: async (cid, name) => {
       if (node == null) throw new DaemonNotRunningError(root, 'following names')
       const { fetchAndPin } = await import('./online-content.js')
-      await fetchAndPin({ store, node }, cid, { name }, 'follow')
+      return await fetchAndPin({ store, node }, cid, { name }, 'follow')
     },
     pins: store.pins,
     unpin: async (cid) => { await store.unpin(cid) },

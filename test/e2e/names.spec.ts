@@ -5,6 +5,7 @@
  * mirror that was down while the name moved catches up when it comes back.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { unmarshalIPNSRecord } from 'ipns'
@@ -47,6 +48,8 @@ describe('e2e: names across daemons', function () {
     await fs.mkdir(path.join(site, 'pages'), { recursive: true })
     await fs.writeFile(path.join(site, 'index.html'), `<h1>version ${n}</h1>\n`)
     await fs.writeFile(path.join(site, 'pages', 'about.html'), 'about\n')
+    // a large file that never changes: a new version moves only what changed
+    if (n === 0) await fs.writeFile(path.join(site, 'big.bin'), randomBytes(2 * 1024 * 1024))
   }
 
   async function serves (gateway: string, n: number): Promise<boolean> {
@@ -85,6 +88,8 @@ describe('e2e: names across daemons', function () {
     }
     const [f] = (await shoal(mirror.repo, 'follow')).names
     assert.deepEqual(f.versions.map((v: any) => v.sequence), [2, 1, 0])
+    assert.ok(f.versions[2].fetchedBytes > 2 * 1024 * 1024, 'the first version is fetched whole')
+    for (const v of f.versions.slice(0, 2)) assert.ok(v.fetchedBytes < 4096, `version ${v.sequence} fetched ${v.fetchedBytes} bytes: only what changed`)
     const pins = (await shoal(mirror.repo, 'pin', 'ls')).pins
     for (const v of f.versions) assert.ok(pins.some((p: any) => p.cid === v.cid), `version ${v.sequence} is pinned`)
   })

@@ -32,6 +32,7 @@ describe('names: following', () => {
         fetched.push(cid)
         if (fail.has(cid)) throw new Error('no peer has it')
         if (!pins.has(cid)) pins.set(cid, { cid: CID.parse(cid), name: pinName, size: 1, pinnedAt: 0, origin: 'follow' })
+        return { fetchedBytes: 10 }
       },
       pins: { get: async (cid) => pins.get(cid.toString()) },
       unpin: async (cid) => { pins.delete(cid.toString()) },

@@ -153,7 +153,7 @@ describe('names: records', () => {
       const names = createNames({
         root: tmp.dir,
         self: async () => key,
-        fetch: async () => {},
+        fetch: async () => undefined,
         pins: { get: async () => undefined },
         unpin: async () => {},
         log: () => undefined
