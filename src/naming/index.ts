@@ -10,7 +10,8 @@ import path from 'node:path'
 import { pushable } from 'it-pushable'
 import { WATCH_BUFFER } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
-import { InvalidRecordError, NameNotFoundError } from '../errors.js'
+import { NameNotFoundError } from '../errors.js'
+import { newestInDht, putInDht } from './dht.js'
 import { Follower } from './follow.js'
 import { NameGossip } from './gossip.js'
 import { Keychain, SELF } from './keys.js'
@@ -30,15 +31,11 @@ export type { FollowedName, Version } from './follow.js'
 export { parseName, MAX_RECORD_BYTES } from './records.js'
 
 const second = 1000
-/** How long resolving waits for the DHT */
-const LOOKUP_TIMEOUT = 10 * second
 /** After start, followed names are looked up again this long after (the DHT fills as peers connect) */
 const CATCH_UP = [2 * second, 10 * second, 30 * second]
 /** How often followed names are checked for a TTL passed, and the shortest TTL a poll keeps to */
 const POLL_TICK = second
 const MIN_POLL = second
-/** How long publishing waits for the DHT to take the record (gossip has it at once) */
-const PUT_TIMEOUT = 20 * second
 
 export interface NamesComponents {
   /** The repo directory: keys in `keys/`, records and followed names in `names/` */
@@ -361,23 +358,7 @@ class NamesRoom implements Names {
     const network = this.network
     if (network == null) return
     const held = await this.records.get(name.name)
-    let best: { record: IPNSRecord, bytes: Uint8Array } | undefined
-    const signals = [AbortSignal.timeout(LOOKUP_TIMEOUT), this.stopping.signal, ...(signal != null ? [signal] : [])]
-    try {
-      for await (const e of network.dht.get(name.routingKey, { signal: AbortSignal.any(signals) })) {
-        if (e.name !== 'VALUE') continue
-        try {
-          const record = await checkRecord(name, e.value)
-          if (isNewer(record, best?.record)) best = { record, bytes: e.value }
-        } catch (err) {
-          if (!(err instanceof InvalidRecordError)) throw err
-          network.log('a DHT record of %s from %p is refused: %s', name.name, e.from, err.message)
-        }
-      }
-    } catch (err: any) {
-      // none found, or the time ran out: what was found so far counts
-      network.log('DHT lookup of %s: %s', name.name, err.message)
-    }
+    const best = await newestInDht(name, { dht: network.dht, log: network.log, signals: this.signals(signal) })
     this.checked.set(name.name, Date.now())
     if (best != null && isNewer(best.record, held?.record) && await this.records.put(name.name, best.bytes, best.record)) {
       this.updated(name, best.record, 'dht')
@@ -388,16 +369,12 @@ class NamesRoom implements Names {
   private async put (name: IpnsName, bytes: Uint8Array, signal?: AbortSignal): Promise<number> {
     const network = this.network
     if (network == null) return 0
-    let took = 0
-    const signals = [AbortSignal.timeout(PUT_TIMEOUT), this.stopping.signal, ...(signal != null ? [signal] : [])]
-    try {
-      for await (const e of network.dht.put(name.routingKey, bytes, { signal: AbortSignal.any(signals) })) {
-        if (e.name === 'PEER_RESPONSE') took++
-      }
-    } catch (err: any) {
-      network.log('DHT put of %s: %s', name.name, err.message)
-    }
-    return took
+    return putInDht(name, bytes, { dht: network.dht, log: network.log, signals: this.signals(signal) })
+  }
+
+  /** The caller's signal, if any, and the one that aborts when the names stop */
+  private signals (signal?: AbortSignal): AbortSignal[] {
+    return [this.stopping.signal, ...(signal != null ? [signal] : [])]
   }
 
   /**
