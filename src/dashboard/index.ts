@@ -97,7 +97,7 @@ export function createActivity (init: ActivityInit = {}): Activity {
 
 /** What the dashboard reads: a few read-only calls of the peer, and its activity */
 export interface DashboardComponents {
-  api: Pick<ShoalApi, 'id' | 'stats' | 'members' | 'pinLs'>
+  api: Pick<ShoalApi, 'id' | 'stats' | 'members' | 'pinLs'> & Partial<Pick<ShoalApi, 'following'>>
   /** Absent when the peer does not track activity: no transfers, a flat chart */
   activity?: Pick<Activity, 'snapshot'>
   logger?: ComponentLogger
@@ -151,6 +151,8 @@ export interface DashboardSnapshot {
   running: number
   bandwidth: ActivitySnapshot['bandwidth']
   pins: { total: number, items: Array<{ cid: string, name: string, size: number, pinnedAt: number }> }
+  /** Followed names (docs/names.md): the version served now and when it arrived */
+  names: Array<{ name: string, sequence?: number, cid?: string, at?: number, failed?: string }>
 }
 
 export function createDashboard (components: DashboardComponents, init: DashboardInit = {}): Dashboard {

@@ -1,7 +1,7 @@
 import { logger as defaultLogger } from '@libp2p/logger'
 import { loadPage } from './page.js'
 import type { DashboardComponents, Dashboard, DashboardSnapshot, ResolvedDashboardInit } from './index.js'
-import type { IdResult, PinInfo, StatsResult } from '../interface/types.js'
+import type { FollowedName, IdResult, PinInfo, StatsResult } from '../interface/types.js'
 import type http from 'node:http'
 
 /** Headers of every dashboard answer: never cached, never framed, never sniffed */
@@ -19,6 +19,7 @@ interface Slow {
   id: IdResult
   stats: StatsResult
   pins: PinInfo[]
+  names: FollowedName[]
 }
 
 /**
@@ -89,7 +90,7 @@ export class DashboardServer implements Dashboard {
     const members = await api.members().catch(() => [])
     const act = activity?.snapshot() ?? { transfers: [], running: 0, bandwidth: { intervalMs: this.init.tickMs, samples: [] } }
     const self = members.find(m => m.self === true)
-    const { stats, id, pins } = slow
+    const { stats, id, pins, names } = slow
     return {
       v: 1,
       at: Date.now(),
@@ -122,7 +123,12 @@ export class DashboardServer implements Dashboard {
         total: pins.length,
         items: [...pins].sort((a, b) => b.pinnedAt - a.pinnedAt).slice(0, this.init.maxPins)
           .map(p => ({ cid: p.cid, name: p.name, size: p.size, pinnedAt: p.pinnedAt }))
-      }
+      },
+      names: names.map(f => ({
+        name: f.name,
+        ...(f.current != null ? { sequence: f.current.sequence, cid: f.current.cid, at: f.current.at } : {}),
+        ...(f.failed != null ? { failed: f.failed } : {})
+      }))
     }
   }
 
@@ -135,8 +141,8 @@ export class DashboardServer implements Dashboard {
     }
     const { api } = this.components
     const next = (async () => {
-      const [id, stats, pins] = await Promise.all([api.id(), api.stats(), api.pinLs()])
-      return { at: Date.now(), id, stats, pins }
+      const [id, stats, pins, names] = await Promise.all([api.id(), api.stats(), api.pinLs(), api.following?.().catch(() => []) ?? []])
+      return { at: Date.now(), id, stats, pins, names }
     })()
     this.slow = next
     return next

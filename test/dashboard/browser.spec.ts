@@ -223,6 +223,10 @@ function widest (peerId: string): DashboardSnapshot {
         { cid, name: 'a-name-with-no-spaces-'.repeat(12) + '.tar.zst', size: 1000 * TiB, pinnedAt: at },
         { cid: 'bafk' + 'q'.repeat(200), name: 'a name with spaces in it, as long as names get '.repeat(5), size: 1023, pinnedAt: at }
       ]
-    }
+    },
+    names: [
+      { name: 'k51qzi5uqu5dlaye939u4hmfrztmjwllwaws3iubfhbn45p8uxyc0twh5sbii5', sequence: Number.MAX_SAFE_INTEGER, cid, at: at - (day - 1) * 1000 },
+      { name: 'k51qzi5uqu5dhh6kircniem4fko4a4b98s7qgwtw1llry33te4cqqdiudhrrjn', failed: 'sequence 9007199254740991 (' + cid + ') could not be fetched: ' + 'no peer has it '.repeat(10) }
+    ]
   }
 }
