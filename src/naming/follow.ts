@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
+import { InvalidConfigError } from '../errors.js'
 import { parseName } from './records.js'
 import type { Pin } from '../store/index.js'
 import type { Logger } from '@libp2p/interface'
@@ -78,6 +79,10 @@ export class Follower {
   private readonly failed = new Map<string, string>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private stopped = false
+  private started = false
+  private loaded?: Promise<void>
+  /** Why the file of followed names cannot be read, when it cannot */
+  private unreadable?: string
 
   constructor (components: FollowerComponents, init: FollowerInit) {
     this.components = components
@@ -85,7 +90,18 @@ export class Follower {
     this.configured = new Set(init.follow.map(n => parseName(n).name))
   }
 
+  /** Read the file of followed names, once; every call waits for that one read */
   async load (): Promise<void> {
+    this.loaded ??= this.read()
+    return this.loaded
+  }
+
+  /** Versions are fetched for the records offered from now on (a running peer) */
+  start (): void {
+    this.started = true
+  }
+
+  private async read (): Promise<void> {
     try {
       const raw = JSON.parse(await fs.readFile(this.components.file, 'utf8'))
       this.state = {
@@ -93,7 +109,10 @@ export class Follower {
         versions: raw.versions != null && typeof raw.versions === 'object' ? raw.versions : {}
       }
     } catch (err: any) {
-      if (err.code !== 'ENOENT') this.components.log('%s cannot be read (%s): following from the config alone', this.components.file, err.message)
+      if (err.code === 'ENOENT') return
+      // kept as it is: it is never written over while it cannot be read
+      this.unreadable = String(err.message).split('\n')[0]
+      this.components.log('%s cannot be read (%s): following from the config alone', this.components.file, this.unreadable)
     }
   }
 
@@ -124,6 +143,7 @@ export class Follower {
 
   async add (name: string): Promise<FollowedName> {
     const n = parseName(name).name
+    await this.writable()
     if (!this.follows(n)) {
       this.state.follow.push(n)
       await this.save()
@@ -137,6 +157,7 @@ export class Follower {
    */
   async remove (name: string): Promise<{ name: string, unpinned: string[] }> {
     const n = parseName(name).name
+    await this.writable()
     if (this.configured.has(n)) return { name: n, unpinned: [] }
     this.state.follow = this.state.follow.filter(f => f !== n)
     const unpinned = await this.unpinAll(this.state.versions[n] ?? [], [])
@@ -149,7 +170,7 @@ export class Follower {
 
   /** A record of `name` arrived: its version is fetched if it is followed and newer than held */
   offer (name: string, record: { sequence: number, value: string }): void {
-    if (this.stopped || !this.follows(name)) return
+    if (!this.started || this.stopped || !this.follows(name)) return
     const newest = Math.max(this.current(name)?.sequence ?? -1, this.wanted.get(name)?.sequence ?? -1)
     if (record.sequence <= newest) return
     this.wanted.set(name, { ...record, tries: 0 })
@@ -239,7 +260,16 @@ export class Follower {
     return out
   }
 
+  /** The file, read, and fit to be written: one that cannot be read is refused, not replaced */
+  private async writable (): Promise<void> {
+    await this.load()
+    if (this.unreadable != null) {
+      throw new InvalidConfigError(`${this.components.file} cannot be read (${this.unreadable}): fix it, or move it aside to follow names anew`)
+    }
+  }
+
   private async save (): Promise<void> {
+    if (this.unreadable != null) return
     await fs.mkdir(path.dirname(this.components.file), { recursive: true, mode: 0o700 })
     const writeFileAtomic = (await import('write-file-atomic')).default
     await writeFileAtomic(this.components.file, JSON.stringify(this.state, null, 2) + '\n', { mode: 0o600 })

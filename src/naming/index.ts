@@ -190,6 +190,7 @@ class NamesRoom implements Names {
   async start (network: NamesNetwork): Promise<void> {
     if (this.network != null) return
     await this.follower.load()
+    this.follower.start()
     this.stopping = new AbortController()
     const log = network.logger.forComponent('shoal:names')
     const gossip = this.init.gossip

@@ -76,6 +76,7 @@ export class NameCommands {
   }
 
   async following (): Promise<FollowedName[]> {
+    await this.components.names.follower.load()
     return this.components.names.follower.list()
   }
 }

@@ -4,6 +4,7 @@
  * current, and versions survive a restart.
  */
 import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
@@ -48,6 +49,7 @@ describe('names: following', () => {
     const fetched: string[] = []
     const f = follower(file, pins, new Set(), fetched)
     await f.load()
+    f.start()
     f.offer(NAME, { sequence: 0, value: `/ipfs/${CIDS[0]}` })
     await f.idle()
     assert.equal(fetched.length, 0, 'a name not followed is not fetched')
@@ -68,9 +70,26 @@ describe('names: following', () => {
     const again = follower(file, pins, new Set(), [])
     await again.load()
     assert.equal(again.current(NAME)?.sequence, 3)
+    // a follower that is not started (an offline command) fetches nothing, and adding a name
+    // keeps what the file held
+    const offline = follower(file, pins, new Set(), [])
+    offline.offer(NAME, { sequence: 9, value: `/ipfs/${CIDS[0]}` })
+    await offline.idle()
+    await offline.add('k51qzi5uqu5dhh6kircniem4fko4a4b98s7qgwtw1llry33te4cqqdiudhrrjn')
+    assert.equal(offline.current(NAME)?.sequence, 3)
+    assert.equal(offline.list().length, 2)
     const removed = await again.remove(NAME)
     assert.deepEqual(removed.unpinned.sort(), [CIDS[2], CIDS[3]].sort())
     assert.equal(again.follows(NAME), false)
+  })
+
+  it('a file of followed names that cannot be read is never written over', async () => {
+    const file = path.join(tmp.dir, 'c', 'follow.json')
+    await fs.mkdir(path.dirname(file), { recursive: true })
+    await fs.writeFile(file, '{not json')
+    const f = follower(file, new Map(), new Set(), [])
+    await assert.rejects(f.add(NAME), { name: 'InvalidConfigError', message: /cannot be read/ })
+    assert.equal(await fs.readFile(file, 'utf8'), '{not json')
   })
 
   it('a version that fails to fetch leaves the previous one current', async () => {
@@ -78,6 +97,7 @@ describe('names: following', () => {
     const fetched: string[] = []
     const f = follower(path.join(tmp.dir, 'b', 'follow.json'), pins, new Set([CIDS[1]]), fetched)
     await f.load()
+    f.start()
     await f.add(NAME)
     f.offer(NAME, { sequence: 5, value: `/ipfs/${CIDS[0]}` })
     await f.idle()
