@@ -63,7 +63,7 @@ async function startPeers (dir: string): Promise<OnlinePeer[]> {
     config.store.fsync = false
     config.gossip.presenceIntervalMs = BEAT
     // a third of the swarm volunteers for replicas
-    if (i % 3 === 2) config.replicate = { enabled: true, tags: ['bench'], maxFileSize: 0, maxTotalBytes: 0 }
+    if (i % 3 === 2) config.replicate = { ...config.replicate, enabled: true, tags: ['bench'], maxFileSize: 0, maxTotalBytes: 0 }
     if (i > 0) config.bootstrap = [(await peers[0].id()).addresses[0]]
     const repo = path.join(dir, `peer-${i}`)
     await initRepo(repo, { configText: JSON.stringify(config) })

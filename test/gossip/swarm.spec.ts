@@ -48,7 +48,7 @@ describe('gossip and routing: ten peers in one process', function () {
     // peers 6..9 replicate anything announced with the tag "cdn"
     peers = await startSwarm(path.join(tmp.dir, 'swarm'), N, (c, i) => {
       c.gossip.presenceIntervalMs = 500
-      if (i >= 6) c.replicate = { enabled: true, tags: ['cdn'], maxFileSize: 0, maxTotalBytes: 0 }
+      if (i >= 6) c.replicate = { ...c.replicate, enabled: true, tags: ['cdn'], maxFileSize: 0, maxTotalBytes: 0 }
     })
     // everyone has everyone in its membership table once the mesh has formed
     await waitFor(async () => peers.every(p => p.node.gossip.stats().members === N), 30_000, 'a full membership table on every peer')
