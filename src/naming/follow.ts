@@ -26,6 +26,8 @@ export interface Version {
   value: string
   /** The root fetched and pinned */
   cid: string
+  /** When its record arrived here (ms since the epoch) */
+  heardAt?: number
   /** When it was fetched in full (ms since the epoch) */
   at: number
   /** Bytes of blocks fetched for it (what the store lacked), when known */
@@ -74,7 +76,7 @@ export class Follower {
   private readonly keep: number
   private readonly configured: Set<string>
   private state: FollowFile = { follow: [], versions: {} }
-  private readonly wanted = new Map<string, { sequence: number, value: string, tries: number }>()
+  private readonly wanted = new Map<string, { sequence: number, value: string, tries: number, heardAt: number }>()
   private readonly running = new Map<string, Promise<void>>()
   private readonly failed = new Map<string, string>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
@@ -173,7 +175,7 @@ export class Follower {
     if (!this.started || this.stopped || !this.follows(name)) return
     const newest = Math.max(this.current(name)?.sequence ?? -1, this.wanted.get(name)?.sequence ?? -1)
     if (record.sequence <= newest) return
-    this.wanted.set(name, { ...record, tries: 0 })
+    this.wanted.set(name, { sequence: record.sequence, value: record.value, tries: 0, heardAt: Date.now() })
     this.run(name)
   }
 
@@ -226,7 +228,7 @@ export class Follower {
       // a newer version fetched meanwhile stays current
       if (want.sequence <= (this.current(name)?.sequence ?? -1)) continue
       this.failed.delete(name)
-      const version: Version = { sequence: want.sequence, value: want.value, cid, at: Date.now(), ...(fetchedBytes != null ? { fetchedBytes } : {}) }
+      const version: Version = { sequence: want.sequence, value: want.value, cid, heardAt: want.heardAt, at: Date.now(), ...(fetchedBytes != null ? { fetchedBytes } : {}) }
       const versions = [version, ...(this.state.versions[name] ?? [])]
       const kept = versions.slice(0, this.keep)
       this.state.versions[name] = kept
