@@ -20,6 +20,7 @@ export class RecordStore {
   private readonly dir: string
   private readonly held = new Map<string, HeldRecord>()
   private readonly fsync: boolean
+  private readonly writing = new Map<string, Promise<unknown>>()
 
   constructor (dir: string, options: { fsync?: boolean } = {}) {
     this.dir = dir
@@ -56,6 +57,17 @@ export class RecordStore {
    * returns whether it was kept
    */
   async put (name: string, bytes: Uint8Array, record: IPNSRecord = unmarshalIPNSRecord(bytes)): Promise<boolean> {
+    // one put of a name at a time: two records arriving together (gossip and a DHT lookup) are
+    // each compared with what the other left, so an older one never lands last
+    const previous = this.writing.get(name) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(async () => this.putNow(name, bytes, record))
+    const tail = next.catch(() => {})
+    this.writing.set(name, tail)
+    void tail.then(() => { if (this.writing.get(name) === tail) this.writing.delete(name) })
+    return next
+  }
+
+  private async putNow (name: string, bytes: Uint8Array, record: IPNSRecord): Promise<boolean> {
     const held = await this.get(name)
     if (!isNewer(record, held?.record)) return false
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 })

@@ -224,9 +224,9 @@ const swarmName: Check = (v, k) => {
 }
 /** IPNS names in shape (`k51...`, a peer id, either after /ipns/); the peer parses them as it starts */
 const ipnsNames: Check = (v, k) => {
-  if (!Array.isArray(v) || v.length > 256) throw new Error(`${k} must be a list of at most 256 IPNS names`)
+  if (!Array.isArray(v) || v.length > 256) throw new InvalidArgumentError(`${k} must be a list of at most 256 IPNS names`)
   for (const n of v) {
-    if (typeof n !== 'string' || !/^(\/ipns\/)?[a-zA-Z0-9]{40,100}$/.test(n)) throw new Error(`${k} has "${String(n).slice(0, 100)}", which is not an IPNS name (k51...)`)
+    if (typeof n !== 'string' || !/^(\/ipns\/)?[a-zA-Z0-9]{40,100}$/.test(n)) throw new InvalidArgumentError(`${k} has "${String(n).slice(0, 100)}", which is not an IPNS name (k51...)`)
   }
 }
 const hostPort: Check = (v, k) => {

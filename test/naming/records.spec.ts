@@ -140,6 +140,20 @@ describe('names: records', () => {
     })
   })
 
+  it('records of a name stored at once keep the newest, whichever lands last', async () => {
+    const tmp = await tmpDir()
+    try {
+      const store = new RecordStore(path.join(tmp.dir, 'records'))
+      const name = nameOfKey(key).name
+      const records = await Promise.all([5n, 9n, 7n, 8n, 6n].map(async n => signRecord(key, CID_A, n, opts)))
+      await Promise.all(records.map(async r => store.put(name, r)))
+      assert.equal((await store.get(name))?.record.sequence, 9n)
+      assert.equal((await new RecordStore(path.join(tmp.dir, 'records')).get(name))?.record.sequence, 9n, 'on disk too')
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('a record the ipns package made from a key of its own (V1+V2, as Helia makes them) resolves in shoal', async () => {
     const tmp = await tmpDir()
     try {
