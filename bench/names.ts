@@ -26,7 +26,7 @@ import { spawnDaemon } from '../src/api/spawn.js'
 import { CONFIGS_DIR, initRepo } from '../src/peer/index.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
 import type { ApiClient } from '../src/api/client.js'
-import type { ImportEntry } from '../src/api/types.js'
+import type { ImportEntry } from '../src/interface/types.js'
 import type { SpawnedDaemon } from '../src/api/spawn.js'
 
 const args = process.argv.slice(2)
