@@ -74,10 +74,21 @@ describe('names: the names topic over gossipsub', function () {
     const name = nameOfKey(key)
     const v1 = await signRecord(key, CID_A, 1n, opts)
     const v2 = await signRecord(key, CID_B, 2n, opts)
-    await pub.push(name, v1)
-    await until('the follower holds sequence 1', async () => (await store.get(name.name))?.record.sequence === 1n)
-    await pub.push(name, v2)
-    await until('the follower holds sequence 2', async () => (await store.get(name.name))?.record.sequence === 2n)
+    // gossip is best effort (the DHT is the fallback): a push that a busy machine lost while the
+    // mesh formed is pushed again, at most a few times
+    const pushUntilHeld = async (bytes: Uint8Array, sequence: bigint): Promise<void> => {
+      for (let i = 0; i < 5; i++) {
+        await pub.push(name, bytes)
+        const deadline = Date.now() + 3000
+        while (Date.now() < deadline) {
+          if ((await store.get(name.name))?.record.sequence === sequence) return
+          await new Promise(resolve => setTimeout(resolve, 50))
+        }
+      }
+      assert.fail(`the follower did not take sequence ${sequence}`)
+    }
+    await pushUntilHeld(v1, 1n)
+    await pushUntilHeld(v2, 2n)
 
     const send = async (data: Uint8Array): Promise<void> => { await rogue.services.pubsub.publish(topic, data) }
     const key1 = new Uint8Array(key.publicKey.toMultihash().bytes)
@@ -86,7 +97,9 @@ describe('names: the names topic over gossipsub', function () {
     await send(NameRecord.encode({ key: key1, record: new Uint8Array(await signRecord(rogueKey, CID_A, 99n, opts)) }))
     await send(new Uint8Array(11 * 1024))
     await until('the follower rejected all three', () => fol.stats().rejected >= 3)
-    assert.deepEqual(fol.stats(), { received: 2, rejected: 3, ignored: 0 })
+    const stats = fol.stats()
+    // a record pushed again is ignored, not rejected
+    assert.deepEqual({ received: stats.received, rejected: stats.rejected }, { received: 2, rejected: 3 })
     assert.equal((await store.get(name.name))?.record.value, `/ipfs/${CID_B}`)
     assert.deepEqual(taken, [1, 2])
     pub.stop()
