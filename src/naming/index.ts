@@ -13,12 +13,11 @@ import { CONFIG_DEFAULTS } from '../defaults.js'
 import { NameNotFoundError } from '../errors.js'
 import { newestInDht, putInDht } from './dht.js'
 import { Follower } from './follow.js'
-import { NameGossip } from './gossip.js'
 import { Keychain, SELF } from './keys.js'
 import { RecordStore } from './record-store.js'
 import { checkRecord, infoOf, isNewer, nameOfKey, parseName, recordValue, signRecord, validUntil } from './records.js'
 import type { FollowerComponents, Version } from './follow.js'
-import type { NameGossipComponents, NameGossipStats } from './gossip.js'
+import type { NameGossip, NameGossipComponents, NameGossipStats } from './gossip.js'
 import type { IpnsName, RecordInfo } from './records.js'
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
 import type { Pushable } from 'it-pushable'
@@ -193,6 +192,8 @@ class NamesRoom implements Names {
     this.follower.start()
     this.stopping = new AbortController()
     const log = network.logger.forComponent('shoal:names')
+    // gossipsub's code is loaded by a peer going online only
+    const { NameGossip } = await import('./gossip.js')
     const gossip = this.init.gossip
       ? new NameGossip({
         pubsub: network.pubsub,

@@ -12,7 +12,8 @@ const second = 1000
 const MIN_LIFETIME = second
 
 export interface NameComponents {
-  names: Pick<Names, 'keys' | 'follower' | 'publish' | 'resolve' | 'watch'>
+  /** The peer's names, loaded when a command first needs them */
+  names(): Promise<Pick<Names, 'keys' | 'follower' | 'publish' | 'resolve' | 'watch'>>
 }
 
 export class NameCommands {
@@ -23,46 +24,46 @@ export class NameCommands {
   }
 
   async keyGen (name: string): Promise<KeyInfo> {
-    return this.components.names.keys.generate(name)
+    return (await this.components.names()).keys.generate(name)
   }
 
   async keyLs (): Promise<KeyInfo[]> {
-    return this.components.names.keys.list()
+    return (await this.components.names()).keys.list()
   }
 
   async keyRm (name: string): Promise<KeyInfo> {
-    return this.components.names.keys.remove(name)
+    return (await this.components.names()).keys.remove(name)
   }
 
   async keyExport (name: string): Promise<KeyExport> {
-    return { name, key: Buffer.from(await this.components.names.keys.export(name)).toString('base64') }
+    return { name, key: Buffer.from(await (await this.components.names()).keys.export(name)).toString('base64') }
   }
 
   async keyImport (name: string, options?: AbortOptions & { key: string }): Promise<KeyInfo> {
     if (options == null || !/^[A-Za-z0-9+/]+={0,2}$/.test(options.key) || options.key.length > 16 * 1024) {
       throw new InvalidArgumentError('"key" must be a key in base64, as "shoal key export" gives it')
     }
-    return this.components.names.keys.import(name, Buffer.from(options.key, 'base64'))
+    return (await this.components.names()).keys.import(name, Buffer.from(options.key, 'base64'))
   }
 
   async namePublish (value: string, options: NamePublishOptions = {}): Promise<NameResult> {
     if (options.lifetimeMs != null && options.lifetimeMs < MIN_LIFETIME) {
       throw new InvalidArgumentError(`"lifetimeMs" must be at least ${MIN_LIFETIME} ms`)
     }
-    return this.components.names.publish(value, options)
+    return (await this.components.names()).publish(value, options)
   }
 
   async nameResolve (name: string, options: AbortOptions = {}): Promise<NameResult> {
-    return withoutRecord(await this.components.names.resolve(name, options))
+    return withoutRecord(await (await this.components.names()).resolve(name, options))
   }
 
   async * watchNames (options: AbortOptions = {}): AsyncGenerator<NameUpdate> {
-    yield * this.components.names.watch(options.signal)
+    yield * (await this.components.names()).watch(options.signal)
   }
 
   /** Follow a name; online, its newest version is looked up and fetched at once */
   async follow (name: string): Promise<FollowedName> {
-    const { names } = this.components
+    const names = await this.components.names()
     const followed = await names.follower.add(name)
     void names.resolve(followed.name).then(
       (r) => { names.follower.offer(r.name, r) },
@@ -72,12 +73,13 @@ export class NameCommands {
   }
 
   async unfollow (name: string): Promise<UnfollowResult> {
-    return this.components.names.follower.remove(name)
+    return (await this.components.names()).follower.remove(name)
   }
 
   async following (): Promise<FollowedName[]> {
-    await this.components.names.follower.load()
-    return this.components.names.follower.list()
+    const { follower } = await this.components.names()
+    await follower.load()
+    return follower.list()
   }
 }
 

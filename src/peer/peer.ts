@@ -6,7 +6,6 @@
  */
 import { localApi } from '../interface/local.js'
 import { DaemonNotRunningError } from '../errors.js'
-import { createNames } from '../naming/index.js'
 import { createStore } from '../store/index.js'
 import { ContentCommands, storeOnly } from './content-commands.js'
 import { NameCommands } from './name-commands.js'
@@ -67,25 +66,30 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
   const { root, config, lock } = components
   const store = createStore(repoPaths(root).store, { fsync: config.store.fsync })
   let node: ShoalNode | undefined
-  // keys and records work offline; the node starts following names and their gossip online
-  const names: Names = createNames({
-    root,
-    self: async () => (await components.identity()).privateKey,
-    fetch: async (cid, name) => {
-      if (node == null) throw new DaemonNotRunningError(root, 'following names')
-      const { fetchAndPin } = await import('./online-content.js')
-      return await fetchAndPin({ store, node }, cid, { name }, 'follow')
-    },
-    pins: store.pins,
-    unpin: async (cid) => { await store.unpin(cid) },
-    log: () => node?.log
-  }, { ...config.names, follow: config.replicate.follow, keepVersions: config.replicate.keepVersions, fsync: config.store.fsync })
+  // keys and records work offline, loaded by the commands that use them (an offline peer loads
+  // nothing it does not need); the node starts following names and their gossip online
+  let names: Promise<Names> | undefined
+  const loadNames = async (): Promise<Names> => {
+    names ??= import('../naming/index.js').then(({ createNames }) => createNames({
+        root,
+        self: async () => (await components.identity()).privateKey,
+        fetch: async (cid, name) => {
+          if (node == null) throw new DaemonNotRunningError(root, 'following names')
+          const { fetchAndPin } = await import('./online-content.js')
+          return await fetchAndPin({ store, node }, cid, { name }, 'follow')
+        },
+        pins: store.pins,
+        unpin: async (cid) => { await store.unpin(cid) },
+        log: () => node?.log
+      }, { ...config.names, follow: config.replicate.follow, keepVersions: config.replicate.keepVersions, fsync: config.store.fsync }))
+    return names
+  }
   try {
     await store.open({ readOnly: init.readOnly })
     if (init.online) {
       // libp2p is loaded only when a peer goes online: offline commands start faster and smaller
       const { startNode } = await import('./node.js')
-      node = await startNode({ root, config, identity: await components.identity(), store, names }, { gateway: init.gateway })
+      node = await startNode({ root, config, identity: await components.identity(), store, names: await loadNames() }, { gateway: init.gateway })
     }
   } catch (err) {
     await store.close().catch(() => {})
@@ -105,7 +109,7 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
     const rooms = [
       new ContentCommands({ store, config, readable: storeOnly(store) }),
       offlineSelf({ identity: components.identity, store, startedAt: Date.now() }),
-      new NameCommands({ names })
+      new NameCommands({ names: loadNames })
     ]
     return Object.assign(localApi(rooms, { repo: root, readOnly: init.readOnly, offline: true }), { root, config, store, stop })
   }
@@ -115,7 +119,7 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
   const rooms = [
     new OnlineContent({ store, config, node: started }),
     new NetworkCommands({ store, node: started }),
-    new NameCommands({ names }),
+    new NameCommands({ names: loadNames }),
     new ContentCommands({
       store,
       config,
