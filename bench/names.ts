@@ -18,6 +18,7 @@
  * as overhead). The last stdout line is one JSON object.
  */
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -41,6 +42,17 @@ const DEADLINE = 120_000
 
 interface Peer { daemon: SpawnedDaemon, api: ApiClient }
 
+/** Every daemon started, so that a run cut off (a signal, a closed stdout) leaves none behind */
+const spawned = new Set<SpawnedDaemon>()
+let runDir: string | undefined
+const killAll = (): void => {
+  for (const d of spawned) if (d.running()) d.child.kill('SIGKILL')
+  if (runDir != null) rmSync(runDir, { recursive: true, force: true })
+}
+process.on('exit', killAll)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE'] as const) process.once(signal, () => { killAll(); process.exit(130) })
+process.stdout.on('error', () => { killAll(); process.exit(2) })
+
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 function quantile (xs: number[], q: number): number | undefined {
@@ -56,6 +68,7 @@ async function start (repo: string, gossip: boolean): Promise<Peer> {
   config.names.gossip = gossip
   await initRepo(repo, { configText: JSON.stringify(config, null, 2) })
   const daemon = await spawnDaemon({ repo, args: ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0'] })
+  spawned.add(daemon)
   const token = (await fs.readFile(path.join(repo, 'api.token'), 'utf8')).trim()
   return { daemon, api: createApiClient({ address: daemon.api, token }) }
 }
@@ -141,6 +154,7 @@ async function run (dir: string, gossip: boolean): Promise<{ latencies: number[]
 
 async function main (): Promise<number> {
   const dir = await fs.mkdtemp(path.join(parent, 'shoal-bench-names-'))
+  runDir = dir
   try {
     out(`bench/names: 1 publisher, ${MIRRORS} mirrors on loopback; a site of ${FILES} files of ${PAGE / 1024} KiB; ${UPDATES} updates of one file; records with a TTL of ${TTL / 1000} s`)
     // the machines are shared: the load says how much of a latency is waiting for a core
