@@ -147,8 +147,6 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       rendezvousIntervalMs: config.discovery.rendezvousIntervalMs,
       bootstrap: config.bootstrap
     })
-    await routing.start()
-    running.push(async () => { await routing.stop() })
 
     // sessions rank peers by the load gossip hears of, and gossip has replicas fetched through
     // sessions: each uses the other only once both exist
@@ -174,13 +172,16 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       presenceIntervalMs: config.gossip.presenceIntervalMs,
       replicate: config.replicate
     })
-    // members and discovered peers are dialled while this peer has few neighbours
+    // peers known from earlier runs, discovered peers and members are dialled while this peer has
+    // few neighbours, from the moment the host runs: the first discoveries come at once
     const neighbours = new Neighbours({ peerId, host, exchange, gossip }, {
       presenceIntervalMs: config.gossip.presenceIntervalMs,
       dialTimeoutMs: config.limits.dialTimeoutMs
     })
     neighbours.start()
     running.push(() => { neighbours.stop() })
+    await routing.start()
+    running.push(async () => { await routing.stop() })
     await gossip.start()
     running.push(async () => { await gossip.stop() })
     await names.start({ swarm: config.swarm, dht: host.services.dht, pubsub: host.services.pubsub, logger: host.logger })
