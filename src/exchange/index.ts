@@ -229,6 +229,9 @@ class ShoalExchange implements Exchange {
       this.heard(peer)
       for (const channel of this.bitswapChannels.get(peer) ?? []) void channel.deliver(message)
     }
+    this.bitswap.onLost = (peer) => {
+      for (const channel of this.bitswapChannels.get(peer) ?? []) channel.answersLost()
+    }
     this.download = new RateLimiter(this.init.downloadRate)
     this.server.onHeard = this.heard
   }

@@ -10,6 +10,11 @@ import { Response } from './message.js'
 export interface BlockBytes {
   chunks: Uint8Array[]
   byteLength: number
+  /**
+   * The bytes were hashed on arrival and match the CID asked for (a bitswap answer is matched to
+   * its want that way): the session stores them without hashing them again
+   */
+  verified?: true
   /** Done with the bytes: a reused buffer goes back for the next block. Idempotent */
   release(): void
 }

@@ -289,11 +289,13 @@ export class FetchSession {
     let good: boolean
     let stored = false
     if (copy()) {
-      good = await verifies(job.cid, block.chunks)
+      good = block.verified === true || await verifies(job.cid, block.chunks)
     } else {
       this.receiving.add(job.key)
       try {
-        good = stored = await this.init.blocks.putVerified(job.cid, block.chunks)
+        // a block its channel hashed already (bitswap) is stored without hashing it again
+        if (block.verified === true) await this.init.blocks.put(job.cid, block.chunks)
+        good = stored = block.verified === true || await this.init.blocks.putVerified(job.cid, block.chunks)
       } finally {
         this.receiving.delete(job.key)
       }

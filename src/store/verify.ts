@@ -30,6 +30,14 @@ export async function verifies (cid: CID, data: Uint8Array | readonly Uint8Array
   return Buffer.compare(digest, cid.multihash.digest) === 0
 }
 
+/**
+ * The SHA-256 digest of one buffer, hashed by WebCrypto on the thread pool (it copies the buffer
+ * first, which costs the caller less than hashing it, see above)
+ */
+export async function sha256Of (data: Uint8Array): Promise<Uint8Array> {
+  return isShared(data) ? hashHere(data) : new Uint8Array(await webcrypto.subtle.digest('SHA-256', data))
+}
+
 function hashHere (data: Uint8Array): Uint8Array {
   return createHash('sha256').update(data).digest()
 }

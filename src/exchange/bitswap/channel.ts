@@ -1,15 +1,20 @@
 /**
  * A fetch session's channel to a peer that speaks bitswap only (an IPFS node): the session's
  * requests become wantlist entries (want-block and want-have, DONT_HAVE asked for), sent on a
- * stream this side opens; the answers come back on a stream the peer opens, read by the bitswap
+ * stream this side opens; the answers come back on streams the peer opens, read by the bitswap
  * server, which hands them here (`Bitswap.deliver`). A block is matched to its want by hashing
- * it (the session verifies it again as it stores it, like every block).
+ * it; a block that matches is handed on as verified, so the session does not hash it again.
+ *
+ * How many wants are out at the peer is bounded by the bytes their answers will take, not by
+ * their number (see ANSWER_BUDGET): the rest wait here and go out as answers come in.
  */
 import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as varint from 'uint8-varint'
-import { WANT_TIMEOUT } from '../../constants.js'
+import { MAX_BLOCK_SIZE, MiB, WANT_TIMEOUT, second } from '../../constants.js'
 import { mhKey } from '../../store/index.js'
+import { sha256Of } from '../../store/verify.js'
 import { BlockChannel, peerIdOf } from '../channel.js'
 import { No } from '../message.js'
 import { lengthPrefixed, send } from '../send.js'
@@ -22,22 +27,52 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Answered and cancelled wants remembered per channel */
 const MAX_RECENT = 4096
-/** Wants in flight to one bitswap peer */
-const MAX_BITSWAP_WINDOW = 8
-/** Wants unanswered this long while the peer says nothing are sent again */
-const REBROADCAST_INTERVAL = 1000
+/**
+ * Wants the session may have out on one bitswap peer, counting those waiting here and blocks
+ * received and still being stored: enough to fill ROUNDS_AHEAD rounds of ANSWER_BUDGET while the
+ * last answers are written to disk
+ */
+const MAX_BITSWAP_WINDOW = 12
+/**
+ * Bytes of blocks asked for in one round, at most. An IPFS node answers all the wants it holds
+ * at once, in one round, on a new stream, and libp2p (3.x) aborts an inbound stream when more
+ * than 4 MiB arrive on it before its handler reads, which happens whenever this peer is busy as
+ * the answer arrives: the blocks on it are lost, and Helia will not send a block again for 5 s.
+ * Asking for no more than fits in one such stream keeps every answer whole. The margin is for
+ * the framing of the messages and blocks on it.
+ */
+const ANSWER_BUDGET = 4 * MiB - 64 * 1024
+/**
+ * Rounds out at once. The next round is asked for as soon as the oldest is answered: the peer is
+ * sending the one after it by then, so the new wants wait for their own round rather than join
+ * one being sent, and the peer is never idle waiting for wants
+ */
+const ROUNDS_AHEAD = 2
+/**
+ * Wants unanswered this long while the peer says nothing are asked again, cancelled first: a
+ * stream lost before it was read (above) leaves the peer believing the blocks were sent
+ */
+const RESEND_INTERVAL = 1 * second
 /** Opening a new wantlist stream when the peer closed the last */
-const REOPEN_TIMEOUT = 10_000
+const REOPEN_TIMEOUT = 10 * second
 /** Entries in one wantlist message (a peer refuses more: 1024 in Kubo and Helia) */
 const MAX_ENTRIES_PER_MESSAGE = 512
 
 const WANT_BLOCK = Message.Wantlist.WantType.Block
 const WANT_HAVE = Message.Wantlist.WantType.Have
 
+/** Wants sent together, which the peer answers in one round */
+interface Round {
+  /** Wants of it not answered yet */
+  left: number
+}
+
 interface Pending {
   id: number
   cid: CID
   have: boolean
+  /** The round it was sent in; undefined while it waits here */
+  round?: Round
   resolve(res: ChannelResponse): void
   reject(err: Error): void
   timer: ReturnType<typeof setTimeout>
@@ -51,11 +86,18 @@ export class BitswapChannel extends BlockChannel {
   /** Entries waiting for the next message: the wants of one scheduling round go in one */
   private queued: Message.Wantlist.Entry[] = []
   private flushing?: Promise<void>
-  private readonly rebroadcast: ReturnType<typeof setInterval>
+  private readonly resendTimer: ReturnType<typeof setInterval>
   /** When the peer last answered anything, ms since the epoch */
   private lastAnswer = Date.now()
-  /** Wants sent and not yet answered, by multihash */
+  /** Wants asked for by the session and not yet answered, by multihash, in the order asked */
   private readonly pending = new Map<string, Pending>()
+  /** Rounds out at the peer, oldest first */
+  private rounds: Round[] = []
+  private asking?: ReturnType<typeof setImmediate>
+  /** Set while wants out are being cancelled, to be asked for again once that is sent */
+  private cancelling = false
+  /** The largest block received so far, by codec: the size expected of the next one */
+  private readonly largest = new Map<number, number>()
   private nextId = 1
   /** Multihashes of wants answered or cancelled lately: a late copy of one is no lie */
   private readonly recent = new Set<string>()
@@ -69,8 +111,8 @@ export class BitswapChannel extends BlockChannel {
     this.onClosed = onClosed
     this.reopen = reopen
     this.use(stream)
-    this.rebroadcast = setInterval(() => { this.resendIfQuiet() }, REBROADCAST_INTERVAL)
-    this.rebroadcast.unref?.()
+    this.resendTimer = setInterval(() => { this.resendIfQuiet() }, RESEND_INTERVAL)
+    this.resendTimer.unref?.()
   }
 
   /** Open a wantlist stream to a peer (bitswap 1.2.0, else 1.1.0) */
@@ -82,22 +124,18 @@ export class BitswapChannel extends BlockChannel {
 
   /**
    * Send on `stream` from now on. IPFS nodes treat a wantlist stream as short-lived (Helia closes
-   * one idle for 10 s): when the peer closes it, the next wants go on a new one, and every want
-   * still unanswered is sent again on it
+   * one idle for 10 s): when the peer closes it, the next wants go on a new one, and the wants out
+   * at the peer are sent again on it (one sent as the stream closed may not have arrived)
    */
   private use (stream: Stream): void {
     this.stream = stream
     stream.addEventListener('close', () => {
       if (this.stream !== stream || this.closedWith != null) return
       this.stream = undefined
-      if (this.pending.size > 0) this.resendAll()
+      this.resend(false)
     })
   }
 
-  /**
-   * At most MAX_BITSWAP_WINDOW wants in flight: each may go in a message of its own, and a peer
-   * that queues the messages it gets (Helia: 10 per peer) drops those past its queue
-   */
   override observe (rttMs: number, bytes: number): void {
     super.observe(rttMs, bytes)
     this.window = Math.min(this.window, MAX_BITSWAP_WINDOW)
@@ -131,15 +169,16 @@ export class BitswapChannel extends BlockChannel {
     })
     // keep an unobserved rejection from crashing the process; callers await `response`
     response.catch(() => {})
-    await this.sendWants([{ block: cid.bytes, priority: 1, cancel: false, wantType: have ? WANT_HAVE : WANT_BLOCK, sendDontHave: true }])
+    this.ask()
     return { id, response }
   }
 
   async cancel (target: number): Promise<void> {
     for (const [key, p] of this.pending) {
       if (p.id !== target) continue
+      const sent = p.round != null
       this.settle(key, { id: p.id, no: { reason: No.Reason.CANCELLED, message: 'cancelled' } })
-      await this.sendWants([{ block: p.cid.bytes, priority: 1, cancel: true, wantType: WANT_BLOCK, sendDontHave: false }]).catch(() => {})
+      if (sent) await this.sendWants([cancelEntry(p.cid)]).catch(() => {})
       return
     }
   }
@@ -151,11 +190,12 @@ export class BitswapChannel extends BlockChannel {
       ...message.payload.map(b => ({ mh: multihashOf(b.prefix), data: b.data })),
       ...message.blocks.map(data => ({ mh: { code: sha256.code, size: 32 }, data }))
     ]
-    for (const { mh, data } of blocks) {
-      // only SHA-256 is asked for here; anything else cannot answer our wants
-      if (mh?.code !== sha256.code) continue
-      const digest = await sha256.digest(data)
-      const key = mhKey(CID.createV1(0x55, digest))
+    // only SHA-256 is asked for here; anything else cannot answer our wants
+    const digests = await Promise.all(blocks.map(async ({ mh, data }) => mh?.code === sha256.code ? sha256Of(data) : undefined))
+    for (const [i, { data }] of blocks.entries()) {
+      const digest = digests[i]
+      if (digest == null || this.closedWith != null) continue
+      const key = mhKey(CID.createV1(0x55, Digest.create(sha256.code, digest)))
       const p = this.pending.get(key) ?? (this.recent.has(key) ? undefined : this.oldestWant())
       if (p == null) continue
       if (mhKey(p.cid) !== key) {
@@ -164,8 +204,9 @@ export class BitswapChannel extends BlockChannel {
         this.settle(mhKey(p.cid), { id: p.id, block: { chunks: [data], byteLength: data.byteLength, release () {} } })
         continue
       }
+      this.largest.set(p.cid.code, Math.max(this.largest.get(p.cid.code) ?? 0, data.byteLength))
       if (p.have) this.settle(key, { id: p.id, have: { have: [true] } })
-      else this.settle(key, { id: p.id, block: { chunks: [data], byteLength: data.byteLength, release () {} } })
+      else this.settle(key, { id: p.id, block: { chunks: [data], byteLength: data.byteLength, verified: true, release () {} } })
     }
     for (const presence of message.blockPresences) {
       let key: string
@@ -183,6 +224,14 @@ export class BitswapChannel extends BlockChannel {
     }
   }
 
+  /**
+   * A stream the peer opened to us ended before it was read whole: the answers on it are lost,
+   * and the peer believes them sent. Everything out at the peer is asked for again
+   */
+  answersLost (): void {
+    this.resend(true)
+  }
+
   close (err?: Error): void {
     if (this.closedWith != null) return
     this.closedWith = err ?? new Error('channel closed')
@@ -192,7 +241,9 @@ export class BitswapChannel extends BlockChannel {
       this.pending.delete(key)
       p.reject(this.closedWith)
     }
-    clearInterval(this.rebroadcast)
+    this.rounds = []
+    clearImmediate(this.asking)
+    clearInterval(this.resendTimer)
     this.queued = []
     if (err != null) this.stream?.abort(err)
     else void this.stream?.close().catch(() => {})
@@ -205,9 +256,11 @@ export class BitswapChannel extends BlockChannel {
     if (p == null) return
     clearTimeout(p.timer)
     this.pending.delete(key)
+    if (p.round != null && --p.round.left === 0) this.rounds = this.rounds.filter(r => r !== p.round)
     this.recent.add(key)
     if (this.recent.size > MAX_RECENT) this.recent.delete(this.recent.values().next().value as string)
     p.resolve(res)
+    this.ask()
   }
 
   private oldestWant (): Pending | undefined {
@@ -215,10 +268,47 @@ export class BitswapChannel extends BlockChannel {
     return undefined
   }
 
+  /** The size a block of this CID is expected to have: the largest of its codec seen so far */
+  private expected (p: Pending): number {
+    return p.have ? 0 : this.largest.get(p.cid.code) ?? MAX_BLOCK_SIZE
+  }
+
+  /** Send the waiting wants once the current scheduling round has asked for all it will */
+  private ask (): void {
+    if (this.closedWith != null || this.asking != null) return
+    this.asking = setImmediate(() => {
+      this.asking = undefined
+      this.sendRound()
+    })
+  }
+
+  /**
+   * The waiting wants, in the order asked, as one round: as many as fit in ANSWER_BUDGET (one
+   * always goes, whatever its size), unless ROUNDS_AHEAD are out already
+   */
+  private sendRound (): void {
+    if (this.closedWith != null || this.cancelling || this.rounds.length >= ROUNDS_AHEAD) return
+    const round: Round = { left: 0 }
+    const entries: Message.Wantlist.Entry[] = []
+    let bytes = 0
+    for (const p of this.pending.values()) {
+      if (p.round != null) continue
+      const size = this.expected(p)
+      if (entries.length > 0 && bytes + size > ANSWER_BUDGET) break
+      p.round = round
+      round.left++
+      bytes += size
+      entries.push(wantEntry(p))
+    }
+    if (entries.length === 0) return
+    this.rounds.push(round)
+    void this.sendWants(entries).catch(() => {})
+  }
+
   /**
    * Queue wantlist entries; they go out together, in one message, once the current scheduling
    * round is done (a peer that queues each message it gets, as Helia does, drops messages past
-   * its queue's length: one entry per message would lose wants)
+   * its queue's length, though not the wants in them)
    */
   private async sendWants (entries: Message.Wantlist.Entry[]): Promise<void> {
     this.queued.push(...entries)
@@ -253,17 +343,40 @@ export class BitswapChannel extends BlockChannel {
     return stream
   }
 
-  /** Every want still unanswered, again (the peer may have dropped the messages that held them) */
-  private resendAll (): void {
-    if (this.closedWith != null || this.pending.size === 0) return
-    const entries = [...this.pending.values()].map(p => ({ block: p.cid.bytes, priority: 1, cancel: false, wantType: p.have ? WANT_HAVE : WANT_BLOCK, sendDontHave: true }))
+  /**
+   * The wants out at the peer, again. `cancelFirst`: they are cancelled, in a message of their
+   * own, then asked for in new rounds; Helia ignores a want for a block it sent in the last 5 s,
+   * so a block lost on the way is sent again only after a cancel
+   */
+  private resend (cancelFirst: boolean): void {
+    if (this.closedWith != null || this.cancelling) return
+    const out = [...this.pending.values()].filter(p => p.round != null)
+    if (out.length === 0) return
     this.lastAnswer = Date.now()
-    void this.sendWants(entries).catch(() => {})
+    if (!cancelFirst) {
+      void this.sendWants(out.map(wantEntry)).catch(() => {})
+      return
+    }
+    this.cancelling = true
+    void this.sendWants(out.map(p => cancelEntry(p.cid))).catch(() => {}).finally(() => {
+      this.cancelling = false
+      for (const p of this.pending.values()) p.round = undefined
+      this.rounds = []
+      this.ask()
+    })
   }
 
   private resendIfQuiet (): void {
-    if (this.pending.size > 0 && Date.now() - this.lastAnswer >= REBROADCAST_INTERVAL) this.resendAll()
+    if (Date.now() - this.lastAnswer >= RESEND_INTERVAL) this.resend(true)
   }
+}
+
+function wantEntry (p: Pending): Message.Wantlist.Entry {
+  return { block: p.cid.bytes, priority: 1, cancel: false, wantType: p.have ? WANT_HAVE : WANT_BLOCK, sendDontHave: true }
+}
+
+function cancelEntry (cid: CID): Message.Wantlist.Entry {
+  return { block: cid.bytes, priority: 1, cancel: true, wantType: WANT_BLOCK, sendDontHave: false }
 }
 
 /** The multihash code and digest length a bitswap 1.1.0 prefix names */

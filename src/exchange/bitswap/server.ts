@@ -85,6 +85,12 @@ export class BitswapServer {
   /** Blocks and presences a peer sent: answers to this side's own wants (see channel.ts) */
   onAnswers?: (peer: string, message: Message) => void
 
+  /**
+   * A stream a peer opened ended before it was read whole (libp2p aborts one on which more than
+   * 4 MiB arrive before its handler reads): answers on it may be lost
+   */
+  onLost?: (peer: string) => void
+
   private readonly sendTimeoutMs: number
 
   constructor (components: BitswapServerComponents, init: BitswapServerInit = {}) {
@@ -118,6 +124,12 @@ export class BitswapServer {
       this.counters.errors++
       return
     }
+    if (aborted(stream)) {
+      // as it waited for this handler
+      this.counters.errors++
+      this.onLost?.(connection.remotePeer.toString())
+      return
+    }
     this.streams++
     const protocol = stream.protocol ?? BITSWAP_120
     const lp = lpStream(stream, { maxDataLength: MAX_BITSWAP_MESSAGE, maxBufferSize: MAX_BITSWAP_MESSAGE * 2 })
@@ -127,7 +139,8 @@ export class BitswapServer {
         try {
           bytes = await lp.read()
         } catch (err: any) {
-          if (err.name === 'UnexpectedEOFError') break
+          // a stream aborted under the reader ends like one closed: only its status tells
+          if (err.name === 'UnexpectedEOFError' && !aborted(stream)) break
           throw err
         }
         // entries past the limit are refused before they are allocated
@@ -143,6 +156,7 @@ export class BitswapServer {
       this.log('bitswap stream from %p reset: %s', connection.remotePeer, err.message)
       this.counters.errors++
       stream.abort(err)
+      this.onLost?.(connection.remotePeer.toString())
     } finally {
       this.streams--
     }
@@ -294,6 +308,11 @@ export function prefixOf (cid: CID): Uint8Array<ArrayBuffer> {
     offset += varint.encodingLength(f)
   }
   return out
+}
+
+/** Whether a stream was aborted or reset (by either side) */
+function aborted (stream: Stream): boolean {
+  return stream.status === 'aborted' || stream.status === 'reset'
 }
 
 function emptyMessage (): Message {
