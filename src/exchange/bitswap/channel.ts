@@ -49,10 +49,15 @@ const ANSWER_BUDGET = 4 * MiB - 64 * 1024
  */
 const ROUNDS_AHEAD = 2
 /**
- * Wants unanswered this long while the peer says nothing are asked again, cancelled first: a
- * stream lost before it was read (above) leaves the peer believing the blocks were sent
+ * Wants out at a peer that has said nothing for this long (at least; longer while the answers out
+ * take longer than that to arrive at the rate measured, see `quietLimit`) are cancelled and asked
+ * for again: a lost round the bitswap server cannot see (a stream aborted before its protocol was
+ * even agreed never reaches it) would otherwise be waited for until WANT_TIMEOUT. Checked this
+ * often, too. After the rounds above, no run of bench/bitswap here has needed it.
  */
 const RESEND_INTERVAL = 1 * second
+/** The delivery rate assumed of a peer before one is measured, bytes per second */
+const ASSUMED_RATE = 1_000_000
 /** Opening a new wantlist stream when the peer closed the last */
 const REOPEN_TIMEOUT = 10 * second
 /** Entries in one wantlist message (a peer refuses more: 1024 in Kubo and Helia) */
@@ -65,6 +70,8 @@ const WANT_HAVE = Message.Wantlist.WantType.Have
 interface Round {
   /** Wants of it not answered yet */
   left: number
+  /** The bytes expected of its blocks */
+  bytes: number
 }
 
 interface Pending {
@@ -288,16 +295,15 @@ export class BitswapChannel extends BlockChannel {
    */
   private sendRound (): void {
     if (this.closedWith != null || this.cancelling || this.rounds.length >= ROUNDS_AHEAD) return
-    const round: Round = { left: 0 }
+    const round: Round = { left: 0, bytes: 0 }
     const entries: Message.Wantlist.Entry[] = []
-    let bytes = 0
     for (const p of this.pending.values()) {
       if (p.round != null) continue
       const size = this.expected(p)
-      if (entries.length > 0 && bytes + size > ANSWER_BUDGET) break
+      if (entries.length > 0 && round.bytes + size > ANSWER_BUDGET) break
       p.round = round
       round.left++
-      bytes += size
+      round.bytes += size
       entries.push(wantEntry(p))
     }
     if (entries.length === 0) return
@@ -367,7 +373,18 @@ export class BitswapChannel extends BlockChannel {
   }
 
   private resendIfQuiet (): void {
-    if (Date.now() - this.lastAnswer >= RESEND_INTERVAL) this.resend(true)
+    if (Date.now() - this.lastAnswer >= this.quietLimit()) this.resend(true)
+  }
+
+  /**
+   * How long the peer may say nothing while wants are out: twice the time their blocks take at
+   * the rate measured, and at least RESEND_INTERVAL (a slow peer is not asked again for blocks
+   * still on their way)
+   */
+  private quietLimit (): number {
+    const bytes = this.rounds.reduce((n, r) => n + r.bytes, 0)
+    const rate = this.rate > 0 ? this.rate : ASSUMED_RATE
+    return Math.max(RESEND_INTERVAL, 2 * bytes / rate * second)
   }
 }
 
