@@ -31,11 +31,13 @@ export async function verifies (cid: CID, data: Uint8Array | readonly Uint8Array
 }
 
 /**
- * The SHA-256 digest of one buffer, hashed by WebCrypto on the thread pool (it copies the buffer
- * first, which costs the caller less than hashing it, see above)
+ * The SHA-256 digest of one buffer, hashed elsewhere as `verifies` does: a buffer in shared
+ * memory by the block I/O thread, any other by WebCrypto on the thread pool
  */
 export async function sha256Of (data: Uint8Array): Promise<Uint8Array> {
-  return isShared(data) ? hashHere(data) : new Uint8Array(await webcrypto.subtle.digest('SHA-256', data))
+  if (!isShared(data)) return new Uint8Array(await webcrypto.subtle.digest('SHA-256', data))
+  const thread = ioThread()
+  return thread != null ? await thread.sha256(data).catch(() => undefined) ?? hashHere(data) : hashHere(data)
 }
 
 function hashHere (data: Uint8Array): Uint8Array {

@@ -13,15 +13,17 @@ import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as varint from 'uint8-varint'
 import { MAX_BLOCK_SIZE, MiB, WANT_TIMEOUT, second } from '../../constants.js'
+import { copyInto } from '../../store/aligned.js'
 import { mhKey } from '../../store/index.js'
 import { sha256Of } from '../../store/verify.js'
+import { takeBlockBuffer, returnBlockBuffer } from '../block-buffers.js'
 import { BlockChannel, peerIdOf } from '../channel.js'
 import { No } from '../message.js'
 import { lengthPrefixed, send } from '../send.js'
 import { Message } from './message.js'
 import { BITSWAP_110, BITSWAP_120 } from './server.js'
 import type { Request } from '../message.js'
-import type { ChannelResponse } from '../response-reader.js'
+import type { BlockBytes, ChannelResponse } from '../response-reader.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -197,23 +199,38 @@ export class BitswapChannel extends BlockChannel {
       ...message.payload.map(b => ({ mh: multihashOf(b.prefix), data: b.data })),
       ...message.blocks.map(data => ({ mh: { code: sha256.code, size: 32 }, data }))
     ]
-    // only SHA-256 is asked for here; anything else cannot answer our wants
-    const digests = await Promise.all(blocks.map(async ({ mh, data }) => mh?.code === sha256.code ? sha256Of(data) : undefined))
-    for (const [i, { data }] of blocks.entries()) {
-      const digest = digests[i]
-      if (digest == null || this.closedWith != null) continue
-      const key = mhKey(CID.createV1(0x55, Digest.create(sha256.code, digest)))
-      const p = this.pending.get(key) ?? (this.recent.has(key) ? undefined : this.oldestWant())
-      if (p == null) continue
-      if (mhKey(p.cid) !== key) {
-        // a block nobody asked for: bitswap has no request ids, so it answers the oldest want,
-        // and the session finds it does not match, drops the peer and bans it like any liar
-        this.settle(mhKey(p.cid), { id: p.id, block: { chunks: [data], byteLength: data.byteLength, release () {} } })
-        continue
+    // each block is copied out of the message at once, into a reused buffer the block I/O
+    // thread hashes and writes without a copy (block-buffers.ts): the message's own buffer then
+    // dies young. Only SHA-256 is asked for here; anything else cannot answer our wants
+    const copies = blocks.filter(({ mh, data }) => mh?.code === sha256.code && data.byteLength <= MAX_BLOCK_SIZE).map(({ data }) => {
+      const buf = takeBlockBuffer(data.byteLength)
+      copyInto(buf, data, 0)
+      return buf
+    })
+    const digests = await Promise.all(copies.map(sha256Of))
+    for (const [i, data] of copies.entries()) {
+      let kept = false
+      try {
+        if (this.closedWith != null) continue
+        const key = mhKey(CID.createV1(0x55, Digest.create(sha256.code, digests[i])))
+        const p = this.pending.get(key) ?? (this.recent.has(key) ? undefined : this.oldestWant())
+        if (p == null) continue
+        const block = (verified: boolean): BlockBytes => {
+          kept = true
+          return { chunks: [data], byteLength: data.byteLength, ...(verified ? { verified: true } : {}), release: once(() => { returnBlockBuffer(data) }) }
+        }
+        if (mhKey(p.cid) !== key) {
+          // a block nobody asked for: bitswap has no request ids, so it answers the oldest want,
+          // and the session finds it does not match, drops the peer and bans it like any liar
+          this.settle(mhKey(p.cid), { id: p.id, block: block(false) })
+          continue
+        }
+        this.largest.set(p.cid.code, Math.max(this.largest.get(p.cid.code) ?? 0, data.byteLength))
+        if (p.have) this.settle(key, { id: p.id, have: { have: [true] } })
+        else this.settle(key, { id: p.id, block: block(true) })
+      } finally {
+        if (!kept) returnBlockBuffer(data)
       }
-      this.largest.set(p.cid.code, Math.max(this.largest.get(p.cid.code) ?? 0, data.byteLength))
-      if (p.have) this.settle(key, { id: p.id, have: { have: [true] } })
-      else this.settle(key, { id: p.id, block: { chunks: [data], byteLength: data.byteLength, verified: true, release () {} } })
     }
     for (const presence of message.blockPresences) {
       let key: string
@@ -394,6 +411,16 @@ function wantEntry (p: Pending): Message.Wantlist.Entry {
 
 function cancelEntry (cid: CID): Message.Wantlist.Entry {
   return { block: cid.bytes, priority: 1, cancel: true, wantType: WANT_BLOCK, sendDontHave: false }
+}
+
+/** `fn`, run the first time the returned function is called only */
+function once (fn: () => void): () => void {
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    fn()
+  }
 }
 
 /** The multihash code and digest length a bitswap 1.1.0 prefix names */
