@@ -37,19 +37,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { withBitswap } from '@helia/bitswap'
-import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MemoryBlockstore } from 'blockstore-core/memory'
-import { MemoryDatastore } from 'datastore-core/memory'
-import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
 import { spawnDaemon } from '../src/api/spawn.js'
+import { startHelia } from '../test/helpers/helia.js'
 import { fmt, intOption, median, out, stringOption } from './lib.js'
 import type { SpawnedDaemon } from '../src/api/spawn.js'
 
@@ -79,24 +71,6 @@ const CLI = path.join(ROOT, 'dist/bin/shoal.js')
 const LOCAL_CONFIG = path.join(ROOT, 'configs/local.json')
 
 // ---- Helia --------------------------------------------------------------------------------------
-
-/** A Helia node on loopback whose only source is the peers it is connected to */
-async function startHelia (): Promise<any> {
-  const node = withBitswap(withLibp2pLight(createHeliaLight({
-    blockstore: new MemoryBlockstore(),
-    datastore: new MemoryDatastore(),
-    routers: [],
-    blockBrokers: []
-  }), {
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() }
-  }) as any)
-  await node.start()
-  return node
-}
 
 /** Worker thread: Helia node A imports the file, says its CID and address, serves until told to stop */
 async function seeder (file: string): Promise<void> {

@@ -7,17 +7,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { withBitswap } from '@helia/bitswap'
-import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MemoryBlockstore } from 'blockstore-core/memory'
-import { MemoryDatastore } from 'datastore-core/memory'
-import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -26,6 +17,7 @@ import { Message } from '../../src/exchange/bitswap/message.js'
 import { BITSWAP_120 } from '../../src/exchange/bitswap/server.js'
 import { lengthPrefixed } from '../../src/exchange/send.js'
 import { lastJson, runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
+import { startHelia } from '../helpers/helia.js'
 import { startHost } from '../helpers/host.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { SpawnedDaemon } from '../helpers/cli.js'
@@ -42,24 +34,6 @@ describe('e2e: an IPFS node (Helia) fetches from a shoal daemon over bitswap', f
   let tmp: Awaited<ReturnType<typeof tmpDir>>
   let daemon: SpawnedDaemon
   let helia: Awaited<ReturnType<typeof startHelia>>
-
-  async function startHelia (): Promise<any> {
-    const node = withBitswap(withLibp2pLight(createHeliaLight({
-      blockstore: new MemoryBlockstore(),
-      datastore: new MemoryDatastore(),
-      // no routers, no gateways: the only source is the peer dialled here
-      routers: [],
-      blockBrokers: []
-    }), {
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify() }
-    }) as any)
-    await node.start()
-    return node
-  }
 
   let served = 0
   async function statsOf (): Promise<{ blocksSent: number, bytesSent: number }> {
