@@ -4,6 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
+import { lpMessages } from './lp-read.js'
 import { send } from './send.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
@@ -65,14 +66,7 @@ export class ExchangeServer {
 
     const reader = (async () => {
       try {
-        while (true) {
-          let bytes
-          try {
-            bytes = await lp.read()
-          } catch (err: any) {
-            if (err.name === 'UnexpectedEOFError') return
-            throw err
-          }
+        for await (const bytes of lpMessages(lp, stream)) {
           this.onHeard?.(peer)
           const req = Request.decode(bytes)
           if (req.cancel != null) {

@@ -147,6 +147,8 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
       assert.ok(got.equals(list[i].bytes), `block ${i} answered with the wrong bytes`)
       // matched by its hash here, so the session need not hash it again
       assert.equal(res.block?.verified, true)
+      // its buffer goes back to the pool other fetches use
+      res.block?.release()
     }
   }
 

@@ -10,6 +10,7 @@ import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
 import { MAX_BLOCK_SIZE, MiB } from '../../constants.js'
 import { mhKey } from '../../store/index.js'
+import { aborted, lpMessages } from '../lp-read.js'
 import { lengthPrefixed, send } from '../send.js'
 import { Message } from './message.js'
 import type { ExchangeBlocks } from '../index.js'
@@ -134,15 +135,7 @@ export class BitswapServer {
     const protocol = stream.protocol ?? BITSWAP_120
     const lp = lpStream(stream, { maxDataLength: MAX_BITSWAP_MESSAGE, maxBufferSize: MAX_BITSWAP_MESSAGE * 2 })
     try {
-      while (true) {
-        let bytes
-        try {
-          bytes = await lp.read()
-        } catch (err: any) {
-          // a stream aborted under the reader ends like one closed: only its status tells
-          if (err.name === 'UnexpectedEOFError' && !aborted(stream)) break
-          throw err
-        }
+      for await (const bytes of lpMessages(lp, stream)) {
         // entries past the limit are refused before they are allocated
         const message = Message.decode(bytes, { limits: { wantlist: { entries: MAX_WANTLIST } } })
         this.counters.messagesIn++
@@ -308,11 +301,6 @@ export function prefixOf (cid: CID): Uint8Array<ArrayBuffer> {
     offset += varint.encodingLength(f)
   }
   return out
-}
-
-/** Whether a stream was aborted or reset (by either side) */
-function aborted (stream: Stream): boolean {
-  return stream.status === 'aborted' || stream.status === 'reset'
 }
 
 function emptyMessage (): Message {
