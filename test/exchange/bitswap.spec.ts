@@ -10,7 +10,7 @@ import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { BITSWAP_100, BITSWAP_110, BITSWAP_120, BitswapServer, MAX_WANTLIST, prefixOf } from '../../src/exchange/bitswap/server.js'
+import { BITSWAP_100, BITSWAP_110, BITSWAP_120, BitswapServer, MAX_WANTLIST, frame, prefixOf } from '../../src/exchange/bitswap/server.js'
 import { Message } from '../../src/exchange/bitswap/message.js'
 import { lengthPrefixed } from '../../src/exchange/send.js'
 import { Uploads } from '../../src/exchange/uploads.js'
@@ -219,6 +219,24 @@ describe('exchange: bitswap server', function () {
     } finally {
       await idle.stop()
     }
+  })
+
+  it('frames a message, blocks sent as they are, the same as encoding it whole', () => {
+    const message: Message = {
+      blocks: [new Uint8Array(held.bytes), new Uint8Array(big[0].bytes)],
+      payload: [{ prefix: prefixOf(held.cid), data: new Uint8Array(held.bytes) }, { prefix: prefixOf(big[1].cid), data: new Uint8Array(big[1].bytes) }],
+      blockPresences: [{ cid: missing.cid.bytes, type: DontHave }],
+      pendingBytes: 0
+    }
+    const framed = frame(message).subarray()
+    const whole = lengthPrefixed(Message.encode(message))
+    assert.equal(framed.byteLength, whole.byteLength)
+    const length = varint.decode(framed)
+    assert.equal(length, framed.byteLength - varint.encodingLength(length))
+    const decoded = Message.decode(framed.subarray(varint.encodingLength(length)))
+    assert.deepEqual(decoded.blocks.map(b => Buffer.from(b)), message.blocks.map(b => Buffer.from(b)))
+    assert.deepEqual(decoded.payload.map(b => [Buffer.from(b.prefix), Buffer.from(b.data)]), message.payload.map(b => [Buffer.from(b.prefix), Buffer.from(b.data)]))
+    assert.deepEqual(decoded.blockPresences.map(p => [Buffer.from(p.cid), p.type]), [[Buffer.from(missing.cid.bytes), DontHave]])
   })
 
   it('counts what it served', () => {

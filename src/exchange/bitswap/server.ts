@@ -6,12 +6,13 @@
  * upload slots and rate cap as shoal's own exchange. docs/interop.md has the limits.
  */
 import { lpStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
 import { MAX_BLOCK_SIZE, MiB } from '../../constants.js'
 import { mhKey } from '../../store/index.js'
 import { aborted, lpMessages } from '../lp-read.js'
-import { lengthPrefixed, send } from '../send.js'
+import { send } from '../send.js'
 import { Message } from './message.js'
 import type { ExchangeBlocks } from '../index.js'
 import type { Uploads } from '../uploads.js'
@@ -275,7 +276,7 @@ export class BitswapServer {
     }
     ledger.out ??= await ledger.connection.newStream(ledger.protocol, { signal: this.stopping.signal })
     let timer: ReturnType<typeof setTimeout> | undefined
-    const sending = send(ledger.out, lengthPrefixed(Message.encode(message)))
+    const sending = send(ledger.out, frame(message))
     // settles after a timeout too (the stream is aborted then): nobody waits for it by then
     sending.catch(() => {})
     try {
@@ -301,6 +302,42 @@ export function prefixOf (cid: CID): Uint8Array<ArrayBuffer> {
     offset += varint.encodingLength(f)
   }
   return out
+}
+
+/**
+ * A message with its length prefix, as the parts to send: the blocks' bytes as they came from the
+ * store, each after a hand-encoded head, and everything else encoded by `Message.encode`
+ * (protobuf fields may come in any order, and repeated ones add up). Encoded whole, each block
+ * was copied twice more (into the message, then behind its length prefix).
+ */
+export function frame (message: Message): Uint8ArrayList<ArrayBufferLike> {
+  const parts = new Uint8ArrayList<ArrayBufferLike>(Message.encode({ ...message, blocks: [], payload: [] }))
+  for (const data of message.blocks) parts.append(fieldHead(BLOCKS_FIELD, data.byteLength), data)
+  for (const { prefix, data } of message.payload) {
+    const prefixHead = fieldHead(PREFIX_FIELD, prefix.byteLength)
+    const dataHead = fieldHead(DATA_FIELD, data.byteLength)
+    const length = prefixHead.byteLength + prefix.byteLength + dataHead.byteLength + data.byteLength
+    parts.append(fieldHead(PAYLOAD_FIELD, length), prefixHead, prefix, dataHead, data)
+  }
+  parts.prepend(varint.encode(parts.byteLength))
+  return parts
+}
+
+/** Message.blocks, Message.payload, and Block.prefix and Block.data, as message.proto numbers them */
+const BLOCKS_FIELD = 2
+const PAYLOAD_FIELD = 3
+const PREFIX_FIELD = 1
+const DATA_FIELD = 2
+/** The protobuf wire type of bytes and embedded messages */
+const LENGTH_DELIMITED = 2
+
+/** The tag and length that go before a length-delimited field's bytes */
+function fieldHead (field: number, length: number): Uint8Array {
+  const tag = (field << 3) | LENGTH_DELIMITED
+  const head = new Uint8Array(varint.encodingLength(tag) + varint.encodingLength(length))
+  varint.encode(tag, head)
+  varint.encode(length, head, varint.encodingLength(tag))
+  return head
 }
 
 function emptyMessage (): Message {
