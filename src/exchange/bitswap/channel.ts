@@ -31,8 +31,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 const MAX_RECENT = 4096
 /**
  * Wants the session may have out on one bitswap peer, counting those waiting here and blocks
- * received and still being stored: enough to fill ROUNDS_AHEAD rounds of ANSWER_BUDGET while the
- * last answers are written to disk
+ * received and still being stored. With 1 MiB blocks, 3 to a round: ROUNDS_AHEAD rounds out (6),
+ * the round just answered still being stored (3), and the next round ready here (3).
+ * Helia's queue of 10 messages per peer, which the earlier cap of 8 was set against, drops a
+ * message but not the wants in it (they are in its ledger before the message is queued).
  */
 const MAX_BITSWAP_WINDOW = 12
 /**
