@@ -227,7 +227,10 @@ class ShoalExchange implements Exchange {
     this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads })
     this.bitswap.onAnswers = (peer, message) => {
       this.heard(peer)
-      for (const channel of this.bitswapChannels.get(peer) ?? []) void channel.deliver(message)
+      const channels = [...this.bitswapChannels.get(peer) ?? []]
+      for (const channel of channels) {
+        void channel.deliver(message, (key) => channels.some(c => c !== channel && c.asked(key)))
+      }
     }
     this.bitswap.onLost = (peer) => {
       for (const channel of this.bitswapChannels.get(peer) ?? []) channel.answersLost()

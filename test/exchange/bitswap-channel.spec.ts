@@ -99,6 +99,8 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
   let server: BitswapServer
   let standIn: StandIn
   let channel: BitswapChannel | undefined
+  /** Channels besides `channel` to the same peer, each handed every message as the exchange does */
+  let others: BitswapChannel[] = []
   const blocks = new Map<string, Block>()
   const list: Block[] = []
 
@@ -114,7 +116,10 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
     }
     // the fetcher's side reads the answers, as a daemon's bitswap server does
     server = new BitswapServer({ host: fetcher, blocks: { has: async () => false, getBytes: async () => { throw new Error('not held') } }, uploads: new Uploads(4, 0) })
-    server.onAnswers = (_peer, message) => { void channel?.deliver(message) }
+    server.onAnswers = (_peer, message) => {
+      const all = [...(channel != null ? [channel] : []), ...others]
+      for (const c of all) void c.deliver(message, (key) => all.some(o => o !== c && o.asked(key)))
+    }
     server.onLost = () => { channel?.answersLost() }
     await server.start()
   })
@@ -126,7 +131,11 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
     channel = await BitswapChannel.open(fetcher, peer.getMultiaddrs()[0], () => {})
   })
 
-  afterEach(() => { channel?.close() })
+  afterEach(() => {
+    channel?.close()
+    for (const c of others) c.close()
+    others = []
+  })
 
   after(async () => {
     await server.stop()
@@ -136,15 +145,15 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
   })
 
   /** Ask for every block at once, as a session with a wide window would */
-  async function fetchAll (): Promise<ChannelResponse[]> {
-    const asked = await Promise.all(list.map(async b => (channel as BitswapChannel).request({ want: { cid: b.cid.bytes } })))
+  async function fetchAll (from = channel as BitswapChannel, blocks = list): Promise<ChannelResponse[]> {
+    const asked = await Promise.all(blocks.map(async b => from.request({ want: { cid: b.cid.bytes } })))
     return await Promise.all(asked.map(async a => a.response))
   }
 
-  function assertAll (responses: ChannelResponse[]): void {
+  function assertAll (responses: ChannelResponse[], blocks = list): void {
     for (const [i, res] of responses.entries()) {
       const got = Buffer.concat(res.block?.chunks ?? [])
-      assert.ok(got.equals(list[i].bytes), `block ${i} answered with the wrong bytes`)
+      assert.ok(got.equals(blocks[i].bytes), `block ${i} answered with the wrong bytes`)
       // matched by its hash here, so the session need not hash it again
       assert.equal(res.block?.verified, true)
       // its buffer goes back to the pool other fetches use
@@ -158,6 +167,15 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
     assert.ok(standIn.rounds.length > 1)
     for (const bytes of standIn.rounds) assert.ok(bytes <= STREAM_LIMIT, `a round of ${bytes} bytes: ${JSON.stringify(standIn.rounds)}`)
     assert.deepEqual(standIn.cancelled, [])
+  })
+
+  it('two fetches from the same peer each get their own blocks: one asked by the other is no wrong answer', async () => {
+    const second = await BitswapChannel.open(fetcher, peer.getMultiaddrs()[0], () => {})
+    others = [second]
+    const [a, b] = [list.slice(0, 12), list.slice(12)]
+    const [ra, rb] = await Promise.all([fetchAll(channel, a), fetchAll(second, b)])
+    assertAll(ra, a)
+    assertAll(rb, b)
   })
 
   it('a round lost on the way is cancelled and asked for again, and the fetch completes', async () => {

@@ -194,8 +194,12 @@ export class BitswapChannel extends BlockChannel {
     }
   }
 
-  /** A message the peer sent us: the blocks and presences that answer our wants */
-  async deliver (message: Message): Promise<void> {
+  /**
+   * A message the peer sent us: the blocks and presences that answer our wants. Every channel to
+   * the peer (one per session) is handed every message; `askedElsewhere` tells whether another
+   * asked for a block, which is then not taken as a wrong answer to one of ours
+   */
+  async deliver (message: Message, askedElsewhere: (key: string) => boolean = () => false): Promise<void> {
     this.lastAnswer = Date.now()
     const blocks = [
       ...message.payload.map(b => ({ mh: multihashOf(b.prefix), data: b.data })),
@@ -215,7 +219,7 @@ export class BitswapChannel extends BlockChannel {
       try {
         if (this.closedWith != null) continue
         const key = mhKey(CID.createV1(0x55, Digest.create(sha256.code, digests[i])))
-        const p = this.pending.get(key) ?? (this.recent.has(key) ? undefined : this.oldestWant())
+        const p = this.pending.get(key) ?? (this.asked(key) || askedElsewhere(key) ? undefined : this.oldestWant())
         if (p == null) continue
         const block = (verified: boolean): BlockBytes => {
           kept = true
@@ -248,6 +252,11 @@ export class BitswapChannel extends BlockChannel {
       // a HAVE for a want-block: the block follows
       else if (!has) this.settle(key, { id: p.id, no: { reason: No.Reason.NOT_FOUND, message: 'DONT_HAVE' } })
     }
+  }
+
+  /** Whether a block (by its multihash key, `mhKey`) was asked for here, lately or still */
+  asked (key: string): boolean {
+    return this.pending.has(key) || this.recent.has(key)
   }
 
   /**
