@@ -47,9 +47,11 @@ const MAX_BITSWAP_WINDOW = 12
  */
 const ANSWER_BUDGET = 4 * MiB - 64 * 1024
 /**
- * Rounds out at once. The next round is asked for as soon as the oldest is answered: the peer is
- * sending the one after it by then, so the new wants wait for their own round rather than join
- * one being sent, and the peer is never idle waiting for wants
+ * Rounds out at once, so that the peer has the next round's wants as it finishes one and is never
+ * idle waiting for them. A round is sent only once the peer has begun the one before (an answer of
+ * it has come, or every round before it is answered: the peer begins the next round as soon as it
+ * has sent one, before this side has read it): wants that reached the peer before it began a round
+ * would be answered in that round, two rounds in one stream.
  */
 const ROUNDS_AHEAD = 2
 /**
@@ -76,6 +78,8 @@ interface Round {
   left: number
   /** The bytes expected of its blocks */
   bytes: number
+  /** The peer has begun answering it (see ROUNDS_AHEAD) */
+  begun: boolean
 }
 
 interface Pending {
@@ -175,7 +179,7 @@ export class BitswapChannel extends BlockChannel {
       }, timeoutMs)
       // the same CID asked again (a have, then a want) replaces the first ask
       const earlier = this.pending.get(key)
-      if (earlier != null) this.settle(key, { id: earlier.id, no: { reason: No.Reason.CANCELLED, message: 'asked again' } })
+      if (earlier != null) this.settle(key, { id: earlier.id, no: { reason: No.Reason.CANCELLED, message: 'asked again' } }, false)
       this.pending.set(key, { id, cid, have, resolve, reject, timer })
     })
     // keep an unobserved rejection from crashing the process; callers await `response`
@@ -188,7 +192,7 @@ export class BitswapChannel extends BlockChannel {
     for (const [key, p] of this.pending) {
       if (p.id !== target) continue
       const sent = p.round != null
-      this.settle(key, { id: p.id, no: { reason: No.Reason.CANCELLED, message: 'cancelled' } })
+      this.settle(key, { id: p.id, no: { reason: No.Reason.CANCELLED, message: 'cancelled' } }, false)
       if (sent) await this.sendWants([cancelEntry(p.cid)]).catch(() => {})
       return
     }
@@ -286,12 +290,20 @@ export class BitswapChannel extends BlockChannel {
     for (const fn of this.closeListeners) fn(err)
   }
 
-  private settle (key: string, res: ChannelResponse): void {
+  /** `answered`: by the peer (not cancelled here), which shows it has begun the want's round */
+  private settle (key: string, res: ChannelResponse, answered = true): void {
     const p = this.pending.get(key)
     if (p == null) return
     clearTimeout(p.timer)
     this.pending.delete(key)
-    if (p.round != null && --p.round.left === 0) this.rounds = this.rounds.filter(r => r !== p.round)
+    if (p.round != null) {
+      if (answered) p.round.begun = true
+      if (--p.round.left === 0) {
+        this.rounds = this.rounds.filter(r => r !== p.round)
+        // the peer began the next round as it finished sending this one
+        if (answered && this.rounds.length > 0) this.rounds[0].begun = true
+      }
+    }
     this.recent.add(key)
     if (this.recent.size > MAX_RECENT) this.recent.delete(this.recent.values().next().value as string)
     p.resolve(res)
@@ -323,7 +335,8 @@ export class BitswapChannel extends BlockChannel {
    */
   private sendRound (): void {
     if (this.closedWith != null || this.cancelling || this.rounds.length >= ROUNDS_AHEAD) return
-    const round: Round = { left: 0, bytes: 0 }
+    if (this.rounds.length > 0 && !this.rounds[this.rounds.length - 1].begun) return
+    const round: Round = { left: 0, bytes: 0, begun: false }
     const entries: Message.Wantlist.Entry[] = []
     for (const p of this.pending.values()) {
       if (p.round != null) continue
