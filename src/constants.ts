@@ -161,8 +161,11 @@ export const PROVIDER_SEARCH_PAUSE = 1 * second
 /** Connected peers asked to join one fetch at most (the lightest loaded first) */
 export const MAX_SESSION_PEERS = 16
 
-/** How often a peer with no connection dials its bootstrap peers again */
+/** How often a peer with no connection dials its bootstrap peers again, at first */
 export const BOOTSTRAP_RETRY_INTERVAL = 5 * second
+
+/** The longest wait between two rounds of bootstrap dials while every one fails */
+export const BOOTSTRAP_MAX_RETRY_INTERVAL = 5 * 60 * second
 
 /** Largest request head (request line and headers) the gateway reads; more is answered 431 */
 export const MAX_GATEWAY_HEADER_SIZE = 8 * KiB

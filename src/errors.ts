@@ -230,3 +230,11 @@ export class InvalidRecordError extends ShoalError {
 /** No record of a name was found here, on gossip or in the DHT */
 export class NameNotFoundError extends ShoalError {
 }
+
+/**
+ * A peer that holds the content can be reached only over a limited relayed connection (a relay's
+ * per-circuit byte or time budget), too small to carry content, and no direct connection could be
+ * made. The message names the peer, the relay and its limits.
+ */
+export class PeerUnreachableError extends ShoalError {
+}

@@ -29,6 +29,8 @@ const STATUS: Readonly<Record<string, number>> = {
   ContentTooLargeError: 413,
   // a peer broke a protocol's framing or limits
   InvalidMessageError: 502,
+  // a peer that has the content is behind a NAT, reachable only through a limited relay
+  PeerUnreachableError: 502,
   DaemonNotRunningError: 503,
   DaemonNotReadyError: 503,
   GatewayTimeoutError: 504

@@ -7,6 +7,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError } from '../errors.js'
+import { isPeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CircuitBudgets, DIRECT_WAIT, limitedReason, waitForDirect } from './limited.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import type { BlockChannel, ChannelProtocol } from './channel.js'
 import { ExchangeServer } from './server.js'
@@ -198,6 +201,8 @@ class ShoalExchange implements Exchange {
   private readonly components: ExchangeComponents
   private readonly init: ResolvedExchangeInit
   private readonly server: ExchangeServer
+  /** Each limited (relayed) connection's byte budget, for the error when it is the only path */
+  private readonly budgets: CircuitBudgets
   /** Upload slots and rate cap, shared by every protocol that serves blocks */
   private readonly uploads: Uploads
   private readonly bitswap: BitswapServer
@@ -224,6 +229,7 @@ class ShoalExchange implements Exchange {
     }
     this.uploads = new Uploads(this.init.uploadSlots, this.init.uploadRate)
     this.server = new ExchangeServer(components, this.init, this.uploads)
+    this.budgets = new CircuitBudgets(components.host)
     this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads })
     this.bitswap.onAnswers = (peer, message) => {
       this.heard(peer)
@@ -258,6 +264,7 @@ class ShoalExchange implements Exchange {
   }
 
   async start (): Promise<void> {
+    this.budgets.start()
     await this.server.start()
     if (this.init.bitswap) await this.bitswap.start()
     if (this.init.perf) await handlePerf(this.components.host, this.components.collector)
@@ -283,6 +290,7 @@ class ShoalExchange implements Exchange {
     for (const s of this.sessions) s.fail(new Error('the peer is stopping'))
     await this.server.stop()
     if (this.init.bitswap) await this.bitswap.stop()
+    this.budgets.stop()
   }
 
   stats (): ExchangeStats {
@@ -450,7 +458,7 @@ class ShoalExchange implements Exchange {
   }
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */
-  private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal): Promise<void> {
+  private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal, retry = true): Promise<void> {
     let channel: BlockChannel | undefined
     try {
       // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
@@ -469,6 +477,29 @@ class ShoalExchange implements Exchange {
     } catch (err: any) {
       channel?.close(err)
       this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s: %s', target.toString(), err.message)
+      if (err.name === 'LimitedConnectionError' && !(target instanceof URL)) {
+        await this.joinLimited(session, target, root, probe, signal, retry)
+      }
+    }
+  }
+
+  /**
+   * The peer is reachable only over a limited relayed connection: join it over a direct one if
+   * one appears within a few seconds, else record why it cannot serve (the session's error)
+   */
+  private async joinLimited (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal: AbortSignal | undefined, retry: boolean): Promise<void> {
+    if (target instanceof URL) return
+    const peer = isPeerId(target) ? target : peerIdFromString(peerIdOf(target))
+    const done = session.expectPeer()
+    try {
+      if (retry && await waitForDirect(this.components.host, peer, DIRECT_WAIT, signal)) {
+        await this.join(session, peer, root, probe, signal, false)
+        return
+      }
+      const reason = limitedReason(this.components.host, this.budgets, peer)
+      if (reason != null) session.unreachable(peer.toString(), reason)
+    } finally {
+      done()
     }
   }
 

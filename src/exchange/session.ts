@@ -1,6 +1,6 @@
 import * as dagPb from '@ipld/dag-pb'
 import { identity } from 'multiformats/hashes/identity'
-import { BlockNotFoundError, InvalidBlockError, StoreWriteError } from '../errors.js'
+import { BlockNotFoundError, InvalidBlockError, PeerUnreachableError, StoreWriteError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, MAX_WINDOW } from '../constants.js'
 import { DownloadGate } from './download-gate.js'
@@ -53,6 +53,8 @@ export class FetchSession {
   /** Bytes received and not yet stored */
   private pendingWrites = 0
   private readonly receiving = new Set<string>()
+  /** Peers that could not join, and why */
+  private readonly unreachablePeers = new Map<string, string>()
   /** Peers dropped for a bad block */
   private readonly dropped = new Set<string>()
   private finished = false
@@ -105,6 +107,11 @@ export class FetchSession {
    */
   expectPeer (): () => void {
     return this.peerWait.expect()
+  }
+
+  /** A peer that has it could not join: why (the session's error if no peer can serve) */
+  unreachable (peerId: string, reason: string): void {
+    this.unreachablePeers.set(peerId, reason)
   }
 
   /** The DAG's root */
@@ -377,6 +384,11 @@ export class FetchSession {
     if (this.peerWait.waiting) return
     if (this.peers.size === 0) {
       if (!this.peerWait.giveUpWithoutPeers()) return
+      const why = [...this.unreachablePeers.values()]
+      if (why.length > 0) {
+        this.fail(new PeerUnreachableError(why.join('; ')))
+        return
+      }
       this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; no peer asked (connected, named with --from, or found in the DHT) has it or could be reached; connect to a peer that has it, or pass --from MULTIADDR`))
       return
     }

@@ -2,7 +2,10 @@
  * The libp2p host, built from config: TCP and WebSockets, noise, yamux, identify, ping, kad-dht,
  * gossipsub and bootstrap, with the peer store and DHT records in a datastore on disk.
  */
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify, identifyPush } from '@libp2p/identify'
@@ -12,13 +15,17 @@ import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAd
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { FsDatastore } from 'datastore-fs'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
+import { natService } from './nat.js'
+import { walkPace } from './walk-pace.js'
 import { noiseCrypto } from './noise-crypto.js'
+import type { NatService } from './nat.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger, Metrics } from '@libp2p/interface'
@@ -30,10 +37,11 @@ const HOUR = 3_600_000
 
 export interface HostServices extends Record<string, unknown> {
   identify: Identify
-  identifyPush: unknown
+  identifyPush: { push(): Promise<void> }
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  nat: NatService
 }
 
 export type Host = Libp2p<HostServices>
@@ -53,12 +61,29 @@ export interface HostInit {
   }
   dht: {
     protocol: string
-    clientMode: boolean
+    /** `auto`: server while the NAT service finds this peer publicly reachable, else client */
+    clientMode: boolean | 'auto'
     peerAddresses: 'public' | 'private' | 'all'
     /** Our provider records are provided again once older than this (default 22 h) */
     reprovideIntervalMs?: number
     /** Lifetime of provider records, ours elsewhere and others' here (default 48 h) */
     recordLifetimeMs?: number
+  }
+  /** Reachability and NAT traversal (config `nat`); absent: nothing counts as public but the internet, no UPnP */
+  nat?: {
+    publicRanges: string[]
+    upnp: boolean
+  }
+  /** Circuit relay v2 (config `relay`); absent: relayed addresses are dialled, nothing more */
+  relay?: {
+    client: boolean
+    relays: string[]
+    service: boolean
+    maxReservations: number
+    /** 0: no limit */
+    circuitBytes: number
+    /** 0: no limit */
+    circuitDurationMs: number
   }
   /** Multicast DNS discovery on the LAN */
   mdns?: boolean
@@ -101,16 +126,26 @@ export async function createHost (init: HostInit): Promise<Host> {
     ? removePrivateAddressesMapper
     : init.dht.peerAddresses === 'private' ? removePublicAddressesMapper : passthroughMapper
 
+  const nat = natService({ publicRanges: init.nat?.publicRanges, relays: init.relay?.relays })
+  // only a swarm that spans the internet filters what it announces: on a LAN every address is dialable
+  const internetFacing = (init.nat?.publicRanges.length ?? 0) > 0 || init.dht.peerAddresses === 'public'
+  const relay = init.relay
+  const listen = relay?.client === true ? [...init.listen, '/p2p-circuit'] : init.listen
+  // a peer that listens on loopback alone has no port a router could map (and its tests send
+  // nothing beyond loopback, not even a gateway search)
+  const upnp = init.nat?.upnp === true && init.listen.some(a => !/^\/ip[46]\/(127\.|::1\/)/.test(a))
+
   const node = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
     datastore,
     nodeInfo: { userAgent: init.agentVersion },
     addresses: {
-      listen: init.listen,
-      announce: init.announce ?? []
+      listen,
+      announce: init.announce ?? [],
+      ...(internetFacing ? { announceFilter: nat.announceFilter } : {})
     },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     ...(init.swarmKey != null ? { connectionProtector: preSharedKey({ psk: init.swarmKey }) } : {}),
     streamMuxers: [yamux()],
@@ -133,9 +168,11 @@ export async function createHost (init: HostInit): Promise<Host> {
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: init.dht.protocol,
-        clientMode: init.dht.clientMode,
+        // auto starts as a client; the NAT service's verdict switches it (below)
+        clientMode: init.dht.clientMode !== false,
         peerInfoMapper,
         // a peer with no DHT peers answers "no providers" at once rather than waiting for one
+        // (walkPace keeps libp2p's random walk from spinning on such answers)
         allowQueryWithZeroPeers: true,
         // IPNS records under /ipns/ (docs/names.md): checked as Kubo and Helia check them, the
         // newest kept
@@ -160,8 +197,34 @@ export async function createHost (init: HostInit): Promise<Host> {
           topics: Object.fromEntries(Object.entries(gossipInit.topics).map(([t, p]) => [t, createTopicScoreParams(p)])),
           IPColocationFactorWhitelist: new Set(gossipInit.colocationWhitelist)
         }
-      })
+      }),
+      nat: nat.service,
+      walkPace: walkPace(),
+      autoNAT: autoNATv2(),
+      dcutr: dcutr(),
+      ...(upnp ? { upnp: uPnPNAT({ autoConfirmAddress: true }) } : {}),
+      ...(relay?.service === true ? { relay: circuitRelayServer({ reservations: relayLimits(relay) }) } : {})
     }
   })
-  return node as unknown as Host
+  const host = node as unknown as Host
+  host.services.nat.addEventListener('reachability', (evt) => {
+    if (init.dht.clientMode === 'auto') {
+      host.services.dht.setMode(evt.detail === 'public' ? 'server' : 'client').catch(() => {})
+    }
+    // peers learn the addresses that are now worth dialling
+    if (host.status === 'started') host.services.identifyPush.push().catch(() => {})
+  })
+  return host
+}
+
+/** The relay service's reservation limits from the config, where 0 is no limit */
+function relayLimits (relay: NonNullable<HostInit['relay']>): { maxReservations: number, applyDefaultLimit: boolean, defaultDataLimit?: bigint, defaultDurationLimit?: number } {
+  if (relay.circuitBytes === 0 && relay.circuitDurationMs === 0) return { maxReservations: relay.maxReservations, applyDefaultLimit: false }
+  return {
+    maxReservations: relay.maxReservations,
+    applyDefaultLimit: true,
+    // one of the two unlimited: the largest the relay can count
+    defaultDataLimit: BigInt(relay.circuitBytes === 0 ? Number.MAX_SAFE_INTEGER : relay.circuitBytes),
+    defaultDurationLimit: relay.circuitDurationMs === 0 ? 2 ** 31 - 1 : relay.circuitDurationMs
+  }
 }

@@ -24,9 +24,22 @@ export interface IdResult {
   agentVersion: string
   /** Whether the libp2p host is running */
   online: boolean
+  /**
+   * Whether peers on the internet can dial this one: `private` behind a NAT (reachable through
+   * its relays only), `unknown` until a peer in public space has seen it, and while offline
+   */
+  reachability: Reachability
+  /** Peer ids of the relays this peer holds a reservation on */
+  relays: string[]
+  /** The DHT's mode: a server answers others' queries and sits in their routing tables; absent offline */
+  dht?: 'server' | 'client'
+  /** Why no bootstrap peer answered (DNS, refused, timed out), while this peer is alone */
+  bootstrap?: string
   /** HOST:PORT of the HTTP gateway, when a daemon serves one */
   gateway?: string
 }
+
+export type Reachability = 'public' | 'private' | 'unknown'
 
 export interface PublishOptions extends AbortOptions, ProgressOptions {
   /** IPIP-499 profile; the config's `publish.profile` when absent */
@@ -89,6 +102,10 @@ export interface StatusResult {
   local: boolean
   pinned: boolean
   holders: HolderInfo[]
+  /** This peer's own reachability (see `IdResult`), which decides who can fetch from it */
+  reachability: Reachability
+  /** As in `IdResult` */
+  bootstrap?: string
 }
 
 export interface FetchOptions extends AbortOptions {
@@ -156,6 +173,10 @@ export interface PeerInfo {
 export interface StatsResult {
   peerId: string
   online: boolean
+  /** As in `IdResult` */
+  reachability: Reachability
+  /** Peer ids of the relays this peer holds a reservation on */
+  relays: string[]
   store: { blocks: number, bytes: number, pins: number }
   /** Present when online */
   network?: { connections: number, peers: number, knownPeers: number, gossipTopics: number }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { PROFILES } from '../constants.js'
 import { InvalidArgumentError, InvalidConfigError } from '../errors.js'
 import { isName, NAME_RULE } from '../names.js'
+import { parseCidr } from '../host/cidr.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
 export interface Config {
@@ -58,7 +59,11 @@ export interface Config {
   }
   dht: {
     protocol: string
-    clientMode: boolean
+    /**
+     * `auto`: a DHT server only while this peer is publicly reachable (`shoal id` says so), a
+     * client otherwise; `false` forces server mode, `true` client mode
+     */
+    clientMode: boolean | 'auto'
     /** Which peer addresses the DHT keeps: `public` (internet), `private` (LAN) or `all` */
     peerAddresses: 'public' | 'private' | 'all'
     /** Provider records this peer holds are provided again when older than this */
@@ -108,6 +113,31 @@ export interface Config {
   }
   publish: {
     profile: string
+  }
+  /** Reachability and NAT traversal (docs/public-swarm.md) */
+  nat: {
+    /**
+     * CIDRs that count as the public internet besides globally routable addresses: for labs and
+     * private WANs whose addresses lie in private ranges
+     */
+    publicRanges: string[]
+    /** Ask the router for a port mapping with UPnP IGD / NAT-PMP, renewed while the peer runs */
+    upnp: boolean
+  }
+  /** Circuit relay v2 (docs/public-swarm.md) */
+  relay: {
+    /** Reserve a slot on a relay and announce its `/p2p-circuit` addresses while not publicly reachable */
+    client: boolean
+    /** Multiaddrs (with /p2p/) of relays to keep connected and reserve on; other relays of the swarm are found as it runs */
+    relays: string[]
+    /** Serve reservations and relay connections for other peers */
+    service: boolean
+    /** Reservations served at once */
+    maxReservations: number
+    /** Bytes one relayed connection may carry (both directions together); 0 for no limit */
+    circuitBytes: number
+    /** How long one relayed connection may last; 0 for no limit */
+    circuitDurationMs: number
   }
   /** Block exchange (docs/exchange.md) */
   exchange: {
@@ -212,6 +242,16 @@ const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafe
 const oneOf = (values: readonly string[]): Check => (v, k) => {
   if (typeof v !== 'string' || !values.includes(v)) throw new InvalidArgumentError(`${k} must be one of ${values.join(', ')}`)
 }
+const clientMode: Check = (v, k) => {
+  if (typeof v !== 'boolean' && v !== 'auto') throw new InvalidArgumentError(`${k} must be "auto", true (client) or false (server)`)
+}
+/** IPv4 or IPv6 CIDRs, such as 10.77.0.0/24 */
+const cidrs: Check = (v, k) => {
+  if (!Array.isArray(v) || v.length > 64) throw new InvalidArgumentError(`${k} must be a list of at most 64 CIDRs`)
+  for (const c of v) {
+    if (typeof c !== 'string' || parseCidr(c) == null) throw new InvalidArgumentError(`${k} has an invalid CIDR "${String(c)}": expected something like 10.77.0.0/24`)
+  }
+}
 const optStr: Check = (v, k) => { if (typeof v !== 'string') throw new InvalidArgumentError(`${k} must be a string (empty for none)`) }
 const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
   if (!Array.isArray(v) || v.length > maxItems) throw new InvalidArgumentError(`${k} must be a list of at most ${maxItems} strings`)
@@ -249,12 +289,14 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   metrics: { enabled: bool },
   bootstrap: peerMaddrs,
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
-  dht: { protocol: str, clientMode: bool, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
+  dht: { protocol: str, clientMode, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
   gossip: { presenceIntervalMs: posInt, colocationWhitelist: strList(64, 64) },
   replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt, follow: ipnsNames, keepVersions: posInt },
   names: { lifetimeMs: posInt, ttlMs: nonNegInt, republishIntervalMs: posInt, gossip: bool },
   store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
+  nat: { publicRanges: cidrs, upnp: bool },
+  relay: { client: bool, relays: peerMaddrs, service: bool, maxReservations: posInt, circuitBytes: nonNegInt, circuitDurationMs: nonNegInt },
   exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }
 }
 
@@ -296,6 +338,9 @@ export function validateConfig (raw: unknown, source: string): Config {
   if (config.names.lifetimeMs <= config.names.republishIntervalMs) {
     fail('names.lifetimeMs must be longer than names.republishIntervalMs, or records expire before they are put in the DHT again')
   }
+  if (config.relay.circuitDurationMs > MAX_TIMER_MS) {
+    fail(`relay.circuitDurationMs must be at most ${MAX_TIMER_MS} (about 24 days), or 0 for no limit`)
+  }
   if (config.dht.protocol === AMINO_DHT_PROTOCOL && !config.exchange.bitswap) {
     fail(`exchange.bitswap must be on in the IPFS DHT (${AMINO_DHT_PROTOCOL}): what a peer provides there, any IPFS node must be able to fetch over bitswap`)
   }
@@ -312,7 +357,8 @@ export async function checkAddresses (config: Config, source: string): Promise<v
   const lists: Array<[string, string[], boolean]> = [
     ['addresses.listen', config.addresses.listen, false],
     ['addresses.announce', config.addresses.announce, false],
-    ['bootstrap', config.bootstrap, true]
+    ['bootstrap', config.bootstrap, true],
+    ['relay.relays', config.relay.relays, true]
   ]
   for (const [key, list, needsPeer] of lists) {
     for (const a of list) {
@@ -326,6 +372,9 @@ export async function checkAddresses (config: Config, source: string): Promise<v
     }
   }
 }
+
+/** The longest timer Node keeps (2^31 - 1 ms) */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The IPFS (Amino) DHT's protocol: a peer in it is a provider to every IPFS node */
 export const AMINO_DHT_PROTOCOL = '/ipfs/kad/1.0.0'

@@ -36,6 +36,10 @@ export class NetworkCommands {
       addresses: host.getMultiaddrs().map(a => a.toString()),
       agentVersion: AGENT_VERSION,
       online: true,
+      reachability: host.services.nat.reachability,
+      relays: host.services.nat.status().relays,
+      dht: host.services.dht.getMode(),
+      ...this.bootstrapProblem(),
       ...(gateway != null ? { gateway: gateway.address } : {})
     }
   }
@@ -111,7 +115,12 @@ export class NetworkCommands {
     const root = parseCid(cid)
     const local = (await store.missing(root, options)).length === 0
     const found = await holders(root, { self: peerId.toString(), routing, gossip }, options)
-    return { cid: root.toString(), local, pinned: await store.pins.has(root), holders: found }
+    return { cid: root.toString(), local, pinned: await store.pins.has(root), holders: found, reachability: node.host.services.nat.reachability, ...this.bootstrapProblem() }
+  }
+
+  private bootstrapProblem (): { bootstrap?: string } {
+    const problem = this.components.node.routing.bootstrapProblem()
+    return problem != null ? { bootstrap: problem } : {}
   }
 
   async stats (options: AbortOptions = {}): Promise<StatsResult> {
@@ -120,6 +129,8 @@ export class NetworkCommands {
     return {
       peerId: node.peerId.toString(),
       online: true,
+      reachability: host.services.nat.reachability,
+      relays: host.services.nat.status().relays,
       store: await store.stat(options),
       uptime: Math.round((Date.now() - node.startedAt) / 1000),
       network: {

@@ -111,6 +111,8 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       bootstrap: config.bootstrap,
       limits: config.limits,
       dht: config.dht,
+      nat: config.nat,
+      relay: config.relay,
       mdns: config.discovery.mdns,
       swarmKey,
       gossip: {

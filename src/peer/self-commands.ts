@@ -18,10 +18,12 @@ export interface SelfComponents {
 /** `id` and `stats` of a peer without its host */
 export function offlineSelf (components: SelfComponents): { id(): Promise<IdResult>, stats(options?: AbortOptions): Promise<StatsResult> } {
   return {
-    id: async () => ({ peerId: (await components.identity()).peerId.toString(), addresses: [], agentVersion: AGENT_VERSION, online: false }),
+    id: async () => ({ peerId: (await components.identity()).peerId.toString(), addresses: [], agentVersion: AGENT_VERSION, online: false, reachability: 'unknown', relays: [] }),
     stats: async (options = {}) => ({
       peerId: (await components.identity()).peerId.toString(),
       online: false,
+      reachability: 'unknown',
+      relays: [],
       store: await components.store.stat(options),
       uptime: Math.round((Date.now() - components.startedAt) / 1000)
     })

@@ -5,7 +5,7 @@
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
-import { BOOTSTRAP_RETRY_INTERVAL, DEFAULT_FIND_PROVIDERS_LIMIT, DEFAULT_FIND_TIMEOUT, RENDEZVOUS_DIAL_LIMIT } from '../constants.js'
+import { BOOTSTRAP_RETRY_INTERVAL, BOOTSTRAP_MAX_RETRY_INTERVAL, DEFAULT_FIND_PROVIDERS_LIMIT, DEFAULT_FIND_TIMEOUT, RENDEZVOUS_DIAL_LIMIT } from '../constants.js'
 import { BootstrapKeeper } from './bootstrap.js'
 import { Rendezvous } from './rendezvous.js'
 import type { AbortOptions, ComponentLogger, Libp2p, PeerId } from '@libp2p/interface'
@@ -68,6 +68,8 @@ export interface Routing {
   findProviders(cid: CID, options?: FindOptions): AsyncGenerator<Provider>
   /** The swarm's rendezvous key */
   readonly rendezvousKey: Promise<CID>
+  /** Why no bootstrap peer answered, while this peer has none connected and every dial failed */
+  bootstrapProblem(): string | undefined
 }
 
 /** The key that peers of swarm `name` provide and look up to find one another */
@@ -89,7 +91,8 @@ class DhtRouting implements Routing {
       host: components.host,
       log: components.logger.forComponent('shoal:routing:bootstrap'),
       list: init.bootstrap ?? [],
-      intervalMs: BOOTSTRAP_RETRY_INTERVAL
+      intervalMs: BOOTSTRAP_RETRY_INTERVAL,
+      maxIntervalMs: BOOTSTRAP_MAX_RETRY_INTERVAL
     })
     if (init.rendezvous === true) {
       this.rendezvous = new Rendezvous({
@@ -100,6 +103,10 @@ class DhtRouting implements Routing {
         dialLimit: RENDEZVOUS_DIAL_LIMIT
       })
     }
+  }
+
+  bootstrapProblem (): string | undefined {
+    return this.keeper.problem
   }
 
   async start (): Promise<void> {

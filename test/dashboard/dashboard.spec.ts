@@ -76,8 +76,8 @@ describe('dashboard', () => {
     let address: string
     const pins = [{ cid: ROOT.toString(), name: '<b>not bold</b>', size: 5, pinnedAt: Date.now() }]
     const api = {
-      id: async () => ({ peerId: '12D3KooWtest', addresses: [], agentVersion: 'shoal/test', online: true }),
-      stats: async () => ({ peerId: '12D3KooWtest', online: true, store: { blocks: 1, bytes: 5, pins: 1 }, uptime: 3 }),
+      id: async () => ({ peerId: '12D3KooWtest', addresses: [], agentVersion: 'shoal/test', online: true, reachability: 'unknown' as const, relays: [] }),
+      stats: async () => ({ peerId: '12D3KooWtest', online: true, reachability: 'unknown' as const, relays: [], store: { blocks: 1, bytes: 5, pins: 1 }, uptime: 3 }),
       members: async () => [{ peerId: '12D3KooWtest', addresses: [], version: 'v', free: 1, uploads: 0, uploadSlots: 16, pins: 1, lastSeen: Date.now(), interval: 1000, state: 'alive' as const, self: true }],
       pinLs: async () => pins
     }

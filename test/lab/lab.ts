@@ -20,6 +20,8 @@ import { spawnDaemon } from '../../src/api/spawn.js'
 import { initRepo } from '../../src/peer/index.js'
 import { SHOAL_BIN } from '../helpers/cli.js'
 import { testConfig } from '../helpers/swarm.js'
+import { buildRouter } from './router.js'
+import type { LabRouter, NatKind } from './router.js'
 import type { SpawnedDaemon } from '../../src/api/spawn.js'
 import type { RunResult } from '../helpers/cli.js'
 import type { ChildProcess } from 'node:child_process'
@@ -32,6 +34,11 @@ const PREFIX = 'shoallab-'
 const SUBNET = '10.77.0.'
 /** The port every daemon listens on, at its namespace's address */
 export const LAB_PORT = 4001
+/** The lab's "internet": the bridge every public host and every router's outside sits on */
+export const LAB_INTERNET = '10.77.0.0/24'
+/** Hosts on the internet are 10.77.0.1-200; routers' outside addresses 10.77.0.201-250 */
+const MAX_HOSTS = 200
+const MAX_ROUTERS = 50
 
 /** What one host's link does to packets, in each direction */
 export interface LinkProfile {
@@ -179,6 +186,13 @@ export interface LabHost {
   daemon?: LabDaemon
   /** the user-space delay relay in front of the daemon, where netem is missing */
   relay?: ChildProcess
+  /** the router this host sits behind, when it is behind a NAT */
+  router?: LabRouter
+}
+
+export interface HostOptions {
+  /** Put the host behind a router of this kind on a subnet of its own (see router.ts) */
+  nat?: NatKind
 }
 
 export interface LabInit {
@@ -193,6 +207,8 @@ export class Lab {
   readonly id: string
   readonly switchNs: string
   readonly hosts: LabHost[] = []
+  readonly routers: LabRouter[] = []
+  private readonly routerNs: string[] = []
   readonly dir: string
   netem = false
   /** Loss comes from nftables rules in each host's namespace (no netem here) */
@@ -245,18 +261,45 @@ export class Lab {
     }
   }
 
-  /** A new host: namespace, link to the switch, address, loopback, link profile */
-  async addHost (profile: LinkProfile = {}): Promise<LabHost> {
+  /**
+   * A new host: namespace, link to the switch, address, loopback, link profile. With `nat`, the
+   * host gets `10.78.<k>.2` behind router `k`, whose outside is on the switch instead (the link
+   * profile then applies between the host and its router, and at the router's switch port).
+   */
+  async addHost (profile: LinkProfile = {}, options: HostOptions = {}): Promise<LabHost> {
     const index = this.hosts.length
-    if (index >= 250) throw new Error('a lab holds at most 250 hosts')
-    const host: LabHost = { index, ns: `${PREFIX}${this.id}-h${index}`, ip: `${SUBNET}${index + 1}`, port: `p${index}`, repo: path.join(this.dir, `host-${index}`), profile }
+    if (index >= MAX_HOSTS) throw new Error(`a lab holds at most ${MAX_HOSTS} hosts`)
+    const k = this.routerNs.length
+    if (options.nat != null && k >= MAX_ROUTERS) throw new Error(`a lab holds at most ${MAX_ROUTERS} routers`)
+    const ip = options.nat != null ? `10.78.${k}.2` : `${SUBNET}${index + 1}`
+    const host: LabHost = { index, ns: `${PREFIX}${this.id}-h${index}`, ip, port: options.nat != null ? `r${k}` : `p${index}`, repo: path.join(this.dir, `host-${index}`), profile }
     this.hosts.push(host)
     await this.sh('ip', ['netns', 'add', host.ns])
-    await this.sh('ip', ['link', 'add', 'eth0', 'netns', host.ns, 'type', 'veth', 'peer', 'name', host.port, 'netns', this.switchNs])
-    await this.sh('ip', ['-n', this.switchNs, 'link', 'set', host.port, 'master', 'br0'])
-    await this.sh('ip', ['-n', this.switchNs, 'link', 'set', host.port, 'up'])
-    await this.sh('ip', ['-n', host.ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0'])
-    await this.sh('ip', ['-n', host.ns, 'link', 'set', 'eth0', 'up'])
+    if (options.nat != null) {
+      const routerNs = `${PREFIX}${this.id}-r${k}`
+      // known before it exists, so a half-built router is removed with the lab
+      this.routerNs.push(routerNs)
+      const router = await buildRouter({
+        ns: routerNs,
+        kind: options.nat,
+        wanPort: host.port,
+        wanIp: `${SUBNET}${MAX_HOSTS + 1 + k}`,
+        wanPrefix: 24,
+        lanIp: `10.78.${k}.1`,
+        hostNs: host.ns,
+        hostIp: ip,
+        switchNs: this.switchNs,
+        sh: async (cmd, args) => this.sh(cmd, args)
+      })
+      this.routers.push(router)
+      host.router = router
+    } else {
+      await this.sh('ip', ['link', 'add', 'eth0', 'netns', host.ns, 'type', 'veth', 'peer', 'name', host.port, 'netns', this.switchNs])
+      await this.sh('ip', ['-n', this.switchNs, 'link', 'set', host.port, 'master', 'br0'])
+      await this.sh('ip', ['-n', this.switchNs, 'link', 'set', host.port, 'up'])
+      await this.sh('ip', ['-n', host.ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0'])
+      await this.sh('ip', ['-n', host.ns, 'link', 'set', 'eth0', 'up'])
+    }
     await this.sh('ip', ['-n', host.ns, 'link', 'set', 'lo', 'up'])
     await this.setProfile(index, profile)
     return host
@@ -445,6 +488,7 @@ export class Lab {
       if (h.daemon?.running() === true) { try { h.daemon.child.kill('SIGKILL') } catch {} }
       removeNamespaceSync(h.ns)
     }
+    for (const ns of this.routerNs) removeNamespaceSync(ns)
     removeNamespaceSync(this.switchNs)
   }
 }

@@ -118,6 +118,24 @@ describe('peer: config', () => {
       rejects(edited(c => { c.addresses.listen = '/ip4/0.0.0.0/tcp/4001' }), 'addresses.listen')
     })
 
+    it('checks the nat and relay keys: CIDRs, the DHT mode, relay limits where 0 is no limit', () => {
+      for (const mode of ['auto', true, false]) validateConfig(edited(c => { c.dht.clientMode = mode }), SOURCE)
+      rejects(edited(c => { c.dht.clientMode = 'server' }), 'dht.clientMode')
+      validateConfig(edited(c => { c.nat.publicRanges = ['10.77.0.0/24', 'fd00::/8', '203.0.113.7/32'] }), SOURCE)
+      rejects(edited(c => { c.nat.publicRanges = ['10.77.0.0'] }), 'nat.publicRanges')
+      rejects(edited(c => { c.nat.publicRanges = ['10.77.0.0/33'] }), 'nat.publicRanges')
+      rejects(edited(c => { c.nat.publicRanges = ['lab/24'] }), 'nat.publicRanges')
+      rejects(edited(c => { c.nat.publicRanges = '10.77.0.0/24' }), 'nat.publicRanges')
+      rejects(edited(c => { c.nat.upnp = 'on' }), 'nat.upnp')
+      validateConfig(edited(c => { c.relay.circuitBytes = 0; c.relay.circuitDurationMs = 0 }), SOURCE)
+      rejects(edited(c => { c.relay.circuitBytes = -1 }), 'relay.circuitBytes')
+      rejects(edited(c => { c.relay.circuitDurationMs = 2 ** 31 }), 'relay.circuitDurationMs')
+      rejects(edited(c => { c.relay.maxReservations = 0 }), 'relay.maxReservations')
+      rejects(edited(c => { c.relay.relays = ['10.0.0.1:4001'] }), 'relay.relays')
+      rejects(edited(c => { c.relay.client = 1 }), 'relay.client')
+      rejects(edited(c => { delete c.relay.service }), '"relay.service"')
+    })
+
     it('rejects what is not a multiaddr in shape, naming the key', () => {
       rejects(edited(c => { c.bootstrap = ['127.0.0.1:4001'] }), 'bootstrap')
       rejects(edited(c => { c.bootstrap = [4001] }), 'bootstrap')

@@ -7,7 +7,7 @@ export function register (command: Command): void {
     .action(withApi('stats', ['stats'], async (api, globals) => {
       const s = await api.stats()
       printResult(globals, [
-        `peer ${s.peerId} (${s.online ? 'online' : 'offline'}, up ${s.uptime} s)`,
+        `peer ${s.peerId} (${s.online ? `online, reachability ${s.reachability}` : 'offline'}, up ${s.uptime} s)`,
         `store: ${s.store.blocks} blocks, ${formatBytes(s.store.bytes)}, ${s.store.pins} pins`,
         ...(s.network != null ? [`network: ${s.network.connections} connections, ${s.network.peers} peers, ${s.network.knownPeers} known, ${s.network.gossipTopics} topics`] : [])
       ], s)

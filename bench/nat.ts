@@ -1,0 +1,144 @@
+/**
+ * bench/nat: figures for NAT traversal in the lab (docs/public-swarm.md): time to a reachability
+ * verdict and to the first relay reservation; fetch throughput between two public peers
+ * (direct, the baseline), between two NATed peers through a relay with unlimited circuits, and
+ * from a NATed peer to a public one after the connection was made direct (the NATed side dials
+ * back), as ratios to the direct figure; DCUtR hole-punch attempts and successes per pair of
+ * NAT kinds, read from the daemons' DCUtR logs. Needs root and network namespaces.
+ *
+ *   node dist/bench/nat.js [--size MiB] [--dir TMPDIR]
+ *
+ * Every link is unlimited: all hosts share one machine's cores, so the ratios say what the relay
+ * hop costs in CPU and copies, not what it costs on a real network.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { LAB_INTERNET, Lab, labSupport } from '../test/lab/lab.js'
+import { fmt, intOption, out, stringOption } from './lib.js'
+
+const MiB = 1024 * 1024
+const args = process.argv.slice(2)
+const sizeMiB = intOption(args, '--size', 64, 4096)
+const parent = stringOption(args, '--dir') ?? os.tmpdir()
+const [RELAY, PUB1, PUB2, PP, SYM, PP2] = [0, 1, 2, 3, 4, 5]
+
+function json (stdout: string): any {
+  const lines = stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1] ?? '')
+}
+
+const labNat = (c: any): void => {
+  c.nat.publicRanges = [LAB_INTERNET]
+  c.nat.upnp = false
+  c.dht.clientMode = 'auto'
+}
+
+async function main (): Promise<number> {
+  const support = await labSupport()
+  if (!support.ok) {
+    out(`bench/nat: the lab cannot run here: ${support.reason ?? ''}`)
+    return 2
+  }
+  const dir = await fs.mkdtemp(path.join(parent, 'shoal-bench-nat-'))
+  const logs = path.join(dir, 'logs')
+  await fs.mkdir(logs)
+  // the daemons log DCUtR's steps, counted at the end
+  process.env.SHOAL_LAB_LOGS = logs
+  process.env.DEBUG = 'libp2p:dcutr*'
+  let lab: Lab | undefined
+  const stop = (): void => { void lab?.destroy().finally(() => process.exit(130)) }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    lab = await Lab.create({ dir: path.join(dir, 'lab'), hosts: 3 })
+    const L = lab
+    await L.addHost({}, { nat: 'port-preserving' })
+    await L.addHost({}, { nat: 'symmetric' })
+    await L.addHost({}, { nat: 'port-preserving' })
+    out(`bench/nat: a relay with unlimited circuits and 2 public peers on the lab's internet (${LAB_INTERNET}), 2 peers behind port-preserving NATs and 1 behind a symmetric NAT; unlimited links; ${sizeMiB} MiB per fetch`)
+    const cli = async (i: number, a: string[], timeoutMs = 600_000): Promise<any> => {
+      const r = await L.cli(i, ['--json', ...a], { timeoutMs })
+      if (r.code !== 0) throw new Error(`host ${i}: shoal ${a.join(' ')}: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+      return json(r.stdout)
+    }
+    const relay = await L.start(RELAY, c => { labNat(c); c.dht.clientMode = false; c.relay.client = false; c.relay.service = true; c.relay.circuitBytes = 0; c.relay.circuitDurationMs = 0 })
+    for (const i of [PUB1, PUB2]) await L.start(i, c => { labNat(c); c.relay.client = false; c.bootstrap = [relay.address] })
+
+    /** ms from the daemon's ready line until `done(id)` holds, polling every 50 ms */
+    const until = async (i: number, t0: number, done: (id: any) => boolean): Promise<number> => {
+      const deadline = Date.now() + 60_000
+      while (Date.now() < deadline) {
+        if (done(await cli(i, ['id']))) return Date.now() - t0
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      throw new Error(`host ${i}: not within 60 s`)
+    }
+    const verdicts: Record<string, number> = {}
+    const reservations: Record<string, number> = {}
+    for (const [i, kind] of [[PP, 'port-preserving'], [SYM, 'symmetric'], [PP2, 'port-preserving 2']] as const) {
+      await L.start(i, c => { labNat(c); c.relay.client = true; c.relay.relays = [relay.address]; c.bootstrap = [relay.address] })
+      const t0 = Date.now()
+      verdicts[kind] = await until(i, t0, id => id.reachability === 'private')
+      reservations[kind] = await until(i, t0, id => id.relays.length > 0)
+    }
+
+    const fetchMs = async (from: number, to: number): Promise<{ ms: number, via: string }> => {
+      const file = path.join(dir, `f-${from}-${to}.bin`)
+      await fs.writeFile(file, randomBytes(sizeMiB * MiB))
+      const { cid } = await cli(from, ['publish', file])
+      await fs.rm(file)
+      const t0 = Date.now()
+      await cli(to, ['fetch', cid])
+      const ms = Date.now() - t0
+      const peers = (await cli(to, ['peers'])).peers
+      const conn = peers.find((p: any) => p.peerId === L.hosts[from].daemon!.peerId)
+      return { ms, via: conn == null ? 'gone' : conn.addresses.some((a: string) => !a.includes('/p2p-circuit')) ? 'direct' : 'relayed' }
+    }
+    const direct = await fetchMs(PUB1, PUB2)
+    const relayed = await fetchMs(PP, SYM)
+    const upgraded = await fetchMs(PP, PUB1)
+    const punchPair = await fetchMs(PP, PP2)
+    const rate = (ms: number): number => sizeMiB * MiB / 1e6 / (ms / 1000)
+
+    // DCUtR in the daemons' logs: an attempt is a CONNECT sent (role B) or a unilateral upgrade tried
+    const punches: Record<string, { attempts: number, successes: number }> = {}
+    for (const [i, kind] of [[PP, 'port-preserving'], [SYM, 'symmetric'], [PP2, 'port-preserving 2']] as const) {
+      const text = await fs.readFile(path.join(logs, `host-${i}.log`), 'utf8').catch(() => '')
+      punches[kind] = {
+        attempts: (text.match(/B sending connect|attempting unilateral connection upgrade/g) ?? []).length,
+        successes: (text.match(/DCUtR to \S+ succeeded|unilateral connection upgrade to \S+ succeeded/g) ?? []).length
+      }
+    }
+    const result = {
+      sizeMiB,
+      verdictMs: verdicts,
+      firstReservationMs: reservations,
+      directMBps: rate(direct.ms),
+      relayedMBps: rate(relayed.ms),
+      relayedRatio: direct.ms / relayed.ms,
+      relayedPath: relayed.via,
+      upgradedMBps: rate(upgraded.ms),
+      upgradedRatio: direct.ms / upgraded.ms,
+      upgradedPath: upgraded.via,
+      portPreservingPairPath: punchPair.via,
+      holePunching: punches
+    }
+    out('| figure | value |')
+    out('|---|---|')
+    for (const kind of Object.keys(verdicts)) out(`| ${kind} NAT: private verdict / first reservation after ready | ${verdicts[kind]} ms / ${reservations[kind]} ms |`)
+    out(`| fetch ${sizeMiB} MiB public -> public (direct, baseline) | ${fmt(rate(direct.ms))} MB/s (1.00) |`)
+    out(`| fetch ${sizeMiB} MiB NATed -> NATed through the relay (${relayed.via}) | ${fmt(rate(relayed.ms))} MB/s (${fmt(result.relayedRatio, 2)}) |`)
+    out(`| fetch ${sizeMiB} MiB NATed -> public, connection made direct (${upgraded.via}) | ${fmt(rate(upgraded.ms))} MB/s (${fmt(result.upgradedRatio, 2)}) |`)
+    out(`| port-preserving <-> port-preserving after ${sizeMiB} MiB | ${punchPair.via} |`)
+    for (const [kind, p] of Object.entries(punches)) out(`| DCUtR hole punching, ${kind} NAT: successes / attempts | ${p.successes} / ${p.attempts} |`)
+    out(JSON.stringify(result))
+    return 0
+  } finally {
+    await lab?.destroy()
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+}
+
+main().then((code) => { process.exitCode = code }, (err) => { out(`bench/nat failed: ${err.message}`); process.exitCode = 2 })

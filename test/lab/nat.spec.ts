@@ -1,0 +1,253 @@
+/**
+ * Lab: NAT. A relay with unlimited circuits and a public peer on the lab's "internet", a peer
+ * behind a port-preserving NAT and one behind a symmetric NAT, each on a subnet of its own behind
+ * a router namespace. The lab's internet range counts as public (`nat.publicRanges`).
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { lastJson } from '../helpers/cli.js'
+import { waitFor } from '../helpers/swarm.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { LAB_INTERNET, Lab, labNamespaces, requireLab } from './lab.js'
+
+const MiB = 1024 * 1024
+const RELAY = 0
+const RELAY2 = 1
+const PUBLIC = 2
+const NATED = 3
+const SYMMETRIC = 4
+
+/** The lab's changes to every host's config */
+function labNat (c: any): void {
+  c.nat.publicRanges = [LAB_INTERNET]
+  c.nat.upnp = false
+  c.dht.clientMode = 'auto'
+}
+
+/** A swarm relay: reachable, unlimited circuits, a DHT server */
+function relayConfig (c: any): void {
+  labNat(c)
+  c.relay.client = false
+  c.relay.service = true
+  c.relay.circuitBytes = 0
+  c.relay.circuitDurationMs = 0
+  c.dht.clientMode = false
+}
+
+describe('lab: NAT traversal', function () {
+  this.timeout(300_000)
+  let tmp: { dir: string, cleanup(): Promise<void> }
+  let lab: Lab | undefined
+  let relays: string[] = []
+
+  const id = async (i: number): Promise<any> => {
+    const r = await lab!.cli(i, ['--json', 'id'])
+    assert.equal(r.code, 0, r.stderr)
+    return lastJson(r.stdout)
+  }
+
+  const publish = async (i: number, size: number): Promise<{ cid: string, bytes: Buffer }> => {
+    const bytes = randomBytes(size)
+    const file = path.join(tmp.dir, `pub-${i}-${Date.now()}.bin`)
+    await fs.writeFile(file, bytes)
+    const r = await lab!.cli(i, ['--json', 'publish', file])
+    assert.equal(r.code, 0, r.stderr)
+    return { cid: lastJson(r.stdout).cid, bytes }
+  }
+
+  /** Fetch on host i, check the bytes, and say over which connection the holder was reached */
+  const fetchFrom = async (i: number, holder: number, cid: string, bytes: Buffer): Promise<string> => {
+    const fetched = await lab!.cli(i, ['--json', 'fetch', cid], { timeoutMs: 120_000 })
+    assert.equal(fetched.code, 0, fetched.stderr.split('\n').slice(-5).join('\n'))
+    const out = path.join(tmp.dir, `got-${i}-${cid.slice(-8)}.bin`)
+    const got = await lab!.cli(i, ['get', cid, '-o', out])
+    assert.equal(got.code, 0, got.stderr)
+    assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
+    const peers = lastJson((await lab!.cli(i, ['--json', 'peers'])).stdout).peers
+    const conn = peers.find((p: any) => p.peerId === lab!.hosts[holder].daemon!.peerId)
+    return conn == null ? 'no longer connected' : conn.addresses.join(' ')
+  }
+
+  /** Host i's metrics, as Prometheus text */
+  const metrics = async (i: number): Promise<string> => {
+    const api = lab!.hosts[i].daemon!.api
+    const { child, ready } = await lab!.spawnNode(i, '-e', [`fetch('http://${api}/metrics').then(r => r.text()).then(t => console.log(JSON.stringify({ t })))`])
+    child.kill()
+    return ready.t
+  }
+
+  /** Bytes host i relayed for others, from its metrics (libp2p counts each protocol's streams) */
+  const relayedBytes = async (i: number): Promise<number> => {
+    let sum = 0
+    for (const m of (await metrics(i)).matchAll(/^libp2p_data_transfer_bytes_total\{protocol="\/libp2p\/circuit\/relay\/0\.2\.0\/(?:hop|stop) (?:sent|received)"\} (\d+)/gm)) sum += Number(m[1])
+    return sum
+  }
+
+  before(async function () {
+    await requireLab(this)
+    tmp = await tmpDir('shoal-lab-nat-')
+    lab = await Lab.create({ dir: path.join(tmp.dir, 'lab'), hosts: 3 })
+    for (const note of lab.notes) process.stderr.write(`      lab: ${note}\n`)
+    await lab.addHost({}, { nat: 'port-preserving' })
+    await lab.addHost({}, { nat: 'symmetric' })
+    const relay = await lab.start(RELAY, relayConfig)
+    const relay2 = await lab.start(RELAY2, c => { relayConfig(c); c.bootstrap = [relay.address] })
+    relays = [relay.address, relay2.address]
+    await lab.start(PUBLIC, c => { labNat(c); c.relay.client = false; c.bootstrap = [relay.address] })
+    for (const i of [NATED, SYMMETRIC]) {
+      await lab.start(i, c => { labNat(c); c.relay.client = true; c.relay.relays = relays; c.bootstrap = [relay.address] })
+    }
+  })
+  after(async () => {
+    await lab?.destroy()
+    await tmp?.cleanup()
+    if (lab != null) assert.deepEqual(await labNamespaces(), [], 'every namespace of the lab is gone')
+  })
+
+  it('a NATed peer finds itself private and announces relay addresses only; a peer on the internet finds itself public', async () => {
+    const t0 = Date.now()
+    for (const i of [NATED, SYMMETRIC]) {
+      await waitFor(async () => (await id(i)).reachability === 'private', 30_000, `host ${i} to find itself private`)
+    }
+    const verdictMs = Date.now() - t0
+    await waitFor(async () => (await id(PUBLIC)).reachability === 'public', 30_000, 'the public host to find itself public')
+    for (const i of [NATED, SYMMETRIC]) {
+      await waitFor(async () => (await id(i)).relays.length > 0, 30_000, `host ${i} to hold a relay reservation`)
+      const me = await id(i)
+      assert.ok(me.addresses.length > 0, 'it announces an address')
+      for (const a of me.addresses) assert.match(a, /\/p2p-circuit\/p2p\//, `host ${i} announces ${a}, which nobody outside its NAT can dial`)
+      assert.ok(me.relays.every((r: string) => relays.some(a => a.endsWith(r))), 'its relays are the swarm relays')
+    }
+    // a DHT server only while public: a NATed peer never offers itself as one nobody can dial
+    for (const i of [NATED, SYMMETRIC]) assert.equal((await id(i)).dht, 'client', `host ${i} runs the DHT as a client`)
+    await waitFor(async () => (await id(PUBLIC)).dht === 'server', 10_000, 'the public host to serve the DHT')
+    const pub = await id(PUBLIC)
+    assert.ok(pub.addresses.some((a: string) => a.startsWith(`/ip4/${lab!.hosts[PUBLIC].ip}/tcp/`)), pub.addresses.join(' '))
+    assert.ok(pub.addresses.every((a: string) => !a.includes('/p2p-circuit')))
+    process.stderr.write(`      NATed peers private after ${verdictMs} ms\n`)
+    assert.match(await metrics(NATED), /^shoal_reachability\{verdict="private"\} 1$/m)
+    assert.match(await metrics(PUBLIC), /^shoal_reachability\{verdict="public"\} 1$/m)
+  })
+
+  it('a public peer fetches 16 MiB a NATed peer published, byte-identical', async () => {
+    const { cid, bytes } = await publish(NATED, 16 * MiB)
+    // its provider record carries only addresses others can dial: its relay addresses
+    const found = await lab!.cli(PUBLIC, ['--json', 'find', cid, '--timeout', '20'])
+    assert.equal(found.code, 0, found.stderr)
+    const record = lastJson(found.stdout).providers.find((p: any) => p.peerId === lab!.hosts[NATED].daemon!.peerId)
+    assert.ok(record != null, found.stdout)
+    assert.ok(record.addresses.length > 0 && record.addresses.every((a: string) => a.includes('/p2p-circuit')), record.addresses.join(' '))
+    const via = await fetchFrom(PUBLIC, NATED, cid, bytes)
+    process.stderr.write(`      public <- NATed over ${via}\n`)
+  })
+
+  it('two peers behind different NATs exchange 16 MiB through a relay with unlimited circuits', async () => {
+    const { cid, bytes } = await publish(NATED, 16 * MiB)
+    const via = await fetchFrom(SYMMETRIC, NATED, cid, bytes)
+    process.stderr.write(`      symmetric <- port-preserving over ${via}\n`)
+    assert.match(via, /\/p2p-circuit/, 'neither NAT lets the other in: the relay carried it')
+    // it may have been connected through both relays: they count what they carried together
+    const relayed = await relayedBytes(RELAY) + await relayedBytes(RELAY2)
+    process.stderr.write(`      the relay's metrics count ${relayed} bytes relayed\n`)
+    assert.ok(relayed >= 16 * MiB, `the relay counted ${relayed} bytes; 16 MiB crossed it`)
+  })
+
+  it('the relay dies: the NATed peer holds a reservation on the other relay within 10 s and stays fetchable', async () => {
+    const before = (await id(NATED)).relays as string[]
+    assert.equal(before.length, 1)
+    const dying = [RELAY, RELAY2].find(i => lab!.hosts[i].daemon!.peerId === before[0])!
+    const other = dying === RELAY ? RELAY2 : RELAY
+    const t0 = Date.now()
+    await lab!.hosts[dying].daemon!.stop('SIGKILL')
+    await waitFor(async () => (await id(NATED)).relays.includes(lab!.hosts[other].daemon!.peerId), 10_000, 'a reservation on the other relay')
+    process.stderr.write(`      new reservation ${Date.now() - t0} ms after the relay died\n`)
+    const { cid, bytes } = await publish(NATED, 4 * MiB)
+    await fetchFrom(PUBLIC, NATED, cid, bytes)
+  })
+})
+
+describe('lab: NAT traversal through a relay with default limits (128 KiB per circuit)', function () {
+  this.timeout(300_000)
+  let tmp: { dir: string, cleanup(): Promise<void> }
+  let lab: Lab | undefined
+  const [LIMITED, PUB, A, B] = [0, 1, 2, 3]
+
+  before(async function () {
+    await requireLab(this)
+    tmp = await tmpDir('shoal-lab-nat-')
+    lab = await Lab.create({ dir: path.join(tmp.dir, 'lab'), hosts: 2 })
+    await lab.addHost({}, { nat: 'port-preserving' })
+    await lab.addHost({}, { nat: 'symmetric' })
+    // the relay keeps the default limits of configs/default.json
+    const relay = await lab.start(LIMITED, c => { relayConfig(c); c.relay.circuitBytes = 131072; c.relay.circuitDurationMs = 120_000 })
+    await lab.start(PUB, c => { labNat(c); c.relay.client = false; c.bootstrap = [relay.address] })
+    for (const i of [A, B]) {
+      await lab.start(i, c => { labNat(c); c.relay.client = true; c.relay.relays = [relay.address]; c.bootstrap = [relay.address] })
+    }
+    for (const i of [A, B]) {
+      await waitFor(async () => lastJson((await lab!.cli(i, ['--json', 'id'])).stdout).relays.length > 0, 30_000, `host ${i} to hold a reservation`)
+    }
+  })
+  after(async () => {
+    await lab?.destroy()
+    await tmp?.cleanup()
+    if (lab != null) assert.deepEqual(await labNamespaces(), [], 'every namespace of the lab is gone')
+  })
+
+  const publish = async (i: number, size: number): Promise<{ cid: string, bytes: Buffer }> => {
+    const bytes = randomBytes(size)
+    const file = path.join(tmp.dir, `pub-${i}-${Date.now()}.bin`)
+    await fs.writeFile(file, bytes)
+    const r = await lab!.cli(i, ['--json', 'publish', file])
+    assert.equal(r.code, 0, r.stderr)
+    return { cid: lastJson(r.stdout).cid, bytes }
+  }
+
+  it('a public peer fetches 16 MiB from a NATed one over a direct connection, not the limited relay', async () => {
+    const { cid, bytes } = await publish(A, 16 * MiB)
+    const r = await lab!.cli(PUB, ['--json', 'fetch', cid], { timeoutMs: 120_000 })
+    assert.equal(r.code, 0, r.stderr.split('\n').slice(-5).join('\n'))
+    const out = path.join(tmp.dir, 'pub-got.bin')
+    assert.equal((await lab!.cli(PUB, ['get', cid, '-o', out])).code, 0)
+    assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
+    const peers = lastJson((await lab!.cli(PUB, ['--json', 'peers'])).stdout).peers
+    const conn = peers.find((p: any) => p.peerId === lab!.hosts[A].daemon!.peerId)
+    process.stderr.write(`      public <- NATed over ${conn?.addresses.join(' ') ?? 'no connection left'}\n`)
+    assert.ok(conn == null || conn.addresses.some((a: string) => !a.includes('/p2p-circuit')))
+  })
+
+  it('two NATed peers: fetched directly if the connection was upgraded, else a one-line error naming the peer, the relay and its limit', async () => {
+    const { cid, bytes } = await publish(A, 16 * MiB)
+    const r = await lab!.cli(B, ['--json', 'fetch', cid], { timeoutMs: 120_000 })
+    if (r.code === 0) {
+      const out = path.join(tmp.dir, 'b-got.bin')
+      assert.equal((await lab!.cli(B, ['get', cid, '-o', out])).code, 0)
+      assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
+      process.stderr.write('      symmetric <- port-preserving: the connection was upgraded to a direct one\n')
+      return
+    }
+    const message = r.stderr.trim().split('\n').filter(l => l.startsWith('shoal: ')).at(-1) ?? ''
+    process.stderr.write(`      symmetric <- port-preserving failed as it should: ${message.slice(0, 200)}…\n`)
+    const relayId = lab!.hosts[LIMITED].daemon!.peerId
+    assert.match(message, new RegExp(`^shoal: ${lab!.hosts[A].daemon!.peerId} is behind a NAT and reachable only through relay ${relayId}, which allows 128 KiB per circuit`))
+  })
+
+  it('a peer that reaches none of its bootstrap peers says what failed, and keeps trying', async () => {
+    const alone = await lab!.addHost()
+    // a host that refuses the port, and an address no host holds (two peer ids: libp2p dials a
+    // peer at every address it knows for it)
+    const list = [`/ip4/${lab!.hosts[PUB].ip}/tcp/4999/p2p/${lab!.hosts[PUB].daemon!.peerId}`, `/ip4/10.77.0.199/tcp/4001/p2p/${lab!.hosts[LIMITED].daemon!.peerId}`]
+    await lab!.start(alone.index, c => { labNat(c); c.relay.client = false; c.bootstrap = list })
+    let problem = ''
+    await waitFor(async () => {
+      problem = lastJson((await lab!.cli(alone.index, ['--json', 'id'])).stdout).bootstrap ?? ''
+      return problem.includes('refused') && /no route|timed out/.test(problem)
+    }, 60_000, 'the peer to say why no bootstrap peer answered')
+    process.stderr.write(`      ${problem}\n`)
+    assert.match(problem, /^none of 2 bootstrap peer\(s\) answered \(1 refused, 1 (no route|timed out)\); trying again in \d+ s$/)
+    const status = await lab!.cli(alone.index, ['status', 'bafkqaaa'])
+    assert.ok(status.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), status.stdout)
+  })
+})
