@@ -7,7 +7,7 @@
 import { DASHBOARD_MAX_CLIENTS, DASHBOARD_MAX_PINS, DASHBOARD_SLOW_INTERVAL, DASHBOARD_TICK } from '../constants.js'
 import { ActivityTracker } from './activity.js'
 import { DashboardServer } from './server.js'
-import type { ShoalApi } from '../interface/types.js'
+import type { Reachability, ShoalApi } from '../interface/types.js'
 import type { FetchWatch } from '../exchange/index.js'
 import type { ComponentLogger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -142,7 +142,7 @@ export interface Dashboard {
 export interface DashboardSnapshot {
   v: 1
   at: number
-  self: { peerId: string, agentVersion: string, online: boolean, addresses: string[], gateway?: string, uptime: number }
+  self: { peerId: string, agentVersion: string, online: boolean, reachability: Reachability, addresses: string[], gateway?: string, uptime: number }
   network?: { connections: number, peers: number }
   store: { blocks: number, bytes: number, pins: number }
   uploads: { active: number, slots?: number, bytesSent: number }

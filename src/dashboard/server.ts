@@ -98,6 +98,7 @@ export class DashboardServer implements Dashboard {
         peerId: id.peerId,
         agentVersion: id.agentVersion,
         online: id.online,
+        reachability: id.reachability,
         addresses: id.addresses,
         ...(id.gateway != null ? { gateway: id.gateway } : {}),
         uptime: stats.uptime + Math.round((Date.now() - slow.at) / 1000)

@@ -200,7 +200,7 @@ function widest (peerId: string): DashboardSnapshot {
   return {
     v: 1,
     at,
-    self: { peerId, agentVersion: 'shoal/10.10.10', online: true, addresses: [], gateway: '127.0.0.1:65535', uptime: 999 * day },
+    self: { peerId, agentVersion: 'shoal/10.10.10', online: true, reachability: 'private', addresses: [], gateway: '127.0.0.1:65535', uptime: 999 * day },
     network: { connections: 10_000, peers: 10_000 },
     store: { blocks: 1e9, bytes: 1000 * TiB, pins: 1e6 },
     uploads: { active: 1000, slots: 1000, bytesSent: 1000 * TiB },

@@ -249,5 +249,7 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     assert.match(problem, /^none of 2 bootstrap peer\(s\) answered \(1 refused, 1 (no route|timed out)\); trying again in \d+ s$/)
     const status = await lab!.cli(alone.index, ['status', 'bafkqaaa'])
     assert.ok(status.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), status.stdout)
+    const peers = await lab!.cli(alone.index, ['peers'])
+    assert.ok(peers.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), peers.stdout)
   })
 })

@@ -4,14 +4,15 @@ import type { Command } from 'commander'
 
 export function register (command: Command): void {
   command
-    .action(withApi('peers', ['peers', 'members'], async (api, globals) => {
-      const [members, peers] = await Promise.all([api.members(), api.peers()])
+    .action(withApi('peers', ['peers', 'members', 'id'], async (api, globals) => {
+      const [members, peers, id] = await Promise.all([api.members(), api.peers(), api.id()])
       const now = Date.now()
       printResult(globals, [
         `members (${members.filter(m => m.state !== 'gone').length} not gone):`,
         ...members.map(m => `  ${m.peerId}${m.self === true ? ' (this peer)' : ''}\t${m.state}\tuploads ${m.uploads}/${m.uploadSlots}\tfree ${formatBytes(m.free)}\tpins ${m.pins}\tseen ${Math.max(0, Math.round((now - m.lastSeen) / 1000))} s ago`),
         `connected (${peers.length}):`,
-        ...peers.map(p => `  ${p.peerId}\t${p.direction}\t${p.addresses.join(' ')}`)
-      ], { members, peers })
+        ...peers.map(p => `  ${p.peerId}\t${p.direction}\t${p.addresses.join(' ')}`),
+        ...(id.bootstrap != null ? [`bootstrap: ${id.bootstrap}`] : [])
+      ], { members, peers, ...(id.bootstrap != null ? { bootstrap: id.bootstrap } : {}) })
     }))
 }
