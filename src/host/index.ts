@@ -61,7 +61,11 @@ export interface HostInit {
   }
   dht: {
     protocol: string
-    /** `auto`: server while the NAT service finds this peer publicly reachable, else client */
+    /**
+     * `auto`: where the swarm spans the internet (`nat.publicRanges` set or `peerAddresses`
+     * public), a server only while the NAT service finds this peer publicly reachable; on a LAN,
+     * a server
+     */
     clientMode: boolean | 'auto'
     peerAddresses: 'public' | 'private' | 'all'
     /** Our provider records are provided again once older than this (default 22 h) */
@@ -168,8 +172,9 @@ export async function createHost (init: HostInit): Promise<Host> {
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: init.dht.protocol,
-        // auto starts as a client; the NAT service's verdict switches it (below)
-        clientMode: init.dht.clientMode !== false,
+        // auto: on a LAN every peer can be dialled, so a server; where the swarm spans the
+        // internet, a client until the NAT service finds this peer public (below)
+        clientMode: init.dht.clientMode === 'auto' ? internetFacing : init.dht.clientMode,
         peerInfoMapper,
         // a peer with no DHT peers answers "no providers" at once rather than waiting for one
         // (walkPace keeps libp2p's random walk from spinning on such answers)
@@ -208,7 +213,7 @@ export async function createHost (init: HostInit): Promise<Host> {
   })
   const host = node as unknown as Host
   host.services.nat.addEventListener('reachability', (evt) => {
-    if (init.dht.clientMode === 'auto') {
+    if (init.dht.clientMode === 'auto' && internetFacing) {
       host.services.dht.setMode(evt.detail === 'public' ? 'server' : 'client').catch(() => {})
     }
     // peers learn the addresses that are now worth dialling

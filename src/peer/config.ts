@@ -60,8 +60,9 @@ export interface Config {
   dht: {
     protocol: string
     /**
-     * `auto`: a DHT server only while this peer is publicly reachable (`shoal id` says so), a
-     * client otherwise; `false` forces server mode, `true` client mode
+     * `auto`: where the swarm spans the internet (`nat.publicRanges` set, or `peerAddresses`
+     * public), a DHT server only while this peer is publicly reachable (`shoal id` says so), a
+     * client otherwise; on a LAN, a server. `false` forces server mode, `true` client mode
      */
     clientMode: boolean | 'auto'
     /** Which peer addresses the DHT keeps: `public` (internet), `private` (LAN) or `all` */
