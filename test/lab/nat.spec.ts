@@ -133,11 +133,16 @@ describe('lab: NAT traversal', function () {
 
   it('a public peer fetches 16 MiB a NATed peer published, byte-identical', async () => {
     const { cid, bytes } = await publish(NATED, 16 * MiB)
-    // its provider record carries only addresses others can dial: its relay addresses
-    const found = await lab!.cli(PUBLIC, ['--json', 'find', cid, '--timeout', '20'])
-    assert.equal(found.code, 0, found.stderr)
-    const record = lastJson(found.stdout).providers.find((p: any) => p.peerId === lab!.hosts[NATED].daemon!.peerId)
-    assert.ok(record != null, found.stdout)
+    // its provider record carries only addresses others can dial: its relay addresses. (The
+    // provide at publish can go out before its routing table holds a server: provide again.)
+    let record: any
+    await waitFor(async () => {
+      const provided = await lab!.cli(NATED, ['--json', 'provide', cid])
+      if (provided.code !== 0 || lastJson(provided.stdout).accepted === 0) return false
+      const found = await lab!.cli(PUBLIC, ['--json', 'find', cid, '--timeout', '10'])
+      record = found.code === 0 ? lastJson(found.stdout).providers.find((p: any) => p.peerId === lab!.hosts[NATED].daemon!.peerId) : undefined
+      return record != null
+    }, 60_000, 'the public peer to find the NATed peer\'s provider record')
     assert.ok(record.addresses.length > 0 && record.addresses.every((a: string) => a.includes('/p2p-circuit')), record.addresses.join(' '))
     const via = await fetchFrom(PUBLIC, NATED, cid, bytes)
     process.stderr.write(`      public <- NATed over ${via}\n`)
