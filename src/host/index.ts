@@ -46,6 +46,33 @@ export interface HostServices extends Record<string, unknown> {
 
 export type Host = Libp2p<HostServices>
 
+/** Reachability and NAT traversal: the config's `nat` section */
+export interface NatInit {
+  /**
+   * CIDRs that count as the public internet besides globally routable addresses: for labs and
+   * private WANs whose addresses lie in private ranges
+   */
+  publicRanges: string[]
+  /** Ask the router for a port mapping with UPnP IGD / NAT-PMP, renewed while the peer runs */
+  upnp: boolean
+}
+
+/** Circuit relay v2 (docs/public-swarm.md): the config's `relay` section */
+export interface RelayInit {
+  /** Reserve a slot on a relay and announce its `/p2p-circuit` addresses while not publicly reachable */
+  client: boolean
+  /** Multiaddrs (with /p2p/) of relays to keep connected and reserve on; other relays of the swarm are found as it runs */
+  relays: string[]
+  /** Serve reservations and relay connections for other peers */
+  service: boolean
+  /** Reservations served at once */
+  maxReservations: number
+  /** Bytes one relayed connection may carry (both directions together); 0 for no limit */
+  circuitBytes: number
+  /** How long one relayed connection may last; 0 for no limit */
+  circuitDurationMs: number
+}
+
 export interface HostInit {
   privateKey: PrivateKey
   /** Directory for the peer store and DHT records */
@@ -74,21 +101,9 @@ export interface HostInit {
     recordLifetimeMs?: number
   }
   /** Reachability and NAT traversal (config `nat`); absent: nothing counts as public but the internet, no UPnP */
-  nat?: {
-    publicRanges: string[]
-    upnp: boolean
-  }
+  nat?: NatInit
   /** Circuit relay v2 (config `relay`); absent: relayed addresses are dialled, nothing more */
-  relay?: {
-    client: boolean
-    relays: string[]
-    service: boolean
-    maxReservations: number
-    /** 0: no limit */
-    circuitBytes: number
-    /** 0: no limit */
-    circuitDurationMs: number
-  }
+  relay?: RelayInit
   /** Multicast DNS discovery on the LAN */
   mdns?: boolean
   /** Pre-shared key of a private swarm, in the libp2p `/key/swarm/psk/1.0.0/` format */

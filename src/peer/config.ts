@@ -4,6 +4,7 @@ import { PROFILES } from '../constants.js'
 import { InvalidArgumentError, InvalidConfigError } from '../errors.js'
 import { isName, NAME_RULE } from '../names.js'
 import { parseCidr } from '../host/cidr.js'
+import type { NatInit, RelayInit } from '../host/index.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
 export interface Config {
@@ -116,30 +117,9 @@ export interface Config {
     profile: string
   }
   /** Reachability and NAT traversal (docs/public-swarm.md) */
-  nat: {
-    /**
-     * CIDRs that count as the public internet besides globally routable addresses: for labs and
-     * private WANs whose addresses lie in private ranges
-     */
-    publicRanges: string[]
-    /** Ask the router for a port mapping with UPnP IGD / NAT-PMP, renewed while the peer runs */
-    upnp: boolean
-  }
+  nat: NatInit
   /** Circuit relay v2 (docs/public-swarm.md) */
-  relay: {
-    /** Reserve a slot on a relay and announce its `/p2p-circuit` addresses while not publicly reachable */
-    client: boolean
-    /** Multiaddrs (with /p2p/) of relays to keep connected and reserve on; other relays of the swarm are found as it runs */
-    relays: string[]
-    /** Serve reservations and relay connections for other peers */
-    service: boolean
-    /** Reservations served at once */
-    maxReservations: number
-    /** Bytes one relayed connection may carry (both directions together); 0 for no limit */
-    circuitBytes: number
-    /** How long one relayed connection may last; 0 for no limit */
-    circuitDurationMs: number
-  }
+  relay: RelayInit
   /** Block exchange (docs/exchange.md) */
   exchange: {
     /** Peers served at once; others are told BUSY */
