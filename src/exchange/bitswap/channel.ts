@@ -19,9 +19,9 @@ import { sha256Of } from '../../store/verify.js'
 import { takeBlockBuffer, returnBlockBuffer } from '../block-buffers.js'
 import { BlockChannel, peerIdOf } from '../channel.js'
 import { No } from '../message.js'
-import { lengthPrefixed, send } from '../send.js'
 import { Message } from './message.js'
 import { BITSWAP_110, BITSWAP_120 } from './server.js'
+import { WantlistStream, cancelEntry, wantEntry } from './wantlist-stream.js'
 import type { Request } from '../message.js'
 import type { BlockBytes, ChannelResponse } from '../response-reader.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -66,11 +66,6 @@ const RESEND_INTERVAL = 1 * second
 const ASSUMED_RATE = 1_000_000
 /** Opening a new wantlist stream when the peer closed the last */
 const REOPEN_TIMEOUT = 10 * second
-/** Entries in one wantlist message (a peer refuses more: 1024 in Kubo and Helia) */
-const MAX_ENTRIES_PER_MESSAGE = 512
-
-const WANT_BLOCK = Message.Wantlist.WantType.Block
-const WANT_HAVE = Message.Wantlist.WantType.Have
 
 /** Wants sent together, which the peer answers in one round */
 interface Round {
@@ -96,11 +91,7 @@ interface Pending {
 export class BitswapChannel extends BlockChannel {
   readonly peerId: string
   readonly protocol = 'bitswap'
-  private stream?: Stream
-  private readonly reopen: () => Promise<Stream>
-  /** Entries waiting for the next message: the wants of one scheduling round go in one */
-  private queued: Message.Wantlist.Entry[] = []
-  private flushing?: Promise<void>
+  private readonly wantlist: WantlistStream
   private readonly resendTimer: ReturnType<typeof setInterval>
   /** When the peer last answered anything, ms since the epoch */
   private lastAnswer = Date.now()
@@ -124,8 +115,10 @@ export class BitswapChannel extends BlockChannel {
     super()
     this.peerId = peerId
     this.onClosed = onClosed
-    this.reopen = reopen
-    this.use(stream)
+    this.wantlist = new WantlistStream(stream, reopen, {
+      onPeerClosed: () => { this.resend(false) },
+      onFailed: (err) => { this.close(err) }
+    })
     this.resendTimer = setInterval(() => { this.resendIfQuiet() }, RESEND_INTERVAL)
     this.resendTimer.unref?.()
   }
@@ -135,20 +128,6 @@ export class BitswapChannel extends BlockChannel {
     const dial = async (s?: AbortSignal): Promise<Stream> => host.dialProtocol(target, [BITSWAP_120, BITSWAP_110], { signal: s })
     const stream = await dial(signal)
     return new BitswapChannel(peerIdOf(target), stream, onClosed, async () => dial(AbortSignal.timeout(REOPEN_TIMEOUT)))
-  }
-
-  /**
-   * Send on `stream` from now on. IPFS nodes treat a wantlist stream as short-lived (Helia closes
-   * one idle for 10 s): when the peer closes it, the next wants go on a new one, and the wants out
-   * at the peer are sent again on it (one sent as the stream closed may not have arrived)
-   */
-  private use (stream: Stream): void {
-    this.stream = stream
-    stream.addEventListener('close', () => {
-      if (this.stream !== stream || this.closedWith != null) return
-      this.stream = undefined
-      this.resend(false)
-    })
   }
 
   override observe (rttMs: number, bytes: number): void {
@@ -283,9 +262,7 @@ export class BitswapChannel extends BlockChannel {
     this.rounds = []
     clearImmediate(this.asking)
     clearInterval(this.resendTimer)
-    this.queued = []
-    if (err != null) this.stream?.abort(err)
-    else void this.stream?.close().catch(() => {})
+    this.wantlist.close(err)
     this.onClosed(this)
     for (const fn of this.closeListeners) fn(err)
   }
@@ -345,49 +322,15 @@ export class BitswapChannel extends BlockChannel {
       p.round = round
       round.left++
       round.bytes += size
-      entries.push(wantEntry(p))
+      entries.push(wantEntry(p.cid, p.have))
     }
     if (entries.length === 0) return
     this.rounds.push(round)
     void this.sendWants(entries).catch(() => {})
   }
 
-  /**
-   * Queue wantlist entries; they go out together, in one message, once the current scheduling
-   * round is done (a peer that queues each message it gets, as Helia does, drops messages past
-   * its queue's length, though not the wants in them)
-   */
   private async sendWants (entries: Message.Wantlist.Entry[]): Promise<void> {
-    this.queued.push(...entries)
-    this.flushing ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => this.flush()).finally(() => { this.flushing = undefined })
-    await this.flushing
-  }
-
-  private async flush (): Promise<void> {
-    while (this.queued.length > 0 && this.closedWith == null) {
-      const entries = this.queued.splice(0, MAX_ENTRIES_PER_MESSAGE)
-      const message = lengthPrefixed(Message.encode({ wantlist: { entries, full: false }, blocks: [], payload: [], blockPresences: [], pendingBytes: 0 }))
-      // a stream the peer closed as this was sent is replaced once; a second failure ends the channel
-      for (let attempt = 0; ; attempt++) {
-        try {
-          this.stream ??= await this.openStream()
-          await send(this.stream, message)
-          break
-        } catch (err: any) {
-          this.stream = undefined
-          if (attempt > 0 || this.closedWith != null) {
-            this.close(err)
-            throw err
-          }
-        }
-      }
-    }
-  }
-
-  private async openStream (): Promise<Stream> {
-    const stream = await this.reopen()
-    this.use(stream)
-    return stream
+    await this.wantlist.send(entries)
   }
 
   /**
@@ -401,7 +344,7 @@ export class BitswapChannel extends BlockChannel {
     if (out.length === 0) return
     this.lastAnswer = Date.now()
     if (!cancelFirst) {
-      void this.sendWants(out.map(wantEntry)).catch(() => {})
+      void this.sendWants(out.map(p => wantEntry(p.cid, p.have))).catch(() => {})
       return
     }
     this.cancelling = true
@@ -427,14 +370,6 @@ export class BitswapChannel extends BlockChannel {
     const rate = this.rate > 0 ? this.rate : ASSUMED_RATE
     return Math.max(RESEND_INTERVAL, 2 * bytes / rate * second)
   }
-}
-
-function wantEntry (p: Pending): Message.Wantlist.Entry {
-  return { block: p.cid.bytes, priority: 1, cancel: false, wantType: p.have ? WANT_HAVE : WANT_BLOCK, sendDontHave: true }
-}
-
-function cancelEntry (cid: CID): Message.Wantlist.Entry {
-  return { block: cid.bytes, priority: 1, cancel: true, wantType: WANT_BLOCK, sendDontHave: false }
 }
 
 /** `fn`, run the first time the returned function is called only */
