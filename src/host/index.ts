@@ -22,6 +22,7 @@ import { FsDatastore } from 'datastore-fs'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
+import { keepClientsOut } from './dht-servers.js'
 import { natService } from './nat.js'
 import { walkPace } from './walk-pace.js'
 import { noiseCrypto } from './noise-crypto.js'
@@ -29,7 +30,7 @@ import type { NatService } from './nat.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger, Metrics } from '@libp2p/interface'
-import type { KadDHT } from '@libp2p/kad-dht'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { Ping } from '@libp2p/ping'
 
@@ -39,7 +40,8 @@ export interface HostServices extends Record<string, unknown> {
   identify: Identify
   identifyPush: { push(): Promise<void> }
   ping: Ping
-  dht: KadDHT
+  /** kad-dht's own node, whose routing table `peers` and `stats` read */
+  dht: SingleKadDHT
   pubsub: GossipSub
   nat: NatService
 }
@@ -227,6 +229,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     }
   })
   const host = node as unknown as Host
+  keepClientsOut(host, host.services.dht, init.dht.protocol)
   host.services.nat.addEventListener('reachability', (evt) => {
     if (init.dht.clientMode === 'auto' && internetFacing) {
       host.services.dht.setMode(evt.detail === 'public' ? 'server' : 'client').catch(() => {})

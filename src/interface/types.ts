@@ -168,6 +168,8 @@ export interface PeerInfo {
   addresses: string[]
   direction: 'inbound' | 'outbound'
   latencyMs?: number
+  /** The peer is in this peer's DHT routing table: it serves the DHT, and this peer asks it */
+  dhtServer?: boolean
 }
 
 export interface StatsResult {
@@ -179,7 +181,14 @@ export interface StatsResult {
   relays: string[]
   store: { blocks: number, bytes: number, pins: number }
   /** Present when online */
-  network?: { connections: number, peers: number, knownPeers: number, gossipTopics: number }
+  network?: {
+    connections: number
+    peers: number
+    knownPeers: number
+    gossipTopics: number
+    /** This peer's DHT mode and the peers in its routing table */
+    dht: { mode: 'server' | 'client', routingTable: number }
+  }
   /** Block exchange counters, when online */
   exchange?: import('../exchange/index.js').ExchangeStats
   /** Gossip counters, when online */

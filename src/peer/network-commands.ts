@@ -15,6 +15,7 @@ import type {
 } from '../interface/types.js'
 import type { Announcement, Member } from '../gossip/index.js'
 import type { Store } from '../store/index.js'
+import type { KBuckets } from '../host/dht-servers.js'
 import type { Connection } from '@libp2p/interface'
 
 export interface NetworkComponents {
@@ -52,6 +53,13 @@ export class NetworkCommands {
       const info = byPeer.get(id) ?? { peerId: id, addresses: [], direction: conn.direction }
       info.addresses.push(conn.remoteAddr.toString())
       byPeer.set(id, info)
+    }
+    const table = host.services.dht.routingTable as KBuckets
+    if (typeof table.find === 'function') {
+      for (const conn of host.getConnections()) {
+        const info = byPeer.get(conn.remotePeer.toString()) as PeerInfo
+        info.dhtServer ??= await table.find(conn.remotePeer) != null
+      }
     }
     return [...byPeer.values()]
   }
@@ -137,7 +145,8 @@ export class NetworkCommands {
         connections: host.getConnections().length,
         peers: host.getPeers().length,
         knownPeers: (await host.peerStore.all()).length,
-        gossipTopics: host.services.pubsub.getTopics().length
+        gossipTopics: host.services.pubsub.getTopics().length,
+        dht: { mode: host.services.dht.getMode(), routingTable: host.services.dht.routingTable.size }
       },
       exchange: node.exchange.stats(),
       gossip: node.gossip.stats()

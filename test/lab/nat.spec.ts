@@ -159,6 +159,21 @@ describe('lab: NAT traversal', function () {
     assert.ok(relayed >= 16 * MiB, `the relay counted ${relayed} bytes; 16 MiB crossed it`)
   })
 
+  it('a NATed peer never enters a reachable peer\'s DHT routing table; the reachable ones hold each other', async () => {
+    const nated = [NATED, SYMMETRIC].map(i => lab!.hosts[i].daemon!.peerId)
+    const peers = async (i: number): Promise<any[]> => lastJson((await lab!.cli(i, ['--json', 'peers'])).stdout).peers
+    // what could fail: a reachable peer that lists a reachable one as a server sees the DHT
+    await waitFor(async () => (await peers(RELAY)).some(p => p.peerId === lab!.hosts[PUBLIC].daemon!.peerId && p.dhtServer === true), 30_000, 'the relay to hold the public peer in its routing table')
+    for (const i of [RELAY, RELAY2, PUBLIC]) {
+      const seen = await peers(i)
+      for (const p of seen.filter(p => nated.includes(p.peerId))) {
+        assert.equal(p.dhtServer, false, `host ${i} holds NATed peer ${p.peerId} in its routing table`)
+      }
+    }
+    // the relays hold reservations for the NATed peers, so they are connected and were looked at
+    assert.ok((await peers(RELAY)).some(p => nated.includes(p.peerId)) || (await peers(RELAY2)).some(p => nated.includes(p.peerId)), 'a relay is connected to a NATed peer')
+  })
+
   it('the relay dies: the NATed peer holds a reservation on the other relay within 10 s and stays fetchable', async () => {
     const before = (await id(NATED)).relays as string[]
     assert.equal(before.length, 1)

@@ -11,7 +11,7 @@ export function register (command: Command): void {
         `members (${members.filter(m => m.state !== 'gone').length} not gone):`,
         ...members.map(m => `  ${m.peerId}${m.self === true ? ' (this peer)' : ''}\t${m.state}\tuploads ${m.uploads}/${m.uploadSlots}\tfree ${formatBytes(m.free)}\tpins ${m.pins}\tseen ${Math.max(0, Math.round((now - m.lastSeen) / 1000))} s ago`),
         `connected (${peers.length}):`,
-        ...peers.map(p => `  ${p.peerId}\t${p.direction}\t${p.addresses.join(' ')}`),
+        ...peers.map(p => `  ${p.peerId}\t${p.direction}${p.dhtServer === true ? '\tdht' : ''}\t${p.addresses.join(' ')}`),
         ...(id.bootstrap != null ? [`bootstrap: ${id.bootstrap}`] : [])
       ], { members, peers, ...(id.bootstrap != null ? { bootstrap: id.bootstrap } : {}) })
     }))
