@@ -10,6 +10,7 @@ import { NamesRoom } from './names.js'
 import type { FollowerComponents, Follower } from './follow.js'
 import type { NameGossipComponents, NameGossipStats } from './gossip.js'
 import type { Keychain } from './keys.js'
+import type { NeighbourComponents } from './neighbours.js'
 import type { RecordInfo } from './records.js'
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -73,6 +74,8 @@ export interface NamesNetwork {
   swarm: string
   dht: Pick<KadDHT, 'put' | 'get'>
   pubsub: NameGossipComponents['pubsub']
+  /** Neighbours are asked for records (and answered) over `/shoal/names/1.0.0` */
+  host: NeighbourComponents['host']
   logger: ComponentLogger
 }
 
@@ -98,7 +101,7 @@ export interface ResolvedName extends RecordInfo {
 
 /** A record of a name became newer here, from gossip, the DHT or a publish */
 export type NameUpdate = RecordInfo & {
-  source: 'publish' | 'gossip' | 'dht'
+  source: 'publish' | 'gossip' | 'dht' | 'neighbour'
   /** When it was taken here, ms since the epoch */
   time: number
 }

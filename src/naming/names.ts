@@ -14,6 +14,7 @@ import { RecordStore } from './record-store.js'
 import { checkRecord, infoOf, isNewer, nameOfKey, parseName, recordValue, signRecord, validUntil } from './records.js'
 import type { FollowerComponents, Version } from './follow.js'
 import type { NameGossip, NameGossipStats } from './gossip.js'
+import type { NameNeighbours } from './neighbours.js'
 import type { Names, NamesComponents, NamesInit, NamesNetwork, NameUpdate, PublishedName, PublishNameOptions, ResolvedName } from './index.js'
 import type { IpnsName } from './records.js'
 import type { Logger } from '@libp2p/interface'
@@ -34,7 +35,7 @@ export class NamesRoom implements Names {
   private readonly components: NamesComponents
   private readonly records: RecordStore
   private readonly init: Required<Omit<NamesInit, 'follow' | 'keepVersions' | 'fsync'>>
-  private network?: NamesNetwork & { gossip?: NameGossip, log: Logger }
+  private network?: NamesNetwork & { gossip?: NameGossip, neighbours: NameNeighbours, log: Logger }
   /** When each name was last heard of from the swarm (or published), ms since the epoch */
   private readonly checked = new Map<string, number>()
   private readonly lookups = new Map<string, Promise<void>>()
@@ -81,7 +82,7 @@ export class NamesRoom implements Names {
     this.stopping = new AbortController()
     const log = network.logger.forComponent('shoal:names')
     // gossipsub's code is loaded by a peer going online only
-    const { NameGossip } = await import('./gossip.js')
+    const [{ NameGossip }, { NameNeighbours }] = await Promise.all([import('./gossip.js'), import('./neighbours.js')])
     const gossip = this.init.gossip
       ? new NameGossip({
         pubsub: network.pubsub,
@@ -90,7 +91,9 @@ export class NamesRoom implements Names {
         onRecord: (name, record) => { this.updated(name, record, 'gossip') }
       }, network.swarm)
       : undefined
-    this.network = { ...network, gossip, log }
+    const neighbours = new NameNeighbours({ host: network.host, records: this.records, log })
+    await neighbours.start()
+    this.network = { ...network, gossip, neighbours, log }
     gossip?.start()
     // records published while offline go out now; followed names catch up with what was
     // published while this peer was away
@@ -119,6 +122,7 @@ export class NamesRoom implements Names {
     this.stopping.abort()
     this.follower.stop()
     this.network.gossip?.stop()
+    await this.network.neighbours.stop().catch(() => {})
     for (const w of this.watchers) w.end()
     await Promise.allSettled([...this.background])
     await this.follower.idle()
@@ -248,11 +252,20 @@ export class NamesRoom implements Names {
     const network = this.network
     if (network == null) return
     const held = await this.records.get(name.name)
-    const best = await newestInDht(name, { dht: network.dht, log: network.log, signals: this.signals(signal) })
-    this.checked.set(name.name, Date.now())
-    if (best != null && isNewer(best.record, held?.record) && await this.records.put(name.name, best.bytes, best.record)) {
-      this.updated(name, best.record, 'dht')
+    const take = async (found: { record: IPNSRecord, bytes: Uint8Array }, source: NameUpdate['source']): Promise<void> => {
+      if (await this.records.put(name.name, found.bytes, found.record)) this.updated(name, found.record, source)
     }
+    // neighbours answer in a round trip: what they hold is taken as it comes, and the DHT's
+    // newest after it, if newer still
+    const signals = this.signals(signal)
+    const taking: Array<Promise<void>> = []
+    const [, best] = await Promise.all([
+      network.neighbours.ask(name, held?.record, AbortSignal.any(signals), (found) => { taking.push(take(found, 'neighbour')) }),
+      newestInDht(name, { dht: network.dht, log: network.log, signals })
+    ])
+    await Promise.all(taking)
+    this.checked.set(name.name, Date.now())
+    if (best != null && isNewer(best.record, held?.record)) await take(best, 'dht')
   }
 
   /** Put a record in the DHT; resolves with how many peers took it */

@@ -186,7 +186,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
     running.push(async () => { await routing.stop() })
     await gossip.start()
     running.push(async () => { await gossip.stop() })
-    await names.start({ swarm: config.swarm, dht: host.services.dht, pubsub: host.services.pubsub, logger: host.logger })
+    await names.start({ swarm: config.swarm, dht: host.services.dht, pubsub: host.services.pubsub, host, logger: host.logger })
     running.push(async () => { await names.stop() })
 
     quota.start()
