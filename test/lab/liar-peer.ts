@@ -5,20 +5,16 @@
  * `{"wants": n}` line per lie told.
  */
 import { randomBytes } from 'node:crypto'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { EXCHANGE_PROTOCOL } from '../../src/constants.js'
 import { Request, Response } from '../../src/exchange/message.js'
-import { createHost } from '../../src/host/index.js'
+import { startHost, stopOnSignals } from '../helpers/host.js'
 
 const [listen, datastorePath] = process.argv.slice(2)
 /** Small lies arrive quickly even on a slow link */
 const LIE_SIZE = 16 * 1024
-const host = await createHost({
-  privateKey: await generateKeyPair('Ed25519'),
-  datastorePath,
+const host = await startHost(datastorePath, {
   listen: [listen],
-  limits: { maxConnections: 50, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
   dht: { protocol: '/shoal-liar/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
   agentVersion: 'shoal-liar'
 })
@@ -39,8 +35,5 @@ await host.handle(EXCHANGE_PROTOCOL, (stream) => {
     } catch {}
   })()
 })
-await host.start()
 process.stdout.write(JSON.stringify({ peerId: host.peerId.toString(), address: `${host.getMultiaddrs()[0].toString()}` }) + '\n')
-const stop = (): void => { void (async () => { await host.stop(); process.exit(0) })() }
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
+stopOnSignals(host)

@@ -6,21 +6,16 @@
  * validator of its own. Prints `{"peerId","sent"}` when done, and stays until SIGTERM.
  */
 import fs from 'node:fs/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createHost } from '../../src/host/index.js'
+import { startHost, stopOnSignals } from '../helpers/host.js'
 
 const [listen, datastorePath, target, topic, messagesFile] = process.argv.slice(2)
 const messages: string[] = JSON.parse(await fs.readFile(messagesFile, 'utf8'))
-const host = await createHost({
-  privateKey: await generateKeyPair('Ed25519'),
-  datastorePath,
+const host = await startHost(datastorePath, {
   listen: [listen],
-  limits: { maxConnections: 50, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
   dht: { protocol: '/shoal-forger/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
   agentVersion: 'shoal-forger'
 })
-await host.start()
 const pubsub = host.services.pubsub
 pubsub.subscribe(topic)
 const conn = await host.dial(multiaddr(target))
@@ -34,6 +29,4 @@ for (const m of messages) {
   sent++
 }
 process.stdout.write(JSON.stringify({ peerId: host.peerId.toString(), sent }) + '\n')
-const stop = (): void => { void (async () => { await host.stop(); process.exit(0) })() }
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
+stopOnSignals(host)

@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import { open } from 'node:fs/promises'
 import { InvalidArgumentError } from '../../errors.js'
 import { withApi } from '../context.js'
@@ -10,6 +9,7 @@ export function register (command: Command): void {
     .option('--no-pin', 'do not pin the roots (a CAR that is not a whole DAG can be imported this way)')
     .action(withApi('import', ['importCar'], async (api, globals, [file]) => {
       let source: AsyncIterable<Uint8Array>
+      let reading: { destroy(): void } | undefined
       if (file === '-') {
         source = process.stdin
       } else {
@@ -21,9 +21,13 @@ export function register (command: Command): void {
           await handle.close()
           throw new InvalidArgumentError(`${file} is a directory: name a CAR file`)
         }
-        source = fs.createReadStream('', { fd: handle.fd, autoClose: true, highWaterMark: 1024 * 1024 })
+        // the stream owns the handle and closes it however reading ends (a raw fd would leave the
+        // handle to the garbage collector, which closes that fd number later, whatever it is then)
+        const stream = handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024 })
+        source = stream
+        reading = stream
       }
-      const result = await api.importCar(source, { pin: globals.pin !== false })
+      const result = await api.importCar(source, { pin: globals.pin !== false }).finally(() => { reading?.destroy() })
       const roots = result.roots.join(', ')
       printResult(globals, [
         `imported ${result.blocks} blocks (${formatBytes(result.bytes)})`,
