@@ -11,7 +11,10 @@
  * passed). Records carry `--ttl` seconds (5) in both runs; the DHT-only figure is about half a
  * TTL plus a lookup, so the ratio depends on it: it is printed with it.
  *
- *   node dist/bench/names.js [--mirrors N] [--updates N] [--files N] [--page KiB] [--ttl S] [--dir TMPDIR]
+ *   node dist/bench/names.js [--mirrors N] [--updates N] [--files N] [--page KiB] [--ttl S] [--dir TMPDIR] [--lab]
+ *
+ * `--lab`: the publisher and mirrors run in the lab instead (a network namespace each, 40 ms RTT
+ * and 1% loss on every link; needs root, see docs/lab.md), 7 mirrors by default (names-lab.ts).
  *
  * Bytes: each mirror's fetched bytes for a version (`shoal follow`'s `fetchedBytes`) over the
  * bytes that changed (the file, plus nothing else: the directory node that changed is counted
@@ -26,12 +29,14 @@ import { createApiClient } from '../src/api/client.js'
 import { spawnDaemon } from '../src/api/spawn.js'
 import { CONFIGS_DIR, initRepo } from '../src/peer/index.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
+import { WAN, destroyLab, labMissing, runInLab } from './names-lab.js'
 import type { ApiClient } from '../src/api/client.js'
 import type { ImportEntry } from '../src/interface/types.js'
 import type { SpawnedDaemon } from '../src/api/spawn.js'
 
 const args = process.argv.slice(2)
-const MIRRORS = intOption(args, '--mirrors', 3, 16)
+const LAB = args.includes('--lab')
+const MIRRORS = intOption(args, '--mirrors', LAB ? 7 : 3, 16)
 const UPDATES = intOption(args, '--updates', 5, 100)
 const FILES = intOption(args, '--files', 64, 4096)
 const PAGE = intOption(args, '--page', 64, 4096) * 1024
@@ -50,7 +55,9 @@ const killAll = (): void => {
   if (runDir != null) rmSync(runDir, { recursive: true, force: true })
 }
 process.on('exit', killAll)
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE'] as const) process.once(signal, () => { killAll(); process.exit(130) })
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE'] as const) {
+  process.once(signal, () => { void destroyLab().catch(() => {}).finally(() => { killAll(); process.exit(130) }) })
+}
 process.stdout.on('error', () => { killAll(); process.exit(2) })
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -156,11 +163,19 @@ async function main (): Promise<number> {
   const dir = await fs.mkdtemp(path.join(parent, 'shoal-bench-names-'))
   runDir = dir
   try {
-    out(`bench/names: 1 publisher, ${MIRRORS} mirrors on loopback; a site of ${FILES} files of ${PAGE / 1024} KiB; ${UPDATES} updates of one file; records with a TTL of ${TTL / 1000} s`)
+    const where = LAB ? `in the lab (${WAN.delayMs * 2} ms RTT, ${WAN.loss * 100}% loss)` : 'on loopback'
+    if (LAB) {
+      const missing = await labMissing()
+      if (missing != null) throw new Error(`--lab: ${missing}`)
+    }
+    out(`bench/names: 1 publisher, ${MIRRORS} mirrors ${where}; a site of ${FILES} files of ${PAGE / 1024} KiB; ${UPDATES} updates of one file; records with a TTL of ${TTL / 1000} s`)
     // the machines are shared: the load says how much of a latency is waiting for a core
     out(`  load average at start: ${os.loadavg().map(l => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`)
-    const g = await run(path.join(dir, 'gossip'), true)
-    const d = await run(path.join(dir, 'dht'), false)
+    const runOne = async (sub: string, gossip: boolean): Promise<{ latencies: number[], ratios: number[] }> => LAB
+      ? runInLab({ dir: path.join(dir, sub), mirrors: MIRRORS, updates: UPDATES, files: FILES, page: PAGE, ttlMs: TTL, gossip, log: out })
+      : run(path.join(dir, sub), gossip)
+    const g = await runOne('gossip', true)
+    const d = await runOne('dht', false)
     const row = (label: string, r: { latencies: number[], ratios: number[] }): void => {
       out(`  ${label}: publish -> every mirror serving: p50 ${fmt(quantile(r.latencies, 0.5), 0)} ms, p99 ${fmt(quantile(r.latencies, 0.99), 0)} ms (${r.latencies.length} samples); fetched/changed bytes: max ${fmt(Math.max(...r.ratios), 3)}, median ${fmt(quantile(r.ratios, 0.5), 3)}`)
     }
@@ -170,6 +185,7 @@ async function main (): Promise<number> {
     out(`  DHT-only p50 / gossip p50: ${fmt(ratio, 1)}x (TTL ${TTL / 1000} s)`)
     out(`  load average at end: ${os.loadavg().map(l => l.toFixed(1)).join(' ')}`)
     out(JSON.stringify({
+      where: LAB ? 'lab' : 'loopback',
       mirrors: MIRRORS,
       updates: UPDATES,
       ttlMs: TTL,
