@@ -19,6 +19,11 @@ export interface ExchangeBlocks {
   has(cid: CID): Promise<boolean>
   sizeOf(cid: CID): Promise<number | undefined>
   getBytes(cid: CID): Promise<Uint8Array>
+  /**
+   * The whole block, as the server sends it: read off the event loop where the store can (the
+   * block I/O thread); throws BlockNotFoundError when it is not stored
+   */
+  serveBytes(cid: CID): Promise<Uint8Array>
   /** The block in one buffer, or in the chunks it arrived in, in order */
   put(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<CID>
   /**

@@ -165,8 +165,9 @@ export class ExchangeServer {
     if (cid == null) return no(req.id, No.Reason.BAD_REQUEST, 'invalid CID')
     let data: Uint8Array
     try {
-      data = await this.components.blocks.getBytes(cid)
-    } catch {
+      data = await this.components.blocks.serveBytes(cid)
+    } catch (err: any) {
+      if (err.name === 'BlockTooLargeError') return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
       this.stats.notFound++
       return no(req.id, No.Reason.NOT_FOUND, 'not found')
     }

@@ -22,9 +22,18 @@ import { IO_THREAD_IDLE_STOP } from '../constants.js'
  * leave the thread a handle on it per job, keeping its memory alive until the thread's own
  * (rare) garbage collection.
  */
-export type IoJob = { id: number, buffer: number, share?: SharedArrayBuffer, offset: number, length: number } & (
+export type IoJob = IoBufferJob | IoReadJob
+
+/** A job on bytes in shared memory the caller's thread holds */
+export type IoBufferJob = { id: number, buffer: number, share?: SharedArrayBuffer, offset: number, length: number } & (
   | { op: 'sha256' }
   | ({ op: 'write' } & DirectTarget))
+
+/**
+ * Read a whole file into memory of the thread's own, handed over (transferred, not copied) with
+ * the reply; a file larger than `max` is not read (`tooLarge`)
+ */
+export interface IoReadJob { op: 'read', id: number, file: string, max: number }
 
 /** Where and how `writeDirect` stores a block */
 export interface DirectTarget {
@@ -49,6 +58,10 @@ export interface IoReply {
   refused?: true
   /** The block does not have the digest it was to have: nothing was written */
   mismatch?: true
+  /** A read's bytes */
+  data?: ArrayBuffer
+  /** A read's file is larger than its `max`: its size */
+  tooLarge?: number
   error?: { message: string, code?: string }
 }
 
@@ -63,9 +76,16 @@ export interface IoThread {
    * differs; rejects (leaving nothing at `tmp`) on any other failure.
    */
   writeDirect(view: Uint8Array, target: DirectTarget): Promise<'stored' | 'refused' | 'mismatch'>
+  /**
+   * A whole file, read on the thread into memory of its own that is handed over with the reply:
+   * one message for the caller's event loop instead of an open, a stat, reads and a close through
+   * the thread pool, and no buffer allocated on it. Resolves undefined, reading nothing, when the
+   * file is larger than `max`; rejects with the file system's error (ENOENT for a missing file).
+   */
+  read(file: string, max: number): Promise<Uint8Array | undefined>
 }
 
-type Job = Omit<IoJob, 'id' | 'buffer' | 'share' | 'offset' | 'length'>
+type Job = Omit<IoBufferJob, 'id' | 'buffer' | 'share' | 'offset' | 'length'>
 
 /** Tells the thread to drop its handle on a buffer the caller's thread no longer holds */
 export interface IoForget { op: 'forget', buffer: number }
@@ -108,7 +128,7 @@ function start (): IoThread & { stop(): Promise<void> } {
   const worker = new Worker(new URL('./io-worker.js', import.meta.url))
   worker.unref()
   // each job's buffer is held here until its reply, so it cannot be forgotten while in use
-  const pending = new Map<number, { resolve(r: IoReply): void, reject(err: Error): void, buffer: SharedArrayBuffer }>()
+  const pending = new Map<number, { resolve(r: IoReply): void, reject(err: Error): void, buffer?: SharedArrayBuffer }>()
   let nextId = 0
   const bufferIds = new WeakMap<SharedArrayBuffer, number>()
   let nextBufferId = 0
@@ -143,6 +163,16 @@ function start (): IoThread & { stop(): Promise<void> } {
   worker.on('error', (err) => { fail(Object.assign(new Error(`the block I/O thread failed: ${err.message}`), { code: IO_THREAD_FAILED })) })
   worker.on('exit', (code) => { fail(Object.assign(new Error(`the block I/O thread exited with code ${code}`), { code: IO_THREAD_FAILED })) })
 
+  const post = async (message: IoJob, buffer?: SharedArrayBuffer): Promise<IoReply> => {
+    return await new Promise<IoReply>((resolve, reject) => {
+      clearTimeout(idle)
+      pending.set(message.id, { resolve, reject, buffer })
+      // referenced while it holds work, so the process waits for it
+      if (pending.size === 1) worker.ref()
+      worker.postMessage(message)
+    })
+  }
+
   const send = async (view: Uint8Array, job: Job): Promise<IoReply> => {
     if (stopping) throw Object.assign(new Error('the block I/O thread was stopped'), { code: IO_THREAD_FAILED })
     const buffer = view.buffer
@@ -157,13 +187,7 @@ function start (): IoThread & { stop(): Promise<void> } {
     }
     const id = nextId++
     const message = { ...job, id, buffer: bufferId, share, offset: view.byteOffset, length: view.byteLength } as IoJob
-    return await new Promise<IoReply>((resolve, reject) => {
-      clearTimeout(idle)
-      pending.set(id, { resolve, reject, buffer })
-      // referenced while it holds work, so the process waits for it
-      if (pending.size === 1) worker.ref()
-      worker.postMessage(message)
-    })
+    return await post(message, buffer)
   }
 
   const self: IoThread & { stop(): Promise<void> } = {
@@ -179,6 +203,11 @@ function start (): IoThread & { stop(): Promise<void> } {
     async writeDirect (view, target) {
       const reply = await send(view, { op: 'write', ...target })
       return reply.stored === true ? 'stored' : reply.mismatch === true ? 'mismatch' : 'refused'
+    },
+    async read (file, max) {
+      if (stopping) throw Object.assign(new Error('the block I/O thread was stopped'), { code: IO_THREAD_FAILED })
+      const reply = await post({ op: 'read', id: nextId++, file, max })
+      return reply.data == null ? undefined : Buffer.from(reply.data)
     }
   }
   return self

@@ -196,6 +196,37 @@ describe('store: direct block writes', () => {
       assert.equal(await verifies(cid, buf.subarray(1)), false)
     })
 
+    it('writes blocks several at a time: each one stored intact, whatever order they finish in', async function () {
+      const blocks = new FsBlocks(tmp.dir, { maxBlockSize: MAX, fsync: true })
+      await blocks.open()
+      const many = await Promise.all(Array.from({ length: 12 }, async (_, i) => await alignedBlock(256 * 1024 + i * 4099)))
+      // one of them bad: refused without disturbing the others
+      many[5].buf[7] ^= 1
+      const stored = await Promise.all(many.map(async b => await blocks.putVerified(b.cid, [b.buf])))
+      if (blocks.directWrites !== true) this.skip()
+      assert.deepEqual(stored, many.map((_, i) => i !== 5))
+      for (const [i, b] of many.entries()) {
+        if (i === 5) assert.equal(await blocks.has(b.cid), false)
+        else assert.deepEqual(await blocks.getBytes(b.cid), b.bytes)
+      }
+      assert.deepEqual(await tmpEntries(tmp.dir), [])
+    })
+
+    it('serves a whole block read on the thread; a missing block and one over the limit are refused by name', async () => {
+      const blocks = new FsBlocks(tmp.dir, { maxBlockSize: MAX, fsync: false })
+      await blocks.open()
+      const { cid, bytes } = await alignedBlock(MAX)
+      await blocks.put(cid, bytes)
+      const served = await blocks.serveBytes(cid)
+      assert.deepEqual(Buffer.from(served), bytes)
+      assert.ok(!isShared(served), 'the served bytes are the caller\'s own, not shared memory')
+      const missing = await alignedBlock(10)
+      await assert.rejects(blocks.serveBytes(missing.cid), { name: 'BlockNotFoundError' })
+      // a block file grown past the limit by hand is refused before it is read
+      await fs.appendFile(blocks.pathOf(cid), Buffer.alloc(1))
+      await assert.rejects(blocks.serveBytes(cid), { name: 'BlockTooLargeError' })
+    })
+
     it('stops once idle, and the next job starts a new thread', async () => {
       setIoThreadIdleStop(200)
       try {
