@@ -1,5 +1,5 @@
 /**
- * The libp2p host, built from config: TCP and WebSockets, noise, yamux, identify, ping, kad-dht,
+ * The libp2p host, built from config: TCP and WebSockets, TLS and noise, yamux, identify, ping, kad-dht,
  * gossipsub and bootstrap, with the peer store and DHT records in a datastore on disk.
  */
 import { autoNATv2 } from '@libp2p/autonat-v2'
@@ -15,6 +15,7 @@ import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAd
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
@@ -25,7 +26,9 @@ import { createLibp2p } from 'libp2p'
 import { keepClientsOut } from './dht-servers.js'
 import { natService } from './nat.js'
 import { walkPace } from './walk-pace.js'
+import { ENCRYPTERS } from './encrypters.js'
 import { noiseCrypto } from './noise-crypto.js'
+import type { Encrypter } from './encrypters.js'
 import type { NatService } from './nat.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -47,6 +50,7 @@ export interface HostServices extends Record<string, unknown> {
 }
 
 export type Host = Libp2p<HostServices>
+export { ENCRYPTERS, type Encrypter } from './encrypters.js'
 
 /** Reachability and NAT traversal: the config's `nat` section */
 export interface NatInit {
@@ -77,6 +81,13 @@ export interface RelayInit {
 
 export interface HostInit {
   privateKey: PrivateKey
+  /**
+   * Connection encrypters in order of preference: a dial proposes the first and falls back to
+   * the next the other side speaks. TLS 1.3 (AES-GCM, with the CPU's AES instructions) costs
+   * less CPU per byte than noise's ChaCha20-Poly1305 (docs/performance.md); IPFS nodes speak both
+   * @default ['tls', 'noise']
+   */
+  encrypters?: Encrypter[]
   /** Directory for the peer store and DHT records */
   datastorePath: string
   listen: string[]
@@ -167,7 +178,7 @@ export async function createHost (init: HostInit): Promise<Host> {
       ...(internetFacing ? { announceFilter: nat.announceFilter } : {})
     },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise({ crypto: noiseCrypto })],
+    connectionEncrypters: (init.encrypters ?? ENCRYPTERS).map(e => e === 'tls' ? tls() : noise({ crypto: noiseCrypto })),
     ...(init.swarmKey != null ? { connectionProtector: preSharedKey({ psk: init.swarmKey }) } : {}),
     streamMuxers: [yamux()],
     connectionManager: {

@@ -4,6 +4,8 @@ import { PROFILES } from '../constants.js'
 import { InvalidArgumentError, InvalidConfigError } from '../errors.js'
 import { isName, NAME_RULE } from '../names.js'
 import { parseCidr } from '../host/cidr.js'
+import { ENCRYPTERS } from '../host/encrypters.js'
+import type { Encrypter } from '../host/encrypters.js'
 import type { NatInit, RelayInit } from '../host/index.js'
 
 /** A peer's config.json, after defaults are filled in and every field is checked */
@@ -51,6 +53,11 @@ export interface Config {
   }
   /** Multiaddrs (with /p2p/) of peers to dial at start */
   bootstrap: string[]
+  /**
+   * Connection encrypters in order of preference (`tls`, `noise`): a dial proposes the first and
+   * falls back to the next the other side speaks
+   */
+  encrypters: Encrypter[]
   limits: {
     maxConnections: number
     maxIncomingPendingConnections: number
@@ -250,6 +257,14 @@ const ipnsNames: Check = (v, k) => {
     if (typeof n !== 'string' || !/^(\/ipns\/)?[a-zA-Z0-9]{40,100}$/.test(n)) throw new InvalidArgumentError(`${k} has "${String(n).slice(0, 100)}", which is not an IPNS name (k51...)`)
   }
 }
+/** Connection encrypters: at least one, each known, none twice */
+const encrypters: Check = (v, k) => {
+  if (!Array.isArray(v) || v.length === 0) throw new InvalidArgumentError(`${k} must be a non-empty list of ${ENCRYPTERS.join(', ')}`)
+  for (const e of v) {
+    if (!ENCRYPTERS.includes(e)) throw new InvalidArgumentError(`${k} has "${String(e).slice(0, 100)}": each must be one of ${ENCRYPTERS.join(', ')}`)
+  }
+  if (new Set(v).size !== v.length) throw new InvalidArgumentError(`${k} names an encrypter twice`)
+}
 const hostPort: Check = (v, k) => {
   str(v, k)
   parseHostPort(v as string, k)
@@ -269,6 +284,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   gateway: { enabled: bool, address: anyHostPort, retrievalTimeoutMs: posInt, maxConcurrentRequests: posInt },
   metrics: { enabled: bool },
   bootstrap: peerMaddrs,
+  encrypters,
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
   dht: { protocol: str, clientMode, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
   gossip: { presenceIntervalMs: posInt, colocationWhitelist: strList(64, 64) },

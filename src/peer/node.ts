@@ -109,6 +109,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       listen: config.addresses.listen,
       announce: config.addresses.announce,
       bootstrap: config.bootstrap,
+      encrypters: config.encrypters,
       limits: config.limits,
       dht: config.dht,
       nat: config.nat,

@@ -7,14 +7,15 @@ import type { Host, HostInit } from '../../src/host/index.js'
  * double or a bare client beside real daemons. Limits, DHT and agent default to a small DHT
  * client; tests give what they need otherwise.
  */
-export async function startHost (dir: string, init: Partial<Pick<HostInit, 'limits' | 'dht' | 'agentVersion' | 'listen'>> = {}): Promise<Host> {
+export async function startHost (dir: string, init: Partial<Pick<HostInit, 'limits' | 'dht' | 'agentVersion' | 'listen' | 'encrypters'>> = {}): Promise<Host> {
   const host = await createHost({
     privateKey: await generateKeyPair('Ed25519'),
     datastorePath: dir,
     listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     limits: init.limits ?? { maxConnections: 50, maxIncomingPendingConnections: 10, inboundConnectionThreshold: 100, dialTimeoutMs: 5000 },
     dht: init.dht ?? { protocol: '/shoal-test/kad/1.0.0', clientMode: true, peerAddresses: 'all' },
-    agentVersion: init.agentVersion ?? 'shoal-test'
+    agentVersion: init.agentVersion ?? 'shoal-test',
+    ...(init.encrypters != null ? { encrypters: init.encrypters } : {})
   })
   await host.start()
   return host

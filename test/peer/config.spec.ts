@@ -136,6 +136,16 @@ describe('peer: config', () => {
       rejects(edited(c => { delete c.relay.service }), '"relay.service"')
     })
 
+    it('takes encrypters in any order, at least one, each known and none twice', () => {
+      for (const list of [['tls', 'noise'], ['noise', 'tls'], ['noise'], ['tls']]) {
+        assert.deepEqual(validateConfig(edited(c => { c.encrypters = list }), SOURCE).encrypters, list)
+      }
+      rejects(edited(c => { c.encrypters = [] }), 'encrypters')
+      rejects(edited(c => { c.encrypters = ['tls', 'plaintext'] }), 'encrypters')
+      rejects(edited(c => { c.encrypters = ['noise', 'noise'] }), 'encrypters')
+      rejects(edited(c => { c.encrypters = 'tls' }), 'encrypters')
+    })
+
     it('rejects what is not a multiaddr in shape, naming the key', () => {
       rejects(edited(c => { c.bootstrap = ['127.0.0.1:4001'] }), 'bootstrap')
       rejects(edited(c => { c.bootstrap = [4001] }), 'bootstrap')
