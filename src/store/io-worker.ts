@@ -1,14 +1,13 @@
 /**
  * The block I/O thread's side (see io-thread.ts): hashes blocks and writes them to disk straight
  * from shared memory, so the event loop that received a block spends one message on it instead
- * of a hash job and six file system calls. Hashing runs on this thread, one block at a time; the
- * file calls of a write go to the thread pool, so the writes and syncs of several blocks overlap
- * (on the project's machines one O_DIRECT write + fdatasync of 1 MiB at a time reached ~300 MiB/s,
- * two at a time ~580: docs/performance.md). Replies may come in any order.
+ * of a hash job and six file system calls. Each block is hashed and written here, one at a time,
+ * with synchronous calls; only its sync (fdatasync), the long wait, goes to the thread pool, so the
+ * next block is hashed and written while the last ones reach the disk (docs/performance.md has
+ * the figures). Replies may come in any order.
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import fsp from 'node:fs/promises'
 import { parentPort } from 'node:worker_threads'
 import type { IoBufferJob, IoForget, IoJob, IoReadJob, IoReply } from './io-thread.js'
 
@@ -56,32 +55,33 @@ async function run (job: IoBufferJob): Promise<IoReply> {
     const digest = createHash('sha256').update(view.subarray(0, job.size)).digest()
     if (Buffer.compare(digest, job.digest) !== 0) return { id: job.id, mismatch: true }
   }
-  let handle: fsp.FileHandle
+  let fd: number
   try {
-    handle = await fsp.open(job.tmp, DIRECT_FLAGS, 0o644)
+    fd = fs.openSync(job.tmp, DIRECT_FLAGS, 0o644)
   } catch (err: any) {
     if (err.code !== 'EINVAL') throw err
     // Linux creates the file before it refuses the flag
-    await fsp.rm(job.tmp, { force: true })
+    fs.rmSync(job.tmp, { force: true })
     return { id: job.id, refused: true }
   }
   try {
     let written = 0
-    while (written < view.byteLength) written += (await handle.write(view, written, view.byteLength - written, written)).bytesWritten
-    if (view.byteLength !== job.size) await handle.truncate(job.size)
-    if (job.fsync) await handle.datasync()
+    while (written < view.byteLength) written += fs.writeSync(fd, view, written, view.byteLength - written, written)
+    if (view.byteLength !== job.size) fs.ftruncateSync(fd, job.size)
+    // the one long wait, in the thread pool: the next block is hashed and written meanwhile
+    if (job.fsync) await new Promise<void>((resolve, reject) => { fs.fdatasync(fd, (err) => { err != null ? reject(err) : resolve() }) })
   } catch (err: any) {
-    await handle.close().catch(() => {})
-    await fsp.rm(job.tmp, { force: true })
+    fs.closeSync(fd)
+    fs.rmSync(job.tmp, { force: true })
     if (err.code === 'EINVAL') return { id: job.id, refused: true }
     throw err
   }
-  await handle.close()
+  fs.closeSync(fd)
   try {
-    if (job.shard != null) await fsp.mkdir(job.shard, { recursive: true })
-    await fsp.rename(job.tmp, job.final)
+    if (job.shard != null) fs.mkdirSync(job.shard, { recursive: true })
+    fs.renameSync(job.tmp, job.final)
   } catch (err) {
-    await fsp.rm(job.tmp, { force: true })
+    fs.rmSync(job.tmp, { force: true })
     throw err
   }
   return { id: job.id, stored: true }
