@@ -83,9 +83,8 @@ export interface HostInit {
   privateKey: PrivateKey
   /**
    * Connection encrypters in order of preference: a dial proposes the first and falls back to
-   * the next the other side speaks. TLS 1.3 (AES-GCM, with the CPU's AES instructions) costs
-   * less CPU per byte than noise's ChaCha20-Poly1305 (docs/performance.md); IPFS nodes speak both
-   * @default ['tls', 'noise']
+   * the next the other side speaks; IPFS nodes speak both (docs/performance.md compares them)
+   * @default ['noise', 'tls']
    */
   encrypters?: Encrypter[]
   /** Directory for the peer store and DHT records */

@@ -54,7 +54,7 @@ export interface Config {
   /** Multiaddrs (with /p2p/) of peers to dial at start */
   bootstrap: string[]
   /**
-   * Connection encrypters in order of preference (`tls`, `noise`): a dial proposes the first and
+   * Connection encrypters in order of preference (`noise`, `tls`): a dial proposes the first and
    * falls back to the next the other side speaks
    */
   encrypters: Encrypter[]

@@ -1,6 +1,6 @@
 /**
- * Connection encrypters: hosts prefer TLS and fall back to noise for a peer that speaks noise
- * alone (as any IPFS node may), in either direction, and carry a stream intact over each.
+ * Connection encrypters: hosts prefer noise and fall back to TLS for a peer that speaks TLS
+ * alone, in either direction; the order is the config's. A stream arrives intact over each.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -50,10 +50,10 @@ describe('host: connection encrypters', () => {
   })
 
   const cases: Array<{ name: string, dialer?: Encrypter[], listener?: Encrypter[], expected: string }> = [
-    { name: 'two hosts with the defaults use TLS', expected: '/tls/1.0.0' },
-    { name: 'a default host dialling a noise-only peer falls back to noise', listener: ['noise'], expected: '/noise' },
-    { name: 'a noise-only peer dialling a default host gets noise', dialer: ['noise'], expected: '/noise' },
-    { name: 'hosts that prefer noise use noise though both speak TLS', dialer: ['noise', 'tls'], listener: ['noise', 'tls'], expected: '/noise' }
+    { name: 'two hosts with the defaults use noise', expected: '/noise' },
+    { name: 'a default host dialling a TLS-only peer falls back to TLS', listener: ['tls'], expected: '/tls/1.0.0' },
+    { name: 'a TLS-only peer dialling a default host gets TLS', dialer: ['tls'], expected: '/tls/1.0.0' },
+    { name: 'hosts that prefer TLS use TLS though both speak noise', dialer: ['tls', 'noise'], listener: ['tls', 'noise'], expected: '/tls/1.0.0' }
   ]
   for (const c of cases) {
     it(`${c.name}, and a stream over it arrives intact`, async () => {
