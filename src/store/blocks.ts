@@ -184,7 +184,9 @@ export class FsBlocks implements Blockstore {
     const known = this.knownShards.has(shard)
     let outcome: 'stored' | 'refused' | 'mismatch'
     try {
-      outcome = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest })
+      // a copy of the digest's 32 bytes: a message carries the whole buffer under a view, and a
+      // CID read from a DAG node is a view into that node's bytes
+      outcome = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest: digest?.slice() })
     } catch (err: any) {
       if (err.code !== IO_THREAD_FAILED) throw err
       // the thread died, perhaps part-way: write it here
