@@ -26,6 +26,32 @@ export interface WireSizes {
   iwant(n: number): number
   /** One RPC with a GRAFT or a PRUNE */
   control(topic: string): number
+  /**
+   * A neighbour beat of `n` bytes on a stream of its own: what the sender sends (`out`) and what
+   * comes back (`back`)
+   */
+  neighbourStream(n: number): { out: number, back: number }
+}
+
+/** yamux frame header */
+const YAMUX = 12
+/** noise: 2 bytes of length and 16 of tag per frame */
+const NOISE = 18
+const varint = (n: number): number => n < 128 ? 1 : n < 16384 ? 2 : 3
+const NEIGHBOUR_PROTOCOL = '/shoal/sim/neighbour/1.0.0'
+
+/**
+ * The sender opens a stream (yamux SYN), proposes the protocol with multistream-select (its
+ * header and the protocol, lazily, with the data in the same frame), writes the length-prefixed
+ * beat and closes (FIN); the receiver acknowledges the stream, echoes the protocol and closes.
+ * Each side's frames go in two noise frames.
+ */
+export function neighbourStream (n: number): { out: number, back: number } {
+  const mss = '/multistream/1.0.0\n'.length + 1 + NEIGHBOUR_PROTOCOL.length + 2
+  return {
+    out: YAMUX + mss + varint(n) + n + YAMUX + 2 * NOISE,
+    back: YAMUX + mss + YAMUX + 2 * NOISE
+  }
 }
 
 export async function wireSizes (): Promise<WireSizes> {
@@ -52,7 +78,8 @@ export async function wireSizes (): Promise<WireSizes> {
     },
     ihave: (topic, n) => ctl({ ihave: [{ topicID: topic, messageIDs: [id] }] }) + (n - 1) * perId,
     iwant: (n) => ctl({ iwant: [{ messageIDs: [id] }] }) + (n - 1) * perId,
-    control: (topic) => ctl({ graft: [{ topicID: topic }] })
+    control: (topic) => ctl({ graft: [{ topicID: topic }] }),
+    neighbourStream
   }
 }
 

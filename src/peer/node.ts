@@ -159,6 +159,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       pubsub: host.services.pubsub,
       peerId,
       logger: host.logger,
+      streams: host,
       addresses: () => host.getMultiaddrs().map(a => a.toString()),
       load: async () => {
         const { free, pins } = await quota.room()
@@ -172,6 +173,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
     }, {
       swarm: config.swarm,
       presenceIntervalMs: config.gossip.presenceIntervalMs,
+      presenceBudget: config.gossip.presenceBudget,
       replicate: config.replicate
     })
     // peers known from earlier runs, discovered peers and members are dialled while this peer has
