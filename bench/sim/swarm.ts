@@ -576,7 +576,11 @@ export class Swarm {
         const observers = sample(this.live(), 50, this.random)
         const check = (): void => {
           const live = this.live()
-          const whole = observers.every(o => !o.up || live.every(q => o.core?.member(q.id)?.state === 'alive'))
+          // the first design lists every live peer; v2 lists those it has heard of, and must call each of them alive
+          const whole = observers.every(o => !o.up || live.every(q => {
+            const state = o.core?.member(q.id)?.state
+            return state === 'alive' || (this.v2 && state == null)
+          }))
           if (whole) this.healMs = this.now() - healAtMs
           else if (this.now() + 500 < init.durationMs) this.script(this.now() + 500, check)
         }
