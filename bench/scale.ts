@@ -39,7 +39,7 @@ function line (design: string, peers: number, r: Measured): string {
 
 async function main (): Promise<number> {
   const results: Array<{ design: Design, run: string, r: Measured, missed: string[] }> = []
-  out(`gossip simulator: presence period ${interval / 1000} s, v2 budget ${CONFIG_DEFAULTS.gossip.presenceBudget} global beats/s; 100 ms links (0.5-1.5x), 1% loss, 10 Mbit/s uplinks; seed ${seed}`)
+  out(`gossip simulator: presence period ${interval / 1000} s, v2 budget ${CONFIG_DEFAULTS.gossip.presenceBudget} global beats a period (${CONFIG_DEFAULTS.gossip.presenceBudget / (interval / 1000)}/s); 100 ms links (0.5-1.5x), 1% loss, 10 Mbit/s uplinks; seed ${seed}`)
   out(`targets (issue 20): presence <= ${TARGETS.bytesPerSec / 1000} kB/s in and out, <= ${TARGETS.sigChecksPerSec} sig checks/s, <= ${TARGETS.membershipBytes / 1e6} MB membership, announcement to 99% <= ${TARGETS.announce99Ms / 1000} s, crash noticed <= ${TARGETS.crashPeriods} periods (v2: by its neighbours), per-peer cost flat within ${TARGETS.flatWithin}x`)
   out()
   out(row(['design', 'peers', 'pres in', 'pres out', 'in p99', 'all in', 'beats/s', 'copies/s', 'sig chk/s', 'rows', 'mem MB', 'ann 99% s', 'crash p50', 'crash max s', 'sim s/wall s']))

@@ -33,7 +33,7 @@ export interface SimInit {
   peers: number
   /** @default 'today' */
   design?: Design
-  /** v2: the swarm's global beats a second. @default the config's `gossip.presenceBudget` */
+  /** v2: the swarm's global beats a period. @default the config's `gossip.presenceBudget` */
   budget?: number
   /** v2: rows a membership table holds at most. @default the presence core's */
   maxRows?: number

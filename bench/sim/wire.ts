@@ -27,8 +27,8 @@ export interface WireSizes {
   /** One RPC with a GRAFT or a PRUNE */
   control(topic: string): number
   /**
-   * A neighbour beat of `n` bytes on a stream of its own: what the sender sends (`out`) and what
-   * comes back (`back`)
+   * A neighbour beat of `n` bytes on the stream kept to that neighbour: what the sender sends
+   * (`out`) and what comes back (`back`)
    */
   neighbourStream(n: number): { out: number, back: number }
 }
@@ -38,20 +38,15 @@ const YAMUX = 12
 /** noise: 2 bytes of length and 16 of tag per frame */
 const NOISE = 18
 const varint = (n: number): number => n < 128 ? 1 : n < 16384 ? 2 : 3
-const NEIGHBOUR_PROTOCOL = '/shoal/sim/neighbour/1.0.0'
 
 /**
- * The sender opens a stream (yamux SYN), proposes the protocol with multistream-select (its
- * header and the protocol, lazily, with the data in the same frame), writes the length-prefixed
- * beat and closes (FIN); the receiver acknowledges the stream, echoes the protocol and closes.
- * Each side's frames go in two noise frames.
+ * Each peer keeps one stream to each neighbour open (opened at its first beat, whose multistream-
+ * select and yamux SYN are not counted) and writes each beat on it as one length-prefixed message:
+ * one yamux frame in one noise frame. Nothing comes back but yamux window updates, one per 128 KiB
+ * or so, not counted.
  */
 export function neighbourStream (n: number): { out: number, back: number } {
-  const mss = '/multistream/1.0.0\n'.length + 1 + NEIGHBOUR_PROTOCOL.length + 2
-  return {
-    out: YAMUX + mss + varint(n) + n + YAMUX + 2 * NOISE,
-    back: YAMUX + mss + YAMUX + 2 * NOISE
-  }
+  return { out: YAMUX + NOISE + varint(n) + n, back: 0 }
 }
 
 export async function wireSizes (): Promise<WireSizes> {

@@ -71,13 +71,13 @@ export class SizeEstimate {
   }
 
   /**
-   * The swarm's size, this peer included: the beats' estimate once enough beats were heard;
-   * before that at least what neighbours report (their median) and what the table holds
+   * The swarm's size, this peer included: the beats' estimate once enough beats were heard,
+   * before that what neighbours report (their median); never less than the members it lists
    */
   size (now: number, reported: number[], known: number): number {
     const own = 1 + this.others(now)
-    if (this.count(now) >= MIN_SAMPLES) return Math.max(own, 1)
-    return Math.max(own, median(reported), known, 1)
+    if (this.count(now) >= MIN_SAMPLES || reported.length === 0) return Math.max(own, known, 1)
+    return Math.max(median(reported), known, 1)
   }
 }
 

@@ -77,9 +77,9 @@ export interface GossipInit {
    */
   presenceIntervalMs?: number
   /**
-   * Global beats a second the whole swarm sends (each peer receives), the budget each peer
-   * stretches its global period to fit; 0 for the first design (every beat global, every period)
-   * @default 0.5
+   * Global beats a period the whole swarm sends (each peer receives): each peer's global period
+   * is max(1, swarm size / budget) periods; 0 for the first design (every beat global, every period)
+   * @default 5
    */
   presenceBudget?: number
   /**
@@ -182,7 +182,10 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   private started = false
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.handle(evt.detail) }
   private readonly onConnect = (evt: CustomEvent<Id>): void => { this.presence.connected(evt.detail.toString()); this.rewake() }
-  private readonly onDisconnect = (evt: CustomEvent<Id>): void => { this.presence.disconnected(evt.detail.toString()) }
+  private readonly onDisconnect = (evt: CustomEvent<Id>): void => {
+    this.presence.disconnected(evt.detail.toString())
+    this.neighbours.drop(evt.detail.toString())
+  }
 
   constructor (components: GossipComponents, init: GossipInit) {
     super()
@@ -233,6 +236,9 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
     streams.addEventListener('peer:disconnect', this.onDisconnect)
     this.presence.start(Date.now())
     for (const p of streams.getPeers()) this.presence.connected(p.toString())
+    // this peer lists itself from the start, though its first global beat may be a while off
+    const load = await this.components.load().catch(() => ({ free: 0, uploads: 0, uploadSlots: 0, pins: 0 }))
+    this.presence.note({ addrs: this.components.addresses(), version: AGENT_VERSION, ...load }, Date.now())
     this.wake()
   }
 

@@ -27,9 +27,10 @@ export interface PresenceCoreInit {
   /** Heartbeat period, ms: of neighbour beats, and the shortest period of global beats */
   intervalMs: number
   /**
-   * Global beats a second that the whole swarm may send (so that each peer receives), the
-   * budget each peer stretches its global period to fit from its estimate of the swarm's size.
-   * Unset: the first design, where every beat is global and there are no neighbour beats.
+   * Global beats a period that the whole swarm may send (so that each peer receives): each peer
+   * stretches its global period to max(1, size / budget) periods, from its estimate of the
+   * swarm's size, so a swarm of up to `budget` peers beats as the first design does. Unset: the
+   * first design, where every beat is global and there are no neighbour beats.
    */
   budget?: number
   /** Rows the membership table holds at most (neighbours always kept) */
@@ -58,6 +59,7 @@ const SWEEPS_PER_PERIOD = 4
 const MIN_SWEEP_EVERY = 50
 /** The window of the size estimate, in periods */
 const ESTIMATE_WINDOW = 20
+const MIN_WINDOW_BEATS = 64
 
 /**
  * The next run of a periodic timer that ran at `now`: one period after it was due, or, when it
@@ -92,7 +94,8 @@ export class PresenceCore {
     this.random = init.random ?? Math.random
     this.sweepEveryMs = Math.max(MIN_SWEEP_EVERY, Math.floor(init.intervalMs / SWEEPS_PER_PERIOD))
     this.table = new MembershipTable(init.onChange, { maxRows: init.maxRows, self: init.self })
-    this.estimate = new SizeEstimate(ESTIMATE_WINDOW * init.intervalMs)
+    // the window holds some 20 periods, and at least MIN_WINDOW_BEATS of the swarm's budgeted beats
+    this.estimate = new SizeEstimate(Math.max(ESTIMATE_WINDOW * init.intervalMs, init.budget != null ? MIN_WINDOW_BEATS * init.intervalMs / init.budget : 0))
   }
 
   /**
@@ -130,7 +133,7 @@ export class PresenceCore {
   /** The period of this peer's global beats: long enough that the swarm's beats fit the budget */
   globalInterval (now: number): number {
     if (this.budget == null) return this.intervalMs
-    let every = Math.min(MAX_GLOBAL_INTERVAL, Math.max(this.intervalMs, Math.ceil(this.swarmSize(now) * 1000 / this.budget)))
+    let every = Math.min(MAX_GLOBAL_INTERVAL, Math.max(this.intervalMs, Math.ceil(this.swarmSize(now) * this.intervalMs / this.budget)))
     // peers of the first version cannot take a period above theirs
     if (this.legacy(now)) every = Math.min(every, MAX_V1_INTERVAL)
     return every
@@ -186,7 +189,14 @@ export class PresenceCore {
 
   /** This peer's neighbour beat, the same to every neighbour: its load, at the neighbour period */
   neighbourBeat (state: SelfState, now: number): Presence {
+    this.note(state, now)
     return { ...state, addrs: state.addrs.slice(0, 16), time: now, interval: this.intervalMs, swarm: this.swarmSize(now) }
+  }
+
+  /** This peer's own row, brought up to date without a beat (v2 beats globally rarely) */
+  note (state: SelfState, now: number): void {
+    const swarm = this.budget != null ? this.swarmSize(now) : 0
+    this.table.beat(this.self, { ...state, addrs: state.addrs.slice(0, 16), time: now, interval: this.globalInterval(now), swarm }, now)
   }
 
   /**

@@ -78,9 +78,9 @@ export interface Config {
     /** Presence heartbeat period; a member missing beats turns suspect, then gone */
     presenceIntervalMs: number
     /**
-     * Global beats a second the whole swarm sends (so each peer receives): each peer stretches
-     * its global period to fit, from its estimate of the swarm's size; 0 for the first design
-     * (every beat to every member, every period)
+     * Global beats a period the whole swarm sends (so each peer receives): each peer's global
+     * period is max(1, swarm size / budget) periods, from its estimate of the swarm's size; 0 for
+     * the first design (every beat to every member, every period)
      */
     presenceBudget: number
     /**

@@ -11,7 +11,8 @@ import type { Presence } from '../../src/gossip/messages.js'
 import type { SelfState } from '../../src/gossip/presence.js'
 
 const period = 10_000
-const budget = 0.5
+/** global beats a period: 0.5 a second at 10 s */
+const budget = 5
 const state: SelfState = { addrs: ['/ip4/127.0.0.1/tcp/1'], version: 'shoal/test', free: 100, uploads: 0, uploadSlots: 16, pins: 1 }
 
 function beat (over: Partial<Presence> = {}): Presence {
@@ -30,7 +31,7 @@ describe('gossip: presence v2', () => {
     core.start(0)
     // 2,000 members, each beating every 4,000 s: 0.5 beats a second arrive, at random times
     const members = 2000
-    const every = members / budget * 1000
+    const every = members * period / budget
     const random = lcg(2)
     const arrivals = Array.from({ length: members }, (_, i) => ({ id: `m${i}`, at: Math.floor(random() * every) }))
       .filter(a => a.at < 600_000).sort((a, b) => a.at - b.at)

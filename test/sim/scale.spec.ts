@@ -46,7 +46,7 @@ describe('gossip simulator: today\'s design at a few hundred peers', function ()
 describe('gossip simulator: presence v2 at a few hundred peers', function () {
   this.timeout(120_000)
   const interval = CONFIG_DEFAULTS.gossip.presenceIntervalMs
-  const budget = CONFIG_DEFAULTS.gossip.presenceBudget
+  const budget = CONFIG_DEFAULTS.gossip.presenceBudget / (interval / 1000)
 
   it('meets the targets: bytes, signature checks, announcements, crashed neighbours noticed', async () => {
     const peers = 300
