@@ -269,3 +269,9 @@ export const BULK_TRANSFER = 64 * MiB
 
 /** How long after the last bulk transfer ended that collection runs */
 export const BULK_TRANSFER_COLLECT_DELAY = 200
+
+/** The longest global presence period of the v2 topic (docs/gossip.md): the swarm's budget holds up to budget x this many peers */
+export const MAX_GLOBAL_INTERVAL = 24 * 60 * minute
+
+/** The longest presence period peers of the first version accept */
+export const MAX_V1_INTERVAL = 10 * minute

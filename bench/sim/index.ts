@@ -3,7 +3,7 @@ import { Swarm } from './swarm.js'
 import { peerIds, wireSizes } from './wire.js'
 import type { SimInit, SimResult } from './swarm.js'
 
-export type { SimInit, SimResult, Spread } from './swarm.js'
+export type { Design, SimInit, SimResult, Spread } from './swarm.js'
 
 export interface Measured extends SimResult {
   /** Heap held by one live peer's presence core (its membership table), bytes; needs --expose-gc */

@@ -3,7 +3,7 @@ import type { SimInit, SimResult } from './swarm.js'
 
 const second = 1000
 
-/** Today's design, N peers: four periods of 10 s with 1% crashes, 1% churn and four announcements */
+/** N peers (either design): four periods of 10 s with 1% crashes, 1% churn and four announcements */
 export function standard (peers: number, over: Partial<SimInit> = {}): SimInit {
   const churn = Math.max(1, Math.round(peers / 100))
   return {
@@ -30,7 +30,26 @@ export const TARGETS = {
   membershipBytes: 10e6,
   announce99Ms: 2 * second,
   /** A crash is noticed within this many periods */
-  crashPeriods: 3
+  crashPeriods: 3,
+  /** Per-peer cost (presence bytes in and out, signature checks) from the smallest size to the largest, at most this ratio either way */
+  flatWithin: 2
+}
+
+/** The per-peer costs whose curve over swarm sizes must be flat */
+export function costs (r: SimResult): Record<string, number> {
+  return { 'bytes in/s': r.bytesInPerSec.presence.mean, 'bytes out/s': r.bytesOutPerSec.presence.mean, 'sig checks/s': r.sigChecksPerSec.mean }
+}
+
+/** Costs whose largest over the runs is more than TARGETS.flatWithin times the smallest, with the ratio */
+export function notFlat (runs: SimResult[]): string[] {
+  const m: string[] = []
+  if (runs.length < 2) return m
+  for (const k of Object.keys(costs(runs[0]))) {
+    const xs = runs.map(r => costs(r)[k])
+    const ratio = Math.max(...xs) / Math.max(Math.min(...xs), 1e-9)
+    if (ratio > TARGETS.flatWithin) m.push(`${k} ${ratio.toFixed(1)}x`)
+  }
+  return m
 }
 
 /** The targets a result misses, by name */

@@ -8,7 +8,7 @@
 import { CONFIG_DEFAULTS } from '../../src/defaults.js'
 import { Announce, Presence } from '../../src/gossip/messages.js'
 import { PresenceCore } from '../../src/gossip/presence.js'
-import { checkAnnounce, checkPresence, decodeChecked } from '../../src/gossip/validate.js'
+import { checkAnnounce, checkPresence, checkPresence2, decodeChecked } from '../../src/gossip/validate.js'
 import { AGENT_VERSION } from '../../src/version.js'
 import { D, D_HI, D_LO, HEARTBEAT_MS, RouterState, gossipTargets, hasSeen, markSeen, sample } from './gossipsub.js'
 import { Wheel } from './wheel.js'
@@ -20,11 +20,23 @@ import type { PeerId } from '@libp2p/interface'
 const EPOCH = 1_767_225_600_000
 const PRESENCE = 0
 const ANNOUNCE = 1
+/** Neighbour beats: counted with the topics' bytes, but not on gossipsub */
+const NEIGHBOUR = 2
 const TOPICS = ['shoal/sim/presence', 'shoal/sim/announce']
+const TOPICS_V2 = ['shoal/sim/presence/2', 'shoal/sim/announce']
+
+/** The designs the simulator runs: the first (every beat to everyone) and v2 (budgeted global beats, neighbour beats) */
+export type Design = 'today' | 'v2'
 
 export interface SimInit {
   /** Peers at the start */
   peers: number
+  /** @default 'today' */
+  design?: Design
+  /** v2: the swarm's global beats a period. @default the config's `gossip.presenceBudget` */
+  budget?: number
+  /** v2: rows a membership table holds at most. @default the presence core's */
+  maxRows?: number
   /** @default the config's `gossip.presenceIntervalMs` (10 s) */
   intervalMs?: number
   /** Mean one-way latency of a link; each link gets 0.5x to 1.5x of it. @default 100 */
@@ -69,13 +81,14 @@ interface Peer {
 }
 
 interface Ev {
-  k: 'msg' | 'ihave' | 'iwant' | 'wake' | 'heartbeat' | 'graft' | 'prune' | 'neighbours' | 'connect' | 'script'
+  k: 'direct' | 'msg' | 'ihave' | 'iwant' | 'wake' | 'heartbeat' | 'graft' | 'prune' | 'neighbours' | 'connect' | 'script'
   to: number
   from: number
   m?: Msg
   msgs?: Msg[]
   topic?: number
   fn?: () => void
+  data?: Uint8Array
 }
 
 /** Per-peer counters, one slot per peer, per topic where it says so */
@@ -87,8 +100,8 @@ class Counters {
   sigChecks: Float64Array
   signs: Float64Array
   constructor (n: number) {
-    this.bytesIn = TOPICS.map(() => new Float64Array(n))
-    this.bytesOut = TOPICS.map(() => new Float64Array(n))
+    this.bytesIn = [0, 1, 2].map(() => new Float64Array(n))
+    this.bytesOut = [0, 1, 2].map(() => new Float64Array(n))
     this.copiesIn = new Float64Array(n)
     this.dupsIn = new Float64Array(n)
     this.sigChecks = new Float64Array(n)
@@ -106,8 +119,14 @@ export interface SimResult {
   events: number
   truncated: boolean
   /** Per steady peer, per second of the measurement window */
-  bytesInPerSec: { total: Spread, presence: Spread, announce: Spread }
-  bytesOutPerSec: { total: Spread, presence: Spread, announce: Spread }
+  design: Design
+  /** By kind: `presence` is the presence topics and neighbour beats together, `neighbour` the neighbour beats alone */
+  bytesInPerSec: { total: Spread, presence: Spread, announce: Spread, neighbour: Spread }
+  bytesOutPerSec: { total: Spread, presence: Spread, announce: Spread, neighbour: Spread }
+  /** Global beats sent a second, the whole swarm */
+  globalBeatsPerSec: number
+  /** v2: the swarm's size as peers estimate it (mean over steady peers, at the end) */
+  estimate?: Spread
   copiesInPerSec: Spread
   duplicateFraction: number
   sigChecksPerSec: Spread
@@ -138,7 +157,9 @@ export function spread (xs: number[]): Spread {
 }
 
 export class Swarm {
-  private readonly init: Required<Omit<SimInit, 'announceAtMs' | 'crash' | 'churn' | 'partition'>> & SimInit
+  private readonly init: Required<Omit<SimInit, 'announceAtMs' | 'crash' | 'churn' | 'partition' | 'maxRows'>> & SimInit
+  private readonly topics: string[]
+  private globalBeats = 0
   private readonly wire: WireSizes
   private readonly random: () => number
   private readonly wheel = new Wheel<Ev>()
@@ -163,8 +184,11 @@ export class Swarm {
       minConnections: 8,
       seed: 1,
       maxWallMs: 10 * 60_000,
+      design: 'today',
+      budget: CONFIG_DEFAULTS.gossip.presenceBudget,
       ...init
     }
+    this.topics = this.init.design === 'v2' ? TOPICS_V2 : TOPICS
     this.wire = wire
     this.ids = ids
     this.random = mulberry32(this.init.seed)
@@ -188,6 +212,8 @@ export class Swarm {
     p.core = new PresenceCore({
       self: id,
       intervalMs: this.init.intervalMs,
+      ...(this.v2 ? { budget: this.init.budget, random: this.random } : {}),
+      ...(this.init.maxRows != null ? { maxRows: this.init.maxRows } : {}),
       onChange: (m) => {
         if (m.state !== 'gone') return
         const j = this.index.get(m.peerId)
@@ -200,16 +226,20 @@ export class Swarm {
     return p
   }
 
-  /** Start a peer's timers at a random phase (peers' beats are not in step) */
-  private startPeer (p: Peer, phase: number): void {
-    p.core?.start(EPOCH + this.now() + phase)
+  private get v2 (): boolean { return this.init.design === 'v2' }
+
+  /** Start a peer's timers at a random phase (peers' beats are not in step; v2's core draws its own) */
+  private startPeer (p: Peer, phase: number, formed = false): void {
+    // v2: a peer of a swarm already formed knows its size (as it would from its previous run)
+    p.core?.start(EPOCH + this.now() + (this.v2 ? 0 : phase), this.v2 && formed ? this.init.peers : undefined)
+    for (const q of p.router.conns) p.core?.connected(this.peers[q].id)
     this.scheduleWake(p)
     this.wheel.at(this.now() + Math.floor(this.random() * HEARTBEAT_MS), { k: 'heartbeat', to: p.i, from: p.i })
     this.wheel.at(this.now() + Math.floor(this.random() * this.init.intervalMs), { k: 'neighbours', to: p.i, from: p.i })
   }
 
   private scheduleWake (p: Peer): void {
-    const due = (p.core?.nextDue() ?? Infinity) - EPOCH
+    const due = (p.core?.nextDue(EPOCH + this.now()) ?? Infinity) - EPOCH
     if (!Number.isFinite(due)) return
     p.wakeAt = Math.max(this.now(), Math.ceil(due))
     this.wheel.at(p.wakeAt, { k: 'wake', to: p.i, from: p.i })
@@ -241,7 +271,19 @@ export class Swarm {
     if (a === b || this.peers[a].router.conns.has(b) || !this.peers[a].up || !this.reachable(a, b)) return false
     this.peers[a].router.conns.add(b)
     this.peers[b].router.conns.add(a)
+    this.linked(a, b, true)
     return true
+  }
+
+  /** Tell both peers' presence cores of a connection that opened or closed */
+  private linked (a: number, b: number, open: boolean): void {
+    for (const [x, y] of [[a, b], [b, a]]) {
+      const p = this.peers[x]
+      if (!p.up || p.core == null) continue
+      if (open) p.core.connected(this.peers[y].id)
+      else p.core.disconnected(this.peers[y].id)
+      if (open && p.wakeAt >= 0) this.scheduleWake(p)
+    }
   }
 
   disconnect (a: number, b: number): void {
@@ -250,11 +292,12 @@ export class Swarm {
       r.conns.delete(y)
       for (const m of r.mesh) m.delete(y)
     }
+    this.linked(a, b, false)
   }
 
   private publish (p: Peer, topic: number, data: Uint8Array): Msg {
     const live = this.peers.filter(q => q.up).length
-    const m: Msg = { topic, origin: p.i, data, size: this.wire.messageOverhead(TOPICS[topic]) + data.byteLength, sent: this.now(), seen: new Uint8Array((this.capacity + 7) >> 3), reached: 0, target: Math.ceil(0.99 * (live - 1)) }
+    const m: Msg = { topic, origin: p.i, data, size: this.wire.messageOverhead(this.topics[topic]) + data.byteLength, sent: this.now(), seen: new Uint8Array((this.capacity + 7) >> 3), reached: 0, target: Math.ceil(0.99 * (live - 1)) }
     markSeen(m, p.i)
     this.counters.signs[p.i]++
     p.router.remember(m)
@@ -268,8 +311,11 @@ export class Swarm {
     const c = this.counters
     c.bytesIn[m.topic][to] += m.size
     c.copiesIn[to]++
-    c.sigChecks[to]++
+    // the first design checks every copy's signature; v2 sets gossipsub's fast message id, so a
+    // copy of a message already accepted is dropped first
+    if (!this.v2) c.sigChecks[to]++
     if (hasSeen(m, to)) { c.dupsIn[to]++; return }
+    if (this.v2) c.sigChecks[to]++
     markSeen(m, to)
     m.reached++
     if (m.at99 == null && m.reached >= m.target) m.at99 = this.now() - m.sent
@@ -278,7 +324,7 @@ export class Swarm {
     const now = EPOCH + this.now()
     const author = this.peers[m.origin]
     if (m.topic === PRESENCE) {
-      const r = decodeChecked(Presence, checkPresence, m.data, author.peerId, now)
+      const r = decodeChecked(Presence, this.v2 ? checkPresence2 : checkPresence, m.data, author.peerId, now)
       if ('why' in r) return
       p.core?.receive(author.id, r.message, now)
       // the neighbour keeper dials members it hears of while it has too few connections
@@ -307,18 +353,18 @@ export class Swarm {
         const candidates = [...r.conns].filter(q => !mesh.has(q))
         for (const q of sample(candidates, D - mesh.size, this.random)) {
           mesh.add(q)
-          this.send(p.i, q, this.wire.control(TOPICS[t]), t, { k: 'graft', to: q, from: p.i, topic: t })
+          this.send(p.i, q, this.wire.control(this.topics[t]), t, { k: 'graft', to: q, from: p.i, topic: t })
         }
       } else if (mesh.size > D_HI) {
         for (const q of sample([...mesh], mesh.size - D, this.random)) {
           mesh.delete(q)
-          this.send(p.i, q, this.wire.control(TOPICS[t]), t, { k: 'prune', to: q, from: p.i, topic: t })
+          this.send(p.i, q, this.wire.control(this.topics[t]), t, { k: 'prune', to: q, from: p.i, topic: t })
         }
       }
       const ids = r.gossipIds(t)
       if (ids.length === 0) continue
       const nonMesh = [...r.conns].filter(q => !mesh.has(q))
-      const bytes = this.wire.ihave(TOPICS[t], ids.length)
+      const bytes = this.wire.ihave(this.topics[t], ids.length)
       for (const q of sample(nonMesh, gossipTargets(nonMesh.length), this.random)) {
         this.send(p.i, q, bytes, t, { k: 'ihave', to: q, from: p.i, msgs: ids, topic: t })
       }
@@ -356,11 +402,35 @@ export class Swarm {
     const core = p.core
     if (core == null || p.wakeAt !== this.now()) return
     const now = EPOCH + this.now()
-    if (core.tick(now).beat) {
-      const presence = core.beat({ addrs: p.addrs, version: AGENT_VERSION, free: 50e9 + p.i, uploads: p.i % 3, uploadSlots: 16, pins: 100 + p.i % 50 }, now)
-      this.publish(p, PRESENCE, Presence.encode(presence))
+    const due = core.tick(now)
+    const state = { addrs: p.addrs, version: AGENT_VERSION, free: 50e9 + p.i, uploads: p.i % 3, uploadSlots: 16, pins: 100 + p.i % 50 }
+    if (due.neighbours.length > 0) {
+      const data = Presence.encode(core.neighbourBeat(state, now))
+      const { out, back } = this.wire.neighbourStream(data.byteLength)
+      for (const id of due.neighbours) {
+        const q = this.index.get(id)
+        if (q == null || !p.router.conns.has(q)) continue
+        this.send(p.i, q, out, NEIGHBOUR, { k: 'direct', to: q, from: p.i, data })
+        // the stream's answer (multistream-select, window update, close) flows back
+        this.counters.bytesIn[NEIGHBOUR][p.i] += back
+        if (this.peers[q].up) this.counters.bytesOut[NEIGHBOUR][q] += back
+      }
+    }
+    if (due.beat) {
+      this.globalBeats++
+      this.publish(p, PRESENCE, Presence.encode(core.beat(state, now)))
     }
     this.scheduleWake(p)
+  }
+
+  /** A neighbour beat arrives over its connection: checked as the daemon checks it, then recorded */
+  private direct (to: Peer, from: number, data: Uint8Array): void {
+    this.counters.bytesIn[NEIGHBOUR][to.i] += this.wire.neighbourStream(data.byteLength).out
+    const author = this.peers[from]
+    const now = EPOCH + this.now()
+    const r = decodeChecked(Presence, checkPresence2, data, author.peerId, now)
+    if ('why' in r) return
+    to.core?.receive(author.id, r.message, now, 'neighbour')
   }
 
   private run1 (e: Ev): void {
@@ -369,6 +439,7 @@ export class Swarm {
     const p = this.peers[e.to]
     if (!p.up) return
     switch (e.k) {
+      case 'direct':
       case 'msg':
       case 'ihave':
       case 'iwant':
@@ -384,7 +455,7 @@ export class Swarm {
         break
       case 'ihave': {
         const t = e.topic ?? 0
-        this.counters.bytesIn[t][e.to] += this.wire.ihave(TOPICS[t], e.msgs?.length ?? 0)
+        this.counters.bytesIn[t][e.to] += this.wire.ihave(this.topics[t], e.msgs?.length ?? 0)
         const want = (e.msgs ?? []).filter(m => !hasSeen(m, e.to))
         if (want.length > 0) this.send(e.to, e.from, this.wire.iwant(want.length), t, { k: 'iwant', to: e.from, from: e.to, msgs: want, topic: t })
         break
@@ -398,13 +469,14 @@ export class Swarm {
         break
       }
       case 'graft':
-        this.counters.bytesIn[e.topic ?? 0][e.to] += this.wire.control(TOPICS[e.topic ?? 0])
+        this.counters.bytesIn[e.topic ?? 0][e.to] += this.wire.control(this.topics[e.topic ?? 0])
         p.router.mesh[e.topic ?? 0].add(e.from)
         break
       case 'prune':
-        this.counters.bytesIn[e.topic ?? 0][e.to] += this.wire.control(TOPICS[e.topic ?? 0])
+        this.counters.bytesIn[e.topic ?? 0][e.to] += this.wire.control(this.topics[e.topic ?? 0])
         p.router.mesh[e.topic ?? 0].delete(e.from)
         break
+      case 'direct': if (e.data != null) this.direct(p, e.from, e.data); break
       case 'wake': this.wake(p); break
       case 'heartbeat': this.heartbeat(p); break
       case 'neighbours': this.neighbours(p); break
@@ -453,11 +525,12 @@ export class Swarm {
         this.connect(p.i, Math.floor(this.random() * init.peers))
       }
     }
-    for (const p of this.peers) this.startPeer(p, Math.floor(this.random() * init.intervalMs))
+    for (const p of this.peers) this.startPeer(p, Math.floor(this.random() * init.intervalMs), true)
     this.script(init.measureFromMs, () => {
       for (const p of this.peers) p.steady = p.up
       const c = this.counters
       for (const a of [...c.bytesIn, ...c.bytesOut, c.copiesIn, c.dupsIn, c.sigChecks, c.signs]) a.fill(0)
+      this.globalBeats = 0
     })
     const announced: Msg[] = []
     let announceN = 0
@@ -477,6 +550,8 @@ export class Swarm {
         for (const v of victims) this.down(v, false)
         for (const o of this.live()) {
           for (const v of victims) {
+            // v2 answers for the crashed peer's neighbours (directly connected); the first design for every peer
+            if (this.v2 && !o.router.conns.has(v.i)) continue
             const s = o.core?.member(v.id)?.state
             if (s != null && s !== 'gone') this.crashPairs.add(`${o.i}:${v.i}`)
           }
@@ -501,7 +576,11 @@ export class Swarm {
         const observers = sample(this.live(), 50, this.random)
         const check = (): void => {
           const live = this.live()
-          const whole = observers.every(o => !o.up || live.every(q => o.core?.member(q.id)?.state === 'alive'))
+          // the first design lists every live peer; v2 lists those it has heard of, and must call each of them alive
+          const whole = observers.every(o => !o.up || live.every(q => {
+            const state = o.core?.member(q.id)?.state
+            return state === 'alive' || (this.v2 && state == null)
+          }))
           if (whole) this.healMs = this.now() - healAtMs
           else if (this.now() + 500 < init.durationMs) this.script(this.now() + 500, check)
         }
@@ -535,8 +614,11 @@ export class Swarm {
       wallMs: Date.now() - started,
       events: this.events,
       truncated,
-      bytesInPerSec: { total: per(i => sum(c.bytesIn, i)), presence: per(i => c.bytesIn[PRESENCE][i]), announce: per(i => c.bytesIn[ANNOUNCE][i]) },
-      bytesOutPerSec: { total: per(i => sum(c.bytesOut, i)), presence: per(i => c.bytesOut[PRESENCE][i]), announce: per(i => c.bytesOut[ANNOUNCE][i]) },
+      design: this.init.design,
+      bytesInPerSec: { total: per(i => sum(c.bytesIn, i)), presence: per(i => c.bytesIn[PRESENCE][i] + c.bytesIn[NEIGHBOUR][i]), announce: per(i => c.bytesIn[ANNOUNCE][i]), neighbour: per(i => c.bytesIn[NEIGHBOUR][i]) },
+      bytesOutPerSec: { total: per(i => sum(c.bytesOut, i)), presence: per(i => c.bytesOut[PRESENCE][i] + c.bytesOut[NEIGHBOUR][i]), announce: per(i => c.bytesOut[ANNOUNCE][i]), neighbour: per(i => c.bytesOut[NEIGHBOUR][i]) },
+      globalBeatsPerSec: this.globalBeats / secs,
+      ...(this.v2 ? { estimate: spread(steady.map(p => p.core?.swarmSize(EPOCH + this.wheel.now) ?? 0)) } : {}),
       copiesInPerSec: per(i => c.copiesIn[i]),
       duplicateFraction: copies > 0 ? dups / copies : 0,
       sigChecksPerSec: per(i => c.sigChecks[i]),

@@ -26,6 +26,27 @@ export interface WireSizes {
   iwant(n: number): number
   /** One RPC with a GRAFT or a PRUNE */
   control(topic: string): number
+  /**
+   * A neighbour beat of `n` bytes on the stream kept to that neighbour: what the sender sends
+   * (`out`) and what comes back (`back`)
+   */
+  neighbourStream(n: number): { out: number, back: number }
+}
+
+/** yamux frame header */
+const YAMUX = 12
+/** noise: 2 bytes of length and 16 of tag per frame */
+const NOISE = 18
+const varint = (n: number): number => n < 128 ? 1 : n < 16384 ? 2 : 3
+
+/**
+ * Each peer keeps one stream to each neighbour open (opened at its first beat, whose multistream-
+ * select and yamux SYN are not counted) and writes each beat on it as one length-prefixed message:
+ * one yamux frame in one noise frame. Nothing comes back but yamux window updates, one per 128 KiB
+ * or so, not counted.
+ */
+export function neighbourStream (n: number): { out: number, back: number } {
+  return { out: YAMUX + NOISE + varint(n) + n, back: 0 }
 }
 
 export async function wireSizes (): Promise<WireSizes> {
@@ -52,7 +73,8 @@ export async function wireSizes (): Promise<WireSizes> {
     },
     ihave: (topic, n) => ctl({ ihave: [{ topicID: topic, messageIDs: [id] }] }) + (n - 1) * perId,
     iwant: (n) => ctl({ iwant: [{ messageIDs: [id] }] }) + (n - 1) * perId,
-    control: (topic) => ctl({ graft: [{ topicID: topic }] })
+    control: (topic) => ctl({ graft: [{ topicID: topic }] }),
+    neighbourStream
   }
 }
 

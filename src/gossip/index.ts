@@ -1,6 +1,8 @@
 /**
- * Gossip: the swarm's three gossipsub topics (docs/gossip.md).
- * - `shoal/<swarm>/presence`: every member's heartbeat, from which each peer keeps a membership table
+ * Gossip: the swarm's gossipsub topics and neighbour beats (docs/gossip.md).
+ * - `shoal/<swarm>/presence/2`: every member's global beat, at a period stretched to the swarm's
+ *   budget; with the neighbour beats (`neighbour.ts`), the membership table
+ * - `shoal/<swarm>/presence`: the first version's beats, heard from its peers (and sent to them while any are about)
  * - `shoal/<swarm>/announce`: what was just published
  * - `shoal/<swarm>/replicate`: volunteers, assignments and holders of announced content
  * Every message is signed by its author and checked by the topic's validator before it is
@@ -14,13 +16,15 @@ import { AGENT_VERSION } from '../version.js'
 import { Announce, Presence, Replicate } from './messages.js'
 import { PresenceCore } from './presence.js'
 import { Replicator } from './replicate.js'
-import { accept, checkAnnounce, checkPresence, checkReplicate, validator } from './validate.js'
+import { NeighbourBeats, neighbourProtocol } from './neighbour.js'
+import { accept, checkAnnounce, checkPresence, checkPresence2, checkReplicate, decodeChecked, validator } from './validate.js'
 import type { Member } from './membership.js'
 import type { ReplicatePolicy } from './replicate.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Pushable } from 'it-pushable'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
-import type { ComponentLogger, PeerId } from '@libp2p/interface'
+import type { NeighbourHost } from './neighbour.js'
+import type { ComponentLogger, Libp2p, PeerId, PeerId as Id } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 
 export type { Member, MemberState } from './membership.js'
@@ -45,6 +49,8 @@ export interface GossipComponents {
   pubsub: Pick<GossipSub, 'subscribe' | 'unsubscribe' | 'publish' | 'topicValidators' | 'addEventListener' | 'removeEventListener'>
   peerId: PeerId
   logger: ComponentLogger
+  /** Streams to connected peers for neighbour beats, and connection events */
+  streams: NeighbourHost & Pick<Libp2p, 'getPeers' | 'addEventListener' | 'removeEventListener'>
   /** Addresses this peer can be dialled on, for its beat */
   addresses(): string[]
   /** This peer's room and load, for its beat */
@@ -71,6 +77,12 @@ export interface GossipInit {
    */
   presenceIntervalMs?: number
   /**
+   * Global beats a period the whole swarm sends (each peer receives): each peer's global period
+   * is max(1, swarm size / budget) periods; 0 for the first design (every beat global, every period)
+   * @default 5
+   */
+  presenceBudget?: number
+  /**
    * What this peer replicates
    * @default off
    */
@@ -79,6 +91,10 @@ export interface GossipInit {
 
 export interface GossipStats {
   members: number
+  /** The swarm's size as this peer estimates it */
+  estimate: number
+  /** Whether `members()` is a part of the swarm: listed members are what this peer has heard of */
+  partial: boolean
   announcements: number
   rejected: number
 }
@@ -100,12 +116,13 @@ export interface Gossip extends TypedEventTarget<GossipEvents> {
 
 export interface Topics {
   presence: string
+  presence2: string
   announce: string
   replicate: string
 }
 
 export function topicsOf (swarm: string): Topics {
-  return { presence: `shoal/${swarm}/presence`, announce: `shoal/${swarm}/announce`, replicate: `shoal/${swarm}/replicate` }
+  return { presence: `shoal/${swarm}/presence`, presence2: `shoal/${swarm}/presence/2`, announce: `shoal/${swarm}/announce`, replicate: `shoal/${swarm}/replicate` }
 }
 
 /**
@@ -130,6 +147,7 @@ export function topicScoreParams (swarm: string): Record<string, Partial<TopicSc
   }
   return {
     [t.presence]: { ...base, topicWeight: 0.5 },
+    [t.presence2]: { ...base, topicWeight: 0.5 },
     [t.announce]: { ...base, topicWeight: 1 },
     [t.replicate]: { ...base, topicWeight: 1 },
     // the names topic (src/naming/, docs/names.md): a forged or replayed record costs as much
@@ -155,6 +173,7 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   private readonly topics: Topics
   private readonly interval: number
   private readonly presence: PresenceCore
+  private readonly neighbours: NeighbourBeats
   private readonly replicator: Replicator
   private readonly watchers = new Set<Pushable<Announcement>>()
   private readonly counters = { announcements: 0, rejected: 0 }
@@ -162,6 +181,11 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   private readonly log
   private started = false
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.handle(evt.detail) }
+  private readonly onConnect = (evt: CustomEvent<Id>): void => { this.presence.connected(evt.detail.toString()); this.rewake() }
+  private readonly onDisconnect = (evt: CustomEvent<Id>): void => {
+    this.presence.disconnected(evt.detail.toString())
+    this.neighbours.drop(evt.detail.toString())
+  }
 
   constructor (components: GossipComponents, init: GossipInit) {
     super()
@@ -170,10 +194,17 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
     this.interval = init.presenceIntervalMs ?? CONFIG_DEFAULTS.gossip.presenceIntervalMs
     this.log = components.logger.forComponent('shoal:gossip')
     const self = components.peerId.toString()
+    const budget = init.presenceBudget ?? CONFIG_DEFAULTS.gossip.presenceBudget
     this.presence = new PresenceCore({
       self,
       intervalMs: this.interval,
+      ...(budget > 0 ? { budget } : {}),
       onChange: (m, previous) => { this.log('member %s: %s -> %s', m.peerId, previous ?? 'new', m.state) }
+    })
+    this.neighbours = new NeighbourBeats(components.streams, this.log, {
+      protocol: neighbourProtocol(init.swarm),
+      timeoutMs: Math.max(this.interval, 1000),
+      onBeat: (from, data) => { this.onNeighbourBeat(from, data) }
     })
     this.replicator = new Replicator({
       self,
@@ -194,20 +225,48 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
       this.log('rejected a message on %s from %p: %s', topic, from, why)
     }
     pubsub.topicValidators.set(this.topics.presence, validator(Presence, checkPresence, onReject(this.topics.presence)))
+    pubsub.topicValidators.set(this.topics.presence2, validator(Presence, checkPresence2, onReject(this.topics.presence2)))
     pubsub.topicValidators.set(this.topics.announce, validator(Announce, checkAnnounce, onReject(this.topics.announce)))
     pubsub.topicValidators.set(this.topics.replicate, validator(Replicate, checkReplicate, onReject(this.topics.replicate)))
     pubsub.addEventListener('message', this.onMessage)
     for (const t of Object.values(this.topics)) pubsub.subscribe(t)
+    await this.neighbours.start()
+    const { streams } = this.components
+    streams.addEventListener('peer:connect', this.onConnect)
+    streams.addEventListener('peer:disconnect', this.onDisconnect)
     this.presence.start(Date.now())
+    for (const p of streams.getPeers()) this.presence.connected(p.toString())
+    // this peer lists itself from the start, though its first global beat may be a while off
+    const load = await this.components.load().catch(() => ({ free: 0, uploads: 0, uploadSlots: 0, pins: 0 }))
+    this.presence.note({ addrs: this.components.addresses(), version: AGENT_VERSION, ...load }, Date.now())
     this.wake()
   }
 
   /** Run the presence core's timers that are due, and sleep until its next one */
   private wake (): void {
     if (!this.started) return
+    clearTimeout(this.timer)
     const now = Date.now()
-    if (this.presence.tick(now).beat) void this.beat()
-    this.timer = setTimeout(() => { this.wake() }, Math.max(0, this.presence.nextDue() - Date.now()))
+    const due = this.presence.tick(now)
+    if (due.beat || due.neighbours.length > 0) void this.beat(due)
+    this.timer = setTimeout(() => { this.wake() }, Math.min(2 ** 31 - 1, Math.max(0, this.presence.nextDue(Date.now()) - Date.now())))
+  }
+
+  /** Something is due at once (a new neighbour's first beat) */
+  private rewake (): void {
+    if (this.started && this.presence.nextDue(Date.now()) <= Date.now()) setImmediate(() => { this.wake() })
+  }
+
+  private onNeighbourBeat (from: PeerId, data: Uint8Array): void {
+    const r = decodeChecked(Presence, checkPresence2, data, from, Date.now())
+    if ('why' in r) {
+      this.counters.rejected++
+      this.log('rejected a neighbour beat from %p: %s', from, r.why)
+      return
+    }
+    const id = from.toString()
+    this.presence.receive(id, r.message, Date.now(), 'neighbour')
+    this.safeDispatchEvent('member:beat', { detail: { peerId: id, addresses: r.message.addrs } })
   }
 
   async stop (): Promise<void> {
@@ -216,7 +275,10 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
     clearTimeout(this.timer)
     this.presence.stop()
     this.replicator.stop()
-    const { pubsub } = this.components
+    const { pubsub, streams } = this.components
+    streams.removeEventListener('peer:connect', this.onConnect)
+    streams.removeEventListener('peer:disconnect', this.onDisconnect)
+    await this.neighbours.stop().catch(() => {})
     pubsub.removeEventListener('message', this.onMessage)
     for (const t of Object.values(this.topics)) {
       pubsub.unsubscribe(t)
@@ -231,11 +293,29 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
     return r.recipients.length
   }
 
-  private async beat (): Promise<void> {
+  /** The beats that are due: global (on v2, and on the first version's topic while its peers are about) and to neighbours */
+  private async beat (due: { beat: boolean, neighbours: string[], legacy: boolean }): Promise<void> {
     try {
       const load = await this.components.load()
-      const presence = this.presence.beat({ addrs: this.components.addresses(), version: AGENT_VERSION, ...load }, Date.now())
-      if (this.started) await this.send(this.topics.presence, Presence.encode(presence))
+      const state = { addrs: this.components.addresses(), version: AGENT_VERSION, ...load }
+      if (due.neighbours.length > 0) {
+        const data = Presence.encode(this.presence.neighbourBeat(state, Date.now()))
+        await Promise.all(due.neighbours.map(async (id) => {
+          const r = await this.neighbours.send(id, data).catch((err) => { this.log('neighbour beat to %s failed: %s', id, err.message); return 'failed' })
+          // no beats to a peer that does not take them, until it connects again
+          if (r === 'unsupported' || r === 'gone') this.presence.disconnected(id)
+        }))
+      }
+      if (!due.beat) return
+      const presence = this.presence.beat(state, Date.now())
+      if (!this.started) return
+      const data = Presence.encode(presence)
+      if (this.presence.budget == null) {
+        await this.send(this.topics.presence, data)
+        return
+      }
+      await this.send(this.topics.presence2, data)
+      if (due.legacy) await this.send(this.topics.presence, data)
     } catch (err: any) {
       this.log('could not send a beat: %s', err.message)
     }
@@ -243,11 +323,12 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
 
   private handle (msg: Message): void {
     // the validators have accepted these already; decoding again is cheap at 4 KiB
-    if (msg.topic === this.topics.presence) {
-      const ok = accept(Presence, checkPresence, msg)
+    if (msg.topic === this.topics.presence || msg.topic === this.topics.presence2) {
+      const v2 = msg.topic === this.topics.presence2
+      const ok = accept(Presence, v2 ? checkPresence2 : checkPresence, msg)
       if (ok == null) return
       const from = ok.from.toString()
-      this.presence.receive(from, ok.message, Date.now())
+      if (!this.presence.receive(from, ok.message, Date.now(), v2 ? 'global' : 'legacy')) return
       this.safeDispatchEvent('member:beat', { detail: { peerId: from, addresses: ok.message.addrs } })
     } else if (msg.topic === this.topics.announce) {
       const ok = accept(Announce, checkAnnounce, msg)
@@ -305,7 +386,8 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   }
 
   stats (): GossipStats {
-    return { members: this.presence.size, ...this.counters }
+    const view = this.presence.view(Date.now())
+    return { members: this.presence.size, estimate: view.estimate, partial: view.partial, ...this.counters }
   }
 }
 

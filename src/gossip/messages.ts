@@ -11,6 +11,7 @@ export interface Presence {
   pins: number
   time: number
   interval: number
+  swarm: number
 }
 
 export namespace Presence {
@@ -65,6 +66,11 @@ export namespace Presence {
           w.uint32(obj.interval)
         }
 
+        if ((obj.swarm != null && obj.swarm !== 0)) {
+          w.uint32(72)
+          w.uint32(obj.swarm)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -77,7 +83,8 @@ export namespace Presence {
           uploadSlots: 0,
           pins: 0,
           time: 0,
-          interval: 0
+          interval: 0,
+          swarm: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -124,6 +131,10 @@ export namespace Presence {
             }
             case 8: {
               obj.interval = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.swarm = reader.uint32()
               break
             }
             default: {
@@ -213,6 +224,13 @@ export namespace Presence {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.swarm`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -266,6 +284,11 @@ export namespace Presence {
     value: number
   }
 
+  export interface PresenceSwarmFieldEvent {
+    field: '$.swarm'
+    value: number
+  }
+
   export function encode (obj: Partial<Presence>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Presence.codec())
   }
@@ -274,7 +297,7 @@ export namespace Presence {
     return decodeMessage(buf, Presence.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Presence>): Generator<PresenceAddrsFieldEvent | PresenceVersionFieldEvent | PresenceFreeFieldEvent | PresenceUploadsFieldEvent | PresenceUploadSlotsFieldEvent | PresencePinsFieldEvent | PresenceTimeFieldEvent | PresenceIntervalFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Presence>): Generator<PresenceAddrsFieldEvent | PresenceVersionFieldEvent | PresenceFreeFieldEvent | PresenceUploadsFieldEvent | PresenceUploadSlotsFieldEvent | PresencePinsFieldEvent | PresenceTimeFieldEvent | PresenceIntervalFieldEvent | PresenceSwarmFieldEvent> {
     return streamMessage(buf, Presence.codec(), opts)
   }
 }

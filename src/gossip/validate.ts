@@ -7,7 +7,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { MAX_CLOCK_SKEW, MAX_GOSSIP_MESSAGE, minute } from '../constants.js'
+import { MAX_CLOCK_SKEW, MAX_GLOBAL_INTERVAL, MAX_GOSSIP_MESSAGE, minute } from '../constants.js'
 import { isName, NAME_RULE } from '../names.js'
 import { Announce, Presence, Replicate } from './messages.js'
 import type { Message, TopicValidatorFn } from '@libp2p/gossipsub'
@@ -17,6 +17,7 @@ const MAX_NAME = 255
 const MAX_ADDR = 256
 const MAX_VERSION = 64
 const MAX_REPLICAS = 64
+const MAX_SWARM = 100_000_000
 
 export interface Checked<T> {
   from: PeerId
@@ -40,13 +41,22 @@ function cidCheck (s: string): string | undefined {
   }
 }
 
-export const checkPresence: Check<Presence> = (m, _from, now) => {
-  if (m.addrs.some(a => a.length > MAX_ADDR || !isMultiaddr(a))) return 'an address is not a multiaddr'
-  if (m.version.length === 0 || m.version.length > MAX_VERSION) return 'version is empty or too long'
-  if (m.interval < 100 || m.interval > 10 * minute) return `interval ${m.interval} ms is out of bounds`
-  if (m.uploads > 100_000 || m.uploadSlots > 100_000 || m.pins > 100_000_000) return 'counters are out of bounds'
-  return timeCheck(m.time, now)
+function presenceCheck (maxInterval: number): Check<Presence> {
+  return (m, _from, now) => {
+    if (m.addrs.some(a => a.length > MAX_ADDR || !isMultiaddr(a))) return 'an address is not a multiaddr'
+    if (m.version.length === 0 || m.version.length > MAX_VERSION) return 'version is empty or too long'
+    if (m.interval < 100 || m.interval > maxInterval) return `interval ${m.interval} ms is out of bounds`
+    if (m.uploads > 100_000 || m.uploadSlots > 100_000 || m.pins > 100_000_000) return 'counters are out of bounds'
+    if (m.swarm > MAX_SWARM) return 'swarm size is out of bounds'
+    return timeCheck(m.time, now)
+  }
 }
+
+/** The first version's presence topic: periods up to 10 minutes */
+export const checkPresence = presenceCheck(10 * minute)
+
+/** The v2 presence topic and neighbour beats: global periods up to a day */
+export const checkPresence2 = presenceCheck(MAX_GLOBAL_INTERVAL)
 
 export const checkAnnounce: Check<Announce> = (m, _from, now) => {
   return cidCheck(m.cid) ??

@@ -85,6 +85,12 @@ export interface Config {
     /** Presence heartbeat period; a member missing beats turns suspect, then gone */
     presenceIntervalMs: number
     /**
+     * Global beats a period the whole swarm sends (so each peer receives): each peer's global
+     * period is max(1, swarm size / budget) periods, from its estimate of the swarm's size; 0 for
+     * the first design (every beat to every member, every period)
+     */
+    presenceBudget: number
+    /**
      * IP addresses exempt from gossipsub's IP colocation penalty (many peers behind one
      * address, such as a local test swarm on 127.0.0.1)
      */
@@ -227,6 +233,7 @@ const maddrs: Check = (v, k) => {
 }
 const peerMaddrs = maddrs
 const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${k} must be a whole number of 0 or more`) }
+const nonNegNum: Check = (v, k) => { if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${k} must be a number of 0 or more`) }
 const oneOf = (values: readonly string[]): Check => (v, k) => {
   if (typeof v !== 'string' || !values.includes(v)) throw new InvalidArgumentError(`${k} must be one of ${values.join(', ')}`)
 }
@@ -287,7 +294,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   encrypters,
   limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
   dht: { protocol: str, clientMode, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
-  gossip: { presenceIntervalMs: posInt, colocationWhitelist: strList(64, 64) },
+  gossip: { presenceIntervalMs: posInt, presenceBudget: nonNegNum, colocationWhitelist: strList(64, 64) },
   replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt, follow: ipnsNames, keepVersions: posInt },
   names: { lifetimeMs: posInt, ttlMs: nonNegInt, republishIntervalMs: posInt, gossip: bool },
   store: { fsync: bool, quota: nonNegInt },

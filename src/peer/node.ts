@@ -160,6 +160,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       pubsub: host.services.pubsub,
       peerId,
       logger: host.logger,
+      streams: host,
       addresses: () => host.getMultiaddrs().map(a => a.toString()),
       load: async () => {
         const { free, pins } = await quota.room()
@@ -173,6 +174,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
     }, {
       swarm: config.swarm,
       presenceIntervalMs: config.gossip.presenceIntervalMs,
+      presenceBudget: config.gossip.presenceBudget,
       replicate: config.replicate
     })
     // peers known from earlier runs, discovered peers and members are dialled while this peer has

@@ -9,7 +9,7 @@ import type { Presence } from '../../src/gossip/messages.js'
 const interval = 1000
 
 function beat (over: Partial<Presence> = {}): Presence {
-  return { addrs: ['/ip4/127.0.0.1/tcp/1'], version: 'shoal/test', free: 100, uploads: 0, uploadSlots: 16, pins: 1, time: 0, interval, ...over }
+  return { addrs: ['/ip4/127.0.0.1/tcp/1'], version: 'shoal/test', free: 100, uploads: 0, uploadSlots: 16, pins: 1, time: 0, interval, swarm: 0, ...over }
 }
 
 describe('gossip: membership table', () => {

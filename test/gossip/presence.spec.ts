@@ -44,7 +44,7 @@ describe('gossip: presence core', () => {
   it('marks a member gone within 3 periods of its last beat, on its own sweeps', () => {
     const core = new PresenceCore({ self: 'me', intervalMs: interval })
     core.start(0)
-    core.receive('other', { ...state, time: 100, interval }, 100)
+    core.receive('other', { ...state, time: 100, interval, swarm: 0 }, 100)
     let goneAt: number | undefined
     for (let now = 0, steps = 0; now <= 5000 && steps < 1000 && goneAt == null; now = core.nextDue(), steps++) {
       if (core.tick(now).beat) core.beat(state, now)

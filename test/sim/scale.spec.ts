@@ -2,12 +2,13 @@
  * The gossip simulator, small and fast: a few hundred peers running shoal's presence core on a
  * virtual clock. Asserts outcomes, not timings of this machine: announcements reach 99% of the
  * peers within 2 s of simulated time, crashes are noticed by every peer within 3 periods, a
- * healed partition's halves see each other again, and the costs it counts follow from the model.
+ * healed partition's halves see each other again, and the costs it counts follow from the model;
+ * presence v2 meets issue 20's targets at this size and its per-peer cost does not grow with it.
  */
 import assert from 'node:assert/strict'
 import { CONFIG_DEFAULTS } from '../../src/defaults.js'
 import { simulate } from '../../bench/sim/index.js'
-import { partition, standard } from '../../bench/sim/scenario.js'
+import { TARGETS, costs, missed, notFlat, partition, standard } from '../../bench/sim/scenario.js'
 
 describe('gossip simulator: today\'s design at a few hundred peers', function () {
   this.timeout(120_000)
@@ -39,5 +40,41 @@ describe('gossip simulator: today\'s design at a few hundred peers', function ()
     const [small, large] = [await simulate(standard(50, { seed: 5 })), await simulate(standard(200, { seed: 5 }))]
     const ratio = large.bytesInPerSec.presence.mean / small.bytesInPerSec.presence.mean
     assert.ok(ratio > 2.5 && ratio < 6, `4x the peers, ${ratio.toFixed(2)}x the bytes in per peer`)
+  })
+})
+
+describe('gossip simulator: presence v2 at a few hundred peers', function () {
+  this.timeout(120_000)
+  const interval = CONFIG_DEFAULTS.gossip.presenceIntervalMs
+  const budget = CONFIG_DEFAULTS.gossip.presenceBudget / (interval / 1000)
+
+  it('meets the targets: bytes, signature checks, announcements, crashed neighbours noticed', async () => {
+    const peers = 300
+    const r = await simulate(standard(peers, { seed: 7, design: 'v2' }))
+    assert.deepEqual(missed(r, interval), [])
+    for (const t of r.announce99Ms) assert.ok(t != null && t <= TARGETS.announce99Ms, `an announcement reached 99% after ${String(t)} ms`)
+    // every neighbour of each crashed peer saw it gone, within 3 periods
+    assert.ok(r.crash != null && r.crash.pairs >= 3 * r.crash.crashed, `crash ${JSON.stringify(r.crash)}`)
+    assert.equal(r.crash.noticed, r.crash.pairs)
+    assert.ok(r.crash.maxMs <= TARGETS.crashPeriods * interval, `noticed after ${r.crash.maxMs} ms`)
+    // the swarm's global beats keep to the budget (a 38 s window of a random process: within 2x)
+    assert.ok(r.globalBeatsPerSec > budget / 2 && r.globalBeatsPerSec < 2 * budget, `${r.globalBeatsPerSec} global beats/s`)
+    // gossipsub's fast message id: one signature check per message, not per copy
+    assert.ok(r.sigChecksPerSec.mean < r.copiesInPerSec.mean / 2, `${r.sigChecksPerSec.mean} checks for ${r.copiesInPerSec.mean} copies`)
+    assert.ok(r.bytesInPerSec.presence.mean <= TARGETS.bytesPerSec && r.bytesOutPerSec.presence.mean <= TARGETS.bytesPerSec)
+    assert.ok(r.bytesInPerSec.neighbour.mean > 0, 'neighbour beats flow')
+    // a peer knows the swarm's size without holding it: a table far smaller than the swarm
+    assert.ok(r.estimate != null && r.estimate.mean > 0.8 * peers && r.estimate.mean < 1.2 * peers, `estimate ${JSON.stringify(r.estimate)}`)
+    assert.ok(r.membershipRows.mean < peers / 2, `rows ${JSON.stringify(r.membershipRows)}`)
+  })
+
+  it('per-peer cost stays flat from 75 to 600 peers, where the first design\'s grows', async () => {
+    const runs = [await simulate(standard(75, { seed: 5, design: 'v2' })), await simulate(standard(600, { seed: 5, design: 'v2' }))]
+    assert.deepEqual(notFlat(runs), [], JSON.stringify(runs.map(costs)))
+  })
+
+  it('a healed partition\'s halves call each other alive again within 2 periods', async () => {
+    const r = await simulate(partition(100, { seed: 3, design: 'v2' }))
+    assert.ok(r.healMs != null && r.healMs <= 2 * interval, `whole again after ${String(r.healMs)} ms`)
   })
 })
