@@ -1,17 +1,22 @@
 import module from 'node:module'
-import type { IncomingMessage } from 'node:http'
-import { Readable } from 'node:stream'
 import { API_CONNECT_TIMEOUT } from '../constants.js'
 import { ApiUnreachableError, RemoteError, ShoalError } from '../errors.js'
 import { callList } from '../interface/calls.js'
 import { readLines } from './ndjson.js'
+import { post } from './wire.js'
 import type { Call, CallName } from '../interface/calls.js'
 import type { AbortOptions, ExportEntry, ImportEntry, ShoalApi } from '../interface/types.js'
+import type { Agent } from 'node:http'
 
-// node:http imported as an ES module builds a facade of all its exports, and its lazy ones load
-// the whole fetch implementation (undici): about as much start-up again as node itself. A
-// require takes the module as it is.
-const http: typeof import('node:http') = module.createRequire(import.meta.url)('node:http')
+/**
+ * node:http, for the calls that stream a request body (publish, import); the rest make their call
+ * on a socket of their own (wire.ts). Imported as an ES module, node:http builds a facade of all
+ * its exports, and its lazy ones load the whole fetch implementation (undici): a require takes
+ * the module as it is.
+ */
+function http (): typeof import('node:http') {
+  return module.createRequire(import.meta.url)('node:http')
+}
 
 /** The frame codec, loaded by the calls that stream content: the rest do without it */
 async function frames (): Promise<typeof import('./frames.js')> {
@@ -24,6 +29,12 @@ export interface ApiClientInit {
   token: string
 }
 
+/** An answer of the daemon: its status and body */
+interface Answer {
+  statusCode: number
+  body: AsyncIterable<Buffer>
+}
+
 interface CallOptions extends AbortOptions {
   json?: unknown
   body?: AsyncIterable<Uint8Array>
@@ -33,7 +44,8 @@ interface CallOptions extends AbortOptions {
 /** The HTTP control API of a running daemon; `createApiClient` makes its `ShoalApi` methods from the table of calls */
 class HttpApiClient {
   private readonly init: ApiClientInit
-  private readonly agent = new http.Agent({ keepAlive: true })
+  /** Made by the first call that streams a body */
+  private agent?: Agent
 
   constructor (init: ApiClientInit) {
     this.init = init
@@ -41,58 +53,81 @@ class HttpApiClient {
 
   /** Release pooled sockets */
   close (): void {
-    this.agent.destroy()
+    this.agent?.destroy()
   }
 
-  private async call (route: string, options: CallOptions = {}): Promise<IncomingMessage> {
-    const url = new URL(`http://${this.init.address}/api/v0/${route}`)
-    for (const [k, v] of Object.entries(options.query ?? {})) {
-      if (Array.isArray(v)) v.forEach(item => { url.searchParams.append(k, item) })
-      else if (v != null) url.searchParams.set(k, v)
+  private unreachable (err: any): Error {
+    if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET') {
+      return new ApiUnreachableError(`cannot reach the daemon's API at ${this.init.address} (${err.code}): start the daemon with "shoal start"`)
     }
-    const json = options.json != null ? JSON.stringify(options.json) : undefined
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = http.request(url, {
-        method: 'POST',
-        agent: this.agent,
-        signal: options.signal,
-        headers: {
-          Authorization: `Bearer ${this.init.token}`,
-          ...(json != null ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) } : {})
-        }
-      }, resolve)
-      const timer = setTimeout(() => {
-        req.destroy(new ApiUnreachableError(`the daemon's API at ${this.init.address} did not answer within ${API_CONNECT_TIMEOUT} ms: is the daemon stuck? Restart it with "shoal start"`))
-      }, API_CONNECT_TIMEOUT)
-      req.on('socket', (s) => {
-        if (!s.connecting) clearTimeout(timer)
-        else s.once('connect', () => clearTimeout(timer))
-      })
-      req.on('error', (err: any) => {
-        clearTimeout(timer)
-        if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET') {
-          reject(new ApiUnreachableError(`cannot reach the daemon's API at ${this.init.address} (${err.code}): start the daemon with "shoal start"`))
-        } else {
-          reject(err)
-        }
-      })
-      if (options.body != null) {
-        Readable.from(options.body).on('error', (err) => req.destroy(err)).pipe(req)
-      } else {
-        req.end(json)
-      }
-    })
+    return err
+  }
+
+  private timedOut (): Error {
+    return new ApiUnreachableError(`the daemon's API at ${this.init.address} did not answer within ${API_CONNECT_TIMEOUT} ms: is the daemon stuck? Restart it with "shoal start"`)
+  }
+
+  private async call (route: string, options: CallOptions = {}): Promise<Answer> {
+    const res = options.body == null ? await this.post(route, options) : await this.upload(route, options.body, options)
     if (res.statusCode !== 200) {
       throw await errorOf(res)
     }
     return res
   }
 
+  /** A call with a JSON body, on a socket of its own */
+  private async post (route: string, options: CallOptions): Promise<Answer> {
+    try {
+      return await post({
+        address: this.init.address,
+        path: `/api/v0/${route}`,
+        headers: { Authorization: `Bearer ${this.init.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(options.json ?? {}),
+        connectTimeoutMs: API_CONNECT_TIMEOUT,
+        onTimeout: () => this.timedOut(),
+        signal: options.signal
+      })
+    } catch (err: any) {
+      throw this.unreachable(err)
+    }
+  }
+
+  /** A call that streams its body, through node:http */
+  private async upload (route: string, body: AsyncIterable<Uint8Array>, options: CallOptions): Promise<Answer> {
+    const { Agent, request } = http()
+    const { Readable } = await import('node:stream')
+    this.agent ??= new Agent({ keepAlive: true })
+    const url = new URL(`http://${this.init.address}/api/v0/${route}`)
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (Array.isArray(v)) v.forEach(item => { url.searchParams.append(k, item) })
+      else if (v != null) url.searchParams.set(k, v)
+    }
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST',
+        agent: this.agent,
+        signal: options.signal,
+        headers: { Authorization: `Bearer ${this.init.token}` }
+      }, resolve)
+      const timer = setTimeout(() => { req.destroy(this.timedOut()) }, API_CONNECT_TIMEOUT)
+      req.on('socket', (s) => {
+        if (!s.connecting) clearTimeout(timer)
+        else s.once('connect', () => clearTimeout(timer))
+      })
+      req.on('error', (err: any) => {
+        clearTimeout(timer)
+        reject(this.unreachable(err))
+      })
+      Readable.from(body).on('error', (err) => req.destroy(err)).pipe(req)
+    })
+    return { statusCode: res.statusCode ?? 0, body: res }
+  }
+
   /** A method of `ShoalApi` that makes the call over HTTP, as its row says */
   method (name: CallName, c: Call): (...args: any[]) => unknown {
     const title = c.title ?? name
     const hasArg = c.arg != null || c.body != null
-    const send = async (arg: unknown, options: Record<string, any>): Promise<IncomingMessage> => {
+    const send = async (arg: unknown, options: Record<string, any>): Promise<Answer> => {
       const wire = Object.fromEntries(Object.keys(c.options).map(k => [c.options[k].key ?? k, options[k]]))
       if (c.body == null) return this.call(c.path, { json: c.arg != null ? { [c.arg]: arg, ...wire } : wire, signal: options.signal })
       return this.call(c.path, {
@@ -101,7 +136,7 @@ class HttpApiClient {
         signal: options.signal
       })
     }
-    const streamedBody = (res: IncomingMessage, options: AbortOptions): AsyncGenerator<Buffer> =>
+    const streamedBody = (res: Answer, options: AbortOptions): AsyncGenerator<Buffer> =>
       streamed(res, `the ${title}`, `start it again with "shoal start"${c.resumes === true ? ` and run the same ${title} to resume` : ''}`, options.signal)
     const replies: Record<Call['reply'], (arg: unknown, options: Record<string, any>) => unknown> = {
       json: async (arg, options) => {
@@ -130,7 +165,7 @@ class HttpApiClient {
       },
       lines: async function * (arg, options) {
         try {
-          yield * readLines(await send(arg, options))
+          yield * readLines((await send(arg, options)).body)
         } catch (err: any) {
           // the caller aborting is how it ends
           if (options.signal?.aborted === true) return
@@ -171,13 +206,13 @@ function queryOf (wire: Record<string, unknown>): Record<string, string | string
   return Object.fromEntries(Object.entries(wire).map(([k, v]) => [k, v == null ? undefined : Array.isArray(v) ? v.map(String) : String(v)]))
 }
 
-async function text (res: IncomingMessage): Promise<string> {
+async function text (res: Answer): Promise<string> {
   const chunks: Buffer[] = []
-  for await (const c of res) chunks.push(c)
+  for await (const c of res.body) chunks.push(c)
   return Buffer.concat(chunks).toString('utf8')
 }
 
-async function errorOf (res: IncomingMessage): Promise<Error> {
+async function errorOf (res: Answer): Promise<Error> {
   const body = await text(res).catch(() => '')
   try {
     const { error } = JSON.parse(body)
@@ -199,9 +234,9 @@ export function createApiClient (init: ApiClientInit): ApiClient {
  * The body of a streamed answer. A daemon that goes away in the middle (killed, stopped) ends
  * the connection; that is said as such, not as the socket's bare "aborted".
  */
-async function * streamed (res: IncomingMessage, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function * streamed (res: Answer, during: string, advice: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   try {
-    for await (const chunk of res) yield chunk
+    for await (const chunk of res.body) yield chunk
   } catch (err: any) {
     if (signal?.aborted === true || err instanceof ShoalError) throw err
     throw new ApiUnreachableError(`the daemon went away during ${during} (${String(err.code ?? err.message)}): ${advice}`)

@@ -1,4 +1,3 @@
-import { InvalidArgumentError as CommanderInvalidArgument } from 'commander'
 import type { Globals } from './output.js'
 import type { CallName } from '../interface/calls.js'
 import type { ShoalApi } from '../interface/types.js'
@@ -31,6 +30,21 @@ export function withApi<K extends CallName> (what: string, uses: readonly K[], f
   }
 }
 
+/**
+ * A value an option's parser refuses. Commander reports an error with this code from a parser as
+ * an invalid value of that option (its own InvalidArgumentError carries the same code); defined
+ * here so that the commands, whose parsers these are, load without the parser.
+ */
+export class InvalidValueError extends Error {
+  readonly code = 'commander.invalidArgument'
+  readonly exitCode = 1
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidValueError'
+  }
+}
+
 export function globalsOf (params: any[]): Globals & Record<string, any> {
   return (params[params.length - 1] as Command).optsWithGlobals()
 }
@@ -39,7 +53,7 @@ export function globalsOf (params: any[]): Globals & Record<string, any> {
 export function nonNegativeInt (value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new CommanderInvalidArgument('must be a whole number of 0 or more')
+    throw new InvalidValueError('must be a whole number of 0 or more')
   }
   return n
 }
@@ -48,7 +62,7 @@ export function nonNegativeInt (value: string): number {
 export function positiveInt (value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new CommanderInvalidArgument('must be a whole number of 1 or more')
+    throw new InvalidValueError('must be a whole number of 1 or more')
   }
   return n
 }
@@ -64,6 +78,6 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 export function duration (value: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(value)
   const ms = m != null ? Number(m[1]) * DURATION_UNITS[m[2]] : NaN
-  if (!Number.isSafeInteger(ms)) throw new CommanderInvalidArgument('must be a whole number with a unit: ms, s, m, h or d (such as 30s or 48h)')
+  if (!Number.isSafeInteger(ms)) throw new InvalidValueError('must be a whole number with a unit: ms, s, m, h or d (such as 30s or 48h)')
   return ms
 }

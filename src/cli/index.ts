@@ -1,7 +1,8 @@
 /**
  * The `shoal` command line. Every command talks to a `ShoalApi`: the repo's running daemon, or
- * the repo opened in process where a command can run offline. A command line loads the parser and
- * the module of the command it names, nothing more; the top-level help needs neither.
+ * the repo opened in process where a command can run offline. A command line loads the module of
+ * the command it names, and the parser only where it is needed (quick.ts); the top-level help
+ * needs neither.
  */
 import type { Command } from 'commander'
 import { VERSION } from '../version.js'
@@ -10,6 +11,7 @@ import { COMMANDS, commandNamed } from './commands/index.js'
 import type { CommandEntry } from './commands/index.js'
 import { DESCRIPTION, writeTopHelp } from './help.js'
 import { exitCodeOf, reportError } from './output.js'
+import { readQuick } from './quick.js'
 
 /**
  * The command-line parser with the commands named in `only` (all of them when it is not given):
@@ -62,14 +64,22 @@ export async function main (argv: string[] = process.argv): Promise<number> {
   const args = argv.slice(2)
   const help = topHelpWanted(args)
   if (help != null) return writeTopHelp(help)
+  let parsed = false
   try {
-    const program = await buildProgram(commandsFor(args))
-    await program.parseAsync(argv)
+    // a plain command line runs without the parser; the rest (help, errors) go through it
+    const quick = await readQuick(args)
+    if (quick != null) {
+      await quick.run()
+    } else {
+      parsed = true
+      const program = await buildProgram(commandsFor(args))
+      await program.parseAsync(argv)
+    }
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err: any) {
-    // the parser is loaded by now: every path here went through buildProgram
-    const { CommanderError } = await import('commander')
-    if (err instanceof CommanderError) {
+    // the parser's own errors come only where it was loaded
+    const { CommanderError } = parsed ? await import('commander') : { CommanderError: undefined }
+    if (CommanderError != null && err instanceof CommanderError) {
       // commander has printed its own message
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
       // help asked for (`shoal help`) is a success; help shown because a command lacks its

@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockNotFoundError, BlockTooLargeError, StoreWriteError } from '../errors.js'
 import { directView } from './aligned.js'
-import { IO_THREAD_FAILED, ioThread } from './io-thread.js'
 import { cidOfKey, keyOf, readAt, shardOf, writeChunks, writeStreamed } from './block-files.js'
 import { OpenFiles } from './open-files.js'
-import { verifies } from './verify.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
@@ -21,12 +17,29 @@ const DIRECT_MIN = 64 * 1024
  * a busy gateway, far below the usual 1024-descriptor soft limit
  */
 const OPEN_BLOCK_FILES = 256
-/**
- * Temporary names: random per process, counted within it (a random name per block cost the
- * fetching event loop more than its other bookkeeping), created exclusively all the same
- */
-const TMP_PREFIX = randomBytes(8).toString('hex')
+/** The multicodec of SHA-256 multihashes */
+const SHA2_256 = 0x12
 let tmpCounter = 0
+
+/**
+ * What writing blocks takes beyond reading them, loaded by the first write (a command that only
+ * reads never loads it): the block I/O thread, hashing, and the prefix of this process's temporary
+ * names, random per process and counted within it (a random name per block cost the fetching
+ * event loop more than its other bookkeeping), created exclusively all the same
+ */
+interface WritePath {
+  io: typeof import('./io-thread.js')
+  verifies: typeof import('./verify.js').verifies
+  tmpPrefix: string
+}
+
+let writePath: Promise<WritePath> | undefined
+
+async function loadWritePath (): Promise<WritePath> {
+  writePath ??= Promise.all([import('./io-thread.js'), import('./verify.js'), import('node:crypto')])
+    .then(([io, verify, crypto]) => ({ io, verifies: verify.verifies, tmpPrefix: crypto.randomBytes(8).toString('hex') }))
+  return writePath
+}
 
 export interface FsBlocksInit {
   /** Largest block accepted by `put` */
@@ -117,10 +130,11 @@ export class FsBlocks implements Blockstore {
       return cid
     }
     const final = this.pathOf(cid)
+    const writing = await loadWritePath()
     // no existence check: renaming over a stored block replaces it with the same bytes, and the
     // callers (importer, fetch) rarely put a block twice, so the check would cost every put a
     // trip through the thread pool to save a rare duplicate write
-    const tmp = this.tmpName()
+    const tmp = this.tmpName(writing)
     let renamed = false
     try {
       if (val instanceof Uint8Array) {
@@ -131,7 +145,7 @@ export class FsBlocks implements Blockstore {
         let size = 0
         for (const c of val) size += c.byteLength
         this.checkSize(cid, size)
-        if (val.length === 1 && await this.putDirect(tmp, final, val[0]) === 'stored') {
+        if (val.length === 1 && await this.putDirect(writing, tmp, final, val[0]) === 'stored') {
           renamed = true
           return cid
         }
@@ -173,12 +187,12 @@ export class FsBlocks implements Blockstore {
    * 'mismatch' when the digest differs, and 'skipped', with nothing written, when the block does
    * not qualify or the file system refuses direct I/O (the store then stops trying).
    */
-  private async putDirect (tmp: string, final: string, block: Uint8Array, digest?: Uint8Array): Promise<'stored' | 'mismatch' | 'skipped'> {
+  private async putDirect (writing: WritePath, tmp: string, final: string, block: Uint8Array, digest?: Uint8Array): Promise<'stored' | 'mismatch' | 'skipped'> {
     if (this.direct === false) return 'skipped'
     const size = block.byteLength
     // aligned memory is shared memory (aligned.ts), which the thread takes
     const view = size >= DIRECT_MIN ? directView(block) : undefined
-    const thread = view != null ? ioThread() : undefined
+    const thread = view != null ? writing.io.ioThread() : undefined
     if (view == null || thread == null) return 'skipped'
     const shard = path.dirname(final)
     const known = this.knownShards.has(shard)
@@ -188,7 +202,7 @@ export class FsBlocks implements Blockstore {
       // CID read from a DAG node is a view into that node's bytes
       outcome = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest: digest?.slice() })
     } catch (err: any) {
-      if (err.code !== IO_THREAD_FAILED) throw err
+      if (err.code !== writing.io.IO_THREAD_FAILED) throw err
       // the thread died, perhaps part-way: write it here
       await fs.rm(tmp, { force: true })
       return 'skipped'
@@ -208,21 +222,22 @@ export class FsBlocks implements Blockstore {
    */
   async putVerified (cid: CID, val: Uint8Array | Uint8Array[]): Promise<boolean> {
     const chunks = val instanceof Uint8Array ? [val] : val
-    if (chunks.length === 1 && cid.multihash.code === sha256.code) {
+    const writing = await loadWritePath()
+    if (chunks.length === 1 && cid.multihash.code === SHA2_256) {
       this.checkSize(cid, chunks[0].byteLength)
-      const tmp = this.tmpName()
-      const outcome = await this.putDirect(tmp, this.pathOf(cid), chunks[0], cid.multihash.digest).catch((err) => { throw StoreWriteError.from(`block ${cid}`, err) })
+      const tmp = this.tmpName(writing)
+      const outcome = await this.putDirect(writing, tmp, this.pathOf(cid), chunks[0], cid.multihash.digest).catch((err) => { throw StoreWriteError.from(`block ${cid}`, err) })
       if (outcome === 'mismatch') return false
       if (outcome === 'stored') return true
     }
-    if (!await verifies(cid, val)) return false
+    if (!await writing.verifies(cid, val)) return false
     await this.put(cid, val)
     return true
   }
 
   /** A name in `.tmp/` no other write of this process or another uses */
-  private tmpName (): string {
-    return path.join(this.tmpDir, `${TMP_PREFIX}-${(tmpCounter++).toString(36)}`)
+  private tmpName (writing: WritePath): string {
+    return path.join(this.tmpDir, `${writing.tmpPrefix}-${(tmpCounter++).toString(36)}`)
   }
 
   /**

@@ -2,12 +2,10 @@
  * The store: blocks on disk, recursive pins, gc and verify. It knows nothing of the network.
  */
 import path from 'node:path'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { MAX_BLOCK_SIZE } from '../constants.js'
 import { mhKey, walkDag } from './dag.js'
 import { FsBlocks } from './blocks.js'
 import { Pins } from './pins.js'
-import { verifies } from './verify.js'
 import { BlockNotFoundError, NotPinnedError, UnreadablePinError } from '../errors.js'
 import type { Pin, PinOrigin, UnreadablePin } from './pins.js'
 import type { CID } from 'multiformats/cid'
@@ -15,7 +13,18 @@ import type { Mortice } from 'mortice'
 
 export type { Pin, PinOrigin, PinScan, UnreadablePin } from './pins.js'
 export { linksOf, mhKey } from './dag.js'
-export { verifies } from './verify.js'
+
+/** The multicodec of SHA-256 multihashes */
+const SHA2_256 = 0x12
+
+/** Hashing (verify.ts), loaded by the first check: a command that only reads never loads it */
+let verifyCode: Promise<typeof import('./verify.js')> | undefined
+
+/** Whether the bytes (one buffer, or a block's chunks in order) hash to the CID's multihash (verify.ts) */
+export async function verifies (cid: CID, data: Uint8Array | readonly Uint8Array[]): Promise<boolean> {
+  verifyCode ??= import('./verify.js')
+  return (await verifyCode).verifies(cid, data)
+}
 export type { FsBlocks } from './blocks.js'
 
 export interface StoreInit {
@@ -270,7 +279,7 @@ class DiskStore implements Store {
     const { unreadable } = await this.pins.scan()
     const result: VerifyResult = { checked: 0, corrupt: [], skipped: 0, dropped: options?.drop === true, unreadablePins: unreadable }
     for await (const { cid } of this.blocks.list(options)) {
-      if (cid.multihash.code !== sha256.code) {
+      if (cid.multihash.code !== SHA2_256) {
         result.skipped++
         continue
       }
