@@ -8,9 +8,10 @@
  *   DATA   0x02 + bytes                                file bytes (of the entry before it)
  *   END    0x03                                        the stream is complete
  *   ERROR  0x04 + JSON {name, message, status}        the stream failed
+ *
+ * The length prefix is an unsigned varint, as it-length-prefixed writes it; it is written and read
+ * here, as loading that library cost a `shoal cat` through the daemon a third of Node's start-up.
  */
-import * as lp from 'it-length-prefixed'
-import * as varint from 'uint8-varint'
 import { MAX_ENTRY_FRAME } from '../constants.js'
 import { InvalidArgumentError, RemoteError } from '../errors.js'
 import { httpStatusOf } from '../http-status.js'
@@ -37,11 +38,28 @@ export interface Entry {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
+/** The most bytes a frame's length takes (a varint of up to 56 bits) */
+const MAX_LENGTH_BYTES = 8
+
+/** `n` as an unsigned varint */
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
 function frame (tag: number, body?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + (body?.byteLength ?? 0))
-  out[0] = tag
-  if (body != null) out.set(body, 1)
-  return lp.encode.single(out).subarray()
+  const size = 1 + (body?.byteLength ?? 0)
+  const len = varint(size)
+  const out = new Uint8Array(len.byteLength + size)
+  out.set(len)
+  out[len.byteLength] = tag
+  if (body != null) out.set(body, len.byteLength + 1)
+  return out
 }
 
 function jsonFrame (tag: number, value: unknown): Uint8Array {
@@ -53,7 +71,7 @@ async function * dataFrames (content: AsyncIterable<Uint8Array>): AsyncGenerator
   for await (const chunk of content) {
     for (let off = 0; off < chunk.byteLength; off += MAX_DATA) {
       const part = chunk.subarray(off, off + MAX_DATA)
-      const len = varint.encode(part.byteLength + 1)
+      const len = varint(part.byteLength + 1)
       const head = new Uint8Array(len.byteLength + 1)
       head.set(len)
       head[len.byteLength] = DATA
@@ -102,12 +120,76 @@ function remoteError (body: Uint8Array): Error {
   }
 }
 
+/**
+ * The frames of a stream, each length checked against `maxFrame` before its bytes are gathered; a
+ * frame that lies in one chunk of the source is handed on without a copy
+ */
+async function * lengthPrefixed (source: AsyncIterable<Uint8Array>, maxFrame: number): AsyncGenerator<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let buffered = 0
+  /** The frame's length once its prefix is read */
+  let want: number | undefined
+  const take = (n: number): Uint8Array => {
+    if (n === 0) return new Uint8Array(0)
+    buffered -= n
+    if (chunks[0].byteLength >= n) {
+      const out = chunks[0].subarray(0, n)
+      chunks[0] = chunks[0].subarray(n)
+      if (chunks[0].byteLength === 0) chunks.shift()
+      return out
+    }
+    const out = new Uint8Array(n)
+    for (let at = 0; at < n;) {
+      const c = chunks[0]
+      const piece = c.subarray(0, n - at)
+      out.set(piece, at)
+      at += piece.byteLength
+      if (piece.byteLength === c.byteLength) chunks.shift()
+      else chunks[0] = c.subarray(piece.byteLength)
+    }
+    return out
+  }
+  /** The length prefix, or undefined while it is incomplete */
+  const prefix = (): number | undefined => {
+    let n = 0
+    let scale = 1
+    let i = 0
+    for (const c of chunks) {
+      for (const b of c) {
+        if (++i > MAX_LENGTH_BYTES) throw new Error('frame length prefix is too long')
+        n += (b & 0x7f) * scale
+        scale *= 0x80
+        if (b < 0x80) {
+          take(i)
+          return n
+        }
+      }
+    }
+    return undefined
+  }
+  for await (const chunk of source) {
+    if (chunk.byteLength === 0) continue
+    chunks.push(chunk)
+    buffered += chunk.byteLength
+    for (;;) {
+      want ??= prefix()
+      if (want == null) break
+      if (want > maxFrame) throw new Error(`frame of ${want} bytes is larger than ${maxFrame}`)
+      if (buffered < want) break
+      const f = take(want)
+      want = undefined
+      yield f
+    }
+  }
+  if (buffered > 0 || want != null) throw new Error('unexpected end of input')
+}
+
 class FrameReader {
-  private readonly it: AsyncIterator<{ subarray(): Uint8Array }>
+  private readonly it: AsyncIterator<Uint8Array>
   private pending?: Uint8Array
 
   constructor (source: AsyncIterable<Uint8Array>, maxFrame: number) {
-    this.it = lp.decode(source, { maxDataLength: maxFrame })[Symbol.asyncIterator]()
+    this.it = lengthPrefixed(source, maxFrame)[Symbol.asyncIterator]()
   }
 
   async next (): Promise<Uint8Array> {
@@ -123,7 +205,7 @@ class FrameReader {
       throw new InvalidArgumentError(`bad frame stream: ${err.message}`)
     }
     if (r.done === true) throw new InvalidArgumentError('frame stream ended before its END frame (truncated)')
-    const f = r.value.subarray()
+    const f = r.value
     if (f.byteLength === 0) throw new InvalidArgumentError('empty frame')
     return f
   }
