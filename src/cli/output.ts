@@ -70,13 +70,33 @@ export function formatBytes (n: number): string {
  * command quietly, as SIGPIPE ends `cat`: it is not a failure.
  */
 export async function toStdout (source: AsyncIterable<Uint8Array>): Promise<void> {
-  try {
-    const { Readable } = await import('node:stream')
-    const { pipeline } = await import('node:stream/promises')
-    await pipeline(Readable.from(source), process.stdout)
-  } catch (err: any) {
-    if (err?.code !== 'EPIPE') throw err
+  // written by hand: a stream pipeline costs a small `shoal cat` a sixth of Node's start-up
+  const out = process.stdout
+  let failure: any
+  let wake: (() => void) | undefined
+  // kept to the end of the process: an error that comes after the last write must not go unheard
+  out.on('error', (err) => {
+    failure ??= err
+    wake?.()
+  })
+  /** Until what was written has gone out, or the stream failed */
+  const drained = async (): Promise<void> => {
+    await new Promise<void>((resolve) => {
+      wake = resolve
+      out.once('drain', resolve)
+    })
+    out.off('drain', wake as () => void)
+    wake = undefined
   }
+  // leaving the loop early (a failure) ends the source, as a pipeline would
+  for await (const chunk of source) {
+    if (failure != null) break
+    if (!out.write(chunk) && failure == null) await drained()
+    if (failure != null) break
+  }
+  // what is written reaches the reader (or fails) before the command reports success
+  if (failure == null) await new Promise<void>((resolve) => { out.write(new Uint8Array(0), () => { resolve() }) })
+  if (failure != null && failure.code !== 'EPIPE') throw failure
 }
 
 /** Exit code for an error: 2 for bad input, 1 for every other failure */
