@@ -22,8 +22,8 @@ const SHA2_256 = 0x12
 let tmpCounter = 0
 
 /**
- * What writing blocks takes beyond reading them, loaded by the first write (a command that only
- * reads never loads it): the block I/O thread, hashing, and the prefix of this process's temporary
+ * What writing blocks (and serving them whole) takes beyond reading them, loaded by the first
+ * write or served block (a command that only reads never loads it): the block I/O thread, hashing, and the prefix of this process's temporary
  * names, random per process and counted within it (a random name per block cost the fetching
  * event loop more than its other bookkeeping), created exclusively all the same
  */
@@ -292,15 +292,16 @@ export class FsBlocks implements Blockstore {
    */
   async serveBytes (cid: CID, options?: AbortOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
-    const thread = cid.multihash.code === identity.code ? undefined : ioThread()
-    if (thread == null) return await this.getBytes(cid, options)
+    const io = cid.multihash.code === identity.code ? undefined : (await loadWritePath()).io
+    const thread = io?.ioThread()
+    if (io == null || thread == null) return await this.getBytes(cid, options)
     let data: Uint8Array | undefined
     let failed = false
     try {
       data = await thread.read(this.pathOf(cid), this.init.maxBlockSize)
     } catch (err: any) {
       if (err.code === 'ENOENT') throw new BlockNotFoundError(`block ${cid} is not in the store`)
-      if (err.code !== IO_THREAD_FAILED) throw err
+      if (err.code !== io.IO_THREAD_FAILED) throw err
       // the thread died: read it here
       failed = true
     }
