@@ -35,6 +35,11 @@ export interface IdResult {
   dht?: 'server' | 'client'
   /** Why no bootstrap peer answered (DNS, refused, timed out), while this peer is alone */
   bootstrap?: string
+  /**
+   * The swarm as this peer sees it (docs/gossip.md): its estimate of the swarm's size, and
+   * whether its membership table holds only part of it (a large swarm); absent offline
+   */
+  swarm?: { estimate: number, partial: boolean }
   /** HOST:PORT of the HTTP gateway, when a daemon serves one */
   gateway?: string
 }

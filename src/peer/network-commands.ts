@@ -40,6 +40,7 @@ export class NetworkCommands {
       reachability: host.services.nat.reachability,
       relays: host.services.nat.status().relays,
       dht: host.services.dht.getMode(),
+      swarm: this.swarmView(),
       ...this.bootstrapProblem(),
       ...(gateway != null ? { gateway: gateway.address } : {})
     }
@@ -124,6 +125,11 @@ export class NetworkCommands {
     const local = (await store.missing(root, options)).length === 0
     const found = await holders(root, { self: peerId.toString(), routing, gossip }, options)
     return { cid: root.toString(), local, pinned: await store.pins.has(root), holders: found, reachability: node.host.services.nat.reachability, ...this.bootstrapProblem() }
+  }
+
+  private swarmView (): { estimate: number, partial: boolean } {
+    const { estimate, partial } = this.components.node.gossip.stats()
+    return { estimate, partial }
   }
 
   private bootstrapProblem (): { bootstrap?: string } {

@@ -38,6 +38,10 @@ describe('routing: DHT servers and clients', function () {
     assert.deepEqual(stats.map(s => s.network?.dht.mode), ['server', 'server', 'client'])
     assert.equal(stats[0].network?.dht.routingTable, 1, 'the first peer holds the other server only')
     assert.equal(stats[2].network?.dht.routingTable, 2)
+    // a swarm this small is seen whole
+    const view = (await peers[0].id()).swarm
+    assert.equal(view?.partial, false)
+    assert.ok((view?.estimate ?? 0) >= 1, JSON.stringify(view))
   })
 
   it('a client that provides stays out of the tables of the servers that find it as a provider', async () => {
