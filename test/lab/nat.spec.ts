@@ -240,6 +240,14 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
 
   it('two NATed peers: fetched directly if the connection was upgraded, else a one-line error naming the peer, the relay and its limit', async () => {
     const { cid, bytes } = await publish(A, 16 * MiB)
+    // B reaches A only through the DHT: the provide at publish runs in the background and can
+    // come after B looks, so A provides until B finds the record (as in the first scenario)
+    await waitFor(async () => {
+      const provided = await lab!.cli(A, ['--json', 'provide', cid])
+      if (provided.code !== 0 || lastJson(provided.stdout).accepted === 0) return false
+      const found = await lab!.cli(B, ['--json', 'find', cid, '--timeout', '10'])
+      return found.code === 0 && lastJson(found.stdout).providers.some((p: any) => p.peerId === lab!.hosts[A].daemon!.peerId)
+    }, 60_000, 'the second NATed peer to find the first one\'s provider record')
     const r = await lab!.cli(B, ['--json', 'fetch', cid], { timeoutMs: 120_000 })
     if (r.code === 0) {
       const out = path.join(tmp.dir, 'b-got.bin')
