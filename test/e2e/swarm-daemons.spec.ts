@@ -41,11 +41,14 @@ describe('e2e: swarm of daemon processes', function () {
       a = await peer('a', cfg => { cfg.gossip.presenceIntervalMs = INTERVAL })
       const joinA = (cfg: any): void => { cfg.gossip.presenceIntervalMs = INTERVAL; cfg.bootstrap = [a.addresses[0]] }
       ;[b, c] = await Promise.all([peer('b', joinA), peer('c', joinA)])
-      const api = await clientOf(a)
-      try {
-        await waitFor(async () => (await api.members()).filter(m => m.state === 'alive').length === 3, 30_000, 'three live members')
-      } finally {
-        api.close()
+      // every daemon's table, not only a's: b and c hear of each other through a
+      for (const d of [a, b, c]) {
+        const api = await clientOf(d)
+        try {
+          await waitFor(async () => (await api.members()).filter(m => m.state === 'alive').length === 3, 30_000, 'three live members')
+        } finally {
+          api.close()
+        }
       }
     })
 
