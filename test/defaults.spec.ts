@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { CONFIG_DEFAULTS } from '../src/defaults.js'
-import { CONFIGS_DIR, validateConfig } from '../src/peer/config.js'
+import { CONFIGS_DIR } from '../src/peer/config.js'
+import { validateConfig } from '../src/peer/config-checks.js'
 
 describe('defaults: what a user may configure', () => {
   it('are configs/default.json, a valid config, and no caller can change them', async () => {

@@ -1,10 +1,8 @@
 import fs from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { PROFILES } from '../constants.js'
-import { InvalidArgumentError, InvalidConfigError } from '../errors.js'
-import { isName, NAME_RULE } from '../names.js'
-import { parseCidr } from '../host/cidr.js'
-import { ENCRYPTERS } from '../host/encrypters.js'
+import { InvalidConfigError } from '../errors.js'
+import { isName } from '../names.js'
+import { validateConfig } from './config-checks.js'
 import type { Encrypter } from '../host/encrypters.js'
 import type { NatInit, RelayInit } from '../host/index.js'
 
@@ -219,138 +217,6 @@ export function parseConfig (text: string, source: string): Config {
   return validateConfig(raw, source)
 }
 
-type Check = (value: unknown, key: string) => void
-
-const str: Check = (v, k) => { if (typeof v !== 'string' || v === '') throw new InvalidArgumentError(`${k} must be a non-empty string`) }
-const bool: Check = (v, k) => { if (typeof v !== 'boolean') throw new InvalidArgumentError(`${k} must be true or false`) }
-const posInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${k} must be a whole number of 1 or more`) }
-/** A list of multiaddrs in shape; each is parsed by `checkAddresses` (online only) */
-const maddrs: Check = (v, k) => {
-  if (!Array.isArray(v)) throw new InvalidArgumentError(`${k} must be a list of multiaddrs`)
-  for (const a of v) {
-    if (typeof a !== 'string' || !a.startsWith('/')) throw new InvalidArgumentError(`${k} has an invalid multiaddr "${String(a)}"`)
-  }
-}
-const peerMaddrs = maddrs
-const nonNegInt: Check = (v, k) => { if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${k} must be a whole number of 0 or more`) }
-const nonNegNum: Check = (v, k) => { if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${k} must be a number of 0 or more`) }
-const oneOf = (values: readonly string[]): Check => (v, k) => {
-  if (typeof v !== 'string' || !values.includes(v)) throw new InvalidArgumentError(`${k} must be one of ${values.join(', ')}`)
-}
-const clientMode: Check = (v, k) => {
-  if (typeof v !== 'boolean' && v !== 'auto') throw new InvalidArgumentError(`${k} must be "auto", true (client) or false (server)`)
-}
-/** IPv4 or IPv6 CIDRs, such as 10.77.0.0/24 */
-const cidrs: Check = (v, k) => {
-  if (!Array.isArray(v) || v.length > 64) throw new InvalidArgumentError(`${k} must be a list of at most 64 CIDRs`)
-  for (const c of v) {
-    if (typeof c !== 'string' || parseCidr(c) == null) throw new InvalidArgumentError(`${k} has an invalid CIDR "${String(c)}": expected something like 10.77.0.0/24`)
-  }
-}
-const optStr: Check = (v, k) => { if (typeof v !== 'string') throw new InvalidArgumentError(`${k} must be a string (empty for none)`) }
-const strList = (maxItems: number, maxLength: number): Check => (v, k) => {
-  if (!Array.isArray(v) || v.length > maxItems) throw new InvalidArgumentError(`${k} must be a list of at most ${maxItems} strings`)
-  for (const item of v) {
-    if (typeof item !== 'string' || item === '' || item.length > maxLength) throw new InvalidArgumentError(`${k} entries must be non-empty strings of at most ${maxLength} characters`)
-  }
-}
-const swarmName: Check = (v, k) => {
-  if (!isName(v)) throw new InvalidArgumentError(`${k} must be ${NAME_RULE}`)
-}
-/** IPNS names in shape (`k51...`, a peer id, either after /ipns/); the peer parses them as it starts */
-const ipnsNames: Check = (v, k) => {
-  if (!Array.isArray(v) || v.length > 256) throw new InvalidArgumentError(`${k} must be a list of at most 256 IPNS names`)
-  for (const n of v) {
-    if (typeof n !== 'string' || !/^(\/ipns\/)?[a-zA-Z0-9]{40,100}$/.test(n)) throw new InvalidArgumentError(`${k} has "${String(n).slice(0, 100)}", which is not an IPNS name (k51...)`)
-  }
-}
-/** Connection encrypters: at least one, each known, none twice */
-const encrypters: Check = (v, k) => {
-  if (!Array.isArray(v) || v.length === 0) throw new InvalidArgumentError(`${k} must be a non-empty list of ${ENCRYPTERS.join(', ')}`)
-  for (const e of v) {
-    if (!ENCRYPTERS.includes(e)) throw new InvalidArgumentError(`${k} has "${String(e).slice(0, 100)}": each must be one of ${ENCRYPTERS.join(', ')}`)
-  }
-  if (new Set(v).size !== v.length) throw new InvalidArgumentError(`${k} names an encrypter twice`)
-}
-const hostPort: Check = (v, k) => {
-  str(v, k)
-  parseHostPort(v as string, k)
-}
-
-const anyHostPort: Check = (v, k) => {
-  str(v, k)
-  parseHostPort(v as string, k, { loopbackOnly: false })
-}
-
-const SCHEMA: Record<string, Record<string, Check> | Check> = {
-  swarm: swarmName,
-  swarmKey: optStr,
-  discovery: { mdns: bool, rendezvous: bool, rendezvousIntervalMs: posInt },
-  addresses: { listen: maddrs, announce: maddrs },
-  api: { address: hostPort },
-  gateway: { enabled: bool, address: anyHostPort, retrievalTimeoutMs: posInt, maxConcurrentRequests: posInt },
-  metrics: { enabled: bool },
-  bootstrap: peerMaddrs,
-  encrypters,
-  limits: { maxConnections: posInt, maxIncomingPendingConnections: posInt, inboundConnectionThreshold: posInt, dialTimeoutMs: posInt },
-  dht: { protocol: str, clientMode, peerAddresses: oneOf(['public', 'private', 'all']), reprovideIntervalMs: posInt, recordLifetimeMs: posInt },
-  gossip: { presenceIntervalMs: posInt, presenceBudget: nonNegNum, colocationWhitelist: strList(64, 64) },
-  replicate: { enabled: bool, tags: strList(16, 64), maxFileSize: nonNegInt, maxTotalBytes: nonNegInt, follow: ipnsNames, keepVersions: posInt },
-  names: { lifetimeMs: posInt, ttlMs: nonNegInt, republishIntervalMs: posInt, gossip: bool },
-  store: { fsync: bool, quota: nonNegInt },
-  publish: { profile: oneOf(PROFILES) },
-  nat: { publicRanges: cidrs, upnp: bool },
-  relay: { client: bool, relays: peerMaddrs, service: bool, maxReservations: posInt, circuitBytes: nonNegInt, circuitDurationMs: nonNegInt },
-  exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }
-}
-
-/** Check a parsed config: every key known, every value of its type, nothing missing */
-export function validateConfig (raw: unknown, source: string): Config {
-  const fail = (msg: string): never => { throw new InvalidConfigError(`${source}: ${msg}`) }
-  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) fail('must be a JSON object')
-  const obj = raw as Record<string, unknown>
-  for (const key of Object.keys(obj)) {
-    if (!Object.hasOwn(SCHEMA, key)) fail(`unknown key "${key}"`)
-  }
-  for (const [key, check] of Object.entries(SCHEMA)) {
-    if (!Object.hasOwn(obj, key)) fail(`missing key "${key}"`)
-    const value = obj[key]
-    try {
-      if (typeof check === 'function') {
-        check(value, key)
-        continue
-      }
-      if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError(`${key} must be an object`)
-      const section = value as Record<string, unknown>
-      for (const sub of Object.keys(section)) {
-        if (!Object.hasOwn(check, sub)) throw new InvalidArgumentError(`unknown key "${key}.${sub}"`)
-      }
-      for (const [sub, subCheck] of Object.entries(check)) {
-        if (!Object.hasOwn(section, sub)) throw new InvalidArgumentError(`missing key "${key}.${sub}"`)
-        subCheck(section[sub], `${key}.${sub}`)
-      }
-    } catch (err: any) {
-      // the checks say what is wrong with a value; anything else is not about the config
-      if (!(err instanceof InvalidArgumentError)) throw err
-      fail(err.message)
-    }
-  }
-  const config = obj as unknown as Config
-  if (config.dht.recordLifetimeMs <= config.dht.reprovideIntervalMs) {
-    fail('dht.recordLifetimeMs must be longer than dht.reprovideIntervalMs, or records expire before they are provided again')
-  }
-  if (config.names.lifetimeMs <= config.names.republishIntervalMs) {
-    fail('names.lifetimeMs must be longer than names.republishIntervalMs, or records expire before they are put in the DHT again')
-  }
-  if (config.relay.circuitDurationMs > MAX_TIMER_MS) {
-    fail(`relay.circuitDurationMs must be at most ${MAX_TIMER_MS} (about 24 days), or 0 for no limit`)
-  }
-  if (config.dht.protocol === AMINO_DHT_PROTOCOL && !config.exchange.bitswap) {
-    fail(`exchange.bitswap must be on in the IPFS DHT (${AMINO_DHT_PROTOCOL}): what a peer provides there, any IPFS node must be able to fetch over bitswap`)
-  }
-  return config
-}
-
 /**
  * Parse every multiaddr of a config (addresses to listen on and announce, bootstrap peers, which
  * must name their peer id). A peer checks them as it goes online: the multiaddr code is not
@@ -375,33 +241,4 @@ export async function checkAddresses (config: Config, source: string): Promise<v
       if (needsPeer && !ma.getComponents().some(c => c.name === 'p2p')) throw new InvalidConfigError(`${source}: ${key} entry "${a}" needs a /p2p/<peer id> part`)
     }
   }
-}
-
-/** The longest timer Node keeps (2^31 - 1 ms) */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/** The IPFS (Amino) DHT's protocol: a peer in it is a provider to every IPFS node */
-export const AMINO_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
-
-/**
- * `HOST:PORT` (IPv6 as `[::1]:PORT`) to its parts; the control API binds loopback only.
- * InvalidArgumentError naming `what` when it is not (a config's checks restate it as the config's)
- */
-export function parseHostPort (value: string, what: string, options: { loopbackOnly?: boolean } = {}): { host: string, port: number } {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
-  const host = m?.[1] ?? m?.[2]
-  const port = Number(m?.[3])
-  if (m == null || host == null || port > 65535) {
-    throw new InvalidArgumentError(`${what} must be HOST:PORT, for example 127.0.0.1:5080 (got "${value}")`)
-  }
-  if (options.loopbackOnly !== false && !isLoopback(host)) {
-    throw new InvalidArgumentError(`${what} must be a loopback address (127.0.0.1, ::1 or localhost); got "${host}"`)
-  }
-  return { host, port }
-}
-
-export function isLoopback (host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true
-  const parts = host.split('.')
-  return parts.length === 4 && parts[0] === '127' && parts.every(p => /^\d{1,3}$/.test(p) && Number(p) <= 255)
 }

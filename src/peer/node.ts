@@ -16,7 +16,7 @@ import { createGossip, topicScoreParams, DECODE_RPC_LIMITS, MAX_INBOUND_DATA_LEN
 import { createHost } from '../host/index.js'
 import { createRouting } from '../routing/index.js'
 import { AGENT_VERSION } from '../version.js'
-import { parseHostPort } from './config.js'
+import { parseHostPort } from './config-checks.js'
 import { sources } from './holders.js'
 import { Neighbours } from './neighbours.js'
 import { fetchAndPin } from './online-content.js'

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import { InvalidConfigError, RepoExistsError, RepoNotInitializedError } from '../errors.js'
-import { addMissingDefaults, defaultConfigText, parseConfig, validateConfig } from './config.js'
+import { addMissingDefaults, defaultConfigText, parseConfig } from './config.js'
+import { validateConfig } from './config-checks.js'
 import { isInitialized, repoPaths } from './paths.js'
 import type { Config } from './config.js'
 import type { PrivateKey } from '@libp2p/interface'

@@ -4,10 +4,12 @@
  */
 import fsCb from 'node:fs'
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
+import type { AbortOptions } from '@libp2p/interface'
 
 /** A block held in chunks (as it came off the network): one writev, no copy into one buffer */
 export async function writeChunks (file: string, chunks: Uint8Array[], size: number, fsync: boolean): Promise<void> {
@@ -80,4 +82,30 @@ function rest (chunks: Uint8Array[], n: number): Uint8Array[] {
 
 export function shardOf (key: string): string {
   return key.slice(-3, -1)
+}
+
+/**
+ * Every block file under `dir` (skipping the `tmpDir` of blocks being written), as a raw CIDv1
+ * of its multihash, with its size on disk and last use (its mtime), in key order
+ */
+export async function * listBlockFiles (dir: string, tmpDir: string, options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number, usedAt: number }> {
+  let shards: string[]
+  try {
+    shards = await fs.readdir(dir)
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return
+    throw err
+  }
+  for (const shard of shards.sort()) {
+    if (shard === tmpDir) continue
+    options?.signal?.throwIfAborted()
+    const files = await fs.readdir(path.join(dir, shard)).catch(() => [] as string[])
+    for (const file of files.sort()) {
+      const cid = cidOfKey(file)
+      if (cid == null) continue
+      const st = await fs.stat(path.join(dir, shard, file)).catch(() => null)
+      if (st == null) continue
+      yield { cid, size: st.size, usedAt: st.mtimeMs }
+    }
+  }
 }

@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, BlockTooLargeError, StoreWriteError } from '../errors.js'
 import { directView } from './aligned.js'
-import { cidOfKey, keyOf, readAt, shardOf, writeChunks, writeStreamed } from './block-files.js'
+import { keyOf, listBlockFiles, readAt, shardOf, writeChunks, writeStreamed } from './block-files.js'
 import { OpenFiles } from './open-files.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
@@ -372,25 +372,7 @@ export class FsBlocks implements Blockstore {
 
   /** Every stored block, as a raw CIDv1 of its multihash, with its size on disk and last use */
   async * list (options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number, usedAt: number }> {
-    let shards: string[]
-    try {
-      shards = await fs.readdir(this.dir)
-    } catch (err: any) {
-      if (err.code === 'ENOENT') return
-      throw err
-    }
-    for (const shard of shards.sort()) {
-      if (shard === TMP_DIR) continue
-      options?.signal?.throwIfAborted()
-      const files = await fs.readdir(path.join(this.dir, shard)).catch(() => [] as string[])
-      for (const file of files.sort()) {
-        const cid = cidOfKey(file)
-        if (cid == null) continue
-        const st = await fs.stat(path.join(this.dir, shard, file)).catch(() => null)
-        if (st == null) continue
-        yield { cid, size: st.size, usedAt: st.mtimeMs }
-      }
-    }
+    yield * listBlockFiles(this.dir, TMP_DIR, options)
   }
 
   async * getAll (options?: AbortOptions): AsyncGenerator<Pair> {

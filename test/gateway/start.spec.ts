@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { validateConfig } from '../../src/peer/config.js'
+import { validateConfig } from '../../src/peer/config-checks.js'
 import { runCli, spawnLoopbackDaemon } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
-import { checkAddresses, parseConfig, parseHostPort, validateConfig } from '../../src/peer/config.js'
+import { checkAddresses, parseConfig } from '../../src/peer/config.js'
+import { parseHostPort, validateConfig } from '../../src/peer/config-checks.js'
 
 const CONFIGS = new URL('../../../configs/', import.meta.url)
 const SOURCE = '/repo/config.json'
