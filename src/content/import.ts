@@ -35,7 +35,6 @@ export interface ImportOptions {
    * @default 'unixfs-v1-2025'
    */
   profile?: string
-  /** Total bytes expected, when known, for progress */
   signal?: AbortSignal
   onProgress?(event: ImportProgressEvent): void
 }

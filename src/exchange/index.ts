@@ -167,7 +167,6 @@ export interface ExchangeStats {
 export interface Exchange {
   start(): Promise<void>
   stop(): Promise<void>
-  /** Start fetching a DAG; `session.result` settles when it is all stored */
   /**
    * Start fetching a DAG, or join the fetch of it that runs already (progress and abort stay the
    * caller's own); `result` settles when it is all stored

@@ -15,8 +15,8 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /**
  * Serves blocks from the store. Each inbound stream has a reader that queues requests (at most
- * `maxRequestsPerStream`) and a writer that answers them in order, one block in memory at a time,
- * waiting for the stream to drain before the next.
+ * `maxRequestsPerStream`) and a writer that answers them in order, with at most `READ_AHEAD`
+ * answers read from disk ahead of the one being sent, waiting for the stream to drain before the next.
  */
 export class ExchangeServer {
   private readonly components: ExchangeComponents

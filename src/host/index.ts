@@ -16,7 +16,6 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
-import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { FsDatastore } from 'datastore-fs'
@@ -26,6 +25,8 @@ import { createLibp2p } from 'libp2p'
 import { keepClientsOut } from './dht-servers.js'
 import { natService } from './nat.js'
 import { walkPace } from './walk-pace.js'
+import { portMapping } from './port-mapping.js'
+import type { PortMappingService } from './port-mapping.js'
 import { ENCRYPTERS } from './encrypters.js'
 import { noiseCrypto } from './noise-crypto.js'
 import type { Encrypter } from './encrypters.js'
@@ -47,6 +48,8 @@ export interface HostServices extends Record<string, unknown> {
   dht: SingleKadDHT
   pubsub: GossipSub
   nat: NatService
+  /** With `nat.upnp` and an address a router could forward to */
+  portMapping?: PortMappingService
 }
 
 export type Host = Libp2p<HostServices>
@@ -238,7 +241,7 @@ export async function createHost (init: HostInit): Promise<Host> {
       walkPace: walkPace(),
       autoNAT: autoNATv2(),
       dcutr: dcutr(),
-      ...(upnp ? { upnp: uPnPNAT({ autoConfirmAddress: true }) } : {}),
+      ...(upnp ? { portMapping: portMapping({ publicRanges: init.nat?.publicRanges, onMapped: nat.mapped }) } : {}),
       ...(relay?.service === true ? { relay: circuitRelayServer({ reservations: relayLimits(relay) }) } : {})
     }
   })

@@ -167,6 +167,11 @@ class Nat extends TypedEventEmitter<NatEvents> implements NatService, Startable 
     this.update()
   }
 
+  /** The verdict again, after the core was told something directly */
+  refresh (): void {
+    if (this.started) this.update()
+  }
+
   private update (): void {
     const verdict = this.core.verdict(Date.now())
     if (verdict === this.current) return
@@ -206,7 +211,12 @@ class Nat extends TypedEventEmitter<NatEvents> implements NatService, Startable 
  * The NAT service and its announce filter: the filter is handed to libp2p's address manager
  * before the service exists, so both share one core
  */
-export function natService (init: NatInit = {}): { service: (components: NatComponents) => NatService, announceFilter: (addrs: Multiaddr[]) => Multiaddr[] } {
+export function natService (init: NatInit = {}): {
+  service: (components: NatComponents) => NatService
+  announceFilter: (addrs: Multiaddr[]) => Multiaddr[]
+  /** A port mapping made (`until` its lease ends) or removed (undefined) the outside address `ip` */
+  mapped: (ip: string, until: number | undefined) => void
+} {
   const core = new ReachabilityCore({ publicRanges: init.publicRanges })
   let nat: Nat | undefined
   return {
@@ -214,6 +224,13 @@ export function natService (init: NatInit = {}): { service: (components: NatComp
       nat = new Nat(components, core, init)
       return nat
     },
-    announceFilter: (addrs) => nat?.filter(addrs) ?? addrs
+    announceFilter: (addrs) => nat?.filter(addrs) ?? addrs,
+    // told directly, not through the address manager: while the verdict is private its
+    // announce filter drops the mapped address, so no self:peer:update would carry it
+    mapped: (ip, until) => {
+      if (until != null) core.confirm(ip, until)
+      else core.unconfirm(ip)
+      nat?.refresh()
+    }
   }
 }

@@ -193,6 +193,8 @@ export interface StatsResult {
     gossipTopics: number
     /** This peer's DHT mode and the peers in its routing table */
     dht: { mode: 'server' | 'client', routingTable: number }
+    /** With `nat.upnp`: the router that forwards this peer's port, the outside addresses, or why none */
+    portMapping?: { gateway?: string, mapped: string[], problem?: string }
   }
   /** Block exchange counters, when online */
   exchange?: import('../exchange/index.js').ExchangeStats

@@ -152,7 +152,8 @@ export class NetworkCommands {
         peers: host.getPeers().length,
         knownPeers: (await host.peerStore.all()).length,
         gossipTopics: host.services.pubsub.getTopics().length,
-        dht: { mode: host.services.dht.getMode(), routingTable: host.services.dht.routingTable.size }
+        dht: { mode: host.services.dht.getMode(), routingTable: host.services.dht.routingTable.size },
+        ...(host.services.portMapping != null ? { portMapping: host.services.portMapping.status() } : {})
       },
       exchange: node.exchange.stats(),
       gossip: node.gossip.stats()

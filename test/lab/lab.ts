@@ -36,7 +36,7 @@ const SUBNET = '10.77.0.'
 export const LAB_PORT = 4001
 /** The lab's "internet": the bridge every public host and every router's outside sits on */
 export const LAB_INTERNET = '10.77.0.0/24'
-/** Hosts on the internet are 10.77.0.1-200; routers' outside addresses 10.77.0.201-250 */
+/** Hosts on the internet are 10.77.0.1-200; routers' outside addresses 10.77.0.201-250; the STUN server 10.77.0.251-252 */
 const MAX_HOSTS = 200
 const MAX_ROUTERS = 50
 
@@ -193,6 +193,8 @@ export interface LabHost {
 export interface HostOptions {
   /** Put the host behind a router of this kind on a subnet of its own (see router.ts) */
   nat?: NatKind
+  /** With `nat`: the router offers UPnP IGD and NAT-PMP (miniupnpd, see igd.ts) */
+  upnp?: boolean
 }
 
 export interface LabInit {
@@ -217,6 +219,8 @@ export class Lab {
   readonly notes: string[] = []
   private readonly exitHook: () => void
   private readonly extra: ChildProcess[] = []
+  /** The STUN server UPnP routers check their outside address with, once one is built */
+  private stun?: Promise<string>
   private destroyed = false
 
   private constructor (dir: string) {
@@ -289,7 +293,8 @@ export class Lab {
         hostNs: host.ns,
         hostIp: ip,
         switchNs: this.switchNs,
-        sh: async (cmd, args) => this.sh(cmd, args)
+        sh: async (cmd, args) => this.sh(cmd, args),
+        ...(options.upnp === true ? { upnp: { stunIp: await this.stunServer(), dir: this.dir, track: (c: ChildProcess) => { this.extra.push(c) } } } : {})
       })
       this.routers.push(router)
       host.router = router
@@ -303,6 +308,17 @@ export class Lab {
     await this.sh('ip', ['-n', host.ns, 'link', 'set', 'lo', 'up'])
     await this.setProfile(index, profile)
     return host
+  }
+
+  /** The lab's STUN server (igd.ts), started on first use: its first address */
+  private async stunServer (): Promise<string> {
+    this.stun ??= (async () => {
+      const { startStun } = await import('./igd.js')
+      const ips: [string, string] = [`${SUBNET}${MAX_HOSTS + MAX_ROUTERS + 1}`, `${SUBNET}${MAX_HOSTS + MAX_ROUTERS + 2}`]
+      this.extra.push(await startStun(this.switchNs, ips, 24, async (cmd, args) => this.sh(cmd, args)))
+      return ips[0]
+    })()
+    return this.stun
   }
 
   /**

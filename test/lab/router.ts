@@ -13,12 +13,11 @@
  * through (the internet has no route to the inside subnet, and the router's own address answers
  * a new connection with a reset).
  *
- * No router offers UPnP IGD / NAT-PMP: Debian's miniupnpd 2.3 refuses an outside address in a
- * private range ("ext_ip contains reserved / private address"), and so does @libp2p/upnp-nat
- * (it takes a private external address for a double NAT), while the lab's internet stays in
- * private ranges.
+ * A router built with `upnp` also runs miniupnpd (igd.ts): a host behind it may ask for its port
+ * to be forwarded from the router's outside address, with UPnP IGD or NAT-PMP.
  */
 import { execFile } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 
 export type NatKind = 'port-preserving' | 'symmetric'
 
@@ -29,9 +28,11 @@ export interface LabRouter {
   wanIp: string
   /** The router's address on the host's subnet (the host's default gateway) */
   lanIp: string
+  /** It runs UPnP IGD / NAT-PMP */
+  upnp: boolean
 }
 
-async function nft (ns: string, rules: string): Promise<void> {
+export async function nft (ns: string, rules: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const child = execFile('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], (err, _out, stderr) => {
       if (err != null) reject(new Error(`nft in ${ns}: ${String(stderr ?? err.message).trim()}`))
@@ -53,6 +54,8 @@ export interface RouterInit {
   hostNs: string
   hostIp: string
   switchNs: string
+  /** Run UPnP IGD / NAT-PMP (miniupnpd) on it, checking its outside address with this STUN server */
+  upnp?: { stunIp: string, dir: string, track(child: ChildProcess): void }
   sh(cmd: string, args: string[]): Promise<string>
 }
 
@@ -85,5 +88,9 @@ export async function buildRouter (init: RouterInit): Promise<LabRouter> {
     '  }',
     '}'
   ].join('\n'))
-  return { ns, kind: init.kind, wanIp: init.wanIp, lanIp: init.lanIp }
+  if (init.upnp != null) {
+    const { startIgd } = await import('./igd.js')
+    init.upnp.track(await startIgd({ routerNs: ns, wanDev: 'wan0', lanDev: 'lan0', lanSubnet: `${init.lanIp.replace(/\.\d+$/, '.0')}/24`, stunIp: init.upnp.stunIp, dir: init.upnp.dir }))
+  }
+  return { ns, kind: init.kind, wanIp: init.wanIp, lanIp: init.lanIp, upnp: init.upnp != null }
 }
