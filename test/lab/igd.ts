@@ -55,6 +55,8 @@ export interface IgdInit {
   lanDev: string
   lanSubnet: string
   stunIp: string
+  /** Offer NAT-PMP only, no UPnP IGD */
+  natPmpOnly?: boolean
   /** Where its config and pid file go */
   dir: string
 }
@@ -78,7 +80,7 @@ export async function startIgd (init: IgdInit): Promise<ChildProcess> {
     `listening_ip=${init.lanDev}`,
     'port=5000',
     'enable_natpmp=yes',
-    'enable_upnp=yes',
+    `enable_upnp=${init.natPmpOnly === true ? 'no' : 'yes'}`,
     'ext_perform_stun=yes',
     `ext_stun_host=${init.stunIp}`,
     'ext_stun_port=3478',

@@ -193,8 +193,8 @@ export interface LabHost {
 export interface HostOptions {
   /** Put the host behind a router of this kind on a subnet of its own (see router.ts) */
   nat?: NatKind
-  /** With `nat`: the router offers UPnP IGD and NAT-PMP (miniupnpd, see igd.ts) */
-  upnp?: boolean
+  /** With `nat`: the router offers UPnP IGD and NAT-PMP (miniupnpd, see igd.ts), or NAT-PMP only */
+  upnp?: boolean | 'nat-pmp'
 }
 
 export interface LabInit {
@@ -294,7 +294,7 @@ export class Lab {
         hostIp: ip,
         switchNs: this.switchNs,
         sh: async (cmd, args) => this.sh(cmd, args),
-        ...(options.upnp === true ? { upnp: { stunIp: await this.stunServer(), dir: this.dir, track: (c: ChildProcess) => { this.extra.push(c) } } } : {})
+        ...(options.upnp != null && options.upnp !== false ? { upnp: { stunIp: await this.stunServer(), dir: this.dir, natPmpOnly: options.upnp === 'nat-pmp', track: (c: ChildProcess) => { this.extra.push(c) } } } : {})
       })
       this.routers.push(router)
       host.router = router

@@ -55,7 +55,7 @@ export interface RouterInit {
   hostIp: string
   switchNs: string
   /** Run UPnP IGD / NAT-PMP (miniupnpd) on it, checking its outside address with this STUN server */
-  upnp?: { stunIp: string, dir: string, track(child: ChildProcess): void }
+  upnp?: { stunIp: string, dir: string, natPmpOnly: boolean, track(child: ChildProcess): void }
   sh(cmd: string, args: string[]): Promise<string>
 }
 
@@ -90,7 +90,7 @@ export async function buildRouter (init: RouterInit): Promise<LabRouter> {
   ].join('\n'))
   if (init.upnp != null) {
     const { startIgd } = await import('./igd.js')
-    init.upnp.track(await startIgd({ routerNs: ns, wanDev: 'wan0', lanDev: 'lan0', lanSubnet: `${init.lanIp.replace(/\.\d+$/, '.0')}/24`, stunIp: init.upnp.stunIp, dir: init.upnp.dir }))
+    init.upnp.track(await startIgd({ routerNs: ns, wanDev: 'wan0', lanDev: 'lan0', lanSubnet: `${init.lanIp.replace(/\.\d+$/, '.0')}/24`, stunIp: init.upnp.stunIp, natPmpOnly: init.upnp.natPmpOnly, dir: init.upnp.dir }))
   }
   return { ns, kind: init.kind, wanIp: init.wanIp, lanIp: init.lanIp, upnp: init.upnp != null }
 }

@@ -21,6 +21,7 @@ const MiB = 1024 * 1024
 const SERVER = 0
 const FETCHER = 1
 const MAPPED = 2
+const PMP = 3
 
 function labNat (c: any): void {
   c.nat.publicRanges = [LAB_INTERNET]
@@ -55,9 +56,10 @@ describe('lab: a peer behind a UPnP router', function () {
     tmp = await tmpDir('shoal-lab-upnp-')
     lab = await Lab.create({ dir: path.join(tmp.dir, 'lab'), hosts: 2 })
     await lab.addHost({}, { nat: 'port-preserving', upnp: true })
+    await lab.addHost({}, { nat: 'symmetric', upnp: 'nat-pmp' })
     const server = await lab.start(SERVER, c => { labNat(c); c.dht.clientMode = false })
     await lab.start(FETCHER, c => { labNat(c); c.bootstrap = [server.address] })
-    await lab.start(MAPPED, c => { labNat(c); c.nat.upnp = true; c.bootstrap = [server.address] })
+    for (const i of [MAPPED, PMP]) await lab.start(i, c => { labNat(c); c.nat.upnp = true; c.bootstrap = [server.address] })
   })
   after(async () => {
     await lab?.destroy()
@@ -97,6 +99,15 @@ describe('lab: a peer behind a UPnP router', function () {
     assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
     // a DHT server: the reachable peers hold it in their routing tables
     await waitFor(async () => (await cli(SERVER, ['peers'])).peers.some((p: any) => p.peerId === id && p.dhtServer === true), 30_000, 'the DHT server to hold the mapped peer in its routing table')
+  })
+
+  it('behind a router with NAT-PMP only (and a symmetric NAT), maps its port over NAT-PMP', async () => {
+    await waitFor(async () => (await cli(PMP, ['id'])).reachability === 'public', 60_000, 'the peer behind the NAT-PMP router to find itself public')
+    const { portMapping } = (await cli(PMP, ['stats'])).network
+    assert.match(portMapping.gateway, /^nat-pmp:10\.78\./, JSON.stringify(portMapping))
+    assert.deepEqual(portMapping.mapped, [`${lab!.hosts[PMP].router!.wanIp}:${LAB_PORT}`])
+    // dialled from outside at that address
+    await cli(FETCHER, ['connect', `/ip4/${lab!.hosts[PMP].router!.wanIp}/tcp/${LAB_PORT}/p2p/${lab!.hosts[PMP].daemon!.peerId}`])
   })
 
   it('removes its mapping when it stops', async () => {
