@@ -15,6 +15,7 @@ import { createExchange } from '../exchange/index.js'
 import { createGossip, topicScoreParams, DECODE_RPC_LIMITS, MAX_INBOUND_DATA_LENGTH } from '../gossip/index.js'
 import { createHost } from '../host/index.js'
 import { createRouting } from '../routing/index.js'
+import { provideUnprovided } from '../routing/catch-up.js'
 import { AGENT_VERSION } from '../version.js'
 import { parseHostPort } from './config-checks.js'
 import { sources } from './holders.js'
@@ -187,6 +188,16 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
     running.push(() => { neighbours.stop() })
     await routing.start()
     running.push(async () => { await routing.stop() })
+    // what was pinned while no daemon ran (or whose provide failed) is provided once a DHT peer is known
+    const catchUp = new AbortController()
+    running.push(() => { catchUp.abort() })
+    provideUnprovided({
+      roots: async () => (await store.pins.list()).map(p => p.cid),
+      provided: async (cid) => (await providerRecords(host.services.dht)?.getProviders(cid))?.some(p => p.equals(peerId)) ?? false,
+      provide: async (cid, options) => routing.provide(cid, options),
+      dhtPeers: () => host.services.dht.routingTable.size,
+      log
+    }, catchUp.signal).catch((err: Error) => { if (!catchUp.signal.aborted) log('providing held content failed: %s', err.message) })
     await gossip.start()
     running.push(async () => { await gossip.stop() })
     await names.start({ swarm: config.swarm, dht: host.services.dht, pubsub: host.services.pubsub, host, logger: host.logger })
@@ -258,4 +269,13 @@ async function serveGateway (components: { store: Store, session: ShoalNode['ses
     if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES' && err.code !== 'ENOTFOUND' && err.code !== 'EAI_AGAIN') throw err
     throw new ListenError(`cannot serve the gateway on ${host}:${port} (${err.code}): pass --gateway with another address (port 0 picks a free one), or --no-gateway`)
   }
+}
+
+/**
+ * kad-dht's store of provider records (its own among them): a field of its implementation that its
+ * interface does not name, so read with a guard; without it every pinned root counts as unprovided
+ */
+function providerRecords (dht: unknown): { getProviders(cid: CID): Promise<PeerId[]> } | undefined {
+  const providers = (dht as { providers?: { getProviders?: unknown } }).providers
+  return typeof providers?.getProviders === 'function' ? providers as { getProviders(cid: CID): Promise<PeerId[]> } : undefined
 }
