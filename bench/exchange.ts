@@ -49,16 +49,16 @@
  * is also sampled every 50 ms. The peak is the larger of the two (the sampled one alone when the
  * reset is not allowed). MB = 10^6 bytes everywhere. The last stdout line is one JSON object.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnDaemon } from '../src/api/spawn.js'
 import { fmt, intOption, median, out, stringOption } from './lib.js'
-import type { SpawnedDaemon } from '../src/api/spawn.js'
+import { CLI, children, cli, cpuSeconds, daemons, killAll, killGroup, readStatus, spawnPeer, stopDaemon, threadCpu, threadCpuDiff, watchRss } from './exchange-procs.js'
+import type { Child, Daemon, RssWindow } from './exchange-procs.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6
@@ -83,231 +83,12 @@ const MAX_TIMEOUT_MIN = 24 * 60
 /** A transfer slower than `floor` bytes/s (plus 2 min of slack) is stuck: kill it */
 const transferTimeout = (bytes: number, floor: number): number => 2 * minute + bytes / floor * second
 const COMMAND_TIMEOUT = 2 * minute
-const DAEMON_READY_TIMEOUT = minute
-const DAEMON_STOP_GRACE = 15 * second
-const RSS_POLL_INTERVAL = 50
 /** Burst of the upload token bucket, as in src/exchange/rate.ts */
 const BUCKET_BURST = second
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(here, '../..')
-const CLI = path.join(ROOT, 'dist/bin/shoal.js')
 const LOCAL_CONFIG = path.join(ROOT, 'configs/local.json')
-
-// ---- children: daemons and CLI commands -----------------------------------------------------
-
-type Child = ReturnType<typeof spawn>
-
-/** Every child still running, killed on error, timeout and signals */
-const children = new Set<Child>()
-
-function killGroup (child: Child | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (child?.pid == null || child.exitCode != null || child.signalCode != null) return
-  try { process.kill(-child.pid, signal) } catch {}
-}
-
-function killAll (): void {
-  for (const c of children) killGroup(c)
-}
-
-/** Spawn `node CLI ...args` in its own process group, so a kill also ends anything it started */
-function spawnCli (args: string[]): Child {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  children.add(child)
-  child.on('close', () => { children.delete(child) })
-  return child
-}
-
-interface CommandResult {
-  ms: number
-  /** The last stdout line, parsed */
-  json: any
-  stderr: string
-}
-
-/**
- * Run a CLI command to completion and parse its last stdout line as JSON. `onStderrLine` gets
- * each stderr line with the time (performance.now()) it arrived.
- */
-async function cli (args: string[], timeoutMs: number, onStderrLine?: (line: string, at: number) => void): Promise<CommandResult> {
-  const started = performance.now()
-  const child = spawnCli(args)
-  let stdout = ''
-  let stderr = ''
-  let partial = ''
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderr = (stderr + s).slice(-64 * 1024)
-    if (onStderrLine == null) return
-    const at = performance.now()
-    const lines = (partial + s).split('\n')
-    partial = lines.pop() ?? ''
-    for (const l of lines) onStderrLine(l, at)
-  })
-  const timer = setTimeout(() => { killGroup(child) }, timeoutMs)
-  try {
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.on('error', reject)
-      child.on('close', (c, s) => { resolve([c, s]) })
-    })
-    const ms = performance.now() - started
-    const what = `shoal ${args.filter(a => a !== '--json').join(' ')}`
-    if (code !== 0) {
-      throw new Error(`${what} exited with ${code ?? signal}${signal === 'SIGKILL' ? ` (timeout ${Math.round(timeoutMs / 1000)} s?)` : ''}\n${stderr.slice(-4000)}`)
-    }
-    const last = stdout.trim().split('\n').pop() ?? ''
-    let json
-    try {
-      json = JSON.parse(last)
-    } catch {
-      throw new Error(`${what}: last stdout line is not JSON: ${last.slice(0, 500)}`)
-    }
-    return { ms, json, stderr }
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-interface Daemon extends SpawnedDaemon {
-  name: string
-  pid: number
-  /** The TCP listen address, with /p2p/<peer id> */
-  addr: string
-}
-
-const daemons = new Set<Daemon>()
-
-/** `shoal --repo R --json start` in its own process group; resolves once it is ready */
-async function spawnPeer (name: string, repo: string): Promise<Daemon> {
-  const spawned = await spawnDaemon({ repo, detached: true, readyTimeoutMs: DAEMON_READY_TIMEOUT, stderrTail: 16 * 1024 })
-  const child = spawned.child
-  children.add(child)
-  child.on('close', () => { children.delete(child) })
-  const addr = spawned.addresses.find(a => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(a))
-  if (addr == null || child.pid == null) {
-    killGroup(child)
-    throw new Error(`daemon ${name} has no loopback TCP address: ${JSON.stringify(spawned.addresses)}`)
-  }
-  const d: Daemon = { ...spawned, name, pid: child.pid, addr }
-  daemons.add(d)
-  void spawned.exited.then((code) => {
-    if (daemons.has(d)) process.stderr.write(`bench/exchange: daemon ${name} exited unexpectedly (${code})\n${spawned.stderr().slice(-4000)}\n`)
-  })
-  return d
-}
-
-/** SIGTERM, then SIGKILL to its group if it has not stopped after the grace period */
-async function stopDaemon (d: Daemon): Promise<void> {
-  daemons.delete(d)
-  await d.stop('SIGTERM', { graceMs: DAEMON_STOP_GRACE })
-}
-
-// ---- measuring -------------------------------------------------------------------------------
-
-function readStatus (pid: number): { rss?: number, hwm?: number } {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const rss = /VmRSS:\s+(\d+) kB/.exec(s)
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(s)
-    return { rss: rss == null ? undefined : Number(rss[1]) * 1024, hwm: hwm == null ? undefined : Number(hwm[1]) * 1024 }
-  } catch {
-    return {}
-  }
-}
-
-let clockTicks: number | undefined
-
-/** CPU seconds (user + system) a process has used so far; NaN when /proc cannot tell */
-function cpuSeconds (pid: number): number {
-  try {
-    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    clockTicks = 100
-  }
-  try {
-    // the fields after "(comm) ": state is field 3, utime 14, stime 15
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks
-  } catch {
-    return NaN
-  }
-}
-
-/** Thread kinds of a Node process, by the name Linux shows for the thread */
-const THREAD_KINDS: Array<[string, (comm: string) => boolean]> = [
-  ['block I/O thread', c => c === 'WorkerThread'],
-  ['GC helpers', c => c.startsWith('V8Worker') || c.startsWith('V8 DefaultWorke')],
-  ['thread pool', c => c.startsWith('libuv-worker')]
-]
-
-/** CPU seconds per kind of thread of a process (the main thread is the event loop) */
-function threadCpu (pid: number): Record<string, number> {
-  clockTicks ??= 100
-  const out: Record<string, number> = {}
-  let tids: string[] = []
-  try {
-    tids = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return out
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const kind = tid === String(pid) ? 'event loop' : THREAD_KINDS.find(([, match]) => match(comm))?.[0] ?? 'other'
-      out[kind] = (out[kind] ?? 0) + (Number(fields[11]) + Number(fields[12])) / clockTicks
-    } catch {}
-  }
-  return out
-}
-
-function threadCpuDiff (before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const [kind, s] of Object.entries(after)) {
-    const d = s - (before[kind] ?? 0)
-    if (d > 0.005) out[kind] = Math.round(d * 100) / 100
-  }
-  return out
-}
-
-interface RssWindow {
-  /** VmRSS when the window opened */
-  startRss?: number
-  /** Largest VmRSS sampled */
-  sampledPeak?: number
-  /** VmHWM when the window closed: since the window opened when hwmReset, else since start */
-  hwm?: number
-  hwmReset: boolean
-  /** The figure the target uses */
-  peak?: number
-}
-
-/** Sample a process's memory while `fn` runs */
-async function watchRss<T> (pid: number, fn: () => Promise<T>): Promise<[T, RssWindow]> {
-  let hwmReset = false
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5') // resets VmHWM to the current RSS (Linux >= 4.0)
-    hwmReset = true
-  } catch {}
-  const startRss = readStatus(pid).rss
-  let sampledPeak = startRss
-  const sample = (): void => {
-    const { rss } = readStatus(pid)
-    if (rss != null) sampledPeak = Math.max(sampledPeak ?? 0, rss)
-  }
-  const timer = setInterval(sample, RSS_POLL_INTERVAL)
-  try {
-    const result = await fn()
-    sample()
-    const { hwm } = readStatus(pid)
-    const peak = hwmReset && hwm != null ? Math.max(hwm, sampledPeak ?? 0) : sampledPeak
-    return [result, { startRss, sampledPeak, hwm, hwmReset, peak }]
-  } finally {
-    clearInterval(timer)
-  }
-}
 
 interface FetchRun {
   MBps: number
