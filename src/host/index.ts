@@ -26,6 +26,7 @@ import { keepClientsOut } from './dht-servers.js'
 import { natService } from './nat.js'
 import { walkPace } from './walk-pace.js'
 import { portMapping } from './port-mapping.js'
+import { reservationsPerIp } from './relay-limits.js'
 import type { PortMappingService } from './port-mapping.js'
 import { ENCRYPTERS } from './encrypters.js'
 import { noiseCrypto } from './noise-crypto.js'
@@ -33,7 +34,8 @@ import type { Encrypter } from './encrypters.js'
 import type { NatService } from './nat.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { PrivateKey, Libp2p, PeerDiscovery, ComponentLogger, Metrics } from '@libp2p/interface'
+import type { PrivateKey, Libp2p, PeerDiscovery, PeerId, ComponentLogger, Metrics } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { Ping } from '@libp2p/ping'
@@ -76,6 +78,8 @@ export interface RelayInit {
   service: boolean
   /** Reservations served at once */
   maxReservations: number
+  /** Reservations one IP may hold at once; 0 for no limit */
+  maxReservationsPerIp: number
   /** Bytes one relayed connection may carry (both directions together); 0 for no limit */
   circuitBytes: number
   /** How long one relayed connection may last; 0 for no limit */
@@ -169,6 +173,8 @@ export async function createHost (init: HostInit): Promise<Host> {
   // nothing beyond loopback, not even a gateway search)
   const upnp = init.nat?.upnp === true && init.listen.some(a => !/^\/ip[46]\/(127\.|::1\/)/.test(a))
 
+  // the connection gater reads the relay service's reservations once the node exists
+  let host: Host | undefined
   const node = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -193,6 +199,17 @@ export async function createHost (init: HostInit): Promise<Host> {
     // aborting the connection would kill every transfer on it. Dead peers show up as stream
     // and socket errors and as exchange request timeouts instead.
     connectionMonitor: { abortConnectionOnPingFailure: false },
+    ...(relay?.service === true
+      ? {
+          connectionGater: {
+            denyInboundRelayReservation: reservationsPerIp({
+              maxPerIp: relay.maxReservationsPerIp,
+              reservations: () => (host as Libp2p<{ relay?: { reservations: Iterable<[PeerId, { addr: Multiaddr }]> } }> | undefined)?.services.relay?.reservations,
+              connections: (peer) => host?.getConnections(peer) ?? []
+            })
+          }
+        }
+      : {}),
     peerDiscovery,
     ...(init.logger != null ? { logger: init.logger } : {}),
     ...(init.metrics != null ? { metrics: init.metrics } : {}),
@@ -245,7 +262,7 @@ export async function createHost (init: HostInit): Promise<Host> {
       ...(relay?.service === true ? { relay: circuitRelayServer({ reservations: relayLimits(relay) }) } : {})
     }
   })
-  const host = node as unknown as Host
+  host = node as unknown as Host
   keepClientsOut(host, host.services.dht, init.dht.protocol)
   host.services.nat.addEventListener('reachability', (evt) => {
     if (init.dht.clientMode === 'auto' && internetFacing) {

@@ -79,7 +79,7 @@ const SCHEMA: Record<string, Record<string, Check> | Check> = {
   store: { fsync: bool, quota: nonNegInt },
   publish: { profile: oneOf(PROFILES) },
   nat: { publicRanges: cidrs, upnp: bool },
-  relay: { client: bool, relays: maddrs, service: bool, maxReservations: posInt, circuitBytes: nonNegInt, circuitDurationMs: nonNegInt },
+  relay: { client: bool, relays: maddrs, service: bool, maxReservations: posInt, maxReservationsPerIp: nonNegInt, circuitBytes: nonNegInt, circuitDurationMs: nonNegInt },
   exchange: { uploadSlots: posInt, uploadRate: nonNegInt, downloadRate: nonNegInt, maxInboundStreams: posInt, maxRequestsPerStream: posInt, perf: bool, bitswap: bool }
 }
 
