@@ -20,6 +20,8 @@ const second = 1000
 /** Longest wait between two dials of a configured relay that is unreachable */
 const MAX_RELAY_BACKOFF = 30 * second
 const FIRST_RELAY_BACKOFF = 1 * second
+/** How often confirmed addresses are read again (see `start`) */
+const CONFIRMATION_POLL = 30 * second
 
 export interface NatStatus {
   reachability: Reachability
@@ -78,6 +80,7 @@ class Nat extends TypedEventEmitter<NatEvents> implements NatService, Startable 
   private readonly relays: Multiaddr[]
   private current: Reachability = 'unknown'
   private started = false
+  private confirmations?: ReturnType<typeof setInterval>
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   /** Configured relays being dialled (one dial loop each) */
   private readonly keeping = new Set<string>()
@@ -122,6 +125,10 @@ class Nat extends TypedEventEmitter<NatEvents> implements NatService, Startable 
     this.components.events.addEventListener('peer:identify', this.onIdentify)
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    // an address AutoNAT confirms while the verdict is private is dropped by the announce filter,
+    // so the address manager's list does not change and no self:peer:update says so: look again
+    this.confirmations = setInterval(() => { this.onSelfUpdate() }, CONFIRMATION_POLL)
+    this.confirmations.unref()
   }
 
   afterStart (): void {
@@ -134,6 +141,7 @@ class Nat extends TypedEventEmitter<NatEvents> implements NatService, Startable 
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    clearInterval(this.confirmations)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.keeping.clear()
