@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { LAB_INTERNET, Lab, labSupport } from '../test/lab/lab.js'
+import { LAB_INTERNET, Lab, labNat, labSupport } from '../test/lab/lab.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
 
 const MiB = 1024 * 1024
@@ -27,12 +27,6 @@ const [RELAY, PUB1, PUB2, PP, SYM, PP2] = [0, 1, 2, 3, 4, 5]
 function json (stdout: string): any {
   const lines = stdout.trim().split('\n')
   return JSON.parse(lines[lines.length - 1] ?? '')
-}
-
-const labNat = (c: any): void => {
-  c.nat.publicRanges = [LAB_INTERNET]
-  c.nat.upnp = false
-  c.dht.clientMode = 'auto'
 }
 
 async function main (): Promise<number> {

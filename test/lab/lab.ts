@@ -40,6 +40,16 @@ export const LAB_INTERNET = '10.77.0.0/24'
 const MAX_HOSTS = 200
 const MAX_ROUTERS = 50
 
+/**
+ * The changes NAT scenarios make to every host's config: the lab's internet counts as public,
+ * no port mapping unless a scenario asks, the DHT a server only while reachable
+ */
+export function labNat (c: any): void {
+  c.nat.publicRanges = [LAB_INTERNET]
+  c.nat.upnp = false
+  c.dht.clientMode = 'auto'
+}
+
 /** What one host's link does to packets, in each direction */
 export interface LinkProfile {
   /** one-way delay between two hosts, ms (half of it on each of the two links crossed) */

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { lastJson } from '../helpers/cli.js'
 import { waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { LAB_INTERNET, Lab, labNamespaces, requireLab } from './lab.js'
+import { Lab, labNamespaces, labNat, requireLab } from './lab.js'
 
 const MiB = 1024 * 1024
 const RELAY = 0
@@ -18,13 +18,6 @@ const RELAY2 = 1
 const PUBLIC = 2
 const NATED = 3
 const SYMMETRIC = 4
-
-/** The lab's changes to every host's config */
-function labNat (c: any): void {
-  c.nat.publicRanges = [LAB_INTERNET]
-  c.nat.upnp = false
-  c.dht.clientMode = 'auto'
-}
 
 /** A swarm relay: reachable, unlimited circuits, a DHT server */
 function relayConfig (c: any): void {
