@@ -1,4 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
+import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, InvalidBlockError, PeerUnreachableError, StoreWriteError } from '../errors.js'
 import { No } from './message.js'
@@ -19,6 +20,9 @@ import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js
 import type { RateLimiter } from './rate.js'
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+
+/** Stored blocks looked at at once while a session walks what it already holds */
+const STORED_WALK_CONCURRENCY = 16
 
 export interface SessionInit {
   root: CID
@@ -53,6 +57,8 @@ export class FetchSession {
   /** Bytes received and not yet stored */
   private pendingWrites = 0
   private readonly receiving = new Set<string>()
+  /** Stored blocks being walked into (not asked for) */
+  private readonly walking = new Set<string>()
   /** Peers that could not join, and why */
   private readonly unreachablePeers = new Map<string, string>()
   /** Peers dropped for a bad block */
@@ -165,23 +171,47 @@ export class FetchSession {
     // which are stored already, asked all at once: one check after another held back a
     // thousand-link node's first requests
     const stored = await Promise.all(items.map(async (item) => item.cid.multihash.code !== identity.code && await this.init.blocks.has(item.cid)))
+    const walk: Array<{ cid: CID, key: string, order: number[] }> = []
     for (const [n, item] of items.entries()) {
       const key = mhKey(item.cid)
-      if (this.done.has(key) || this.work.has(key)) continue
+      if (this.done.has(key) || this.work.has(key) || this.walking.has(key)) continue
       if (item.cid.multihash.code === identity.code) {
         this.markDone(key, item.cid.multihash.digest.byteLength)
         continue
       }
       if (stored[n]) {
-        // resume: a block already stored is never asked for; walk into it for its links
-        const bytes = await this.init.blocks.getBytes(item.cid).catch((err) => { throw StoreWriteError.from(`block ${item.cid}`, err, 'read') })
-        this.stats.noteBlock(item.cid, bytes)
-        this.markDone(key, bytes.byteLength)
-        await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
+        this.walking.add(key)
+        walk.push({ ...item, key })
         continue
       }
       this.work.add({ cid: item.cid, key, order: item.order, askedFrom: new Map() })
     }
+    if (walk.length === 0) return
+    // what is missing is asked for before the stored blocks are walked: a new version of a site
+    // that changed one page must not wait for every unchanged page to be looked at first
+    this.schedule()
+    // resume: a block already stored is never asked for, and walked into for its links. A raw
+    // leaf has none: its size is all that is needed, not its bytes (reading every unchanged
+    // page of a site, one after another, held a one-page update for seconds on a busy machine)
+    await parallel(walk, STORED_WALK_CONCURRENCY, async (item) => {
+      try {
+        if (item.cid.code === raw.code) {
+          const size = await this.init.blocks.sizeOf(item.cid)
+          if (size == null) throw new BlockNotFoundError(`block ${item.cid} left the store`)
+          this.stats.noteRawBlock(item.cid, size)
+          this.markDone(item.key, size)
+          return
+        }
+        const bytes = await this.init.blocks.getBytes(item.cid)
+        this.stats.noteBlock(item.cid, bytes)
+        this.markDone(item.key, bytes.byteLength)
+        await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
+      } catch (err: any) {
+        throw err instanceof StoreWriteError ? err : StoreWriteError.from(`block ${item.cid}`, err, 'read')
+      } finally {
+        this.walking.delete(item.key)
+      }
+    })
   }
 
   /** The links to follow from a block: none when only the root is wanted */
@@ -420,4 +450,22 @@ export class FetchSession {
     this.waiters.failAll(err)
     this.rejectDone(err)
   }
+}
+
+/** `fn` over every item, at most `limit` at once; rejects with the first error, after the rest settle */
+async function parallel<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failed: { err: unknown } | undefined
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed == null) {
+      const item = items[next++]
+      try {
+        await fn(item)
+      } catch (err) {
+        failed ??= { err }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failed != null) throw failed.err
 }

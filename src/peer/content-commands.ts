@@ -4,9 +4,12 @@
  * `readable`: the store alone while the peer is offline, and, online, a read-through that fetches
  * missing blocks from peers. An online peer publishes and fetches with online-content.ts.
  */
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import { parseContentPath } from '../content/path.js'
-import { IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
+import { BlockNotFoundError, IncompleteCarError, InvalidArgumentError, InvalidCIDError } from '../errors.js'
 import type { Config } from './config.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { ContentPath } from '../content/index.js'
@@ -184,22 +187,41 @@ export async function readablePin (store: Pick<Store, 'pins'>, cid: CID): Promis
  * files of a directory tree summed (symlinks count nothing). Read from the store alone; 0 for a
  * DAG that is not UnixFS or not whole here (pinning it then fails on its own terms).
  */
-export async function dagSize (blocks: Pick<Store['blocks'], 'get'>, root: CID, options: AbortOptions = {}): Promise<number> {
-  const p = { cid: root, segments: [] }
-  const { exportTree, statPath } = await exporter()
+export async function dagSize (blocks: Pick<Store['blocks'], 'getBytes' | 'sizeOf'>, root: CID, options: AbortOptions = {}): Promise<number> {
   try {
-    const { kind, size } = await statPath(blocks, p, options)
-    if (kind === 'file') return size
-    if (kind !== 'directory') return 0
-    let total = 0
-    for await (const e of exportTree(blocks, p, options)) {
-      if (e.kind === 'file') total += e.size
-    }
-    return total
+    return await sizeUnder(blocks, root, options.signal)
   } catch (err: any) {
     if (options.signal?.aborted === true) throw err
     return 0
   }
+}
+
+/**
+ * Content bytes under a block, from the blocks that say it: directory nodes are read, a file's
+ * root gives its UnixFS size and a raw leaf the size of its block, so no file's bytes are read
+ * (the exporter read every page of a site again after each one-page update)
+ */
+async function sizeUnder (blocks: Pick<Store['blocks'], 'getBytes' | 'sizeOf'>, cid: CID, signal?: AbortSignal): Promise<number> {
+  signal?.throwIfAborted()
+  if (cid.code === raw.code) {
+    const size = await blocks.sizeOf(cid)
+    if (size == null) throw new BlockNotFoundError(`block ${cid} is not in the store`)
+    return size
+  }
+  if (cid.code !== dagPb.code) throw new InvalidArgumentError(`${cid} is not UnixFS`)
+  const node = dagPb.decode(await blocks.getBytes(cid))
+  if (node.Data == null) throw new InvalidArgumentError(`${cid} is not UnixFS`)
+  const unixfs = UnixFS.unmarshal(node.Data)
+  if (unixfs.type === 'file' || unixfs.type === 'raw') return Number(unixfs.fileSize())
+  if (unixfs.type !== 'directory' && unixfs.type !== 'hamt-sharded-directory') return 0
+  // a directory's pages are raw leaves, sized at once; its subdirectories and larger files are
+  // nodes, read one at a time
+  let total = 0
+  for (const size of await Promise.all(node.Links.filter(l => l.Hash.code === raw.code).map(async l => sizeUnder(blocks, l.Hash, signal)))) total += size
+  for (const link of node.Links) {
+    if (link.Hash.code !== raw.code) total += await sizeUnder(blocks, link.Hash, signal)
+  }
+  return total
 }
 
 /**
