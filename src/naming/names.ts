@@ -88,7 +88,7 @@ export class NamesRoom implements Names {
         pubsub: network.pubsub,
         records: this.records,
         log,
-        onRecord: (name, record) => { this.updated(name, record, 'gossip') }
+        onRecord: (name, record, from) => { this.updated(name, record, 'gossip', from.toString()) }
       }, network.swarm)
       : undefined
     const neighbours = new NameNeighbours({ host: network.host, records: this.records, log })
@@ -190,6 +190,19 @@ export class NamesRoom implements Names {
   async current (input: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedName> {
     const name = parseName(input)
     const version: Version | undefined = this.follower.current(name.name)
+    if (version != null) {
+      // a followed name is kept fresh by gossip and by the follower's lookups once its TTL has
+      // passed (pollFollowed): a reader never waits for a lookup (up to the DHT's 10 s), it is
+      // served the version held and the lookup, if one is due, runs beside it
+      const held = await this.valid(name)
+      if (held != null && held.sequence >= BigInt(version.sequence)) {
+        const stale = Date.now() - (this.checked.get(name.name) ?? 0) >= infoOf(name, held).ttlMs
+        if (stale && this.network != null) this.spawn(this.lookup(name))
+        const info = infoOf(name, held)
+        const record = (await this.records.get(name.name))?.bytes as Uint8Array
+        return info.sequence === version.sequence ? { ...info, record } : { ...info, value: version.value, sequence: version.sequence, record }
+      }
+    }
     const resolved = await this.resolve(name.name, options).catch((err) => {
       if (version == null) throw err
       return undefined
@@ -232,10 +245,11 @@ export class NamesRoom implements Names {
     return held != null && validUntil(held.record) > Date.now() ? held.record : undefined
   }
 
-  private updated (name: IpnsName, record: IPNSRecord, source: NameUpdate['source']): void {
+  /** `author`: the peer that signed the gossip message that brought the record (its publisher) */
+  private updated (name: IpnsName, record: IPNSRecord, source: NameUpdate['source'], author?: string): void {
     this.checked.set(name.name, Date.now())
     const info = infoOf(name, record)
-    this.follower.offer(name.name, info)
+    this.follower.offer(name.name, info, author)
     for (const fn of this.listeners) fn({ ...info, source, time: Date.now() })
   }
 
