@@ -49,8 +49,12 @@ export interface FollowedName {
 export interface FollowerComponents {
   /** The file the followed names and their versions are kept in */
   file: string
-  /** Fetch a DAG (only the blocks missing) and pin it by `pinName` with origin `follow` */
-  fetch(cid: string, pinName: string): Promise<{ fetchedBytes: number } | undefined>
+  /**
+   * Fetch a DAG (only the blocks missing) and pin it by `pinName` with origin `follow`; `peers`
+   * (peer ids) are likely to have it: the peer that published the record is asked at once,
+   * beside the connected peers that say they have the root
+   */
+  fetch(cid: string, pinName: string, hints?: { peers?: string[] }): Promise<{ fetchedBytes: number } | undefined>
   pins: { get(cid: CID): Promise<Pin | undefined> }
   unpin(cid: CID): Promise<void>
   log: Logger
@@ -76,7 +80,7 @@ export class Follower {
   private readonly keep: number
   private readonly configured: Set<string>
   private state: FollowFile = { follow: [], versions: {} }
-  private readonly wanted = new Map<string, { sequence: number, value: string, tries: number, heardAt: number }>()
+  private readonly wanted = new Map<string, { sequence: number, value: string, tries: number, heardAt: number, author?: string }>()
   private readonly running = new Map<string, Promise<void>>()
   private readonly failed = new Map<string, string>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
@@ -170,12 +174,15 @@ export class Follower {
     return { name: n, unpinned }
   }
 
-  /** A record of `name` arrived: its version is fetched if it is followed and newer than held */
-  offer (name: string, record: { sequence: number, value: string }): void {
+  /**
+   * A record of `name` arrived: its version is fetched if it is followed and newer than held.
+   * `author`: the peer id that published it on gossip, asked for the version first
+   */
+  offer (name: string, record: { sequence: number, value: string }, author?: string): void {
     if (!this.started || this.stopped || !this.follows(name)) return
     const newest = Math.max(this.current(name)?.sequence ?? -1, this.wanted.get(name)?.sequence ?? -1)
     if (record.sequence <= newest) return
-    this.wanted.set(name, { sequence: record.sequence, value: record.value, tries: 0, heardAt: Date.now() })
+    this.wanted.set(name, { sequence: record.sequence, value: record.value, tries: 0, heardAt: Date.now(), ...(author != null ? { author } : {}) })
     this.run(name)
   }
 
@@ -210,7 +217,7 @@ export class Follower {
       }
       let fetchedBytes: number | undefined
       try {
-        fetchedBytes = (await this.components.fetch(cid, `${name}@${want.sequence}`))?.fetchedBytes
+        fetchedBytes = (await this.components.fetch(cid, `${name}@${want.sequence}`, want.author != null ? { peers: [want.author] } : undefined))?.fetchedBytes
       } catch (err: any) {
         const why = `sequence ${want.sequence} (${cid}) could not be fetched: ${String(err.message).split('\n')[0]}`
         this.failed.set(name, why)

@@ -73,10 +73,14 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
     names ??= import('../naming/index.js').then(({ createNames }) => createNames({
         root,
         self: async () => (await components.identity()).privateKey,
-        fetch: async (cid, name) => {
+        fetch: async (cid, name, hints) => {
           if (node == null) throw new DaemonNotRunningError(root, 'following names')
           const { fetchAndPin } = await import('./online-content.js')
-          return await fetchAndPin({ store, node }, cid, { name }, 'follow')
+          // the record's publisher, when connected, joins the fetch without a have round trip
+          // first; one that is not is left to the DHT (a dial to it could hold the search up)
+          const live = node
+          const from = (hints?.peers ?? []).filter(p => live.host.getConnections().some(c => c.remotePeer.toString() === p && c.limits == null)).map(p => `/p2p/${p}`)
+          return await fetchAndPin({ store, node }, cid, { name, ...(from.length > 0 ? { from } : {}) }, 'follow')
         },
         pins: store.pins,
         unpin: async (cid) => { await store.unpin(cid) },

@@ -26,11 +26,12 @@ describe('names: following', () => {
   before(async () => { tmp = await tmpDir() })
   after(async () => { await tmp?.cleanup() })
 
-  function follower (file: string, pins: Map<string, Pin>, fail: Set<string>, fetched: string[]): Follower {
+  function follower (file: string, pins: Map<string, Pin>, fail: Set<string>, fetched: string[], hinted: Array<string[] | undefined> = []): Follower {
     return new Follower({
       file,
-      fetch: async (cid, pinName) => {
+      fetch: async (cid, pinName, hints) => {
         fetched.push(cid)
+        hinted.push(hints?.peers)
         if (fail.has(cid)) throw new Error('no peer has it')
         if (!pins.has(cid)) pins.set(cid, { cid: CID.parse(cid), name: pinName, size: 1, pinnedAt: 0, origin: 'follow' })
         return { fetchedBytes: 10 }
@@ -111,5 +112,23 @@ describe('names: following', () => {
     assert.equal(f.current(NAME)?.cid, CIDS[2])
     assert.equal(f.list()[0].failed, undefined)
     f.stop()
+  })
+
+  it('names the peer that published a record to the fetch of its version', async () => {
+    const file = path.join(tmp.dir, 'hints', 'follow.json')
+    const fetched: string[] = []
+    const hinted: Array<string[] | undefined> = []
+    const f = follower(file, new Map(), new Set(), fetched, hinted)
+    await f.load()
+    f.start()
+    await f.add(NAME)
+    const author = '12D3KooWGhgE7wpunyAciQJZcnxp9kk8XvKpW94HSFcGwGHs8Z1W'
+    f.offer(NAME, { sequence: 0, value: `/ipfs/${CIDS[0]}` }, author)
+    await f.idle()
+    // a record from the DHT or a neighbour names no one
+    f.offer(NAME, { sequence: 1, value: `/ipfs/${CIDS[1]}` })
+    await f.idle()
+    assert.deepEqual(fetched, [CIDS[0], CIDS[1]])
+    assert.deepEqual(hinted, [[author], undefined])
   })
 })
