@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { Lab, labSupport } from '../test/lab/lab.js'
+import { Lab, WAN, labSupport } from '../test/lab/lab.js'
 import { SHOAL_BIN } from '../test/helpers/cli.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
 
@@ -48,7 +48,7 @@ async function main (): Promise<number> {
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
-    lab = await Lab.create({ dir: path.join(dir, 'lab'), hosts: HOSTS, profile: i => ({ delayMs: 20, jitterMs: 2, loss: 0.01, ...(rateMbit != null && i < 6 ? { rateMbit } : {}) }) })
+    lab = await Lab.create({ dir: path.join(dir, 'lab'), hosts: HOSTS, profile: i => ({ ...WAN, ...(rateMbit != null && i < 6 ? { rateMbit } : {}) }) })
     const L = lab
     out(`bench/lab: ${HOSTS} hosts, 40 ms RTT (20 ms each way, 2 ms jitter), 1% loss, ${rateMbit != null ? `seeder links (hosts 0-5) at ${rateMbit} Mbit/s, fetchers unlimited` : 'unlimited rate'}`)
     for (const note of L.notes) out(`  note: ${note}`)

@@ -10,13 +10,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Lab, labSupport } from '../test/lab/lab.js'
-import type { LinkProfile } from '../test/lab/lab.js'
+import { Lab, WAN, labSupport } from '../test/lab/lab.js'
 import type { ChildProcess } from 'node:child_process'
 
 const AGENT = fileURLToPath(new URL('./names-agent.js', import.meta.url))
-/** 20 ms one way between two hosts is 40 ms round trip, 1% loss (as the lab's names scenario) */
-export const WAN = { delayMs: 20, jitterMs: 2, loss: 0.01 } satisfies LinkProfile
 const DEADLINE = 120_000
 
 export interface LabRunOptions {

@@ -29,12 +29,27 @@ import { createApiClient } from '../src/api/client.js'
 import { spawnDaemon } from '../src/api/spawn.js'
 import { CONFIGS_DIR, initRepo } from '../src/peer/index.js'
 import { fmt, intOption, out, stringOption } from './lib.js'
-import { WAN, destroyLab, labMissing, runInLab } from './names-lab.js'
+import { WAN } from '../test/lab/lab.js'
+import { destroyLab, labMissing, runInLab } from './names-lab.js'
 import type { ApiClient } from '../src/api/client.js'
 import type { ImportEntry } from '../src/interface/types.js'
 import type { SpawnedDaemon } from '../src/api/spawn.js'
 
 const args = process.argv.slice(2)
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write([
+    'usage: node dist/bench/names.js [--mirrors N] [--updates N] [--files N] [--page KiB] [--ttl S] [--dir TMPDIR] [--lab]',
+    '  --mirrors N   mirrors following the name (3 on loopback, 7 in the lab)',
+    '  --updates N   updates of one file, each timed from name publish to every mirror serving it (5)',
+    '  --files N     files in the site (64); --page KiB: size of each (64)',
+    '  --ttl S       TTL of the records, seconds (5)',
+    '  --dir DIR     where the repos go (the system temp directory)',
+    '  --lab         in the lab: a network namespace per host, 40 ms RTT, 1% loss (needs root)',
+    'Runs twice, with gossip and with the DHT alone; BENCH_NAMES_DEBUG=1 prints more (docs in bench/README.md).',
+    ''
+  ].join('\n'))
+  process.exit(0)
+}
 const LAB = args.includes('--lab')
 const MIRRORS = intOption(args, '--mirrors', LAB ? 7 : 3, 16)
 const UPDATES = intOption(args, '--updates', 5, 100)

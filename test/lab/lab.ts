@@ -62,6 +62,12 @@ export interface LinkProfile {
   rateMbit?: number
 }
 
+/**
+ * The lab's wide-area link, used by the scenarios and benchmarks that speak of "40 ms RTT, 1%
+ * loss": 20 ms one way between two hosts (40 ms round trip), 2 ms jitter, 1% loss
+ */
+export const WAN = { delayMs: 20, jitterMs: 2, loss: 0.01 } as const satisfies LinkProfile
+
 export interface LabSupport {
   ok: boolean
   reason?: string

@@ -18,17 +18,13 @@ import { parseName, signRecord } from '../../src/naming/records.js'
 import { lastJson } from '../helpers/cli.js'
 import { waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { Lab, labNamespaces, requireLab } from './lab.js'
-import type { LinkProfile } from './lab.js'
+import { Lab, WAN, labNamespaces, requireLab } from './lab.js'
 
 const FORGER = fileURLToPath(new URL('./name-forger.js', import.meta.url))
 const KiB = 1024
 const PAGES = 40
 const PAGE = 512 * KiB
 const MIRRORS = [1, 2, 3, 4, 5, 6, 7]
-
-/** 20 ms one way between two hosts is 40 ms round trip (as test/lab/swarm.spec.ts) */
-const WAN: LinkProfile = { delayMs: 20, jitterMs: 2, loss: 0.01 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { lastJson } from '../helpers/cli.js'
 import { waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { Lab, labNamespaces, requireLab } from './lab.js'
+import { Lab, WAN, labNamespaces, requireLab } from './lab.js'
 
 const MiB = 1024 * 1024
 const HOSTS = 6
@@ -27,7 +27,7 @@ describe('lab: partition and heal', function () {
   before(async function () {
     await requireLab(this)
     tmp = await tmpDir('shoal-lab-')
-    lab = await Lab.create({ dir: path.join(tmp.dir, 'lab'), hosts: HOSTS, profile: { delayMs: 20, jitterMs: 2, loss: 0.01 } })
+    lab = await Lab.create({ dir: path.join(tmp.dir, 'lab'), hosts: HOSTS, profile: WAN })
     for (const note of lab.notes) process.stderr.write(`      lab: ${note}\n`)
     const boot = await lab.start(0)
     await Promise.all(Array.from({ length: HOSTS - 1 }, async (_, k) => lab!.start(k + 1, c => { c.bootstrap = [boot.address] })))

@@ -10,12 +10,9 @@ import path from 'node:path'
 import { lastJson } from '../helpers/cli.js'
 import { waitFor } from '../helpers/swarm.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { Lab, labNamespaces, requireLab } from './lab.js'
-import type { LinkProfile } from './lab.js'
+import { Lab, WAN, labNamespaces, requireLab } from './lab.js'
 
 const MiB = 1024 * 1024
-/** 20 ms one way between two hosts is 40 ms round trip */
-export const WAN: LinkProfile = { delayMs: 20, jitterMs: 2, loss: 0.01 }
 
 describe('lab: 8 hosts, 40 ms RTT, 1% loss', function () {
   this.timeout(600_000)
