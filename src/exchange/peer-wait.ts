@@ -1,4 +1,6 @@
 import { REJOIN_GRACE } from '../constants.js'
+import { BlockNotFoundError, PeerUnreachableError } from '../errors.js'
+import type { CID } from 'multiformats/cid'
 
 /**
  * When a fetch session may give up for want of peers: not while providers are still being
@@ -12,6 +14,8 @@ export class PeerWait {
   private hadPeer = false
   private grace?: ReturnType<typeof setTimeout>
   private graceOver = false
+  /** Peers that have the content but could not join, and why */
+  private readonly unreachablePeers = new Map<string, string>()
 
   /** @param recheck - called when a wait ends, to look again */
   constructor (private readonly recheck: () => void) {}
@@ -52,6 +56,18 @@ export class PeerWait {
     if (!this.hadPeer || this.graceOver) return true
     this.grace ??= setTimeout(() => { this.grace = undefined; this.graceOver = true; this.recheck() }, REJOIN_GRACE)
     return false
+  }
+
+  /** A peer that has it could not join: why (the session's error if no peer can serve) */
+  unreachable (peerId: string, reason: string): void {
+    this.unreachablePeers.set(peerId, reason)
+  }
+
+  /** Why a session that gave up without peers failed, `missing` blocks of `root` short */
+  noPeersError (root: CID, missing: number): Error {
+    const why = [...this.unreachablePeers.values()]
+    if (why.length > 0) return new PeerUnreachableError(why.join('; '))
+    return new BlockNotFoundError(`no peer can serve ${root}: ${missing} block(s) missing; no peer asked (connected, named with --from, or found in the DHT) has it or could be reached; connect to a peer that has it, or pass --from MULTIADDR`)
   }
 
   stop (): void {

@@ -1,7 +1,6 @@
 import * as dagPb from '@ipld/dag-pb'
-import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
-import { BlockNotFoundError, InvalidBlockError, PeerUnreachableError, StoreWriteError } from '../errors.js'
+import { BlockNotFoundError, InvalidBlockError, StoreWriteError } from '../errors.js'
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, MAX_WINDOW } from '../constants.js'
 import { DownloadGate } from './download-gate.js'
@@ -11,7 +10,10 @@ import { BlockWaiters } from './waiters.js'
 import { FetchStats } from './fetch-stats.js'
 import { copyBlock } from './response-reader.js'
 import { WorkQueue } from './work-queue.js'
-import { linksOf, mhKey, verifies } from '../store/index.js'
+import { walkStored } from './stored-walk.js'
+import { BlockIntake } from './intake.js'
+import type { StoredBlock } from './stored-walk.js'
+import { linksOf, mhKey } from '../store/index.js'
 import { BUSY_PAUSE } from './channel.js'
 import type { BlockChannel, ChannelProtocol } from './channel.js'
 import type { Job } from './work-queue.js'
@@ -20,9 +22,6 @@ import type { ExchangeBlocks, FetchProgressEvent, FetchResult } from './index.js
 import type { RateLimiter } from './rate.js'
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-
-/** Stored blocks looked at at once while a session walks what it already holds */
-const STORED_WALK_CONCURRENCY = 16
 
 export interface SessionInit {
   root: CID
@@ -56,13 +55,9 @@ export class FetchSession {
   private pendingLocal = 0
   /** Bytes received and not yet stored */
   private pendingWrites = 0
-  private readonly receiving = new Set<string>()
+  private readonly intake: BlockIntake
   /** Stored blocks being walked into (not asked for) */
   private readonly walking = new Set<string>()
-  /** Peers that could not join, and why */
-  private readonly unreachablePeers = new Map<string, string>()
-  /** Peers dropped for a bad block */
-  private readonly dropped = new Set<string>()
   private finished = false
   private error?: Error
   private resolveDone!: (r: FetchResult) => void
@@ -76,6 +71,7 @@ export class FetchSession {
   constructor (init: SessionInit) {
     this.init = init
     this.gate = new DownloadGate(init.download, () => { this.schedule() })
+    this.intake = new BlockIntake(init)
     this.stats = new FetchStats(init.root)
     this.result = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.result.catch(() => {})
@@ -117,7 +113,7 @@ export class FetchSession {
 
   /** A peer that has it could not join: why (the session's error if no peer can serve) */
   unreachable (peerId: string, reason: string): void {
-    this.unreachablePeers.set(peerId, reason)
+    this.peerWait.unreachable(peerId, reason)
   }
 
   /** The DAG's root */
@@ -171,7 +167,7 @@ export class FetchSession {
     // which are stored already, asked all at once: one check after another held back a
     // thousand-link node's first requests
     const stored = await Promise.all(items.map(async (item) => item.cid.multihash.code !== identity.code && await this.init.blocks.has(item.cid)))
-    const walk: Array<{ cid: CID, key: string, order: number[] }> = []
+    const walk: StoredBlock[] = []
     for (const [n, item] of items.entries()) {
       const key = mhKey(item.cid)
       if (this.done.has(key) || this.work.has(key) || this.walking.has(key)) continue
@@ -190,28 +186,20 @@ export class FetchSession {
     // what is missing is asked for before the stored blocks are walked: a new version of a site
     // that changed one page must not wait for every unchanged page to be looked at first
     this.schedule()
-    // resume: a block already stored is never asked for, and walked into for its links. A raw
-    // leaf has none: its size is all that is needed, not its bytes (reading every unchanged
-    // page of a site, one after another, held a one-page update for seconds on a busy machine)
-    await parallel(walk, STORED_WALK_CONCURRENCY, async (item) => {
-      try {
-        if (item.cid.code === raw.code) {
-          const size = await this.init.blocks.sizeOf(item.cid)
-          if (size == null) throw new BlockNotFoundError(`block ${item.cid} left the store`)
-          this.stats.noteRawBlock(item.cid, size)
-          this.markDone(item.key, size)
-          return
-        }
-        const bytes = await this.init.blocks.getBytes(item.cid)
+    // resume (stored-walk.ts): walked into for their links, never asked for
+    await walkStored(walk, {
+      blocks: this.init.blocks,
+      leaf: (item, size) => {
+        this.stats.noteRawBlock(item.cid, size)
+        this.markDone(item.key, size)
+      },
+      node: async (item, bytes) => {
         this.stats.noteBlock(item.cid, bytes)
         this.markDone(item.key, bytes.byteLength)
         await this.enqueue(this.linksOf(item.cid, bytes).map((cid, i) => ({ cid, order: [...item.order, i] })))
-      } catch (err: any) {
-        throw err instanceof StoreWriteError ? err : StoreWriteError.from(`block ${item.cid}`, err, 'read')
-      } finally {
-        this.walking.delete(item.key)
       }
-    })
+      // once done, a block's key is in `done`, which keeps it from being walked twice as well
+    }).finally(() => { for (const item of walk) this.walking.delete(item.key) })
   }
 
   /** The links to follow from a block: none when only the root is wanted */
@@ -316,57 +304,32 @@ export class FetchSession {
   }
 
   /**
-   * A block arrived: checked against its CID and stored (one job for the store, see
-   * FsBlocks.putVerified), or only checked when another copy is stored already or being
-   * stored. The peer's window slot is freed once the block is known good, so a liar gets no
-   * request after its first bad block.
+   * A block arrived: checked and stored, or only checked (intake.ts). The peer's window slot is
+   * freed once the block is known good, so a liar gets no request after its first bad block.
    */
   private async receive (peer: BlockChannel, job: Job, block: BlockBytes, rttMs: number, release: () => void): Promise<void> {
-    const copy = (): boolean => this.finished || this.done.has(job.key) || this.receiving.has(job.key)
-    let good: boolean
-    let stored = false
-    if (copy()) {
-      good = block.verified === true || await verifies(job.cid, block.chunks)
-    } else {
-      this.receiving.add(job.key)
-      try {
-        // a block its channel hashed already (bitswap) is stored without hashing it again
-        if (block.verified === true) await this.init.blocks.put(job.cid, block.chunks)
-        good = stored = block.verified === true || await this.init.blocks.putVerified(job.cid, block.chunks)
-      } finally {
-        this.receiving.delete(job.key)
-      }
-    }
-    if (!good) {
+    const copy = (): boolean => this.finished || this.done.has(job.key) || this.intake.storingNow(job.key)
+    const intake = await this.intake.take(job.cid, job.key, block, copy)
+    if (intake === 'bad') {
       job.arrived = false
-      // already on its way when the peer's first bad block dropped it: not news
-      if (this.dropped.has(peer.peerId)) {
-        this.requeue(job)
-        return
-      }
-      this.dropped.add(peer.peerId)
-      this.init.log('peer %s sent a block that does not match %s: dropping it', peer.peerId, job.cid)
-      this.init.ban(peer.peerId)
-      if (!this.finished) this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
       this.requeue(job)
-      peer.close(new InvalidBlockError(`peer ${peer.peerId} sent a block that does not match ${job.cid}`))
+      // a block already on its way when the peer's first bad block dropped it is not news
+      if (this.intake.dropLiar(peer.peerId, job.cid)) {
+        if (!this.finished) this.init.onProgress?.({ type: 'fetch:bad-block', peerId: peer.peerId, cid: job.cid.toString() })
+        peer.close(new InvalidBlockError(`peer ${peer.peerId} sent a block that does not match ${job.cid}`))
+      }
       return
     }
     // a node with links keeps its slot until they are queued (want() frees it then): freed now,
     // the schedule it starts finds the queue empty and begins end-game copies of blocks in flight
     if (job.cid.code !== dagPb.code) release()
-    if (!stored) {
+    if (intake === 'copy') {
       if (copy()) {
         this.stats.duplicates++
         return
       }
       // the copy that was being stored turned out bad: this good one is stored instead
-      this.receiving.add(job.key)
-      try {
-        await this.init.blocks.put(job.cid, block.chunks)
-      } finally {
-        this.receiving.delete(job.key)
-      }
+      await this.intake.store(job.cid, job.key, block)
     }
     this.init.onStored?.(peer.protocol, block.byteLength)
     peer.observe(rttMs, block.byteLength)
@@ -390,7 +353,7 @@ export class FetchSession {
 
   private requeue (job: Job): void {
     // a copy being stored settles it: stored, or requeued by the store's own failure
-    if (this.done.has(job.key) || this.receiving.has(job.key) || job.askedFrom.size > 0) return
+    if (this.done.has(job.key) || this.intake.storingNow(job.key) || job.askedFrom.size > 0) return
     this.work.requeue(job)
   }
 
@@ -413,13 +376,7 @@ export class FetchSession {
     }
     if (this.peerWait.waiting) return
     if (this.peers.size === 0) {
-      if (!this.peerWait.giveUpWithoutPeers()) return
-      const why = [...this.unreachablePeers.values()]
-      if (why.length > 0) {
-        this.fail(new PeerUnreachableError(why.join('; ')))
-        return
-      }
-      this.fail(new BlockNotFoundError(`no peer can serve ${this.init.root}: ${this.work.size} block(s) missing; no peer asked (connected, named with --from, or found in the DHT) has it or could be reached; connect to a peer that has it, or pass --from MULTIADDR`))
+      if (this.peerWait.giveUpWithoutPeers()) this.fail(this.peerWait.noPeersError(this.init.root, this.work.size))
       return
     }
     // a queued block that every peer in the session lacks can never arrive
@@ -452,20 +409,3 @@ export class FetchSession {
   }
 }
 
-/** `fn` over every item, at most `limit` at once; rejects with the first error, after the rest settle */
-async function parallel<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failed: { err: unknown } | undefined
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failed == null) {
-      const item = items[next++]
-      try {
-        await fn(item)
-      } catch (err) {
-        failed ??= { err }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  if (failed != null) throw failed.err
-}
