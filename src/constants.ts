@@ -124,8 +124,14 @@ export const MAX_MEMBERS = 10_000
 /** Announcements kept for `watch` subscribers that read slowly, per subscriber */
 export const WATCH_BUFFER = 256
 
-/** How long a publisher collects replica volunteers before it assigns */
+/**
+ * How long a publisher collects replica volunteers before it assigns, at most: once as many as it
+ * asked for have come, it waits only as long again as they took (at least `VOLUNTEER_GRACE`), so
+ * volunteers about as near have their chance and nobody waits for the far ones
+ */
 export const VOLUNTEER_WINDOW = 2 * second
+/** The least a publisher waits after its volunteers are as many as it asked for */
+export const VOLUNTEER_GRACE = second / 4
 
 /** How long a publisher waits for enough volunteers in all */
 export const REPLICATE_TIMEOUT = 30 * second

@@ -1,4 +1,4 @@
-import { MAX_HOLDER_CIDS, MAX_HOLDERS_PER_CID, REPLICATE_TIMEOUT, VOLUNTEER_WINDOW } from '../constants.js'
+import { MAX_HOLDER_CIDS, MAX_HOLDERS_PER_CID, REPLICATE_TIMEOUT, VOLUNTEER_GRACE, VOLUNTEER_WINDOW } from '../constants.js'
 import { Replicate } from './messages.js'
 import type { Announcement } from './index.js'
 import type { Logger } from '@libp2p/interface'
@@ -33,15 +33,29 @@ export interface ReplicatorInit {
 interface Request {
   replicas: number
   volunteers: Map<string, number>
+  /** When the volunteers were as many as asked for */
+  fullAt?: number
+  /** Stop waiting for volunteers (enough came, or the request ends) */
   enough(): void
+}
+
+/**
+ * When a publisher that asked at `start` assigns the volunteers it has, given when it had as many
+ * as it asked for (undefined: not yet, so not before `REPLICATE_TIMEOUT`): as long again after
+ * that as they took, at least `VOLUNTEER_GRACE`, and not after `VOLUNTEER_WINDOW` unless they came
+ * later than that, then at once. Pure, so the simulator assigns as the daemon does.
+ */
+export function assignAt (start: number, fullAt: number | undefined): number {
+  if (fullAt == null) return start + REPLICATE_TIMEOUT
+  return Math.max(fullAt, Math.min(start + VOLUNTEER_WINDOW, fullAt + Math.max(VOLUNTEER_GRACE, fullAt - start)))
 }
 
 /**
  * Replication, the push CDN. A peer whose policy is on holds matching announced content: at once
  * when the announcement asks for no particular number of copies, else it volunteers and holds it
- * only if the publisher assigns it. The publisher waits `VOLUNTEER_WINDOW` (longer, up to
- * `REPLICATE_TIMEOUT`, while it has fewer volunteers than it asked for) and assigns the
- * volunteers with the most room. Holders say HELD when they have it all.
+ * only if the publisher assigns it. The publisher waits for as many volunteers as it asked for
+ * and a short grace after them (`assignAt`; up to `REPLICATE_TIMEOUT` while it has fewer) and
+ * assigns the volunteers with the most room. Holders say HELD when they have it all.
  */
 export class Replicator {
   private readonly init: ReplicatorInit
@@ -110,7 +124,10 @@ export class Replicator {
       const r = this.requests.get(m.cid)
       if (r == null) return
       r.volunteers.set(from, m.free)
-      if (r.volunteers.size >= r.replicas) r.enough()
+      if (r.volunteers.size >= r.replicas) {
+        r.fullAt ??= Date.now()
+        r.enough()
+      }
       return
     }
     if (m.kind === Replicate.Kind.HELD) {
@@ -158,21 +175,22 @@ export class Replicator {
     const full = new Promise<void>(resolve => { enough = resolve })
     const r: Request = { replicas: a.replicas, volunteers: new Map(), enough }
     this.requests.set(a.cid, r)
+    const start = Date.now()
+    const onAbort = (): void => { enough() }
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const wait = async (ms: number, untilFull: boolean): Promise<void> => {
         let timer: ReturnType<typeof setTimeout> | undefined
-        const onAbort = (): void => { enough() }
-        signal?.addEventListener('abort', onAbort, { once: true })
         await Promise.race([
-          new Promise<void>(resolve => { timer = setTimeout(resolve, ms) }),
+          new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, ms)) }),
           ...(untilFull ? [full] : [])
         ])
         clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
       }
-      // a short window so volunteers with more room have a chance, then wait for the rest
-      await wait(VOLUNTEER_WINDOW, false)
-      if (r.volunteers.size < r.replicas && !this.stopped) await wait(REPLICATE_TIMEOUT - VOLUNTEER_WINDOW, true)
+      // until as many as asked for have volunteered, then a short grace so volunteers with more
+      // room that are about as near have their chance
+      await wait(assignAt(start, undefined) - start, true)
+      if (!this.stopped && signal?.aborted !== true) await wait(assignAt(start, r.fullAt) - Date.now(), false)
       const chosen = [...r.volunteers.entries()].sort((x, y) => y[1] - x[1]).slice(0, r.replicas).map(([id]) => id)
       if (chosen.length > 0 && !this.stopped) {
         await this.init.send({ kind: Replicate.Kind.ASSIGN, cid: a.cid, time: Date.now(), free: 0, holders: chosen })
@@ -180,6 +198,7 @@ export class Replicator {
       this.init.log('assigned %s to %d of %d asked', a.cid, chosen.length, r.replicas)
       return chosen
     } finally {
+      signal?.removeEventListener('abort', onAbort)
       this.requests.delete(a.cid)
     }
   }

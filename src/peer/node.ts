@@ -170,7 +170,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       ...replicationHooks({
         store,
         host,
-        fetch: async (cid, name, maxBytes) => fetchAndPin({ store, node: { session, routing, quota, log } }, cid, { name, maxBytes }, 'replica')
+        fetch: async (cid, name, maxBytes, from) => fetchAndPin({ store, node: { session, routing, quota, log } }, cid, { name, maxBytes, from }, 'replica')
       })
     }, {
       swarm: config.swarm,

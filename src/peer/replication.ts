@@ -7,9 +7,9 @@ import type { Store } from '../store/index.js'
 
 export interface ReplicationComponents {
   store: Pick<Store, 'pins'>
-  host: Pick<Host, 'peerStore' | 'dial'>
-  /** Fetch a DAG of at most `maxBytes`, pin it as a replica and provide it */
-  fetch(cid: string, name: string, maxBytes: number): Promise<unknown>
+  host: Pick<Host, 'peerStore' | 'dial' | 'getConnections'>
+  /** Fetch a DAG of at most `maxBytes` (from the peers `from` names first), pin it as a replica and provide it */
+  fetch(cid: string, name: string, maxBytes: number, from: string[]): Promise<unknown>
 }
 
 /** The hooks gossip calls to replicate content on this peer (its replication policy is in gossip/) */
@@ -21,17 +21,23 @@ export function replicationHooks (components: ReplicationComponents): Pick<Gossi
   }
 }
 
-/** Replicate announced content: fetch it (from its publisher first), pin it as a replica, provide it */
+/**
+ * Replicate announced content: fetch it from its publisher (named to the session, so it is asked
+ * at once and without a `have` probe, whatever its load and however many peers are connected),
+ * pin it as a replica, provide it
+ */
 async function hold (components: ReplicationComponents, a: Announcement, member: Member | undefined): Promise<void> {
   const host = components.host
-  if (member != null && member.addresses.length > 0) {
-    const id = peerIdFromString(a.publisher)
+  const id = peerIdFromString(a.publisher)
+  // a publisher already connected is asked on that connection; the peer store is not touched
+  if (host.getConnections(id).length === 0 && member != null && member.addresses.length > 0) {
     await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})
     await host.dial(id, { signal: AbortSignal.timeout(10 * second) }).catch(() => {})
   }
+  const from = host.getConnections(id).length > 0 ? [`/p2p/${a.publisher}`] : []
   // fetching provides it too (in the background). The policy took the size the announcement
   // gave: a DAG that grows past it (a publisher that understated it) is dropped, not pinned
-  await components.fetch(a.cid, a.name, replicaLimit(a.size))
+  await components.fetch(a.cid, a.name, replicaLimit(a.size), from)
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
  * The replication policy's limits hold against announcements that arrive together, and against
- * content larger than announced.
+ * content larger than announced; a publisher assigns once enough volunteers came and a short grace
+ * passed, not after a fixed window.
  */
 import assert from 'node:assert/strict'
 import { logger } from '@libp2p/logger'
-import { Replicator } from '../../src/gossip/replicate.js'
+import { REPLICATE_TIMEOUT, VOLUNTEER_GRACE, VOLUNTEER_WINDOW } from '../../src/constants.js'
+import { Replicate } from '../../src/gossip/messages.js'
+import { Replicator, assignAt } from '../../src/gossip/replicate.js'
 import { replicaLimit } from '../../src/peer/replication.js'
 import type { Announcement } from '../../src/gossip/index.js'
 
@@ -47,5 +50,46 @@ describe('gossip: replication policy', () => {
   it('a replica may have its announced size, its nodes and a MiB of slack, no more', () => {
     assert.equal(replicaLimit(0), 1024 * 1024)
     assert.equal(replicaLimit(1_000_000), 1_000_000 + 10_000 + 1024 * 1024)
+  })
+
+  it('the publisher assigns a grace after enough volunteers came, as long as they took, within the window', () => {
+    // quick volunteers: the grace, not the window
+    assert.equal(assignAt(1000, 1100), 1100 + VOLUNTEER_GRACE)
+    // slower ones: as long again as they took
+    assert.equal(assignAt(1000, 1600), 2200)
+    // never past the window while they came within it
+    assert.equal(assignAt(1000, 2500), 1000 + VOLUNTEER_WINDOW)
+    // enough only after the window: at once
+    assert.equal(assignAt(1000, 5000), 5000)
+    // never enough: the timeout
+    assert.equal(assignAt(1000, undefined), 1000 + REPLICATE_TIMEOUT)
+  })
+
+  it('a request assigns the volunteers with most room among those in the grace, not a late one', async () => {
+    const sent: Replicate[] = []
+    const replicator = new Replicator({
+      self: 'publisher',
+      policy: { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
+      log: logger('test'),
+      send: async (m) => { sent.push(m) },
+      room: async () => ({ free: 0, replicated: 0 }),
+      hold: async () => {}
+    })
+    const a = { ...announcement('c', 10), replicas: 2 }
+    const assigned = replicator.request(a)
+    const volunteer = async (from: string, free: number): Promise<void> => {
+      await replicator.onReplicate(from, { kind: Replicate.Kind.VOLUNTEER, cid: 'c', time: Date.now(), free, holders: [] })
+    }
+    await volunteer('small', 10)
+    await volunteer('mid', 20)
+    // within the grace: it has more room than both, so it is taken
+    await volunteer('big', 30)
+    // a volunteer far later than the first ones (half the window) is not waited for
+    const late = new Promise<void>((resolve) => setTimeout(() => { void volunteer('late', 1000).then(resolve) }, VOLUNTEER_WINDOW / 2))
+    assert.deepEqual(await assigned, ['big', 'mid'])
+    assert.equal(sent.length, 1)
+    assert.equal(sent[0].kind, Replicate.Kind.ASSIGN)
+    assert.deepEqual(sent[0].holders, ['big', 'mid'])
+    await late
   })
 })
