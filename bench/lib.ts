@@ -6,12 +6,12 @@ export function median (xs: number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
 }
 
-export function intOption (args: string[], name: string, dflt: number, max: number): number {
+export function intOption (args: string[], name: string, dflt: number, max: number, min = 1): number {
   const i = args.indexOf(name)
   if (i === -1) return dflt
   const v = args[i + 1] ?? ''
   const n = Number(v)
-  if (!/^\d+$/.test(v) || n < 1 || n > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got "${v}"`)
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${v}"`)
   return n
 }
 
