@@ -29,12 +29,15 @@ export function replicationHooks (components: ReplicationComponents): Pick<Gossi
 async function hold (components: ReplicationComponents, a: Announcement, member: Member | undefined): Promise<void> {
   const host = components.host
   const id = peerIdFromString(a.publisher)
+  const direct = (): boolean => host.getConnections(id).some(c => c.limits == null)
   // a publisher already connected is asked on that connection; the peer store is not touched
-  if (host.getConnections(id).length === 0 && member != null && member.addresses.length > 0) {
+  if (!direct() && member != null && member.addresses.length > 0) {
     await host.peerStore.merge(id, { multiaddrs: member.addresses.map(m => multiaddr(m)) }).catch(() => {})
     await host.dial(id, { signal: AbortSignal.timeout(10 * second) }).catch(() => {})
   }
-  const from = host.getConnections(id).length > 0 ? [`/p2p/${a.publisher}`] : []
+  // named on a connection without limits only (a relayed one is left to the session's own
+  // handling of limited connections, as for any connected peer)
+  const from = direct() ? [`/p2p/${a.publisher}`] : []
   // fetching provides it too (in the background). The policy took the size the announcement
   // gave: a DAG that grows past it (a publisher that understated it) is dropped, not pinned
   await components.fetch(a.cid, a.name, replicaLimit(a.size), from)

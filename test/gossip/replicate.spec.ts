@@ -8,7 +8,7 @@ import { logger } from '@libp2p/logger'
 import { REPLICATE_TIMEOUT, VOLUNTEER_GRACE, VOLUNTEER_WINDOW } from '../../src/constants.js'
 import { Replicate } from '../../src/gossip/messages.js'
 import { Replicator, assignAt } from '../../src/gossip/replicate.js'
-import { replicaLimit } from '../../src/peer/replication.js'
+import { replicaLimit, replicationHooks } from '../../src/peer/replication.js'
 import type { Announcement } from '../../src/gossip/index.js'
 
 function announcement (cid: string, size: number): Announcement {
@@ -91,5 +91,20 @@ describe('gossip: replication policy', () => {
     assert.equal(sent[0].kind, Replicate.Kind.ASSIGN)
     assert.deepEqual(sent[0].holders, ['big', 'mid'])
     await late
+  })
+
+  it('a holder names the publisher to its fetch when connected to it directly, not over a relay', async () => {
+    const publisher = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
+    const fetched: string[][] = []
+    const hooks = (connections: Array<{ limits?: unknown }>): ReturnType<typeof replicationHooks> => replicationHooks({
+      store: { pins: { scan: async () => ({ pins: [] }) } } as any,
+      host: { getConnections: () => connections, peerStore: { merge: async () => {} }, dial: async () => {} } as any,
+      fetch: async (_cid, _name, _max, from) => { fetched.push(from) }
+    })
+    const a = { ...announcement('c', 10), publisher }
+    await hooks([{}]).hold(a, undefined)
+    await hooks([{ limits: { bytes: 1 } }]).hold(a, undefined)
+    await hooks([]).hold(a, undefined)
+    assert.deepEqual(fetched, [[`/p2p/${publisher}`], [], []])
   })
 })
