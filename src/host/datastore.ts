@@ -114,14 +114,17 @@ export class PeerRecordDatastore extends FsDatastore {
     }
   }
 
-  /** A query over the files sees the records kept in memory: they are written first */
+  /**
+   * A query over the files sees the records kept in memory: they are written first when it may
+   * list peer records (a query of DHT records, made at every provider lookup, does not wait)
+   */
   override async * _all (q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
-    await this.flush()
+    if (coversPeers(q.prefix)) await this.flush()
     yield * super._all(q, options)
   }
 
   override async * _allKeys (q: KeyQuery, options?: AbortOptions): AsyncGenerator<Key> {
-    await this.flush()
+    if (coversPeers(q.prefix)) await this.flush()
     yield * super._allKeys(q, options)
   }
 
@@ -133,4 +136,10 @@ export class PeerRecordDatastore extends FsDatastore {
       if (!this.dirty.has(k)) this.cache.delete(k)
     }
   }
+}
+
+/** Whether a query with this prefix may list peer records */
+function coversPeers (prefix: string | undefined): boolean {
+  const p = prefix ?? ''
+  return PEERS.startsWith(p) || p.startsWith(PEERS.slice(0, -1))
 }
