@@ -84,28 +84,29 @@ export class Replicator {
    * given up, so announcements that arrive together cannot all pass the limits.
    */
   async wants (a: Announcement): Promise<boolean> {
-    return await this.check(a, false)
+    return await this.check(a, false) != null
   }
 
   /** `wants`, and if so the content's bytes reserved in the same step, with no await between */
   private async take (a: Announcement): Promise<boolean> {
-    return await this.check(a, true)
+    return await this.check(a, true) != null
   }
 
-  private async check (a: Announcement, reserve: boolean): Promise<boolean> {
+  /** The free room when the policy takes `a`, undefined when it does not (the room is read once) */
+  private async check (a: Announcement, reserve: boolean): Promise<{ free: number } | undefined> {
     const p = this.init.policy
-    if (!p.enabled || a.publisher === this.init.self) return false
-    if (p.tags.length > 0 && !a.tags.some(t => p.tags.includes(t))) return false
-    if (p.maxFileSize > 0 && a.size > p.maxFileSize) return false
+    if (!p.enabled || a.publisher === this.init.self) return undefined
+    if (p.tags.length > 0 && !a.tags.some(t => p.tags.includes(t))) return undefined
+    if (p.maxFileSize > 0 && a.size > p.maxFileSize) return undefined
     const { free, replicated } = await this.init.room()
-    if (p.maxTotalBytes > 0 && replicated + this.reserved + a.size > p.maxTotalBytes) return false
-    if (this.reserved + a.size > free) return false
+    if (p.maxTotalBytes > 0 && replicated + this.reserved + a.size > p.maxTotalBytes) return undefined
+    if (this.reserved + a.size > free) return undefined
     if (reserve) {
-      if (this.holding.has(a.cid)) return false
+      if (this.holding.has(a.cid)) return undefined
       this.holding.add(a.cid)
       this.reserved += a.size
     }
-    return true
+    return { free }
   }
 
   async onAnnounce (a: Announcement): Promise<void> {
@@ -114,9 +115,9 @@ export class Replicator {
       if (await this.take(a)) await this.hold(a)
       return
     }
-    if (!await this.wants(a)) return
-    const { free } = await this.init.room()
-    await this.init.send({ kind: Replicate.Kind.VOLUNTEER, cid: a.cid, time: Date.now(), free, holders: [] })
+    const taken = await this.check(a, false)
+    if (taken == null) return
+    await this.init.send({ kind: Replicate.Kind.VOLUNTEER, cid: a.cid, time: Date.now(), free: taken.free, holders: [] })
   }
 
   async onReplicate (from: string, m: Replicate): Promise<void> {
