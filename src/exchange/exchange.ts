@@ -63,7 +63,7 @@ export class ShoalExchange implements Exchange {
     this.uploads = new Uploads(this.init.uploadSlots, this.init.uploadRate)
     this.server = new ExchangeServer(components, this.init, this.uploads)
     this.budgets = new CircuitBudgets(components.host)
-    this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads })
+    this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads, collector: components.collector })
     this.bitswap.onAnswers = (peer, message) => {
       this.heard(peer)
       const channels = [...this.bitswapChannels.get(peer) ?? []]

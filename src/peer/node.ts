@@ -28,6 +28,7 @@ import { readSwarmKey } from './swarm-key.js'
 import type { Config } from './config.js'
 import type { Identity } from './peer.js'
 import type { Activity } from '../dashboard/index.js'
+import type { TransferCollector } from '../exchange/collect.js'
 import type { Exchange, FetchHandle, FetchOptions } from '../exchange/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { ShoalMetrics } from '../metrics/index.js'
@@ -76,6 +77,11 @@ export interface ShoalNode {
   readonly log: Logger
   /** When the node started, ms since the epoch */
   readonly startedAt: number
+  /**
+   * Told of bulk transfers as they end (fetches and blocks served, by the exchange; publishes
+   * through the API), to run a full collection after them (exchange/collect.ts)
+   */
+  readonly collector: TransferCollector
   /**
    * A fetch session for a DAG with every source this peer knows: connected peers (lightest loaded
    * first) and, when none has it, DHT providers
@@ -131,12 +137,13 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
 
     // the exchange is served before the first connection, so no peer finds this one without it
     const activity = createActivity()
+    const collector = processCollector()
     const exchange = createExchange({
       host,
       blocks: store.blocks,
       observers: metrics != null ? [activity, metrics.fetches] : [activity],
       metrics: metrics?.exchange,
-      collector: processCollector()
+      collector
     }, config.exchange)
     await exchange.start()
     running.push(async () => { await exchange.stop() })
@@ -233,6 +240,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       gateway,
       log,
       startedAt: Date.now(),
+      collector,
       session,
       stop: stopAll
     }

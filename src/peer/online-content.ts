@@ -21,7 +21,7 @@ export interface FetchParts {
 
 export interface OnlineContentComponents extends FetchParts {
   config: Pick<Config, 'publish'>
-  node: FetchParts['node'] & Pick<ShoalNode, 'gossip'>
+  node: FetchParts['node'] & Pick<ShoalNode, 'gossip' | 'collector'>
 }
 
 export class OnlineContent {
@@ -39,6 +39,8 @@ export class OnlineContent {
       throw new InvalidArgumentError('replicas are asked for by announcing: do not pass --no-announce')
     }
     const result = await importAndPin({ store, config }, entries, options)
+    // the file's bytes came through the API's buffers: a large publish is a bulk transfer
+    node.collector.ended(result.size)
     provideLater(node, CID.parse(result.cid))
     if (options.announce !== false) {
       const sent = await node.gossip.announce({ cid: result.cid, name: announceName(result.name, result.cid), size: result.size, tags: options.tags ?? [], replicas })

@@ -45,6 +45,8 @@ describe('exchange: bitswap server', function () {
   let other: { cid: CID, bytes: Uint8Array }
   let missing: { cid: CID, bytes: Uint8Array }
   const uploads = new Uploads(4, 0)
+  /** What the server told its collector, test by test */
+  let ended: number[] = []
   /** 1 MiB blocks, for a reader that stops reading */
   const big: Array<{ cid: CID, bytes: Uint8Array }> = []
 
@@ -70,7 +72,8 @@ describe('exchange: bitswap server', function () {
           return b
         }
       },
-      uploads
+      uploads,
+      collector: { ended: (bytes) => { ended.push(bytes) } }
     }, { sendTimeoutMs: 1500 })
     await server.start()
     await client.handle([BITSWAP_120, BITSWAP_110, BITSWAP_100], (stream) => {
@@ -93,7 +96,10 @@ describe('exchange: bitswap server', function () {
     await serverHost.stop()
     await tmp.cleanup()
   })
-  beforeEach(() => { received = [] })
+  beforeEach(() => {
+    received = []
+    ended = []
+  })
 
   /** Send one message over a fresh stream of `protocol` */
   async function sendWants (protocol: string, entries: Array<Partial<Message.Wantlist.Entry> & { block: Uint8Array }>, full = false): Promise<void> {
@@ -145,6 +151,15 @@ describe('exchange: bitswap server', function () {
     await new Promise(resolve => setTimeout(resolve, 200))
     assert.deepEqual(presences().map(p => CID.decode(p.cid).toString()), [held.cid.toString()])
     assert.equal(payloads().length, 0)
+  })
+
+  it('tells its collector the bytes of the blocks it served, and nothing of presences', async () => {
+    await sendWants(BITSWAP_120, [{ block: big[0].cid.bytes }, { block: big[1].cid.bytes }, { block: held.cid.bytes, wantType: WANT_HAVE }])
+    await until(() => payloads().length === 2 && presences().length === 1)
+    const served = big[0].bytes.byteLength + big[1].bytes.byteLength
+    // told as each run of answers ends, which may come just after the client read them
+    await until(() => ended.reduce((n, b) => n + b, 0) >= served)
+    assert.equal(ended.reduce((n, b) => n + b, 0), served)
   })
 
   it('1.1.0 gets payload blocks and no presences; 1.0.0 gets bare blocks', async () => {
@@ -244,6 +259,6 @@ describe('exchange: bitswap server', function () {
     assert.ok(s.blocksSent >= 4, `blocks sent ${s.blocksSent}`)
     assert.ok(s.haves >= 2 && s.dontHaves >= 1, JSON.stringify(s))
     // the two refused messages are not counted: they never decoded
-    assert.equal(s.messagesIn, 8)
+    assert.equal(s.messagesIn, 9)
   })
 })

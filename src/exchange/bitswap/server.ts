@@ -14,6 +14,7 @@ import { mhKey } from '../../store/index.js'
 import { aborted, lpMessages } from '../lp-read.js'
 import { send } from '../send.js'
 import { Message } from './message.js'
+import type { TransferCollector } from '../collect.js'
 import type { ExchangeBlocks } from '../index.js'
 import type { Uploads } from '../uploads.js'
 import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
@@ -40,6 +41,11 @@ export interface BitswapServerComponents {
   host: Pick<Libp2p, 'handle' | 'unhandle' | 'logger'>
   blocks: Pick<ExchangeBlocks, 'has' | 'getBytes'>
   uploads: Uploads
+  /**
+   * Told of the bytes each run of answers sent, to run a full collection once a bulk transfer is
+   * over (collect.ts): a peer's wants are answered a few at a time, so the collector sums them
+   */
+  collector?: TransferCollector
 }
 
 export interface BitswapServerInit {
@@ -201,6 +207,7 @@ export class BitswapServer {
   private async answer (ledger: Ledger): Promise<void> {
     const signal = this.stopping.signal
     let slot = false
+    let served = 0
     try {
       while (!signal.aborted) {
         const next = [...ledger.wants.entries()].filter(([, w]) => !w.answered)
@@ -238,6 +245,7 @@ export class BitswapServer {
           if (ledger.protocol === BITSWAP_100) message.blocks.push(data)
           else message.payload.push({ prefix: prefixOf(want.cid), data })
           bytes += data.byteLength
+          served += data.byteLength
           this.counters.blocksSent++
           this.counters.bytesSent += data.byteLength
           if (bytes >= MESSAGE_TARGET) {
@@ -256,6 +264,7 @@ export class BitswapServer {
       ledger.out = undefined
     } finally {
       if (slot) this.components.uploads.release(ledger.peer)
+      this.components.collector?.ended(served)
     }
   }
 
