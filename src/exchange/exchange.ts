@@ -16,6 +16,7 @@ import { RateLimiter } from './rate.js'
 import { Uploads } from './uploads.js'
 import { BITSWAP_PROTOCOLS, BitswapServer } from './bitswap/server.js'
 import { BitswapChannel } from './bitswap/channel.js'
+import { deliverToAll } from './bitswap/received.js'
 import { HttpChannel } from './http-channel.js'
 import { MAX_PERF_BYTES, handlePerf, runPerf } from './perf.js'
 import { FetchSession } from './session.js'
@@ -66,10 +67,7 @@ export class ShoalExchange implements Exchange {
     this.bitswap = new BitswapServer({ host: components.host, blocks: components.blocks, uploads: this.uploads, collector: components.collector })
     this.bitswap.onAnswers = (peer, message) => {
       this.heard(peer)
-      const channels = [...this.bitswapChannels.get(peer) ?? []]
-      for (const channel of channels) {
-        void channel.deliver(message, (key) => channels.some(c => c !== channel && c.asked(key)))
-      }
+      void deliverToAll([...this.bitswapChannels.get(peer) ?? []], message)
     }
     this.bitswap.onLost = (peer) => {
       for (const channel of this.bitswapChannels.get(peer) ?? []) channel.answersLost()

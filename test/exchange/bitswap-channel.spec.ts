@@ -10,7 +10,9 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { MiB } from '../../src/constants.js'
+import { returnBlockBuffer, takeBlockBuffer } from '../../src/exchange/block-buffers.js'
 import { BitswapChannel } from '../../src/exchange/bitswap/channel.js'
+import { deliverToAll } from '../../src/exchange/bitswap/received.js'
 import { Message } from '../../src/exchange/bitswap/message.js'
 import { BITSWAP_120, BitswapServer, prefixOf } from '../../src/exchange/bitswap/server.js'
 import { lengthPrefixed } from '../../src/exchange/send.js'
@@ -117,8 +119,7 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
     // the fetcher's side reads the answers, as a daemon's bitswap server does
     server = new BitswapServer({ host: fetcher, blocks: { has: async () => false, getBytes: async () => { throw new Error('not held') } }, uploads: new Uploads(4, 0) })
     server.onAnswers = (_peer, message) => {
-      const all = [...(channel != null ? [channel] : []), ...others]
-      for (const c of all) void c.deliver(message, (key) => all.some(o => o !== c && o.asked(key)))
+      void deliverToAll([...(channel != null ? [channel] : []), ...others], message)
     }
     server.onLost = () => { channel?.answersLost() }
     await server.start()
@@ -176,6 +177,27 @@ describe('exchange: bitswap channel (fetching from an IPFS node)', function () {
     const [ra, rb] = await Promise.all([fetchAll(channel, a), fetchAll(second, b)])
     assertAll(ra, a)
     assertAll(rb, b)
+  })
+
+  it('two fetches of the same block from the same peer share one copy of it, pooled again once both let it go', async () => {
+    const second = await BitswapChannel.open(fetcher, peer.getMultiaddrs()[0], () => {})
+    others = [second]
+    // the peer holds one want per block, so the block comes once, in one message, for both
+    const [[ra], [rb]] = await Promise.all([fetchAll(channel, list.slice(0, 1)), fetchAll(second, list.slice(0, 1))])
+    const [a, b] = [ra.block?.chunks[0], rb.block?.chunks[0]]
+    assert.ok(a != null && b != null && Buffer.from(a).equals(list[0].bytes))
+    assert.equal(a.buffer, b.buffer, 'copied and hashed once, for both')
+    assert.equal(ra.block?.verified, true)
+    assert.equal(rb.block?.verified, true)
+    // the pool hands out the buffer returned last: not this one while a fetch still holds it
+    ra.block?.release()
+    const meanwhile = takeBlockBuffer(MiB)
+    assert.notEqual(meanwhile.buffer, a.buffer)
+    rb.block?.release()
+    const after = takeBlockBuffer(MiB)
+    assert.equal(after.buffer, a.buffer)
+    returnBlockBuffer(after)
+    returnBlockBuffer(meanwhile)
   })
 
   it('a round lost on the way is cancelled and asked for again, and the fetch completes', async () => {

@@ -2,26 +2,22 @@
  * A fetch session's channel to a peer that speaks bitswap only (an IPFS node): the session's
  * requests become wantlist entries (want-block and want-have, DONT_HAVE asked for), sent on a
  * stream this side opens; the answers come back on streams the peer opens, read by the bitswap
- * server, which hands them here (`Bitswap.deliver`). A block is matched to its want by hashing
- * it; a block that matches is handed on as verified, so the session does not hash it again.
+ * server, which hands them here, hashed once for every channel to the peer (received.ts). A
+ * block is matched to its want by its hash; a block that matches is handed on as verified, so
+ * the session does not hash it again.
  *
  * How many wants are out at the peer is bounded by the bytes their answers will take, not by
  * their number (see ANSWER_BUDGET): the rest wait here and go out as answers come in.
  */
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
-import { sha256 } from 'multiformats/hashes/sha2'
-import * as varint from 'uint8-varint'
 import { MAX_BLOCK_SIZE, MiB, WANT_TIMEOUT, second } from '../../constants.js'
-import { copyInto } from '../../store/aligned.js'
 import { mhKey } from '../../store/index.js'
-import { sha256Of } from '../../store/verify.js'
-import { takeBlockBuffer, returnBlockBuffer } from '../block-buffers.js'
 import { BlockChannel, peerIdOf } from '../channel.js'
 import { No } from '../message.js'
 import { Message } from './message.js'
 import { BITSWAP_110, BITSWAP_120 } from './server.js'
 import { WantlistStream, cancelEntry, wantEntry } from './wantlist-stream.js'
+import type { Received, Receiver } from './received.js'
 import type { Request } from '../message.js'
 import type { BlockBytes, ChannelResponse } from '../response-reader.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -88,7 +84,7 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>
 }
 
-export class BitswapChannel extends BlockChannel {
+export class BitswapChannel extends BlockChannel implements Receiver {
   readonly peerId: string
   readonly protocol = 'bitswap'
   private readonly wantlist: WantlistStream
@@ -178,50 +174,31 @@ export class BitswapChannel extends BlockChannel {
   }
 
   /**
-   * A message the peer sent us: the blocks and presences that answer our wants. Every channel to
-   * the peer (one per session) is handed every message; `askedElsewhere` tells whether another
-   * asked for a block, which is then not taken as a wrong answer to one of ours
+   * A message the peer sent us, its blocks hashed (received.ts): the blocks and presences that
+   * answer our wants. Every channel to the peer (one per session) is handed every message;
+   * `askedElsewhere` tells whether another asked for a block, which is then not taken as a wrong
+   * answer to one of ours
    */
-  async deliver (message: Message, askedElsewhere: (key: string) => boolean = () => false): Promise<void> {
+  deliver (received: Received, askedElsewhere: (key: string) => boolean = () => false): void {
     this.lastAnswer = Date.now()
-    const blocks = [
-      ...message.payload.map(b => ({ mh: multihashOf(b.prefix), data: b.data })),
-      ...message.blocks.map(data => ({ mh: { code: sha256.code, size: 32 }, data }))
-    ]
-    // each block is copied out of the message at once, into a reused buffer the block I/O
-    // thread hashes and writes without a copy (block-buffers.ts): the message's own buffer then
-    // dies young. Only SHA-256 is asked for here; anything else cannot answer our wants
-    const copies = blocks.filter(({ mh, data }) => mh?.code === sha256.code && data.byteLength <= MAX_BLOCK_SIZE).map(({ data }) => {
-      const buf = takeBlockBuffer(data.byteLength)
-      copyInto(buf, data, 0)
-      return buf
-    })
-    const digests = await Promise.all(copies.map(sha256Of))
-    for (const [i, data] of copies.entries()) {
-      let kept = false
-      try {
-        if (this.closedWith != null) continue
-        const key = mhKey(CID.createV1(0x55, Digest.create(sha256.code, digests[i])))
-        const p = this.pending.get(key) ?? (this.asked(key) || askedElsewhere(key) ? undefined : this.oldestWant())
-        if (p == null) continue
-        const block = (verified: boolean): BlockBytes => {
-          kept = true
-          return { chunks: [data], byteLength: data.byteLength, ...(verified ? { verified: true } : {}), release: once(() => { returnBlockBuffer(data) }) }
-        }
-        if (mhKey(p.cid) !== key) {
-          // a block nobody asked for: bitswap has no request ids, so it answers the oldest want,
-          // and the session finds it does not match, drops the peer and bans it like any liar
-          this.settle(mhKey(p.cid), { id: p.id, block: block(false) })
-          continue
-        }
-        this.largest.set(p.cid.code, Math.max(this.largest.get(p.cid.code) ?? 0, data.byteLength))
-        if (p.have) this.settle(key, { id: p.id, have: { have: [true] } })
-        else this.settle(key, { id: p.id, block: block(true) })
-      } finally {
-        if (!kept) returnBlockBuffer(data)
+    for (const { key, data, hold } of received.blocks) {
+      if (this.closedWith != null) return
+      const p = this.pending.get(key) ?? (this.asked(key) || askedElsewhere(key) ? undefined : this.oldestWant())
+      if (p == null) continue
+      const block = (verified: boolean): BlockBytes => {
+        return { chunks: [data], byteLength: data.byteLength, ...(verified ? { verified: true } : {}), release: hold() }
       }
+      if (mhKey(p.cid) !== key) {
+        // a block nobody asked for: bitswap has no request ids, so it answers the oldest want,
+        // and the session finds it does not match, drops the peer and bans it like any liar
+        this.settle(mhKey(p.cid), { id: p.id, block: block(false) })
+        continue
+      }
+      this.largest.set(p.cid.code, Math.max(this.largest.get(p.cid.code) ?? 0, data.byteLength))
+      if (p.have) this.settle(key, { id: p.id, have: { have: [true] } })
+      else this.settle(key, { id: p.id, block: block(true) })
     }
-    for (const presence of message.blockPresences) {
+    for (const presence of received.presences) {
       let key: string
       try {
         key = mhKey(CID.decode(presence.cid))
@@ -369,31 +346,5 @@ export class BitswapChannel extends BlockChannel {
     const bytes = this.rounds.reduce((n, r) => n + r.bytes, 0)
     const rate = this.rate > 0 ? this.rate : ASSUMED_RATE
     return Math.max(RESEND_INTERVAL, 2 * bytes / rate * second)
-  }
-}
-
-/** `fn`, run the first time the returned function is called only */
-function once (fn: () => void): () => void {
-  let done = false
-  return () => {
-    if (done) return
-    done = true
-    fn()
-  }
-}
-
-/** The multihash code and digest length a bitswap 1.1.0 prefix names */
-function multihashOf (prefix: Uint8Array): { code: number, size: number } | undefined {
-  try {
-    let offset = 0
-    const fields: number[] = []
-    for (let i = 0; i < 4; i++) {
-      const v = varint.decode(prefix, offset)
-      fields.push(v)
-      offset += varint.encodingLength(v)
-    }
-    return { code: fields[2], size: fields[3] }
-  } catch {
-    return undefined
   }
 }
