@@ -41,7 +41,8 @@ export interface ImportOptions {
 
 /**
  * Import entries as one UnixFS DAG and return its root. Files flow chunk by chunk from the source
- * into the store, so memory stays flat whatever the size.
+ * into the store, so memory stays flat whatever the size. `blocks.put` must not keep the bytes it
+ * is handed once it resolves: they are in a buffer used again for a later block (write-behind.ts).
  */
 export async function importContent (entries: AsyncIterable<ImportEntry>, blocks: Pick<Blockstore, 'put'>, options: ImportOptions = {}): Promise<ImportResult> {
   const profile = options.profile ?? CONFIG_DEFAULTS.publish.profile
