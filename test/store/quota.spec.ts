@@ -107,6 +107,20 @@ describe('store: quota and LRU eviction', function () {
     assert.equal((await quota.room()).free, 924 * KiB)
   })
 
+  it('tells its room from the pins alone, without walking the blocks (asked for every presence beat)', async () => {
+    const store = createStore(path.join(tmp.dir, 'room-pins'), { fsync: false })
+    await store.open()
+    const pinned = await putRaw(store, 100 * KiB)
+    await store.pin(pinned, { name: 'keep', size: 100 * KiB })
+    let listed = 0
+    const blocks = store.blocks
+    const list = blocks.list.bind(blocks)
+    blocks.list = (options) => { listed++; return list(options) }
+    const quota = new Quota({ store, root: tmp.dir, log: logger('shoal:test:quota') }, { quota: 1024 * KiB })
+    assert.deepEqual(await quota.room(), { free: 924 * KiB, pins: 1 })
+    assert.equal(listed, 0)
+  })
+
   describe('a peer with a quota', () => {
     let peers: OnlinePeer[] = []
     after(async () => { await stopSwarm(peers) })
