@@ -5,7 +5,6 @@
  * missing blocks from peers. An online peer publishes and fetches with online-content.ts.
  */
 import * as dagPb from '@ipld/dag-pb'
-import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { parseContentPath } from '../content/path.js'
@@ -211,6 +210,8 @@ async function sizeUnder (blocks: Pick<Store['blocks'], 'getBytes' | 'sizeOf'>, 
   if (cid.code !== dagPb.code) throw new InvalidArgumentError(`${cid} is not UnixFS`)
   const node = dagPb.decode(await blocks.getBytes(cid))
   if (node.Data == null) throw new InvalidArgumentError(`${cid} is not UnixFS`)
+  // loaded here, by the commands that size a DAG: with it come multiformats' hashes and node:crypto
+  const { UnixFS } = await import('ipfs-unixfs')
   const unixfs = UnixFS.unmarshal(node.Data)
   if (unixfs.type === 'file' || unixfs.type === 'raw') return Number(unixfs.fileSize())
   if (unixfs.type !== 'directory' && unixfs.type !== 'hamt-sharded-directory') return 0
