@@ -9,7 +9,7 @@
  * `destroy()`, by a process exit hook if the test process dies first, and by `reapLeftovers()`
  * (run when a lab is created) once the pid that made it is gone.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -21,6 +21,7 @@ import { initRepo } from '../../src/peer/index.js'
 import { SHOAL_BIN } from '../helpers/cli.js'
 import { testConfig } from '../helpers/swarm.js'
 import { buildRouter } from './router.js'
+import { applyNftLoss, labSupport, nftDropped, PREFIX, reapLeftovers, removeNamespaceSync } from './support.js'
 import type { LabRouter, NatKind } from './router.js'
 import type { SpawnedDaemon } from '../../src/api/spawn.js'
 import type { RunResult } from '../helpers/cli.js'
@@ -30,9 +31,11 @@ const exec = promisify(execFile)
 const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.js', import.meta.url))
 /** Where a daemon listens, on its namespace's loopback, when a delay relay fronts it */
 const RELAYED_PORT = 4002
-const PREFIX = 'shoallab-'
 const SUBNET = '10.77.0.'
 /** The port every daemon listens on, at its namespace's address */
+export { labNamespaces, labSupport, nftDropped, reapLeftovers, requireLab } from './support.js'
+export type { LabSupport } from './support.js'
+
 export const LAB_PORT = 4001
 /** The lab's "internet": the bridge every public host and every router's outside sits on */
 export const LAB_INTERNET = '10.77.0.0/24'
@@ -67,123 +70,6 @@ export interface LinkProfile {
  * loss": 20 ms one way between two hosts (40 ms round trip), 2 ms jitter, 1% loss
  */
 export const WAN = { delayMs: 20, jitterMs: 2, loss: 0.01 } as const satisfies LinkProfile
-
-export interface LabSupport {
-  ok: boolean
-  reason?: string
-  /** `tc netem` exists: delay, jitter and loss in the kernel */
-  netem: boolean
-  /** nftables can drop packets at random (`numgen random`): loss without netem */
-  nftLoss: boolean
-}
-
-let support: Promise<LabSupport> | undefined
-
-/**
- * Whether this machine can run the lab (root, iproute2, namespaces, veth, bridges) and whether
- * its kernel has `netem` (delay, jitter, loss). Without netem, rates still apply (tbf) and the
- * lab says what it could not emulate.
- */
-export async function labSupport (): Promise<LabSupport> {
-  support ??= (async () => {
-    if (process.platform !== 'linux') return { ok: false, reason: 'the lab needs Linux network namespaces', netem: false, nftLoss: false }
-    if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (network namespaces, veth, tc)', netem: false, nftLoss: false }
-    const ns = `${PREFIX}${process.pid}-probe${randomBytes(2).toString('hex')}`
-    try {
-      await exec('ip', ['netns', 'add', ns])
-    } catch (err: any) {
-      return { ok: false, reason: `cannot create a network namespace: ${String(err.stderr ?? err.message).trim()}`, netem: false, nftLoss: false }
-    }
-    try {
-      await exec('ip', ['-n', ns, 'link', 'add', 'a0', 'type', 'veth', 'peer', 'name', 'b0'])
-      await exec('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge'])
-      let netem = true
-      try {
-        await exec('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'a0', 'root', 'netem', 'delay', '1ms'])
-      } catch {
-        netem = false
-      }
-      await exec('tc', ['-n', ns, 'qdisc', 'replace', 'dev', 'b0', 'root', 'tbf', 'rate', '10mbit', 'burst', '64kb', 'latency', '400ms'])
-      let nftLoss = true
-      try {
-        await applyNftLoss(ns, 'a0', 0.01)
-      } catch {
-        nftLoss = false
-      }
-      return { ok: true, netem, nftLoss }
-    } catch (err: any) {
-      return { ok: false, reason: `cannot build a link: ${String(err.stderr ?? err.message).trim()}`, netem: false, nftLoss: false }
-    } finally {
-      await exec('ip', ['netns', 'del', ns]).catch(() => {})
-    }
-  })()
-  return support
-}
-
-/** nftables' table for a host's loss: one per namespace, replaced whole on every change */
-const NFT_TABLE = 'shoallab'
-
-/**
- * Drop packets at random, with probability `p`, in each direction of `dev` in `ns` (nftables'
- * `numgen random`), for kernels without netem. Traffic on the namespace's loopback (the delay
- * relay to its daemon) is left alone. `p` 0 removes the rules.
- */
-async function applyNftLoss (ns: string, dev: string, p: number): Promise<void> {
-  await exec('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', NFT_TABLE]).catch(() => {})
-  if (p <= 0) return
-  const threshold = Math.round(p * 1_000_000)
-  const rules = [
-    `table inet ${NFT_TABLE} {`,
-    '  chain in { type filter hook input priority 0; policy accept;',
-    `    iifname "${dev}" numgen random mod 1000000 < ${threshold} counter drop`,
-    '  }',
-    '  chain out { type filter hook output priority 0; policy accept;',
-    `    oifname "${dev}" numgen random mod 1000000 < ${threshold} counter drop`,
-    '  }',
-    '}'
-  ].join('\n')
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], (err, _out, stderr) => {
-      if (err != null) reject(new Error(`nft: ${String(stderr ?? err.message).trim()}`))
-      else resolve()
-    })
-    child.stdin?.end(rules)
-  })
-}
-
-/** Packets nftables dropped on host namespace `ns` for its loss profile (both directions) */
-export async function nftDropped (ns: string): Promise<number> {
-  const { stdout } = await exec('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', NFT_TABLE]).catch(() => ({ stdout: '' }))
-  let packets = 0
-  for (const m of stdout.matchAll(/counter packets (\d+)/g)) packets += Number(m[1])
-  return packets
-}
-
-/** Remove namespaces (and the processes in them) left by labs whose process is gone */
-export async function reapLeftovers (): Promise<string[]> {
-  const { stdout } = await exec('ip', ['netns', 'list']).catch(() => ({ stdout: '' }))
-  const reaped: string[] = []
-  for (const line of stdout.split('\n')) {
-    const name = line.split(' ')[0]
-    const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name ?? '')
-    if (m == null || name == null) continue
-    const pid = Number(m[1])
-    let alive = true
-    try { process.kill(pid, 0) } catch (err: any) { alive = err.code !== 'ESRCH' }
-    if (alive) continue
-    removeNamespaceSync(name)
-    reaped.push(name)
-  }
-  return reaped
-}
-
-function removeNamespaceSync (ns: string): void {
-  try {
-    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(p => /^\d+$/.test(p))
-    for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
-  } catch {}
-  try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
-}
 
 export interface LabDaemon extends SpawnedDaemon {
   host: LabHost
@@ -523,23 +409,4 @@ export class Lab {
     for (const ns of this.routerNs) removeNamespaceSync(ns)
     removeNamespaceSync(this.switchNs)
   }
-}
-
-/** Namespaces of this process's labs that still exist (a test asserts cleanup with it) */
-export async function labNamespaces (): Promise<string[]> {
-  const { stdout } = await exec('ip', ['netns', 'list']).catch(() => ({ stdout: '' }))
-  return stdout.split('\n').map(l => l.split(' ')[0]).filter((n): n is string => n != null && n.startsWith(`${PREFIX}${process.pid}-`))
-}
-
-/**
- * In a mocha `before`: skip the suite where the lab cannot run, saying why; with
- * SHOAL_LAB_REQUIRED=1 (CI) fail instead, so a lab that silently stopped running is noticed
- */
-export async function requireLab (ctx: Mocha.Context): Promise<LabSupport> {
-  const s = await labSupport()
-  if (s.ok) return s
-  if (process.env.SHOAL_LAB_REQUIRED === '1') throw new Error(`the lab is required here (SHOAL_LAB_REQUIRED=1) but cannot run: ${s.reason ?? ''}`)
-  process.stderr.write(`      lab skipped: ${s.reason ?? ''}\n`)
-  ctx.skip()
-  return s
 }
