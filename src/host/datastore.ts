@@ -114,17 +114,14 @@ export class PeerRecordDatastore extends FsDatastore {
     }
   }
 
-  /**
-   * A query over the files sees the records kept in memory: they are written first when it may
-   * list peer records (a query of DHT records, made at every provider lookup, does not wait)
-   */
+  /** A query over the files sees the records kept in memory: they are written first */
   override async * _all (q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
-    if (coversPeers(q.prefix)) await this.flush()
+    await this.flush()
     yield * super._all(q, options)
   }
 
   override async * _allKeys (q: KeyQuery, options?: AbortOptions): AsyncGenerator<Key> {
-    if (coversPeers(q.prefix)) await this.flush()
+    await this.flush()
     yield * super._allKeys(q, options)
   }
 
@@ -136,10 +133,4 @@ export class PeerRecordDatastore extends FsDatastore {
       if (!this.dirty.has(k)) this.cache.delete(k)
     }
   }
-}
-
-/** Whether a query with this prefix may list peer records */
-function coversPeers (prefix: string | undefined): boolean {
-  const p = prefix ?? ''
-  return PEERS.startsWith(p) || p.startsWith(PEERS.slice(0, -1))
 }
