@@ -18,11 +18,11 @@ import { tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
+import { FsDatastore } from 'datastore-fs'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
 import { keepClientsOut } from './dht-servers.js'
-import { PeerRecordDatastore } from './datastore.js'
 import { natService } from './nat.js'
 import { walkPace } from './walk-pace.js'
 import { portMapping } from './port-mapping.js'
@@ -146,8 +146,7 @@ export interface HostInit {
 
 /** Build a libp2p host; it is not started */
 export async function createHost (init: HostInit): Promise<Host> {
-  // peer records in memory, written out in the background (datastore.ts)
-  const datastore = new PeerRecordDatastore(init.datastorePath)
+  const datastore = new FsDatastore(init.datastorePath)
   await datastore.open()
 
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
@@ -256,7 +255,6 @@ export async function createHost (init: HostInit): Promise<Host> {
         }
       }),
       nat: nat.service,
-      peerRecords: () => ({ start: () => { datastore.startFlushing() }, afterStop: async () => { await datastore.stopFlushing() } }),
       walkPace: walkPace(),
       autoNAT: autoNATv2(),
       dcutr: dcutr(),
