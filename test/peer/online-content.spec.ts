@@ -7,24 +7,13 @@ import assert from 'node:assert/strict'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { OnlineContent } from '../../src/peer/online-content.js'
-import { createStore } from '../../src/store/index.js'
 import { bytesOf } from '../helpers/bytes.js'
-import { tmpDir } from '../helpers/tmp.js'
+import { storePerTest } from '../helpers/store.js'
 import type { Store } from '../../src/store/index.js'
 
 describe('peer: online publish', () => {
-  let tmp: { dir: string, cleanup(): Promise<void> }
   let store: Store
-
-  beforeEach(async () => {
-    tmp = await tmpDir()
-    store = createStore(tmp.dir, { fsync: false })
-    await store.open()
-  })
-
-  afterEach(async () => {
-    await tmp.cleanup()
-  })
+  storePerTest((s) => { store = s })
 
   it('tells the collector of the bytes it imported', async () => {
     const ended: number[] = []

@@ -12,9 +12,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { importContent } from '../../src/content/index.js'
 import { dagSize } from '../../src/peer/content-commands.js'
 import { fetchAndPin } from '../../src/peer/online-content.js'
-import { createStore } from '../../src/store/index.js'
 import { bytesOf } from '../helpers/bytes.js'
-import { tmpDir } from '../helpers/tmp.js'
+import { storePerTest } from '../helpers/store.js'
 import type { ImportEntry } from '../../src/content/index.js'
 import type { Store } from '../../src/store/index.js'
 
@@ -27,18 +26,9 @@ async function * entries (list: Array<Omit<ImportEntry, 'content'> & { bytes?: U
 }
 
 describe('peer: pin size', () => {
-  let tmp: { dir: string, cleanup(): Promise<void> }
   let store: Store
-
-  beforeEach(async () => {
-    tmp = await tmpDir()
-    store = createStore(tmp.dir, { fsync: false })
-    await store.open()
-  })
-
-  afterEach(async () => {
-    await tmp.cleanup()
-  })
+  let dir: string
+  storePerTest((s, d) => { store = s; dir = d })
 
   for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015']) {
     it(`a directory tree counts every file under it, as publish does (${profile})`, async () => {
@@ -86,9 +76,9 @@ describe('peer: pin size', () => {
     const published = await importContent(entries([{ path: 'f.bin', kind: 'file', bytes: bytesOf('f', 5000) }]), store.blocks, {})
     const root = published.cid
     await store.pin(root, { name: 'mine', size: 5000, origin: 'publish' })
-    const record = (await fs.readdir(path.join(tmp.dir, 'pins'))).find(f => f.endsWith('.json'))
+    const record = (await fs.readdir(path.join(dir, 'pins'))).find(f => f.endsWith('.json'))
     assert.ok(record != null)
-    await fs.writeFile(path.join(tmp.dir, 'pins', record), '{garbage')
+    await fs.writeFile(path.join(dir, 'pins', record), '{garbage')
     // every block is stored already: the session has nothing to fetch
     const session = (): any => ({ result: Promise.resolve({ cid: root.toString(), blocks: 1, bytes: 5000, fetchedBlocks: 0, fetchedBytes: 0, duplicates: 0, durationMs: 0 }), blockReady: async () => {} })
     const node = {

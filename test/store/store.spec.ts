@@ -10,8 +10,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
-import { createStore } from '../../src/store/index.js'
-import { tmpDir } from '../helpers/tmp.js'
+import { storePerTest } from '../helpers/store.js'
 import type { Store } from '../../src/store/index.js'
 import type { CIDProfile, ImportCandidate } from 'ipfs-unixfs-importer'
 import { bytesOf } from '../helpers/bytes.js'
@@ -74,18 +73,8 @@ async function storedBlocks (store: Store): Promise<Set<string>> {
 }
 
 describe('store', () => {
-  let tmp: { dir: string, cleanup(): Promise<void> }
   let store: Store
-
-  beforeEach(async () => {
-    tmp = await tmpDir()
-    store = createStore(tmp.dir, { fsync: false })
-    await store.open()
-  })
-
-  afterEach(async () => {
-    await tmp.cleanup()
-  })
+  storePerTest((s) => { store = s })
 
   describe('pin', () => {
     it('pins a DAG whose blocks are all present', async () => {
