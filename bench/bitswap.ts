@@ -31,17 +31,14 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { unixfs } from '@helia/unixfs'
-import { multiaddr } from '@multiformats/multiaddr'
-import { CID } from 'multiformats/cid'
 import { spawnDaemon } from '../src/api/spawn.js'
-import { startHelia } from '../test/helpers/helia.js'
+import { HELIA_PROFILE, heliaFetch, startHeliaSeeder, stopHeliaSeeder } from './helia-procs.js'
+import type { HeliaSeeder } from './helia-procs.js'
 import { fmt, intOption, median, out, stringOption } from './lib.js'
 import type { SpawnedDaemon } from '../src/api/spawn.js'
 
@@ -63,7 +60,6 @@ const transferTimeout = (bytes: number): number => Math.round(minute + bytes / (
 const COMMAND_TIMEOUT = 2 * minute
 const DAEMON_STOP_GRACE = 15 * second
 const RSS_POLL_INTERVAL = 50
-const PROFILE = 'unixfs-v1-2025'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(here, '../..')
@@ -71,67 +67,6 @@ const CLI = path.join(ROOT, 'dist/bin/shoal.js')
 const LOCAL_CONFIG = path.join(ROOT, 'configs/local.json')
 
 // ---- Helia --------------------------------------------------------------------------------------
-
-/** Worker thread: Helia node A imports the file, says its CID and address, serves until told to stop */
-async function seeder (file: string): Promise<void> {
-  const port = parentPort
-  if (port == null) return
-  const helia = await startHelia()
-  const cid = await unixfs(helia).addByteStream(createReadStream(file, { highWaterMark: MiB }), { profile: PROFILE } as any)
-  port.postMessage({ cid: cid.toString(), addr: helia.libp2p.getMultiaddrs()[0].toString() })
-  port.once('message', () => {
-    void helia.stop().finally(() => { port.close() })
-  })
-}
-
-interface Seeder {
-  cid: string
-  addr: string
-  worker: Worker
-}
-
-async function startSeeder (file: string, timeoutMs: number): Promise<Seeder> {
-  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { file } })
-  const info = await new Promise<{ cid: string, addr: string }>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`Helia A did not import the file within ${timeoutMs / second} s`)) }, timeoutMs)
-    worker.once('message', (m) => { clearTimeout(timer); resolve(m) })
-    worker.once('error', (err) => { clearTimeout(timer); reject(err) })
-    worker.once('exit', (code) => { clearTimeout(timer); reject(new Error(`Helia A's worker exited with ${code}`)) })
-  })
-  return { ...info, worker }
-}
-
-async function stopSeeder (s: Seeder | undefined): Promise<void> {
-  if (s == null) return
-  s.worker.postMessage('stop')
-  const timer = setTimeout(() => { void s.worker.terminate() }, 10 * second)
-  await new Promise(resolve => s.worker.once('exit', resolve))
-  clearTimeout(timer)
-}
-
-interface HeliaRun { MBps: number, ms: number }
-
-/** A fresh Helia node dials `addr` (untimed), then cats `cid`, hashing as it streams */
-async function heliaFetch (addr: string, cid: string, size: number, sha: string): Promise<HeliaRun> {
-  const helia = await startHelia()
-  try {
-    const signal = AbortSignal.timeout(transferTimeout(size))
-    await helia.libp2p.dial(multiaddr(addr), { signal })
-    const hash = createHash('sha256')
-    let bytes = 0
-    const started = performance.now()
-    for await (const chunk of unixfs(helia).cat(CID.parse(cid), { signal })) {
-      hash.update(chunk)
-      bytes += chunk.byteLength
-    }
-    const ms = performance.now() - started
-    const got = hash.digest('hex')
-    if (bytes !== size || got !== sha) throw new Error(`Helia read ${bytes} bytes of ${cid} from ${addr} with SHA-256 ${got}; expected ${size} bytes, ${sha}`)
-    return { MBps: size / MB / (ms / second), ms }
-  } finally {
-    await helia.stop()
-  }
-}
 
 // ---- shoal: daemons and CLI commands ------------------------------------------------------------
 
@@ -297,7 +232,7 @@ async function main (args: string[]): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found: build first (npx tsc -p tsconfig.json)`)
 
   const tmp = await fs.mkdtemp(path.join(base, 'shoal-bench-bitswap-'))
-  let seed: Seeder | undefined
+  let seed: HeliaSeeder | undefined
   const killAll = (): void => {
     for (const d of daemons) if (d.child.pid != null) killGroup(d.child)
     for (const c of children) killGroup(c)
@@ -333,13 +268,13 @@ async function main (args: string[]): Promise<void> {
 
     const input = path.join(tmp, 'input.bin')
     const sha = await writeInput(input, size)
-    seed = await startSeeder(input, transferTimeout(size))
+    seed = await startHeliaSeeder(input, transferTimeout(size))
     server = await startShoal(path.join(tmp, 'server'), config)
     const published = (await cli(['--repo', server.repo, '--json', 'publish', input], transferTimeout(size))).json
     if (published.cid !== seed.cid) throw new Error(`shoal published ${published.cid}, Helia A imported ${seed.cid}: not the same DAG`)
     await fs.rm(input)
     const cid = seed.cid
-    out(`  ${cid}: ${size} bytes, the same CID from Helia A and from shoal publish (${PROFILE})`)
+    out(`  ${cid}: ${size} bytes, the same CID from Helia A and from shoal publish (${HELIA_PROFILE})`)
 
     const runsOf: Run[] = []
     const kinds: Kind[] = ['a', 'b', 'c']
@@ -349,9 +284,9 @@ async function main (args: string[]): Promise<void> {
         let run: Run
         try {
           if (kind === 'a') {
-            run = { kind, run: r, ...await heliaFetch(seed.addr, cid, size, sha) }
+            run = { kind, run: r, ...await heliaFetch(seed.addr, cid, size, sha, transferTimeout(size)) }
           } else if (kind === 'b') {
-            const [res, w] = await watch(server.pid, async () => await heliaFetch(server!.addr, cid, size, sha))
+            const [res, w] = await watch(server.pid, async () => await heliaFetch(server!.addr, cid, size, sha, transferTimeout(size)))
             run = { kind, run: r, ...res, ...daemonFigures(w) }
           } else {
             run = { kind, run: r, ...await shoalFetch(path.join(tmp, `fetcher-${r}`), config, seed.addr, cid, size, sha) }
@@ -370,7 +305,7 @@ async function main (args: string[]): Promise<void> {
       }
     }
     await stopShoal(server)
-    await stopSeeder(seed)
+    await stopHeliaSeeder(seed)
     seed = undefined
 
     // ---- results ----
@@ -466,17 +401,10 @@ async function shoalFetch (repo: string, config: string, from: string, cid: stri
   }
 }
 
-if (isMainThread) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`bench/bitswap: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-    process.exitCode = 2
-  }).finally(() => {
-    // bounded: a socket a stopped node failed to close must not keep the bench alive
-    setTimeout(() => { process.exit() }, 5 * second).unref()
-  })
-} else {
-  seeder(workerData.file).catch((err: unknown) => {
-    process.stderr.write(`bench/bitswap: Helia A: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-    process.exit(2)
-  })
-}
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`bench/bitswap: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exitCode = 2
+}).finally(() => {
+  // bounded: a socket a stopped node failed to close must not keep the bench alive
+  setTimeout(() => { process.exit() }, 5 * second).unref()
+})

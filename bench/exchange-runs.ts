@@ -3,7 +3,7 @@
  * their set-up (input file, configs, repos).
  */
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -154,15 +154,20 @@ export function burstless (f: FetchRun, seeders: number, rate: number): number {
 
 // ---- set-up ----------------------------------------------------------------------------------
 
-export async function writeInput (file: string, bytes: number): Promise<void> {
+/** Write `bytes` random bytes to a new `file`; returns their SHA-256 (hex) */
+export async function writeInput (file: string, bytes: number): Promise<string> {
+  const hash = createHash('sha256')
   const handle = await fs.open(file, 'wx')
   try {
     for (let left = bytes; left > 0; left -= MiB) {
-      await handle.write(randomBytes(Math.min(MiB, left)))
+      const chunk = randomBytes(Math.min(MiB, left))
+      hash.update(chunk)
+      await handle.write(chunk)
     }
   } finally {
     await handle.close()
   }
+  return hash.digest('hex')
 }
 
 export interface ConfigOptions {

@@ -15,7 +15,11 @@
  *
  * Where (a) stands beside what any libp2p application gets: each round also streams the same bytes
  * over a stock libp2p stream (bench/stock-stream.ts: TCP, noise, yamux, every setting at its
- * default) between two processes of their own, and (a) prints the fetch as a ratio to it.
+ * default) between two processes of their own, and (a) prints the fetch as a ratio to it. And
+ * beside IPFS: each round a fresh Helia node also fetches the same file over bitswap from a Helia
+ * seeder that imported it (bench/helia-procs.ts: each on its own thread of this process, blocks in
+ * memory, the same CID as shoal's), and (a) prints the fetch as a ratio to that (`--no-helia`
+ * leaves it out).
  *
  * The ceiling of (a): each round also runs the raw stream with `shoal perf --hash`, B hashing
  * what arrives with SHA-256 in 1 MiB pieces on its event loop, as it arrives. That is the least
@@ -25,7 +29,7 @@
  *
  *   node dist/bench/exchange.js [--size MiB] [--multi-size MiB] [--rounds N] [--rate MB/s]
  *                               [--dir TMPDIR] [--timeout MINUTES] [--no-fsync]
- *                               [--encrypters tls,noise]
+ *                               [--encrypters tls,noise] [--no-helia]
  *
  * In (a) raw and fetch alternate for `--rounds` rounds (the order flips each round); in (b)
  * each kind of fetch runs `--rounds` times; medians are reported. Fetch MB/s is the DAG's block bytes over the `durationMs` the daemon measures; raw
@@ -58,6 +62,8 @@ import { CLI, children, cli, cpuSeconds, daemons, killAll, readStatus, spawnPeer
 import type { Daemon } from './exchange-procs.js'
 import { COMMAND_TIMEOUT, LOCAL_CONFIG, burstless, bytesSent, fetchOnce, initAndPublish, rawOnce, startStockServer, stockOnce, storeBytes, transferTimeout, writeConfig, writeInput } from './exchange-runs.js'
 import type { FetchRun } from './exchange-runs.js'
+import { heliaFetch, startHeliaSeeder, stopHeliaSeeder } from './helia-procs.js'
+import type { HeliaSeeder } from './helia-procs.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6
@@ -94,6 +100,7 @@ const passText = (p: boolean): string => p ? 'PASS' : 'FAIL'
 
 async function main (args: string[]): Promise<void> {
   const noFsync = args.includes('--no-fsync')
+  const withHelia = !args.includes('--no-helia')
   const encrypters = stringOption(args, '--encrypters')?.split(',')
   const sizeMiB = intOption(args, '--size', DEFAULT_SIZE_MIB, MAX_SIZE_MIB)
   const multiSizeMiB = intOption(args, '--multi-size', DEFAULT_MULTI_SIZE_MIB, MAX_SIZE_MIB)
@@ -125,6 +132,7 @@ async function main (args: string[]): Promise<void> {
   const onSignal = (sig: NodeJS.Signals): void => { abort(sig === 'SIGINT' ? 130 : 143, `${sig} received, stopping`) }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  let helia: HeliaSeeder | undefined
   const watchdog = setTimeout(() => { abort(2, `gave up after --timeout ${timeoutMin} min`) }, timeoutMin * minute)
 
   try {
@@ -143,8 +151,12 @@ async function main (args: string[]): Promise<void> {
 
     // ---- (a) single source, and (c) ----
     const inputA = path.join(tmp, 'input-a.bin')
-    await writeInput(inputA, size)
+    const shaA = await writeInput(inputA, size)
     const cidA = await initAndPublish(path.join(tmp, 'A'), cfgAB, inputA, size)
+    if (withHelia) {
+      helia = await startHeliaSeeder(inputA, transferTimeout(size, 5 * MB))
+      if (helia.cid !== cidA) throw new Error(`shoal published ${cidA}, the Helia seeder imported ${helia.cid}: not the same DAG`)
+    }
     await fs.rm(inputA)
     await cli(['--repo', path.join(tmp, 'B'), '--json', 'init', '--config', cfgAB], COMMAND_TIMEOUT)
     const A = await spawnPeer('A', path.join(tmp, 'A'))
@@ -156,7 +168,7 @@ async function main (args: string[]): Promise<void> {
     out(`(a) ${cidA}: ${blockBytes} block bytes; B idle RSS ${fmt(mb(idleRssB))} MB`)
 
     const stock = await startStockServer()
-    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number, stockMBps: number }> = []
+    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number, stockMBps: number, heliaMBps?: number }> = []
     const timeoutA = transferTimeout(blockBytes, 5 * MB)
     for (let r = 1; r <= rounds; r++) {
       // fetch first in round 1, so one fetch runs on a B that has carried no raw transfer yet
@@ -172,15 +184,18 @@ async function main (args: string[]): Promise<void> {
       const ratio = fetch.MBps / raw.MBps
       const hashed = await rawOnce(B, A, blockBytes, timeoutA, true)
       const stockMBps = await stockOnce(stock.addr, blockBytes, timeoutA)
-      roundsA.push({ round: r, first, raw, hashed, fetch, ratio, stockMBps })
+      const heliaMBps = helia == null ? undefined : (await heliaFetch(helia.addr, helia.cid, size, shaA, timeoutA)).MBps
+      roundsA.push({ round: r, first, raw, hashed, fetch, ratio, stockMBps, heliaMBps })
       out(`  round ${r} (${first} first): raw ${fmt(raw.MBps)} MB/s, fetch ${fmt(fetch.MBps)} MB/s (${fetch.joined.length} peer, wall ${fmt(fetch.wallMs / 1000, 2)} s, daemon ${fmt(fetch.durationMs / 1000, 2)} s, first block after ${fmt(fetch.firstBlockMs, 0)} ms, ${fetch.duplicates} dup), ratio ${fmt(ratio, 3)}`)
       out(`    ceiling: raw + SHA-256 per MiB on B ${fmt(hashed.MBps)} MB/s = ${fmt(hashed.MBps / raw.MBps, 3)} of raw (CPU s A/B ${fmt(hashed.cpu.sources[0], 2)}/${fmt(hashed.cpu.fetcher, 2)}); fetch = ${fmt(fetch.MBps / hashed.MBps, 3)} of the ceiling`)
       out(`    CPU s A/B: raw ${fmt(raw.cpu.sources[0], 2)}/${fmt(raw.cpu.fetcher, 2)}, fetch ${fmt(fetch.cpu.sources[0], 2)}/${fmt(fetch.cpu.fetcher, 2)}; B RSS during fetch ${fmt(mb(fetch.rss.startRss))} -> peak ${fmt(mb(fetch.rss.peak))} MB (sampled ${fmt(mb(fetch.rss.sampledPeak))}, VmHWM ${fmt(mb(fetch.rss.hwm))}${fetch.rss.hwmReset ? ' since reset' : ' since start'}), during raw ${fmt(mb(raw.rss.startRss))} -> ${fmt(mb(raw.rss.peak))} MB`)
       out(`    stock libp2p stream (other processes) ${fmt(stockMBps)} MB/s; fetch = ${fmt(fetch.MBps / stockMBps, 3)} of it`)
+      if (heliaMBps != null) out(`    Helia <- Helia over bitswap (file bytes, hashed) ${fmt(heliaMBps)} MB/s; fetch = ${fmt(fetch.MBps / heliaMBps, 2)}x it`)
       out(`    CPU s of B's fetch by thread: ${Object.entries(fetch.fetcherThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
       out(`    CPU s of A's serving by thread: ${Object.entries(fetch.sourceThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
     }
     stock.child.stdin?.end()
+    await stopHeliaSeeder(helia)
     await stopDaemon(A)
     await fs.rm(A.repo, { recursive: true, force: true })
 
@@ -236,6 +251,8 @@ async function main (args: string[]): Promise<void> {
     const fetchWallS = median(roundsA.map(r => r.fetch.wallMs / 1000))
     const stockMBps = median(roundsA.map(r => r.stockMBps))
     const ofStock = median(roundsA.map(r => r.fetch.MBps / r.stockMBps))
+    const heliaMBps = withHelia ? median(roundsA.map(r => r.heliaMBps ?? NaN)) : undefined
+    const ofHelia = withHelia ? median(roundsA.map(r => r.fetch.MBps / (r.heliaMBps ?? NaN))) : undefined
     const peakRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.peak ?? Infinity)))
     const sampledRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.sampledPeak ?? 0)))
     const hwmMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.hwm ?? 0)))
@@ -274,6 +291,10 @@ async function main (args: string[]): Promise<void> {
     row('(a) fetch/ceiling', fmt(ofCeiling, 3), `>= ${TARGET_OF_CEILING}`, passText(ceilingPass))
     row('(a) stock libp2p stream, defaults (MB/s)', fmt(stockMBps))
     row('(a) fetch/stock libp2p stream', fmt(ofStock, 3))
+    if (withHelia) {
+      row('(a) Helia <- Helia, bitswap (MB/s)', fmt(heliaMBps))
+      row('(a) fetch/Helia bitswap', fmt(ofHelia, 2))
+    }
     row(`(b) ${SEEDERS} seeders at R=${rateMB} MB/s: fetch (MB/s)`, fmt(multiMBps))
     row(`(b) ${SEEDERS} seeders: multiple of R`, fmt(multiple, 2))
     row(`(b) ${SEEDERS} seeders: multiple of R, 1 s burst out`, fmt(burstlessMultiple, 2), `>= ${TARGET_MULTIPLE}`, passText(multiPass))
@@ -291,14 +312,14 @@ async function main (args: string[]): Promise<void> {
       rounds,
       rateMBps: rateMB,
       seeders: SEEDERS,
-      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio), hashedMBps: r1(hashedMBps), ceiling: r3(ceiling), fetchOfCeiling: r3(ofCeiling), stockMBps: r1(stockMBps), fetchOfStock: r3(ofStock) },
+      single: { cid: cidA, blockBytes, rawMBps: r1(rawMBps), fetchMBps: r1(fetchMBps), fetchWallS: r3(fetchWallS), ratio: r3(ratio), hashedMBps: r1(hashedMBps), ceiling: r3(ceiling), fetchOfCeiling: r3(ofCeiling), stockMBps: r1(stockMBps), fetchOfStock: r3(ofStock), heliaMBps: r1(heliaMBps), fetchOfHelia: r3(ofHelia) },
       multi: { cid: cidB, blockBytes: blockBytesB, fetchMBps: r1(multiMBps), multiple: r3(multiple), burstlessMBps: r1(multiBurstlessMBps), burstlessMultiple: r3(burstlessMultiple), singleSeederMBps: r1(singleMBps), singleSeederBurstlessMBps: r1(singleBurstlessMBps) },
       rss: { peakMB: r1(peakRssMB), sampledMaxMB: r1(sampledRssMB), hwmMB: r1(hwmMB), hwmReset: roundsA.every(r => r.fetch.rss.hwmReset), idleMB: r1(mb(idleRssB)), rawPeakMB: r1(rawRssMB), firstFetchPeakMB: r1(firstFetchRssMB) },
       cpuSeconds: { rawServer: r3(cpu.rawA), rawFetcher: r3(cpu.rawB), fetchServer: r3(cpu.fetchA), fetchFetcher: r3(cpu.fetchB) },
       targets: { fetchOfCeiling: TARGET_OF_CEILING, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
       pass: { fetchOfCeiling: ceilingPass, multiple: multiPass, rss: rssPass, all: ceilingPass && multiPass && rssPass },
       perRound: {
-        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads, fetchAThreads: r.fetch.sourceThreads } })),
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), heliaMBps: r1(r.heliaMBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads, fetchAThreads: r.fetch.sourceThreads } })),
         multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
         singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
       }
@@ -313,6 +334,8 @@ async function main (args: string[]): Promise<void> {
     throw err
   } finally {
     clearTimeout(watchdog)
+    // the error path: a seeder still serving would keep this process alive
+    await helia?.worker.terminate()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     // daemons still running here are the error path: no graceful stop
