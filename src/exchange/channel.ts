@@ -105,8 +105,9 @@ export class PeerChannel extends BlockChannel {
     stream.addEventListener('close', this.onStreamClose)
   }
 
-  static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, signal?: AbortSignal, onHeard?: (peerId: string) => void): Promise<PeerChannel> {
-    const stream = await host.dialProtocol(target, EXCHANGE_PROTOCOL, { signal })
+  static async open (host: Pick<Libp2p, 'dialProtocol'>, target: PeerId | Multiaddr, signal?: AbortSignal, onHeard?: (peerId: string) => void, onLimited = false): Promise<PeerChannel> {
+    // `onLimited`: also on a relay's limited connection, where the server sends only what fits
+    const stream = await host.dialProtocol(target, EXCHANGE_PROTOCOL, { signal, runOnLimitedConnection: onLimited })
     return new PeerChannel(peerIdOf(target), stream, onHeard)
   }
 

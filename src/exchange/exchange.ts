@@ -30,6 +30,9 @@ import type { CID } from 'multiformats/cid'
 
 /** Peers whose last exchange activity is remembered (the least recently heard are forgotten first) */
 const MAX_HEARD_PEERS = 4096
+/** Tries at opening a stream on a peer's connection that closed as it opened, and the pause between them, ms */
+const LIMITED_JOIN_ATTEMPTS = 3
+const LIMITED_JOIN_PAUSE = 250
 
 export class ShoalExchange implements Exchange {
   private readonly components: ExchangeComponents
@@ -289,7 +292,7 @@ export class ShoalExchange implements Exchange {
   }
 
   /** Open a channel to a peer and add it to the session if it has the root (or was named) */
-  private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal, retry = true): Promise<void> {
+  private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal, retry = true, attempt = 1): Promise<void> {
     let channel: BlockChannel | undefined
     try {
       // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
@@ -310,28 +313,69 @@ export class ShoalExchange implements Exchange {
       this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s: %s', target.toString(), err.message)
       if (err.name === 'LimitedConnectionError' && !(target instanceof URL)) {
         await this.joinLimited(session, target, root, probe, signal, retry)
+      } else if (err.name === 'ConnectionClosedError' && attempt < LIMITED_JOIN_ATTEMPTS && session.running) {
+        // the connection closed as it opened: two peers dialling each other (through a relay,
+        // often) at once, and the duplicate closed; the next try finds the one kept
+        await new Promise(resolve => setTimeout(resolve, LIMITED_JOIN_PAUSE))
+        await this.join(session, target, root, probe, signal, retry, attempt + 1)
       }
     }
   }
 
   /**
-   * The peer is reachable only over a limited relayed connection: join it over a direct one if
-   * one appears within a few seconds, else record why it cannot serve (the session's error)
+   * The peer is reachable only over a limited relayed connection: it joins over that connection
+   * (the server sends only the blocks that fit the circuit's budget: a small DAG comes whole),
+   * and over a direct one in its place if one appears within a few seconds; else why it cannot
+   * serve is recorded (the session's error, if no other peer can serve)
    */
   private async joinLimited (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal: AbortSignal | undefined, retry: boolean): Promise<void> {
     if (target instanceof URL) return
     const peer = isPeerId(target) ? target : peerIdFromString(peerIdOf(target))
     const done = session.expectPeer()
     try {
-      if (retry && await waitForDirect(this.components.host, peer, DIRECT_WAIT, signal)) {
+      const limited = retry ? await this.joinOverLimited(session, peer, root, probe, signal) : undefined
+      if (retry && await waitForDirect(this.components.host, peer, DIRECT_WAIT, signal, () => !session.running)) {
+        // in-flight wants on the circuit go back to the queue and are asked again directly
+        limited?.close()
         await this.join(session, peer, root, probe, signal, false)
         return
       }
+      if (!session.running) return
       const reason = limitedReason(this.components.host, this.budgets, peer)
       if (reason != null) session.unreachable(peer.toString(), reason)
     } finally {
       done()
     }
+  }
+
+  /**
+   * Add `peer` to the session over its limited (relayed) connection, if it speaks shoal's
+   * exchange and has the root; the channel, or undefined when it could not join
+   */
+  private async joinOverLimited (session: FetchSession, peer: PeerId, root: CID, probe: boolean, signal: AbortSignal | undefined): Promise<BlockChannel | undefined> {
+    // two peers that dial each other through a relay at once get two circuits, and one is
+    // closed as the other opens: a stream opening on it fails, and the next try takes the other
+    for (let attempt = 1; attempt <= LIMITED_JOIN_ATTEMPTS && session.running && signal?.aborted !== true; attempt++) {
+      let channel: PeerChannel | undefined
+      try {
+        const timeout = AbortSignal.timeout(JOIN_TIMEOUT)
+        channel = await PeerChannel.open(this.components.host, peer, signal != null ? AbortSignal.any([signal, timeout]) : timeout, this.heard, true)
+        if (probe) {
+          const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
+          if ((await response).have?.have[0] !== true) {
+            channel.close()
+            return undefined
+          }
+        }
+        session.addPeer(channel)
+        return channel
+      } catch (err: any) {
+        channel?.close(err)
+        this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s over its relayed connection (try %d): %s', peer.toString(), attempt, err.message)
+        await new Promise(resolve => setTimeout(resolve, LIMITED_JOIN_PAUSE))
+      }
+    }
+    return undefined
   }
 
   /**

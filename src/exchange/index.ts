@@ -156,7 +156,7 @@ export interface FetchOptions {
 }
 
 export interface ExchangeStats {
-  server: { streams: number, blocksSent: number, bytesSent: number, busy: number, notFound: number, resets: number }
+  server: { streams: number, blocksSent: number, bytesSent: number, busy: number, notFound: number, overBudget: number, resets: number }
   /** What was served to IPFS nodes over bitswap */
   bitswap: BitswapStats
   activeUploads: number

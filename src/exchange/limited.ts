@@ -1,9 +1,12 @@
 /**
  * Peers reachable only through a limited relay. A relay's default circuit (128 KiB, 2 minutes in
- * js-libp2p) is for arranging a direct connection, not for carrying content: the exchange does
- * not open its streams on one. When a peer it wants is behind such a circuit it waits a few
- * seconds for a direct connection (the NATed side dialling back, or DCUtR), and otherwise says
- * which peer and relay, and why.
+ * js-libp2p) is for arranging a direct connection, not for carrying files. When a peer it wants
+ * is behind such a circuit, the exchange opens its stream on the circuit all the same, and the
+ * serving side answers only the blocks that fit what is left of the circuit's budget (`fits`:
+ * a small file comes through whole; a larger one's first block that does not fit is answered
+ * `OVER_BUDGET`, and the fetcher stops asking that peer over the circuit). Meanwhile it waits a
+ * few seconds for a direct connection (the NATed side dialling back, or DCUtR), and otherwise
+ * says which peer and relay, and why.
  */
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 
@@ -45,6 +48,35 @@ export class CircuitBudgets {
   }
 }
 
+/**
+ * What a block costs a relayed connection beyond its bytes, as a share of them: a noise message
+ * (2-byte length, 16-byte tag) per <= 64 KiB and a yamux header per frame come to ~0.04%; 1/64
+ * leaves room for the response's head and for frames written while the check ran
+ */
+const OVERHEAD_SHARE = 64
+/**
+ * Budget kept back on a limited connection for the rest of its conversation: the fetcher's
+ * wants, window updates, a cancel and the streams' close, all counted against the same budget
+ */
+export const CIRCUIT_RESERVE = 4096
+/** Seconds a limited connection must have left for a block to be sent over it */
+const MIN_SECONDS_LEFT = 5
+
+/**
+ * Whether `bytes` of a block may go out over `conn` now: always on a direct connection; on a
+ * limited one only while its byte budget (what is left of it, counted down by the relay
+ * transport as bytes cross either way) covers the block, its framing and `CIRCUIT_RESERVE`, and
+ * its time has not nearly run out
+ */
+export function fits (conn: Pick<Connection, 'limits'>, bytes: number): boolean {
+  const limits = conn.limits
+  if (limits == null) return true
+  if (limits.seconds != null && limits.seconds < MIN_SECONDS_LEFT) return false
+  if (limits.bytes == null) return true
+  const need = bytes + Math.ceil(bytes / OVERHEAD_SHARE) + CIRCUIT_RESERVE
+  return BigInt(need) <= limits.bytes
+}
+
 /** Whether a connection carries a relay's limits */
 export function isLimited (conn: Connection): boolean {
   return conn.limits != null
@@ -55,11 +87,14 @@ export function directConnection (host: Connections, peer: PeerId): Connection |
   return host.getConnections(peer).find(c => c.status === 'open' && !isLimited(c))
 }
 
-/** Wait up to `ms` for a direct connection to `peer`; true when there is one */
-export async function waitForDirect (host: Connections, peer: PeerId, ms: number, signal?: AbortSignal): Promise<boolean> {
+/**
+ * Wait up to `ms` for a direct connection to `peer`; true when there is one. Gives up early,
+ * false, once `signal` is aborted or `stop()` says the wait is no longer needed.
+ */
+export async function waitForDirect (host: Connections, peer: PeerId, ms: number, signal?: AbortSignal, stop?: () => boolean): Promise<boolean> {
   const deadline = Date.now() + ms
   while (directConnection(host, peer) == null) {
-    if (Date.now() >= deadline || signal?.aborted === true) return false
+    if (Date.now() >= deadline || signal?.aborted === true || stop?.() === true) return false
     await new Promise(resolve => setTimeout(resolve, POLL))
   }
   return true

@@ -842,7 +842,8 @@ export namespace No {
     BUSY = 'BUSY',
     TOO_LARGE = 'TOO_LARGE',
     BAD_REQUEST = 'BAD_REQUEST',
-    CANCELLED = 'CANCELLED'
+    CANCELLED = 'CANCELLED',
+    OVER_BUDGET = 'OVER_BUDGET'
   }
 
   enum __ReasonValues {
@@ -850,7 +851,8 @@ export namespace No {
     BUSY = 1,
     TOO_LARGE = 2,
     BAD_REQUEST = 3,
-    CANCELLED = 4
+    CANCELLED = 4,
+    OVER_BUDGET = 5
   }
 
   export namespace Reason {

@@ -4,6 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_EXCHANGE_REQUEST, MAX_HAVE_CIDS, MAX_INBOUND_STREAMS_PER_CONNECTION } from '../constants.js'
 import { No, Request, Response } from './message.js'
 import { blockResponseHead } from './block-frame.js'
+import { fits } from './limited.js'
 import { lpMessages } from './lp-read.js'
 import { send } from './send.js'
 
@@ -24,7 +25,7 @@ export class ExchangeServer {
   private readonly log: Logger
   private readonly uploads: Uploads
   private inboundStreams = 0
-  readonly stats: ExchangeStats['server'] = { streams: 0, blocksSent: 0, bytesSent: 0, busy: 0, notFound: 0, resets: 0 }
+  readonly stats: ExchangeStats['server'] = { streams: 0, blocksSent: 0, bytesSent: 0, busy: 0, notFound: 0, overBudget: 0, resets: 0 }
 
   /** Called for every request a peer sends (liveness for the peer's owner) */
   onHeard?: (peerId: string) => void
@@ -39,7 +40,8 @@ export class ExchangeServer {
   async start (): Promise<void> {
     await this.components.host.handle(EXCHANGE_PROTOCOL, (stream, connection) => {
       void this.handle(stream, connection)
-    }, { maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION })
+    // on a limited (relayed) connection too: only blocks that fit its budget are sent (`fits`)
+    }, { maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -120,7 +122,12 @@ export class ExchangeServer {
           wake = undefined
           continue
         }
-        const res = await next
+        let res = await next
+        // checked as the block goes out, after the answers written before it were counted
+        if (res.block != null && !fits(connection, res.block.data.byteLength)) {
+          res = no(res.id, No.Reason.OVER_BUDGET, `a block of ${res.block.data.byteLength} bytes does not fit what is left of this relayed connection's budget (${connection.limits?.bytes ?? '?'} bytes, ${connection.limits?.seconds ?? '?'} s)`)
+          this.stats.overBudget++
+        }
         const data = res.block?.data
         if (data != null) {
           await this.uploads.rate.take(data.byteLength)

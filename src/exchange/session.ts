@@ -282,6 +282,10 @@ export class FetchSession {
       } else if (res.no?.reason === No.Reason.CANCELLED) {
         // another peer won the end-game race
         this.requeue(job)
+      } else if (res.no?.reason === No.Reason.OVER_BUDGET) {
+        // its relayed connection can carry no more: it leaves until it joins over a direct one
+        this.requeue(job)
+        peer.close(new Error(res.no.message))
       } else {
         this.lacks.note(peer.peerId, job.key)
         this.requeue(job)

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CircuitBudgets, directConnection, limitedReason, waitForDirect } from '../../src/exchange/limited.js'
+import { CIRCUIT_RESERVE, CircuitBudgets, directConnection, fits, limitedReason, waitForDirect } from '../../src/exchange/limited.js'
 
 const RELAY = '12D3KooWLYKoVogFCpMkmUG5Twzeb8UM87snSkdxCfFGdNBUpHHd'
 const PEER = peerIdFromString('12D3KooWJbcW4tuaMfzYnbBtTWxE5XD7U6tffZq3v1AxEPv9toTX')
@@ -50,11 +50,25 @@ describe('exchange: limited connections', () => {
     assert.match(limitedReason({ getConnections: () => [conn({ seconds: 120 })] }, budgets, PEER) ?? '', /which allows circuits of limited duration/)
   })
 
+  it('sends a block over a limited connection only while what is left of its budget covers it, its framing and the reserve', () => {
+    assert.equal(fits({}, 1024 * 1024), true, 'a direct connection carries anything')
+    assert.equal(fits({ limits: { bytes: 131_072n } }, 40 * 1024), true)
+    assert.equal(fits({ limits: { bytes: 131_072n } }, 1024 * 1024), false, 'a 1 MiB block does not fit 128 KiB')
+    // the budget counts down as bytes cross: what fit at first no longer does
+    assert.equal(fits({ limits: { bytes: BigInt(40 * 1024 + CIRCUIT_RESERVE) } }, 40 * 1024), false, 'framing needs room too')
+    assert.equal(fits({ limits: { bytes: BigInt(41 * 1024 + CIRCUIT_RESERVE) } }, 40 * 1024), true)
+    assert.equal(fits({ limits: { seconds: 120 } }, 1024 * 1024), true, 'a time limit alone does not cap the bytes')
+    assert.equal(fits({ limits: { bytes: 131_072n, seconds: 2 } }, 1024), false, 'a circuit about to expire carries nothing more')
+  })
+
   it('waits for a direct connection, up to its limit', async () => {
     const conns: any[] = [conn({ bytes: 131_072n })]
     const host = { getConnections: () => conns }
     setTimeout(() => conns.push(conn()), 300)
     assert.equal(await waitForDirect(host as any, PEER, 2000), true)
     assert.equal(await waitForDirect({ getConnections: () => [conn({ bytes: 1n })] } as any, PEER, 300), false)
+    const started = Date.now()
+    assert.equal(await waitForDirect({ getConnections: () => [conn({ bytes: 1n })] } as any, PEER, 5000, undefined, () => true), false)
+    assert.ok(Date.now() - started < 1000, 'no longer needed: it stops waiting')
   })
 })

@@ -231,16 +231,33 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     assert.ok(conn == null || conn.addresses.some((a: string) => !a.includes('/p2p-circuit')))
   })
 
-  it('two NATed peers: fetched directly if the connection was upgraded, else a one-line error naming the peer, the relay and its limit', async () => {
-    const { cid, bytes } = await publish(A, 16 * MiB)
-    // B reaches A only through the DHT: the provide at publish runs in the background and can
-    // come after B looks, so A provides until B finds the record (as in the first scenario)
+  // B reaches A only through the DHT: the provide at publish runs in the background and can
+  // come after B looks, so A provides until B finds the record (as in the first scenario)
+  const providedTo = async (cid: string): Promise<void> => {
     await waitFor(async () => {
       const provided = await lab!.cli(A, ['--json', 'provide', cid])
       if (provided.code !== 0 || lastJson(provided.stdout).accepted === 0) return false
       const found = await lab!.cli(B, ['--json', 'find', cid, '--timeout', '10'])
       return found.code === 0 && lastJson(found.stdout).providers.some((p: any) => p.peerId === lab!.hosts[A].daemon!.peerId)
     }, 60_000, 'the second NATed peer to find the first one\'s provider record')
+  }
+
+  it('two NATed peers: a file within the circuit\'s budget comes whole, over the limited relay when no direct connection exists', async () => {
+    const { cid, bytes } = await publish(A, 40 * 1024)
+    await providedTo(cid)
+    const r = await lab!.cli(B, ['--json', 'fetch', cid], { timeoutMs: 60_000 })
+    assert.equal(r.code, 0, r.stderr.split('\n').slice(-5).join('\n'))
+    const out = path.join(tmp.dir, 'b-small.bin')
+    assert.equal((await lab!.cli(B, ['get', cid, '-o', out])).code, 0)
+    assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
+    const peers = lastJson((await lab!.cli(B, ['--json', 'peers'])).stdout).peers
+    const conn = peers.find((p: any) => p.peerId === lab!.hosts[A].daemon!.peerId)
+    process.stderr.write(`      symmetric <- port-preserving, 40 KiB: fetched in ${lastJson(r.stdout).durationMs} ms; connected over ${conn?.addresses.join(' ') ?? 'nothing'}\n`)
+  })
+
+  it('two NATed peers: fetched directly if the connection was upgraded, else a one-line error naming the peer, the relay and its limit', async () => {
+    const { cid, bytes } = await publish(A, 16 * MiB)
+    await providedTo(cid)
     const r = await lab!.cli(B, ['--json', 'fetch', cid], { timeoutMs: 120_000 })
     if (r.code === 0) {
       const out = path.join(tmp.dir, 'b-got.bin')
