@@ -31,15 +31,16 @@ const exec = promisify(execFile)
 const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.js', import.meta.url))
 /** Where a daemon listens, on its namespace's loopback, when a delay relay fronts it */
 const RELAYED_PORT = 4002
-const SUBNET = '10.77.0.'
+/** SHOAL_LAB_SUBNET=A.B.C. puts the lab's internet elsewhere (e.g. outside the ranges libp2p calls private) */
+const SUBNET = process.env.SHOAL_LAB_SUBNET ?? '10.77.0.'
 /** The port every daemon listens on, at its namespace's address */
 export { labNamespaces, labSupport, nftDropped, reapLeftovers, requireLab } from './support.js'
 export type { LabSupport } from './support.js'
 
 export const LAB_PORT = 4001
 /** The lab's "internet": the bridge every public host and every router's outside sits on */
-export const LAB_INTERNET = '10.77.0.0/24'
-/** Hosts on the internet are 10.77.0.1-200; routers' outside addresses 10.77.0.201-250; the STUN server 10.77.0.251-252 */
+export const LAB_INTERNET = `${SUBNET}0/24`
+/** Hosts on the internet are .1-200 of it; routers' outside addresses .201-250; the STUN server .251-252 */
 const MAX_HOSTS = 200
 const MAX_ROUTERS = 50
 
