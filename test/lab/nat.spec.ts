@@ -231,6 +231,9 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     assert.ok(conn == null || conn.addresses.some((a: string) => !a.includes('/p2p-circuit')))
   })
 
+  /** Blocks host `i` refused to send because they did not fit a relayed connection's budget */
+  const overBudget = async (i: number): Promise<number> => lastJson((await lab!.cli(i, ['--json', 'stats'])).stdout).exchange.server.overBudget
+
   // B reaches A only through the DHT: the provide at publish runs in the background and can
   // come after B looks, so A provides until B finds the record (as in the first scenario)
   const providedTo = async (cid: string): Promise<void> => {
@@ -253,6 +256,7 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     const peers = lastJson((await lab!.cli(B, ['--json', 'peers'])).stdout).peers
     const conn = peers.find((p: any) => p.peerId === lab!.hosts[A].daemon!.peerId)
     process.stderr.write(`      symmetric <- port-preserving, 40 KiB: fetched in ${lastJson(r.stdout).durationMs} ms; connected over ${conn?.addresses.join(' ') ?? 'nothing'}\n`)
+    assert.equal(await overBudget(A), 0, 'every block fitted the circuit: none was refused')
   })
 
   it('two NATed peers: fetched directly if the connection was upgraded, else a one-line error naming the peer, the relay and its limit', async () => {
@@ -270,6 +274,8 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     process.stderr.write(`      symmetric <- port-preserving failed as it should: ${message.slice(0, 200)}…\n`)
     const relayId = lab!.hosts[LIMITED].daemon!.peerId
     assert.match(message, new RegExp(`^shoal: ${lab!.hosts[A].daemon!.peerId} is behind a NAT and reachable only through relay ${relayId}, which allows 128 KiB per circuit`))
+    // the root crossed the circuit; the first 1 MiB leaf was refused before it could overrun it
+    assert.ok(await overBudget(A) >= 1, 'the serving peer refused a block that did not fit the circuit')
   })
 
   it('a peer that reaches none of its bootstrap peers says what failed, and keeps trying', async () => {
