@@ -28,6 +28,10 @@ export interface ReplicatorInit {
   /** Fetch, pin and provide announced content */
   hold(announcement: Announcement): Promise<void>
   onHeld?(cid: string, holder: string): void
+  /** The clock, ms since the epoch (the simulator passes its virtual one). @default Date.now */
+  now?(): number
+  /** Call `fn` after `ms`; returns what cancels it. @default setTimeout */
+  after?(ms: number, fn: () => void): () => void
 }
 
 interface Request {
@@ -68,9 +72,16 @@ export class Replicator {
   /** cid → holder → when we heard */
   private readonly holders = new Map<string, Map<string, number>>()
   private stopped = false
+  private readonly now: () => number
+  private readonly after: (ms: number, fn: () => void) => () => void
 
   constructor (init: ReplicatorInit) {
     this.init = init
+    this.now = init.now ?? Date.now
+    this.after = init.after ?? ((ms, fn) => {
+      const t = setTimeout(fn, ms)
+      return () => { clearTimeout(t) }
+    })
   }
 
   stop (): void {
@@ -117,7 +128,7 @@ export class Replicator {
     }
     const taken = await this.check(a, false)
     if (taken == null) return
-    await this.init.send({ kind: Replicate.Kind.VOLUNTEER, cid: a.cid, time: Date.now(), free: taken.free, holders: [] })
+    await this.init.send({ kind: Replicate.Kind.VOLUNTEER, cid: a.cid, time: this.now(), free: taken.free, holders: [] })
   }
 
   async onReplicate (from: string, m: Replicate): Promise<void> {
@@ -126,7 +137,7 @@ export class Replicator {
       if (r == null) return
       r.volunteers.set(from, m.free)
       if (r.volunteers.size >= r.replicas) {
-        r.fullAt ??= Date.now()
+        r.fullAt ??= this.now()
         r.enough()
       }
       return
@@ -154,11 +165,11 @@ export class Replicator {
           this.init.log('attempt %d to replicate %s failed: %s', attempt, a.cid, err.message)
           // a DAG larger than announced stays so: no retry
           if (attempt >= HOLD_ATTEMPTS || this.stopped || err.name === 'ContentTooLargeError') throw err
-          await new Promise(resolve => setTimeout(resolve, attempt * HOLD_RETRY_DELAY))
+          await new Promise<void>(resolve => { this.after(attempt * HOLD_RETRY_DELAY, resolve) })
         }
       }
       this.noteHolder(a.cid, this.init.self)
-      await this.init.send({ kind: Replicate.Kind.HELD, cid: a.cid, time: Date.now(), free: 0, holders: [] })
+      await this.init.send({ kind: Replicate.Kind.HELD, cid: a.cid, time: this.now(), free: 0, holders: [] })
     } catch (err: any) {
       this.init.log('could not replicate %s: %s', a.cid, err.message)
     } finally {
@@ -176,25 +187,25 @@ export class Replicator {
     const full = new Promise<void>(resolve => { enough = resolve })
     const r: Request = { replicas: a.replicas, volunteers: new Map(), enough }
     this.requests.set(a.cid, r)
-    const start = Date.now()
+    const start = this.now()
     const onAbort = (): void => { enough() }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const wait = async (ms: number, untilFull: boolean): Promise<void> => {
-        let timer: ReturnType<typeof setTimeout> | undefined
+        let cancel: (() => void) | undefined
         await Promise.race([
-          new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, ms)) }),
+          new Promise<void>(resolve => { cancel = this.after(Math.max(0, ms), resolve) }),
           ...(untilFull ? [full] : [])
         ])
-        clearTimeout(timer)
+        cancel?.()
       }
       // until as many as asked for have volunteered, then a short grace so volunteers with more
       // room that are about as near have their chance
       await wait(assignAt(start, undefined) - start, true)
-      if (!this.stopped && signal?.aborted !== true) await wait(assignAt(start, r.fullAt) - Date.now(), false)
+      if (!this.stopped && signal?.aborted !== true) await wait(assignAt(start, r.fullAt) - this.now(), false)
       const chosen = [...r.volunteers.entries()].sort((x, y) => y[1] - x[1]).slice(0, r.replicas).map(([id]) => id)
       if (chosen.length > 0 && !this.stopped) {
-        await this.init.send({ kind: Replicate.Kind.ASSIGN, cid: a.cid, time: Date.now(), free: 0, holders: chosen })
+        await this.init.send({ kind: Replicate.Kind.ASSIGN, cid: a.cid, time: this.now(), free: 0, holders: chosen })
       }
       this.init.log('assigned %s to %d of %d asked', a.cid, chosen.length, r.replicas)
       return chosen
@@ -211,7 +222,7 @@ export class Replicator {
       remember(this.holders, cid, m, MAX_HOLDER_CIDS)
     }
     if (!m.has(holder) && m.size >= MAX_HOLDERS_PER_CID) return
-    m.set(holder, Date.now())
+    m.set(holder, this.now())
     this.init.onHeld?.(cid, holder)
   }
 
