@@ -29,6 +29,8 @@ export abstract class BlockChannel {
   abstract readonly protocol: ChannelProtocol
   window = INITIAL_WINDOW
   inflight = 0
+  /** Peers it was uploading to when it answered the session's `have` (undefined: not asked, or an older peer) */
+  load?: number
   /** Fastest want round trip seen, ms */
   minRtt = Infinity
   bytes = 0

@@ -306,6 +306,7 @@ export class ShoalExchange implements Exchange {
           channel.close()
           return
         }
+        channel.load = res.have.load
       }
       session.addPeer(channel)
     } catch (err: any) {

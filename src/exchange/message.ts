@@ -598,6 +598,11 @@ export namespace Response {
     value: boolean
   }
 
+  export interface ResponseHaveLoadFieldEvent {
+    field: '$.have.load'
+    value: number
+  }
+
   export interface ResponseBlockDataFieldEvent {
     field: '$.block.data'
     value: Uint8Array<ArrayBuffer>
@@ -621,13 +626,14 @@ export namespace Response {
     return decodeMessage(buf, Response.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseIdFieldEvent | ResponseHaveHaveFieldEvent | ResponseBlockDataFieldEvent | ResponseNoReasonFieldEvent | ResponseNoMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseIdFieldEvent | ResponseHaveHaveFieldEvent | ResponseHaveLoadFieldEvent | ResponseBlockDataFieldEvent | ResponseNoReasonFieldEvent | ResponseNoMessageFieldEvent> {
     return streamMessage(buf, Response.codec(), opts)
   }
 }
 
 export interface HaveResult {
   have: boolean[]
+  load?: number
 }
 
 export namespace HaveResult {
@@ -645,6 +651,11 @@ export namespace HaveResult {
             w.uint32(8)
             w.bool(value)
           }
+        }
+
+        if (obj.load != null) {
+          w.uint32(16)
+          w.uint32(obj.load)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -671,6 +682,10 @@ export namespace HaveResult {
               }
 
               obj.have.push(reader.bool())
+              break
+            }
+            case 2: {
+              obj.load = reader.uint32()
               break
             }
             default: {
@@ -711,6 +726,13 @@ export namespace HaveResult {
 
               break
             }
+            case 2: {
+              yield {
+                field: `${prefix}.load`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -729,6 +751,11 @@ export namespace HaveResult {
     value: boolean
   }
 
+  export interface HaveResultLoadFieldEvent {
+    field: '$.load'
+    value: number
+  }
+
   export function encode (obj: Partial<HaveResult>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, HaveResult.codec())
   }
@@ -737,7 +764,7 @@ export namespace HaveResult {
     return decodeMessage(buf, HaveResult.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HaveResult>): Generator<HaveResultHaveFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HaveResult>): Generator<HaveResultHaveFieldEvent | HaveResultLoadFieldEvent> {
     return streamMessage(buf, HaveResult.codec(), opts)
   }
 }

@@ -164,7 +164,7 @@ export class ExchangeServer {
       const cid = decodeCid(bytes)
       have.push(cid != null && await this.components.blocks.has(cid))
     }
-    return { id: req.id, have: { have } }
+    return { id: req.id, have: { have, load: this.uploads.active } }
   }
 
   private async answerWant (req: Request): Promise<Response> {

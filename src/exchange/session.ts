@@ -4,6 +4,7 @@ import { BlockNotFoundError, InvalidBlockError, StoreWriteError } from '../error
 import { No } from './message.js'
 import { MAX_PENDING_WRITES, MAX_WINDOW } from '../constants.js'
 import { DownloadGate } from './download-gate.js'
+import { rankPeers } from './rank.js'
 import { Lacks } from './lacks.js'
 import { PeerWait } from './peer-wait.js'
 import { BlockWaiters } from './waiters.js'
@@ -220,7 +221,7 @@ export class FetchSession {
     if (this.finished) return
     if (this.pendingWrites > MAX_PENDING_WRITES) return
     const now = Date.now()
-    const peers = [...this.peers.values()].sort((a, b) => b.window - a.window)
+    const peers = rankPeers(this.peers.values())
     for (const peer of peers) {
       if (peer.pausedUntil > now) continue
       while (peer.inflight < peer.window) {

@@ -1,0 +1,19 @@
+/** What a fetch session knows of a peer when it hands out work */
+export interface Rankable {
+  /** Peers it was uploading to when it answered `have`; undefined when it was not asked or did not say */
+  load?: number
+  /** Requests it may have in flight */
+  window: number
+}
+
+/**
+ * The order in which a fetch session gives work to its peers: the least loaded first (the load a
+ * peer reported in its `have` answer), then the widest window, then the order they joined in. A
+ * peer whose load is unknown (named to the fetch, so not probed, or an older peer that does not
+ * report it) ranks as unloaded, as every peer did before loads were reported. Work is scarce only
+ * at a small file or a DAG's tail, so it is there that this choice spreads the fetches of a
+ * popular root over its holders (docs/exchange.md). Pure: the simulator ranks with it too.
+ */
+export function rankPeers<T extends Rankable> (peers: Iterable<T>): T[] {
+  return [...peers].sort((a, b) => (a.load ?? 0) - (b.load ?? 0) || b.window - a.window)
+}
