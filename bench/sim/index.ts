@@ -15,7 +15,7 @@ export async function simulate (init: SimInit): Promise<Measured> {
   const wire = await wireSizes()
   const ids = await peerIds(init.peers + (init.churn?.joins ?? 0))
   const swarm = new Swarm(init, wire, ids)
-  const result: Measured = swarm.run()
+  const result: Measured = await swarm.run()
   const gc = (globalThis as any).gc as (() => void) | undefined
   if (gc != null) {
     gc()

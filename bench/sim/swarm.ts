@@ -6,26 +6,23 @@
  * neighbour keeping (`src/peer/neighbours.ts`, modelled below). docs/gossip.md says what is what.
  */
 import { CONFIG_DEFAULTS } from '../../src/defaults.js'
-import { Announce, Presence } from '../../src/gossip/messages.js'
+import { Announce, Presence, Replicate } from '../../src/gossip/messages.js'
 import { PresenceCore } from '../../src/gossip/presence.js'
-import { checkAnnounce, checkPresence, checkPresence2, decodeChecked } from '../../src/gossip/validate.js'
+import { checkAnnounce, checkPresence, checkPresence2, checkReplicate, decodeChecked } from '../../src/gossip/validate.js'
 import { AGENT_VERSION } from '../../src/version.js'
 import { D, D_HI, D_LO, HEARTBEAT_MS, RouterState, gossipTargets, hasSeen, markSeen, sample } from './gossipsub.js'
+import { scriptFaults } from './faults.js'
+import { Replication } from './replication.js'
+import { summarise } from './result.js'
 import { Wheel } from './wheel.js'
-import { Counters, mulberry32, spread } from './types.js'
+import { ANNOUNCE, Counters, EPOCH, NEIGHBOUR, PRESENCE, REPLICATE, CONTENT, mulberry32 } from './types.js'
 import type { Msg } from './gossipsub.js'
-import type { Design, SimInit, SimResult, Spread } from './types.js'
+import type { SimInit, SimResult } from './types.js'
 import type { WireSizes } from './wire.js'
 import type { PeerId } from '@libp2p/interface'
 
-/** Virtual time 0 is this wall-clock time, so timestamps encode at their real length */
-const EPOCH = 1_767_225_600_000
-const PRESENCE = 0
-const ANNOUNCE = 1
-/** Neighbour beats: counted with the topics' bytes, but not on gossipsub */
-const NEIGHBOUR = 2
-const TOPICS = ['shoal/sim/presence', 'shoal/sim/announce']
-const TOPICS_V2 = ['shoal/sim/presence/2', 'shoal/sim/announce']
+const TOPICS = ['shoal/sim/presence', 'shoal/sim/announce', 'shoal/sim/replicate']
+const TOPICS_V2 = ['shoal/sim/presence/2', 'shoal/sim/announce', 'shoal/sim/replicate']
 
 interface Peer {
   i: number
@@ -44,7 +41,7 @@ interface Peer {
 }
 
 interface Ev {
-  k: 'direct' | 'msg' | 'ihave' | 'iwant' | 'wake' | 'heartbeat' | 'graft' | 'prune' | 'neighbours' | 'connect' | 'script'
+  k: 'call' | 'direct' | 'msg' | 'ihave' | 'iwant' | 'wake' | 'heartbeat' | 'graft' | 'prune' | 'neighbours' | 'connect' | 'script'
   to: number
   from: number
   m?: Msg
@@ -57,23 +54,29 @@ interface Ev {
 export type { Design, SimInit, SimResult, Spread } from './types.js'
 export { spread } from './types.js'
 
+/** Members that are not private are read by the run's scripts (`faults.ts`) and its summary (`result.ts`) */
 export class Swarm {
-  private readonly init: Required<Omit<SimInit, 'announceAtMs' | 'crash' | 'churn' | 'partition' | 'maxRows'>> & SimInit
+  readonly init: Required<Omit<SimInit, 'announceAtMs' | 'crash' | 'churn' | 'partition' | 'maxRows' | 'replicas' | 'replicators' | 'fileBytes'>> & SimInit
   private readonly topics: string[]
-  private globalBeats = 0
+  globalBeats = 0
   private readonly wire: WireSizes
-  private readonly random: () => number
-  private readonly wheel = new Wheel<Ev>()
+  readonly random: () => number
+  readonly wheel = new Wheel<Ev>()
   readonly peers: Peer[] = []
   private readonly index = new Map<string, number>()
   private readonly ids: PeerId[]
-  private readonly counters: Counters
+  readonly counters: Counters
   private readonly msgs: Msg[] = []
-  private readonly crashedAt = new Map<number, number>()
-  private readonly crashPairs = new Set<string>()
-  private readonly noticed: number[] = []
-  private events = 0
-  private healMs?: number
+  readonly crashedAt = new Map<number, number>()
+  readonly crashPairs = new Set<string>()
+  readonly noticed: number[] = []
+  events = 0
+  healMs?: number
+  readonly replication: Replication
+  /** Replicators have promises to settle before the clock moves */
+  private woken = false
+  /** Peers that published: kept up, so their replications can finish */
+  readonly publishers = new Set<number>()
 
   /** `ids`: one real peer id per peer that will ever exist (peers + joins) */
   constructor (init: SimInit, wire: WireSizes, ids: PeerId[]) {
@@ -95,6 +98,22 @@ export class Swarm {
     this.random = mulberry32(this.init.seed)
     if (ids.length < this.capacity) throw new Error(`${this.capacity} peer ids needed`)
     this.counters = new Counters(this.capacity)
+    this.replication = new Replication({
+      now: () => this.now(),
+      epoch: EPOCH,
+      at: (ms, fn) => {
+        let live = true
+        this.script(ms, () => { if (live) fn() })
+        return () => { live = false }
+      },
+      publish: (i, m) => { if (this.peers[i].up) this.publish(this.peers[i], REPLICATE, Replicate.encode(m)) },
+      deliver: (a, b, bytes, fn) => { this.send(a, b, bytes, CONTENT, { k: 'call', to: b, from: a, fn }) },
+      connected: (a, b) => this.peers[a].router.conns.has(b),
+      dial: (a, b, fn) => { this.script(this.now() + 4 * this.latency(a, b), () => { this.connect(a, b); fn() }) },
+      index: (id) => this.index.get(id),
+      id: (i) => this.peers[i].id,
+      wake: () => { this.woken = true }
+    })
   }
 
   /** Peers that will ever exist */
@@ -102,7 +121,7 @@ export class Swarm {
     return this.init.peers + (this.init.churn?.joins ?? 0)
   }
 
-  private now (): number { return this.wheel.now }
+  now (): number { return this.wheel.now }
 
   private addPeer (): Peer {
     const i = this.peers.length
@@ -127,7 +146,7 @@ export class Swarm {
     return p
   }
 
-  private get v2 (): boolean { return this.init.design === 'v2' }
+  get v2 (): boolean { return this.init.design === 'v2' }
 
   /** Start a peer's timers at a random phase (peers' beats are not in step; v2's core draws its own) */
   private startPeer (p: Peer, phase: number, formed = false): void {
@@ -230,9 +249,14 @@ export class Swarm {
       p.core?.receive(author.id, r.message, now)
       // the neighbour keeper dials members it hears of while it has too few connections
       if (p.router.conns.size + p.dialing < this.init.minConnections && !p.router.conns.has(m.origin)) this.dial(p, m.origin)
-    } else {
+    } else if (m.topic === ANNOUNCE) {
       const r = decodeChecked(Announce, checkAnnounce, m.data, author.peerId, now)
       if ('why' in r) return
+      this.replication.onAnnounce(to, { ...r.message, publisher: author.id })
+    } else {
+      const r = decodeChecked(Replicate, checkReplicate, m.data, author.peerId, now)
+      if ('why' in r) return
+      this.replication.onReplicate(to, author.id, r.message)
     }
     for (const q of p.router.mesh[m.topic]) {
       if (q !== from && q !== m.origin) this.send(to, q, m.size, m.topic, { k: 'msg', to: q, from: to, m })
@@ -339,6 +363,7 @@ export class Swarm {
     if (e.k === 'script') { e.fn?.(); return }
     const p = this.peers[e.to]
     if (!p.up) return
+    if (e.k === 'call') { e.fn?.(); return }
     switch (e.k) {
       case 'direct':
       case 'msg':
@@ -391,23 +416,24 @@ export class Swarm {
     }
   }
 
-  private script (atMs: number, fn: () => void): void {
+  script (atMs: number, fn: () => void): void {
     this.wheel.at(atMs, { k: 'script', to: -1, from: -1, fn })
   }
 
-  private live (): Peer[] {
+  live (): Peer[] {
     return this.peers.filter(p => p.up)
   }
 
   /** Crash or stop a peer; a clean stop closes its connections, a crash leaves them open */
-  private down (p: Peer, clean: boolean): void {
+  down (p: Peer, clean: boolean): void {
     p.up = false
     p.core?.stop()
+    this.replication.stop(p.i)
     p.steady = false
     if (clean) for (const q of [...p.router.conns]) this.disconnect(p.i, q)
   }
 
-  private join (): void {
+  join (): void {
     const p = this.addPeer()
     const live = this.live().filter(q => q !== p)
     // a new peer dials its bootstrap peers, then the members it hears of
@@ -416,7 +442,7 @@ export class Swarm {
   }
 
   /** Run the scenario; bounded by the simulated duration and `maxWallMs` */
-  run (): SimResult {
+  async run (): Promise<SimResult> {
     const init = this.init
     const started = Date.now()
     for (let i = 0; i < init.peers; i++) this.addPeer()
@@ -427,6 +453,7 @@ export class Swarm {
       }
     }
     for (const p of this.peers) this.startPeer(p, Math.floor(this.random() * init.intervalMs), true)
+    for (const p of sample(this.peers, init.replicators ?? 0, this.random)) this.replication.enable(p.i)
     this.script(init.measureFromMs, () => {
       for (const p of this.peers) p.steady = p.up
       const c = this.counters
@@ -439,95 +466,24 @@ export class Swarm {
       this.script(at, () => {
         const live = this.live()
         const p = live[Math.floor(this.random() * live.length)]
-        const a: Announce = { cid: 'bafkqaaa', name: `file-${announceN++}.bin`, size: 1 << 20, time: EPOCH + this.now(), tags: ['sim'], replicas: 0 }
+        const a: Announce = { cid: this.replication.nextCid(), name: `file-${announceN++}.bin`, size: init.fileBytes ?? 1 << 20, time: EPOCH + this.now(), tags: ['sim'], replicas: init.replicas ?? 0 }
+        this.publishers.add(p.i)
+        this.replication.request(p.i, { ...a, publisher: p.id })
         announced.push(this.publish(p, ANNOUNCE, Announce.encode(a)))
       })
     }
-    if (init.crash != null) {
-      const crash = init.crash
-      this.script(crash.atMs, () => {
-        const victims = sample(this.live(), crash.count, this.random)
-        for (const v of victims) this.crashedAt.set(v.i, this.now())
-        for (const v of victims) this.down(v, false)
-        for (const o of this.live()) {
-          for (const v of victims) {
-            // v2 answers for the crashed peer's neighbours (directly connected); the first design for every peer
-            if (this.v2 && !o.router.conns.has(v.i)) continue
-            const s = o.core?.member(v.id)?.state
-            if (s != null && s !== 'gone') this.crashPairs.add(`${o.i}:${v.i}`)
-          }
-        }
-      })
-    }
-    if (init.churn != null) {
-      const { fromMs, toMs, leaves, joins } = init.churn
-      for (let k = 0; k < leaves; k++) {
-        this.script(fromMs + (toMs - fromMs) * k / leaves, () => {
-          const live = this.live().filter(p => !this.crashedAt.has(p.i))
-          this.down(live[Math.floor(this.random() * live.length)], true)
-        })
-      }
-      for (let k = 0; k < joins; k++) this.script(fromMs + (toMs - fromMs) * (k + 0.5) / joins, () => { this.join() })
-    }
-    if (init.partition != null) {
-      const { atMs, healAtMs, fraction } = init.partition
-      this.script(atMs, () => { for (const p of sample(this.live(), Math.round(fraction * this.live().length), this.random)) p.group = 1 })
-      this.script(healAtMs, () => {
-        for (const p of this.peers) p.group = 0
-        const observers = sample(this.live(), 50, this.random)
-        const check = (): void => {
-          const live = this.live()
-          // the first design lists every live peer; v2 lists those it has heard of, and must call each of them alive
-          const whole = observers.every(o => !o.up || live.every(q => {
-            const state = o.core?.member(q.id)?.state
-            return state === 'alive' || (this.v2 && state == null)
-          }))
-          if (whole) this.healMs = this.now() - healAtMs
-          else if (this.now() + 500 < init.durationMs) this.script(this.now() + 500, check)
-        }
-        check()
-      })
-    }
+    scriptFaults(this)
     let truncated = false
     while (this.wheel.now < init.durationMs) {
       this.wheel.step((e) => { this.run1(e) })
+      if (this.woken) {
+        // the replicators' promises settle (their continuations run) before the clock moves on
+        this.woken = false
+        await new Promise(resolve => setImmediate(resolve))
+      }
       if ((this.wheel.now & 1023) === 0 && Date.now() - started > init.maxWallMs) { truncated = true; break }
     }
-    return this.result(started, truncated, announced)
-  }
-
-  private result (started: number, truncated: boolean, announced: Msg[]): SimResult {
-    // pairs whose observer left before it could notice do not count
-    const pairs = this.noticed.length + [...this.crashPairs].filter(k => this.peers[Number(k.split(':')[0])].up).length
-    // a run cut short before its window opened has no rates to give
-    const secs = this.wheel.now > this.init.measureFromMs ? (this.wheel.now - this.init.measureFromMs) / 1000 : NaN
-    const steady = this.peers.filter(p => p.steady)
-    const c = this.counters
-    const per = (f: (i: number) => number): Spread => spread(steady.map(p => f(p.i) / secs))
-    const sum = (a: Float64Array[], i: number): number => a.reduce((n, x) => n + x[i], 0)
-    const copies = steady.reduce((n, p) => n + c.copiesIn[p.i], 0)
-    const dups = steady.reduce((n, p) => n + c.dupsIn[p.i], 0)
-    const noticed = [...this.noticed].sort((a, b) => a - b)
-    return {
-      peers: this.init.peers,
-      steadyPeers: steady.length,
-      simulatedMs: this.wheel.now,
-      wallMs: Date.now() - started,
-      events: this.events,
-      truncated,
-      design: this.init.design,
-      bytesInPerSec: { total: per(i => sum(c.bytesIn, i)), presence: per(i => c.bytesIn[PRESENCE][i] + c.bytesIn[NEIGHBOUR][i]), announce: per(i => c.bytesIn[ANNOUNCE][i]), neighbour: per(i => c.bytesIn[NEIGHBOUR][i]) },
-      bytesOutPerSec: { total: per(i => sum(c.bytesOut, i)), presence: per(i => c.bytesOut[PRESENCE][i] + c.bytesOut[NEIGHBOUR][i]), announce: per(i => c.bytesOut[ANNOUNCE][i]), neighbour: per(i => c.bytesOut[NEIGHBOUR][i]) },
-      globalBeatsPerSec: this.globalBeats / secs,
-      ...(this.v2 ? { estimate: spread(steady.map(p => p.core?.swarmSize(EPOCH + this.wheel.now) ?? 0)) } : {}),
-      copiesInPerSec: per(i => c.copiesIn[i]),
-      duplicateFraction: copies > 0 ? dups / copies : 0,
-      sigChecksPerSec: per(i => c.sigChecks[i]),
-      membershipRows: spread(steady.map(p => p.core?.rows ?? 0)),
-      announce99Ms: announced.map(m => m.at99),
-      ...(this.init.crash != null ? { crash: { crashed: this.crashedAt.size, pairs, noticed: noticed.length, p50Ms: noticed[Math.floor(noticed.length / 2)] ?? NaN, maxMs: noticed[noticed.length - 1] ?? NaN } } : {}),
-      ...(this.healMs != null ? { healMs: this.healMs } : {})
-    }
+    return summarise(this, started, truncated, announced)
   }
 
   /** Let go of every peer's presence core, so a caller can measure the memory they held */

@@ -31,6 +31,12 @@ export interface SimInit {
   measureFromMs: number
   /** When announcements are published, each by a random live peer */
   announceAtMs?: number[]
+  /** Copies each announcement asks for (`publish --replicas`). @default 0 */
+  replicas?: number
+  /** Peers whose replication policy is on (random, chosen at the start). @default 0 */
+  replicators?: number
+  /** Bytes of each announced file. @default 1 MiB */
+  fileBytes?: number
   /** Crash `count` random peers at `atMs` (no goodbye, connections left open) */
   crash?: { atMs: number, count: number }
   /** Peers that leave (stop cleanly) and join, spread evenly over [fromMs, toMs) */
@@ -41,6 +47,20 @@ export interface SimInit {
   maxWallMs?: number
 }
 
+import type { Replicated } from './replication.js'
+
+/** Virtual time 0 is this wall-clock time, so timestamps encode at their real length */
+export const EPOCH = 1_767_225_600_000
+
+/** Counter slots: the gossipsub topics (their index in a run's topic list), then what is counted apart from them */
+export const PRESENCE = 0
+export const ANNOUNCE = 1
+export const REPLICATE = 2
+/** Neighbour beats: counted with presence, not on gossipsub */
+export const NEIGHBOUR = 3
+/** Content fetched by replicas' holders: not counted in the gossip totals */
+export const CONTENT = 4
+
 /** Per-peer counters, one slot per peer, per topic where it says so */
 export class Counters {
   bytesIn: Float64Array[]
@@ -50,8 +70,8 @@ export class Counters {
   sigChecks: Float64Array
   signs: Float64Array
   constructor (n: number) {
-    this.bytesIn = [0, 1, 2].map(() => new Float64Array(n))
-    this.bytesOut = [0, 1, 2].map(() => new Float64Array(n))
+    this.bytesIn = [0, 1, 2, 3, 4].map(() => new Float64Array(n))
+    this.bytesOut = [0, 1, 2, 3, 4].map(() => new Float64Array(n))
     this.copiesIn = new Float64Array(n)
     this.dupsIn = new Float64Array(n)
     this.sigChecks = new Float64Array(n)
@@ -87,6 +107,8 @@ export interface SimResult {
   crash?: { crashed: number, pairs: number, noticed: number, p50Ms: number, maxMs: number }
   /** After a partition heals: ms until sampled observers list every live peer as alive again */
   healMs?: number
+  /** Announcements that asked for replicas: ms until the publisher heard that many holders */
+  replication?: Replicated
 }
 
 export function mulberry32 (seed: number): () => number {

@@ -3,12 +3,15 @@
  * virtual clock. Asserts outcomes, not timings of this machine: announcements reach 99% of the
  * peers within 2 s of simulated time, crashes are noticed by every peer within 3 periods, a
  * healed partition's halves see each other again, and the costs it counts follow from the model;
- * presence v2 meets issue 20's targets at this size and its per-peer cost does not grow with it.
+ * presence v2 meets issue 20's targets at this size and its per-peer cost does not grow with it;
+ * `publish --replicas 3` reaches its holders (shoal's replicator on the virtual clock) within the
+ * largest time allowed, and the fetches of a popular root spread over its holders.
  */
 import assert from 'node:assert/strict'
 import { CONFIG_DEFAULTS } from '../../src/defaults.js'
 import { simulate } from '../../bench/sim/index.js'
-import { TARGETS, costs, missed, notFlat, partition, standard } from '../../bench/sim/scenario.js'
+import { TARGETS, costs, missed, notFlat, partition, replicationTimes, standard } from '../../bench/sim/scenario.js'
+import { simulateSpread } from '../../bench/sim/spread.js'
 
 describe('gossip simulator: today\'s design at a few hundred peers', function () {
   this.timeout(120_000)
@@ -66,6 +69,12 @@ describe('gossip simulator: presence v2 at a few hundred peers', function () {
     // a peer knows the swarm's size without holding it: a table far smaller than the swarm
     assert.ok(r.estimate != null && r.estimate.mean > 0.8 * peers && r.estimate.mean < 1.2 * peers, `estimate ${JSON.stringify(r.estimate)}`)
     assert.ok(r.membershipRows.mean < peers / 2, `rows ${JSON.stringify(r.membershipRows)}`)
+    // replication: each announcement had its 3 holders assigned, and the publisher heard all 3
+    assert.deepEqual(r.replication?.assigned, [3, 3, 3, 3])
+    const repl = replicationTimes(r)
+    assert.ok(repl != null && repl.max <= TARGETS.replicationMaxMs, `replication ${JSON.stringify(r.replication)}`)
+    // the publisher's uplink sends 3 copies of 1 MiB before the third holder can have it (2.5 s at 10 Mbit/s)
+    assert.ok(repl.p50 >= 3 * (1 << 20) / (10e6 / 8) * 1000, `replication p50 ${repl.p50} ms`)
   })
 
   it('per-peer cost stays flat from 75 to 600 peers, where the first design\'s grows', async () => {
@@ -76,5 +85,20 @@ describe('gossip simulator: presence v2 at a few hundred peers', function () {
   it('a healed partition\'s halves call each other alive again within 2 periods', async () => {
     const r = await simulate(partition(100, { seed: 3, design: 'v2' }))
     assert.ok(r.healMs != null && r.healMs <= 2 * interval, `whole again after ${String(r.healMs)} ms`)
+  })
+})
+
+describe('fetch spread: many peers fetch a popular root from its holders', function () {
+  this.timeout(60_000)
+
+  it('no holder uploads more than 2x the mean, also when one holder is nearest to everyone', () => {
+    for (const seedNearer of [1, 4]) {
+      const r = simulateSpread({ peers: 300, holders: 20, seed: 7, seedNearer })
+      assert.equal(r.fetches, 280)
+      assert.ok(r.maxOverMean <= TARGETS.spreadRatio, `busiest holder ${r.maxOverMean.toFixed(2)}x the mean: ${r.uploaded.join(' ')}`)
+      // the provider search's first 16 holders serve; each fetch uploads at least the file once
+      assert.equal(r.uploaded.filter(b => b > 0).length, 16)
+      assert.ok(r.uploaded.reduce((a, b) => a + b, 0) >= 280 * (1 << 20))
+    }
   })
 })
