@@ -40,7 +40,13 @@ export const TARGETS = {
   crashPeriods: 3,
   /** Per-peer cost (presence bytes in and out, signature checks) from the smallest size to the largest, at most this ratio either way */
   flatWithin: 2,
-  /** `publish --replicas 3`: until the publisher has heard 3 holders, median and largest over the announcements */
+  /**
+   * `publish --replicas 3`: until the publisher has heard 3 holders, median and largest over the
+   * announcements. These are issue 20's figures for 30 real hosts on loopback; in the simulator,
+   * where they must be "of the same order", each is checked with `REPLICA_COPIES_MS` added: what
+   * the publisher's simulated 10 Mbit/s uplink needs to send the three copies, which loopback
+   * does not have (`replicationTargets`)
+   */
   replicationP50Ms: 3 * second,
   replicationMaxMs: 6 * second,
   /** Fetches of a popular root: bytes uploaded by the busiest holder over the holders' mean */
@@ -64,6 +70,14 @@ export function notFlat (runs: SimResult[]): string[] {
   return m
 }
 
+/** Three copies of the standard scenario's 1 MiB file through the publisher's 10 Mbit/s uplink, ms */
+export const REPLICA_COPIES_MS = 3 * (1 << 20) / (10e6 / 8) * 1000
+
+/** The replication targets as the simulator checks them: the real hosts' plus the uplink's three copies */
+export function replicationTargets (): { p50: number, max: number } {
+  return { p50: TARGETS.replicationP50Ms + REPLICA_COPIES_MS, max: TARGETS.replicationMaxMs + REPLICA_COPIES_MS }
+}
+
 /** Median and largest of the times announcements took to reach their replicas (Infinity: never) */
 export function replicationTimes (r: SimResult): { p50: number, max: number } | undefined {
   if (r.replication == null || r.replication.heldMs.length === 0) return undefined
@@ -76,8 +90,9 @@ export function missedReplication (r: SimResult): string[] {
   const t = replicationTimes(r)
   if (t == null) return []
   const m: string[] = []
-  if (t.p50 > TARGETS.replicationP50Ms) m.push('replication p50')
-  if (t.max > TARGETS.replicationMaxMs) m.push('replication max')
+  const target = replicationTargets()
+  if (t.p50 > target.p50) m.push('replication p50')
+  if (t.max > target.max) m.push('replication max')
   return m
 }
 

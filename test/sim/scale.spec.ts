@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import { CONFIG_DEFAULTS } from '../../src/defaults.js'
 import { simulate } from '../../bench/sim/index.js'
-import { TARGETS, costs, missed, notFlat, partition, replicationTimes, standard } from '../../bench/sim/scenario.js'
+import { REPLICA_COPIES_MS, TARGETS, costs, missed, notFlat, partition, replicationTargets, replicationTimes, standard } from '../../bench/sim/scenario.js'
 import { simulateSpread } from '../../bench/sim/spread.js'
 
 describe('gossip simulator: today\'s design at a few hundred peers', function () {
@@ -72,9 +72,9 @@ describe('gossip simulator: presence v2 at a few hundred peers', function () {
     // replication: each announcement had its 3 holders assigned, and the publisher heard all 3
     assert.deepEqual(r.replication?.assigned, [3, 3, 3, 3])
     const repl = replicationTimes(r)
-    assert.ok(repl != null && repl.max <= TARGETS.replicationMaxMs, `replication ${JSON.stringify(r.replication)}`)
+    assert.ok(repl != null && repl.max <= replicationTargets().max && repl.p50 <= replicationTargets().p50, `replication ${JSON.stringify(r.replication)}`)
     // the publisher's uplink sends 3 copies of 1 MiB before the third holder can have it (2.5 s at 10 Mbit/s)
-    assert.ok(repl.p50 >= 3 * (1 << 20) / (10e6 / 8) * 1000, `replication p50 ${repl.p50} ms`)
+    assert.ok(repl.p50 >= REPLICA_COPIES_MS, `replication p50 ${repl.p50} ms`)
   })
 
   it('per-peer cost stays flat from 75 to 600 peers, where the first design\'s grows', async () => {
