@@ -22,7 +22,10 @@ import type { Pushable } from 'it-pushable'
 import type { IPNSRecord } from 'ipns'
 
 const second = 1000
-/** After start, followed names are looked up again this long after (the DHT fills as peers connect) */
+/**
+ * After start, followed names not yet heard of from the swarm are looked up again this long after
+ * (the DHT fills as peers connect)
+ */
 const CATCH_UP = [2 * second, 10 * second, 30 * second]
 /** How often followed names are checked for a TTL passed, and the shortest TTL a poll keeps to */
 const POLL_TICK = second
@@ -38,6 +41,11 @@ export class NamesRoom implements Names {
   private network?: NamesNetwork & { gossip?: NameGossip, neighbours: NameNeighbours, log: Logger }
   /** When each name was last heard of from the swarm (or published), ms since the epoch */
   private readonly checked = new Map<string, number>()
+  /**
+   * Names a record came in for from the swarm since start: caught up, they are left to gossip and
+   * to the poll once their TTL has passed
+   */
+  private readonly heard = new Set<string>()
   private readonly lookups = new Map<string, Promise<void>>()
   private readonly listeners = new Set<(u: NameUpdate) => void>()
   private readonly watchers = new Set<Pushable<NameUpdate>>()
@@ -79,6 +87,7 @@ export class NamesRoom implements Names {
     if (this.network != null) return
     await this.follower.load()
     this.follower.start()
+    this.heard.clear()
     this.stopping = new AbortController()
     const log = network.logger.forComponent('shoal:names')
     // gossipsub's code is loaded by a peer going online only
@@ -143,10 +152,17 @@ export class NamesRoom implements Names {
     }
   }
 
-  /** Ask the DHT for the newest record of every followed name */
+  /**
+   * Ask the DHT and the neighbours for the newest record of every followed name not yet heard of
+   * from the swarm. A name that was is caught up: asking again would only load every peer at once
+   * (each catch-up runs on every mirror started together), at the moment a new version is likely
+   * to be on its way (docs/names.md)
+   */
   private catchUp (): void {
     if (this.network == null) return
-    for (const f of this.follower.list()) this.spawn(this.lookup(parseName(f.name)))
+    for (const f of this.follower.list()) {
+      if (!this.heard.has(f.name)) this.spawn(this.lookup(parseName(f.name)))
+    }
   }
 
   private spawn (p: Promise<unknown>): void {
@@ -248,6 +264,7 @@ export class NamesRoom implements Names {
   /** `author`: the peer that signed the gossip message that brought the record (its publisher) */
   private updated (name: IpnsName, record: IPNSRecord, source: NameUpdate['source'], author?: string): void {
     this.checked.set(name.name, Date.now())
+    if (source !== 'publish') this.heard.add(name.name)
     const info = infoOf(name, record)
     this.follower.offer(name.name, info, author)
     for (const fn of this.listeners) fn({ ...info, source, time: Date.now() })
