@@ -23,8 +23,8 @@ import type { IPNSRecord } from 'ipns'
 
 const second = 1000
 /**
- * After start, followed names not yet heard of from the swarm are looked up again this long after
- * (the DHT fills as peers connect)
+ * After start, followed names not yet heard of on gossip are looked up again this long after (the
+ * DHT fills as peers connect)
  */
 const CATCH_UP = [2 * second, 10 * second, 30 * second]
 /** How often followed names are checked for a TTL passed, and the shortest TTL a poll keeps to */
@@ -42,8 +42,8 @@ export class NamesRoom implements Names {
   /** When each name was last heard of from the swarm (or published), ms since the epoch */
   private readonly checked = new Map<string, number>()
   /**
-   * Names a record came in for from the swarm since start: caught up, they are left to gossip and
-   * to the poll once their TTL has passed
+   * Names a new record came in for on gossip since start: gossip reaches this peer, so they are
+   * left to it and to the poll once their TTL has passed, not caught up with again
    */
   private readonly heard = new Set<string>()
   private readonly lookups = new Map<string, Promise<void>>()
@@ -154,9 +154,9 @@ export class NamesRoom implements Names {
 
   /**
    * Ask the DHT and the neighbours for the newest record of every followed name not yet heard of
-   * from the swarm. A name that was is caught up: asking again would only load every peer at once
-   * (each catch-up runs on every mirror started together), at the moment a new version is likely
-   * to be on its way (docs/names.md)
+   * on gossip. A name that was is caught up (a gossip record is the newest one published): asking
+   * again only loaded every peer at once (mirrors started together run their catch-ups together)
+   * at the moment a new version was likely to be on its way (docs/names.md)
    */
   private catchUp (): void {
     if (this.network == null) return
@@ -264,7 +264,7 @@ export class NamesRoom implements Names {
   /** `author`: the peer that signed the gossip message that brought the record (its publisher) */
   private updated (name: IpnsName, record: IPNSRecord, source: NameUpdate['source'], author?: string): void {
     this.checked.set(name.name, Date.now())
-    if (source !== 'publish') this.heard.add(name.name)
+    if (source === 'gossip') this.heard.add(name.name)
     const info = infoOf(name, record)
     this.follower.offer(name.name, info, author)
     for (const fn of this.listeners) fn({ ...info, source, time: Date.now() })
