@@ -18,11 +18,11 @@ import { tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
-import { FsDatastore } from 'datastore-fs'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
 import { keepClientsOut } from './dht-servers.js'
+import { PeerRecordDatastore, peerRecordFlushing } from './datastore.js'
 import { natService } from './nat.js'
 import { walkPace } from './walk-pace.js'
 import { portMapping } from './port-mapping.js'
@@ -146,7 +146,8 @@ export interface HostInit {
 
 /** Build a libp2p host; it is not started */
 export async function createHost (init: HostInit): Promise<Host> {
-  const datastore = new FsDatastore(init.datastorePath)
+  // peer records in memory, written out in the background (datastore.ts)
+  const datastore = new PeerRecordDatastore(init.datastorePath)
   await datastore.open()
 
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
@@ -255,6 +256,7 @@ export async function createHost (init: HostInit): Promise<Host> {
         }
       }),
       nat: nat.service,
+      peerRecords: peerRecordFlushing(datastore),
       walkPace: walkPace(),
       autoNAT: autoNATv2(),
       dcutr: dcutr(),
