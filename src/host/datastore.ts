@@ -17,9 +17,13 @@ import { Key } from 'interface-datastore'
 import type { AbortOptions, Startable } from '@libp2p/interface'
 import type { KeyQuery, Pair, Query } from 'interface-datastore'
 
-const second = 1000
-/** How often new peer records go to disk */
-const FLUSH_INTERVAL = 30 * second
+const minute = 60_000
+/**
+ * How often new peer records go to disk. Nearly every record a host holds changes between two
+ * flushes (each stream opened stamps its peer's record), so a flush writes one file per peer
+ * known: once in 5 minutes a host's records are news enough for the next run
+ */
+const FLUSH_INTERVAL = 5 * minute
 /** Records kept in memory at most; past that, those already on disk are dropped */
 const MAX_CACHED = 10_000
 /** libp2p's peer store keeps each peer's record under this namespace */
@@ -28,7 +32,7 @@ const PEERS = '/peers/'
 export interface PeerRecordDatastoreInit {
   /**
    * How often records changed since the last flush are written
-   * @default 30 s
+   * @default 5 minutes
    */
   flushMs?: number
 }
@@ -39,7 +43,7 @@ export class PeerRecordDatastore extends FsDatastore {
   private readonly dirty = new Set<string>()
   /** Counts deletes of peer records, so a read from disk that a delete overtook is not cached */
   private deletes = 0
-  private timer?: ReturnType<typeof setInterval>
+  private timer?: ReturnType<typeof setTimeout>
   /** Disk work on peer records (flushes, deletes), one after another; never rejects */
   private queue: Promise<void> = Promise.resolve()
   private readonly flushMs: number
@@ -49,17 +53,27 @@ export class PeerRecordDatastore extends FsDatastore {
     this.flushMs = init.flushMs ?? FLUSH_INTERVAL
   }
 
-  /** Write new records every `flushMs` from now on */
+  /**
+   * Write new records every `flushMs` from now on, the first time at a random point of the first
+   * interval: hosts started together (a test swarm, a bench in one process) do not all flush at
+   * once on the same thread pool
+   */
   startFlushing (): void {
     if (this.timer != null) return
-    this.timer = setInterval(() => { this.flush().catch(() => {}) }, this.flushMs)
-    // the host's stop writes what is left; a forgotten host does not keep the process alive
-    this.timer.unref()
+    const tick = (ms: number): void => {
+      this.timer = setTimeout(() => {
+        this.flush().catch(() => {})
+        tick(this.flushMs)
+      }, ms)
+      // the host's stop writes what is left; a forgotten host does not keep the process alive
+      this.timer.unref()
+    }
+    tick(Math.random() * this.flushMs)
   }
 
   /** Stop the timer and write what is left */
   async stopFlushing (): Promise<void> {
-    clearInterval(this.timer)
+    clearTimeout(this.timer)
     this.timer = undefined
     await this.flush()
   }
