@@ -168,7 +168,7 @@ async function main (args: string[]): Promise<void> {
     out(`(a) ${cidA}: ${blockBytes} block bytes; B idle RSS ${fmt(mb(idleRssB))} MB`)
 
     const stock = await startStockServer()
-    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number, stockMBps: number, heliaMBps?: number }> = []
+    const roundsA: Array<{ round: number, first: 'raw' | 'fetch', raw: Awaited<ReturnType<typeof rawOnce>>, hashed: Awaited<ReturnType<typeof rawOnce>>, fetch: FetchRun, ratio: number, stockMBps: number, heliaMBps?: number, heliaError?: string }> = []
     const timeoutA = transferTimeout(blockBytes, 5 * MB)
     for (let r = 1; r <= rounds; r++) {
       // fetch first in round 1, so one fetch runs on a B that has carried no raw transfer yet
@@ -184,13 +184,23 @@ async function main (args: string[]): Promise<void> {
       const ratio = fetch.MBps / raw.MBps
       const hashed = await rawOnce(B, A, blockBytes, timeoutA, true)
       const stockMBps = await stockOnce(stock.addr, blockBytes, timeoutA)
-      const heliaMBps = helia == null ? undefined : (await heliaFetch(helia.addr, helia.cid, size, shaA, timeoutA)).MBps
-      roundsA.push({ round: r, first, raw, hashed, fetch, ratio, stockMBps, heliaMBps })
+      // IPFS beside it, not a target: a failed Helia fetch is reported, and the bench goes on
+      let heliaMBps: number | undefined
+      let heliaError: string | undefined
+      if (helia != null) {
+        try {
+          heliaMBps = (await heliaFetch(helia.addr, helia.cid, size, shaA, timeoutA)).MBps
+        } catch (err: any) {
+          heliaError = `${err.name ?? 'Error'}: ${err.message}`
+        }
+      }
+      roundsA.push({ round: r, first, raw, hashed, fetch, ratio, stockMBps, heliaMBps, heliaError })
       out(`  round ${r} (${first} first): raw ${fmt(raw.MBps)} MB/s, fetch ${fmt(fetch.MBps)} MB/s (${fetch.joined.length} peer, wall ${fmt(fetch.wallMs / 1000, 2)} s, daemon ${fmt(fetch.durationMs / 1000, 2)} s, first block after ${fmt(fetch.firstBlockMs, 0)} ms, ${fetch.duplicates} dup), ratio ${fmt(ratio, 3)}`)
       out(`    ceiling: raw + SHA-256 per MiB on B ${fmt(hashed.MBps)} MB/s = ${fmt(hashed.MBps / raw.MBps, 3)} of raw (CPU s A/B ${fmt(hashed.cpu.sources[0], 2)}/${fmt(hashed.cpu.fetcher, 2)}); fetch = ${fmt(fetch.MBps / hashed.MBps, 3)} of the ceiling`)
       out(`    CPU s A/B: raw ${fmt(raw.cpu.sources[0], 2)}/${fmt(raw.cpu.fetcher, 2)}, fetch ${fmt(fetch.cpu.sources[0], 2)}/${fmt(fetch.cpu.fetcher, 2)}; B RSS during fetch ${fmt(mb(fetch.rss.startRss))} -> peak ${fmt(mb(fetch.rss.peak))} MB (sampled ${fmt(mb(fetch.rss.sampledPeak))}, VmHWM ${fmt(mb(fetch.rss.hwm))}${fetch.rss.hwmReset ? ' since reset' : ' since start'}), during raw ${fmt(mb(raw.rss.startRss))} -> ${fmt(mb(raw.rss.peak))} MB`)
       out(`    stock libp2p stream (other processes) ${fmt(stockMBps)} MB/s; fetch = ${fmt(fetch.MBps / stockMBps, 3)} of it`)
       if (heliaMBps != null) out(`    Helia <- Helia over bitswap (file bytes, hashed) ${fmt(heliaMBps)} MB/s; fetch = ${fmt(fetch.MBps / heliaMBps, 2)}x it`)
+      if (heliaError != null) out(`    Helia <- Helia over bitswap failed: ${heliaError.split('\n')[0]}`)
       out(`    CPU s of B's fetch by thread: ${Object.entries(fetch.fetcherThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
       out(`    CPU s of A's serving by thread: ${Object.entries(fetch.sourceThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
     }
@@ -251,8 +261,10 @@ async function main (args: string[]): Promise<void> {
     const fetchWallS = median(roundsA.map(r => r.fetch.wallMs / 1000))
     const stockMBps = median(roundsA.map(r => r.stockMBps))
     const ofStock = median(roundsA.map(r => r.fetch.MBps / r.stockMBps))
-    const heliaMBps = withHelia ? median(roundsA.map(r => r.heliaMBps ?? NaN)) : undefined
-    const ofHelia = withHelia ? median(roundsA.map(r => r.fetch.MBps / (r.heliaMBps ?? NaN))) : undefined
+    // over the rounds whose Helia fetch completed
+    const heliaRounds = roundsA.filter(r => r.heliaMBps != null)
+    const heliaMBps = heliaRounds.length > 0 ? median(heliaRounds.map(r => r.heliaMBps ?? 0)) : undefined
+    const ofHelia = heliaRounds.length > 0 ? median(heliaRounds.map(r => r.fetch.MBps / (r.heliaMBps ?? 1))) : undefined
     const peakRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.peak ?? Infinity)))
     const sampledRssMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.sampledPeak ?? 0)))
     const hwmMB = mb(Math.max(...roundsA.map(r => r.fetch.rss.hwm ?? 0)))
@@ -292,7 +304,7 @@ async function main (args: string[]): Promise<void> {
     row('(a) stock libp2p stream, defaults (MB/s)', fmt(stockMBps))
     row('(a) fetch/stock libp2p stream', fmt(ofStock, 3))
     if (withHelia) {
-      row('(a) Helia <- Helia, bitswap (MB/s)', fmt(heliaMBps))
+      row(`(a) Helia <- Helia, bitswap (MB/s; ${heliaRounds.length} of ${rounds} done)`, fmt(heliaMBps))
       row('(a) fetch/Helia bitswap', fmt(ofHelia, 2))
     }
     row(`(b) ${SEEDERS} seeders at R=${rateMB} MB/s: fetch (MB/s)`, fmt(multiMBps))
@@ -319,7 +331,7 @@ async function main (args: string[]): Promise<void> {
       targets: { fetchOfCeiling: TARGET_OF_CEILING, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
       pass: { fetchOfCeiling: ceilingPass, multiple: multiPass, rss: rssPass, all: ceilingPass && multiPass && rssPass },
       perRound: {
-        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), heliaMBps: r1(r.heliaMBps), fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads, fetchAThreads: r.fetch.sourceThreads } })),
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), heliaMBps: r1(r.heliaMBps), heliaError: r.heliaError ?? null, fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads, fetchAThreads: r.fetch.sourceThreads } })),
         multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
         singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
       }
