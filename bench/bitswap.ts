@@ -30,7 +30,7 @@
  * timeout. The last stdout line is one JSON object.
  */
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url'
 import { spawnDaemon } from '../src/api/spawn.js'
 import { HELIA_PROFILE, heliaFetch, startHeliaSeeder, stopHeliaSeeder } from './helia-procs.js'
 import type { HeliaSeeder } from './helia-procs.js'
-import { fmt, intOption, median, out, stringOption } from './lib.js'
+import { fmt, intOption, median, out, stringOption, writeInput } from './lib.js'
 import type { SpawnedDaemon } from '../src/api/spawn.js'
 
 const MiB = 1024 * 1024
@@ -206,21 +206,6 @@ interface Run {
 
 const daemonFigures = (w: Watched): Pick<Run, 'rssMB' | 'startRssMB' | 'daemonCpuS'> =>
   ({ rssMB: w.peak == null ? undefined : w.peak / MB, startRssMB: w.startRss == null ? undefined : w.startRss / MB, daemonCpuS: w.cpu })
-
-async function writeInput (file: string, bytes: number): Promise<string> {
-  const hash = createHash('sha256')
-  const handle = await fs.open(file, 'wx')
-  try {
-    for (let left = bytes; left > 0; left -= MiB) {
-      const chunk = randomBytes(Math.min(MiB, left))
-      hash.update(chunk)
-      await handle.write(chunk)
-    }
-  } finally {
-    await handle.close()
-  }
-  return hash.digest('hex')
-}
 
 async function main (args: string[]): Promise<void> {
   const mib = intOption(args, '--mib', DEFAULT_MIB, MAX_MIB)

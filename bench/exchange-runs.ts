@@ -3,7 +3,6 @@
  * their set-up (input file, configs, repos).
  */
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -153,22 +152,6 @@ export function burstless (f: FetchRun, seeders: number, rate: number): number {
 }
 
 // ---- set-up ----------------------------------------------------------------------------------
-
-/** Write `bytes` random bytes to a new `file`; returns their SHA-256 (hex) */
-export async function writeInput (file: string, bytes: number): Promise<string> {
-  const hash = createHash('sha256')
-  const handle = await fs.open(file, 'wx')
-  try {
-    for (let left = bytes; left > 0; left -= MiB) {
-      const chunk = randomBytes(Math.min(MiB, left))
-      hash.update(chunk)
-      await handle.write(chunk)
-    }
-  } finally {
-    await handle.close()
-  }
-  return hash.digest('hex')
-}
 
 export interface ConfigOptions {
   /** `--no-fsync`: the daemons' stores skip fdatasync (what durability costs a fetch) */
