@@ -3,12 +3,13 @@
  * and the client's fetch sessions with the channels they draw blocks through
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION, HAVE_TIMEOUT, JOIN_TIMEOUT } from '../constants.js'
+import { EXCHANGE_PROTOCOL, MAX_SESSION_PEERS, PROVIDER_SEARCH_PAUSE, PROVIDER_SEARCH_ROUNDS, BAN_DURATION } from '../constants.js'
 import { CONFIG_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError } from '../errors.js'
 import { isPeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CircuitBudgets, DIRECT_WAIT, limitedReason, waitForDirect } from './limited.js'
+import { JOIN_ATTEMPTS, JOIN_PAUSE, addIfHasRoot, joinOverLimited, joinSignal } from './join.js'
 import { PeerChannel, peerIdOf } from './channel.js'
 import type { BlockChannel } from './channel.js'
 import { ExchangeServer } from './server.js'
@@ -30,9 +31,6 @@ import type { CID } from 'multiformats/cid'
 
 /** Peers whose last exchange activity is remembered (the least recently heard are forgotten first) */
 const MAX_HEARD_PEERS = 4096
-/** Tries at opening a stream on a peer's connection that closed as it opened, and the pause between them, ms */
-const LIMITED_JOIN_ATTEMPTS = 3
-const LIMITED_JOIN_PAUSE = 250
 
 export class ShoalExchange implements Exchange {
   private readonly components: ExchangeComponents
@@ -295,29 +293,16 @@ export class ShoalExchange implements Exchange {
   private async join (session: FetchSession, target: PeerId | Target, root: CID, probe: boolean, signal?: AbortSignal, retry = true, attempt = 1): Promise<void> {
     let channel: BlockChannel | undefined
     try {
-      // bounded: a dial or protocol negotiation on a connection that died unnoticed (a peer
-      // killed behind a NAT or relay) must not hang the join
-      const timeout = AbortSignal.timeout(JOIN_TIMEOUT)
-      channel = await this.openChannel(target, signal != null ? AbortSignal.any([signal, timeout]) : timeout)
-      if (probe) {
-        const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
-        const res = await response
-        if (res.have?.have[0] !== true) {
-          channel.close()
-          return
-        }
-        channel.load = res.have.load
-      }
-      session.addPeer(channel)
+      channel = await this.openChannel(target, joinSignal(signal))
+      await addIfHasRoot(session, channel, root, probe)
     } catch (err: any) {
       channel?.close(err)
       this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s: %s', target.toString(), err.message)
       if (err.name === 'LimitedConnectionError' && !(target instanceof URL)) {
         await this.joinLimited(session, target, root, probe, signal, retry)
-      } else if (err.name === 'ConnectionClosedError' && attempt < LIMITED_JOIN_ATTEMPTS && session.running) {
-        // the connection closed as it opened: two peers dialling each other (through a relay,
-        // often) at once, and the duplicate closed; the next try finds the one kept
-        await new Promise(resolve => setTimeout(resolve, LIMITED_JOIN_PAUSE))
+      } else if (err.name === 'ConnectionClosedError' && attempt < JOIN_ATTEMPTS && session.running) {
+        // the connection closed as it opened (JOIN_ATTEMPTS says when)
+        await new Promise(resolve => setTimeout(resolve, JOIN_PAUSE))
         await this.join(session, target, root, probe, signal, retry, attempt + 1)
       }
     }
@@ -334,7 +319,7 @@ export class ShoalExchange implements Exchange {
     const peer = isPeerId(target) ? target : peerIdFromString(peerIdOf(target))
     const done = session.expectPeer()
     try {
-      const limited = retry ? await this.joinOverLimited(session, peer, root, probe, signal) : undefined
+      const limited = retry ? await joinOverLimited({ host: this.components.host, session, peer, root, probe, signal, onHeard: this.heard, log: this.components.host.logger.forComponent('shoal:exchange:client') }) : undefined
       if (retry && await waitForDirect(this.components.host, peer, DIRECT_WAIT, signal, () => !session.running)) {
         // in-flight wants on the circuit go back to the queue and are asked again directly
         limited?.close()
@@ -347,36 +332,6 @@ export class ShoalExchange implements Exchange {
     } finally {
       done()
     }
-  }
-
-  /**
-   * Add `peer` to the session over its limited (relayed) connection, if it speaks shoal's
-   * exchange and has the root; the channel, or undefined when it could not join
-   */
-  private async joinOverLimited (session: FetchSession, peer: PeerId, root: CID, probe: boolean, signal: AbortSignal | undefined): Promise<BlockChannel | undefined> {
-    // two peers that dial each other through a relay at once get two circuits, and one is
-    // closed as the other opens: a stream opening on it fails, and the next try takes the other
-    for (let attempt = 1; attempt <= LIMITED_JOIN_ATTEMPTS && session.running && signal?.aborted !== true; attempt++) {
-      let channel: PeerChannel | undefined
-      try {
-        const timeout = AbortSignal.timeout(JOIN_TIMEOUT)
-        channel = await PeerChannel.open(this.components.host, peer, signal != null ? AbortSignal.any([signal, timeout]) : timeout, this.heard, true)
-        if (probe) {
-          const { response } = await channel.request({ have: { cids: [root.bytes] } }, HAVE_TIMEOUT)
-          if ((await response).have?.have[0] !== true) {
-            channel.close()
-            return undefined
-          }
-        }
-        session.addPeer(channel)
-        return channel
-      } catch (err: any) {
-        channel?.close(err)
-        this.components.host.logger.forComponent('shoal:exchange:client')('could not add %s over its relayed connection (try %d): %s', peer.toString(), attempt, err.message)
-        await new Promise(resolve => setTimeout(resolve, LIMITED_JOIN_PAUSE))
-      }
-    }
-    return undefined
   }
 
   /**
