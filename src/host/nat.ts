@@ -8,7 +8,7 @@
 import { networkInterfaces } from 'node:os'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { ReachabilityCore } from './reachability.js'
+import { isGlobal, ReachabilityCore } from './reachability.js'
 import type { Reachability } from './reachability.js'
 import type { ComponentLogger, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager } from '@libp2p/interface-internal'
@@ -169,7 +169,9 @@ class Nat extends TypedEventEmitter<NatEvents> implements NatService, Startable 
     const now = Date.now()
     for (const a of this.components.addressManager.getAddressesWithMetadata()) {
       const ip = ipOf(a.multiaddr)
-      if (ip == null || a.type === 'transport' || isCircuit(a.multiaddr)) continue
+      // libp2p holds a private transport address verified without asking anyone: only a global one
+      // was dialled back (AutoNAT v2)
+      if (ip == null || isCircuit(a.multiaddr) || (a.type === 'transport' && !isGlobal(ip))) continue
       if (a.verified) this.core.confirm(ip, Math.max(a.expires, now + 60 * second))
     }
     this.update()

@@ -193,6 +193,8 @@ export interface StatsResult {
     gossipTopics: number
     /** This peer's DHT mode and the peers in its routing table */
     dht: { mode: 'server' | 'client', routingTable: number }
+    /** This peer's IPs that peers outside dialled back (AutoNAT v2) or a router maps to it (UPnP/NAT-PMP), while confirmed */
+    confirmed: string[]
     /** With `nat.upnp`: the router that forwards this peer's port, the outside addresses, or why none */
     portMapping?: { gateway?: string, mapped: string[], problem?: string }
   }

@@ -153,6 +153,7 @@ export class NetworkCommands {
         knownPeers: (await host.peerStore.all()).length,
         gossipTopics: host.services.pubsub.getTopics().length,
         dht: { mode: host.services.dht.getMode(), routingTable: host.services.dht.routingTable.size },
+        confirmed: host.services.nat.status().confirmed,
         ...(host.services.portMapping != null ? { portMapping: host.services.portMapping.status() } : {})
       },
       exchange: node.exchange.stats(),

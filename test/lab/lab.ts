@@ -17,6 +17,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { spawnDaemon } from '../../src/api/spawn.js'
+import { isGlobal } from '../../src/host/reachability.js'
 import { initRepo } from '../../src/peer/index.js'
 import { SHOAL_BIN } from '../helpers/cli.js'
 import { testConfig } from '../helpers/swarm.js'
@@ -31,8 +32,17 @@ const exec = promisify(execFile)
 const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.js', import.meta.url))
 /** Where a daemon listens, on its namespace's loopback, when a delay relay fronts it */
 const RELAYED_PORT = 4002
-/** SHOAL_LAB_SUBNET=A.B.C. puts the lab's internet elsewhere (e.g. outside the ranges libp2p calls private) */
+/**
+ * Where the lab's internet is (`A.B.C.`, a /24), unless a lab asks for another: `SHOAL_LAB_SUBNET`
+ * moves it (e.g. outside the ranges libp2p calls private)
+ */
 const SUBNET = process.env.SHOAL_LAB_SUBNET ?? '10.77.0.'
+/**
+ * A lab internet outside every range libp2p and shoal call private, for what only runs between
+ * public addresses (AutoNAT v2's dial-backs, DCUtR's address exchange). It is AMPRNet space, never
+ * routed out of the lab's namespaces: nothing in them has a route beyond the lab's bridge.
+ */
+export const ROUTABLE_SUBNET = '44.77.0.'
 /** The port every daemon listens on, at its namespace's address */
 export { labNamespaces, labSupport, nftDropped, reapLeftovers, requireLab } from './support.js'
 export type { LabSupport } from './support.js'
@@ -48,8 +58,8 @@ const MAX_ROUTERS = 50
  * The changes NAT scenarios make to every host's config: the lab's internet counts as public,
  * no port mapping unless a scenario asks, the DHT a server only while reachable
  */
-export function labNat (c: any): void {
-  c.nat.publicRanges = [LAB_INTERNET]
+export function labNat (c: any, lab?: Lab): void {
+  c.nat.publicRanges = [lab?.internet ?? LAB_INTERNET]
   c.nat.upnp = false
   c.dht.clientMode = 'auto'
 }
@@ -106,6 +116,8 @@ export interface LabInit {
   hosts: number
   /** Every host's link profile, or one per host index */
   profile?: LinkProfile | ((index: number) => LinkProfile)
+  /** The lab's internet, `A.B.C.` (a /24; default `SHOAL_LAB_SUBNET` or `10.77.0.`) */
+  subnet?: string
 }
 
 export class Lab {
@@ -115,6 +127,8 @@ export class Lab {
   readonly routers: LabRouter[] = []
   private readonly routerNs: string[] = []
   readonly dir: string
+  /** The lab's internet, `A.B.C.` */
+  readonly subnet: string
   netem = false
   /** Loss comes from nftables rules in each host's namespace (no netem here) */
   nftLoss = false
@@ -126,7 +140,8 @@ export class Lab {
   private stun?: Promise<string>
   private destroyed = false
 
-  private constructor (dir: string) {
+  private constructor (dir: string, subnet: string) {
+    this.subnet = subnet
     this.id = `${process.pid}-${randomBytes(2).toString('hex')}`
     this.switchNs = `${PREFIX}${this.id}-sw`
     this.dir = dir
@@ -137,7 +152,7 @@ export class Lab {
     const s = await labSupport()
     if (!s.ok) throw new Error(`the lab cannot run here: ${s.reason ?? ''}`)
     await reapLeftovers()
-    const lab = new Lab(init.dir)
+    const lab = new Lab(init.dir, init.subnet ?? SUBNET)
     lab.netem = s.netem
     lab.nftLoss = !s.netem && s.nftLoss
     if (!s.netem) {
@@ -160,6 +175,11 @@ export class Lab {
     return lab
   }
 
+  /** The lab's internet, as a CIDR */
+  get internet (): string {
+    return `${this.subnet}0/24`
+  }
+
   private async sh (cmd: string, args: string[]): Promise<string> {
     try {
       return (await exec(cmd, args)).stdout
@@ -178,7 +198,7 @@ export class Lab {
     if (index >= MAX_HOSTS) throw new Error(`a lab holds at most ${MAX_HOSTS} hosts`)
     const k = this.routerNs.length
     if (options.nat != null && k >= MAX_ROUTERS) throw new Error(`a lab holds at most ${MAX_ROUTERS} routers`)
-    const ip = options.nat != null ? `10.78.${k}.2` : `${SUBNET}${index + 1}`
+    const ip = options.nat != null ? `10.78.${k}.2` : `${this.subnet}${index + 1}`
     const host: LabHost = { index, ns: `${PREFIX}${this.id}-h${index}`, ip, port: options.nat != null ? `r${k}` : `p${index}`, repo: path.join(this.dir, `host-${index}`), profile }
     this.hosts.push(host)
     await this.sh('ip', ['netns', 'add', host.ns])
@@ -190,7 +210,7 @@ export class Lab {
         ns: routerNs,
         kind: options.nat,
         wanPort: host.port,
-        wanIp: `${SUBNET}${MAX_HOSTS + 1 + k}`,
+        wanIp: `${this.subnet}${MAX_HOSTS + 1 + k}`,
         wanPrefix: 24,
         lanIp: `10.78.${k}.1`,
         hostNs: host.ns,
@@ -217,7 +237,7 @@ export class Lab {
   private async stunServer (): Promise<string> {
     this.stun ??= (async () => {
       const { startStun } = await import('./igd.js')
-      const ips: [string, string] = [`${SUBNET}${MAX_HOSTS + MAX_ROUTERS + 1}`, `${SUBNET}${MAX_HOSTS + MAX_ROUTERS + 2}`]
+      const ips: [string, string] = [`${this.subnet}${MAX_HOSTS + MAX_ROUTERS + 1}`, `${this.subnet}${MAX_HOSTS + MAX_ROUTERS + 2}`]
       this.extra.push(await startStun(this.switchNs, ips, 24, async (cmd, args) => this.sh(cmd, args)))
       return ips[0]
     })()
@@ -290,7 +310,8 @@ export class Lab {
       c.swarm = 'lab'
       c.addresses.listen = [`/ip4/${this.hosts[i].ip}/tcp/${LAB_PORT}`]
       c.discovery.mdns = false
-      c.dht.peerAddresses = 'private'
+      // a lab internet outside the private ranges keeps its addresses in the DHT
+      c.dht.peerAddresses = isGlobal(`${this.subnet}1`) ? 'all' : 'private'
       c.gossip.presenceIntervalMs = 1000
       c.gossip.colocationWhitelist = []
       c.store.fsync = false
