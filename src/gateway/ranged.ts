@@ -17,31 +17,7 @@ export async function * readRange (blocks: PullThrough, cid: CID, offset: number
   if (length <= 0) return
   signal?.throwIfAborted()
   if (cid.code === raw.code) {
-    // in pieces, each into a buffer of the pool, written in slices; the response gives the buffer
-    // back once the last slice is sent
-    const buffers = blocks.buffers
-    const piece = buffers?.size ?? READ_PIECE
-    for (let at = offset; at < offset + length;) {
-      const n = Math.min(piece, offset + length - at)
-      const into = buffers?.take()
-      let bytes: Uint8Array
-      try {
-        bytes = await blocks.readRange(cid, at, n, { signal, into })
-      } catch (err) {
-        if (into != null) buffers?.give(into)
-        throw err
-      }
-      if (bytes.byteLength === 0) {
-        if (into != null) buffers?.give(into)
-      } else if (buffers != null) {
-        yield * buffers.slices(bytes)
-      } else {
-        yield bytes
-      }
-      // past the block's end
-      if (bytes.byteLength < n) return
-      at += n
-    }
+    yield * readRaw(blocks, cid, offset, length, signal)
     return
   }
   if (cid.code !== dagPb.code) throw new InvalidPathError(`${cid} is not a UnixFS file`)
@@ -60,6 +36,57 @@ export async function * readRange (blocks: PullThrough, cid: CID, offset: number
       yield * readRange(blocks, node.links[i], from, Math.min(size, end - pos) - from, signal)
     }
     pos += size
+  }
+}
+
+interface Piece {
+  bytes: Uint8Array
+  /** The pool's buffer the bytes were read into */
+  into?: Uint8Array
+}
+
+/**
+ * A raw leaf's bytes in pieces, each into a buffer of the pool, written in slices; the response
+ * gives the buffer back once the last slice is sent. The next piece is read while the socket takes
+ * the slices of this one, as a file stream reads ahead while it drains.
+ */
+async function * readRaw (blocks: PullThrough, cid: CID, offset: number, length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  const buffers = blocks.buffers
+  const piece = buffers?.size ?? READ_PIECE
+  const end = offset + length
+  const read = async (at: number): Promise<Piece> => {
+    const into = buffers?.take()
+    try {
+      return { bytes: await blocks.readRange(cid, at, Math.min(piece, end - at), { signal, into }), into }
+    } catch (err) {
+      if (into != null) buffers?.give(into)
+      throw err
+    }
+  }
+  let next: Promise<Piece> | undefined = read(offset)
+  try {
+    for (let at = offset; next != null;) {
+      const { bytes, into } = await next
+      next = undefined
+      const n = Math.min(piece, end - at)
+      at += n
+      // a short read is the block's end
+      if (bytes.byteLength === n && at < end) {
+        next = read(at)
+        // settled whether or not this generator is still read
+        next.catch(() => {})
+      }
+      if (bytes.byteLength === 0) {
+        if (into != null) buffers?.give(into)
+      } else if (buffers != null) {
+        yield * buffers.slices(bytes)
+      } else {
+        yield bytes
+      }
+    }
+  } finally {
+    // the response ended early: the piece read ahead goes back to the pool once read
+    if (next != null) next.then(({ into }) => { if (into != null) buffers?.give(into) }, () => {})
   }
 }
 
