@@ -4,8 +4,9 @@
  * gives are taken where the thing happens, whatever starting the process cost:
  *
  *   node names-agent.js publish REPO CID KEY TTL_MS   {"t0"} just before the call, then {"sequence"}
- *   node names-agent.js wait GATEWAY PATH SHA256 MS   {"polling":true}, then {"at"} when the gateway
- *                                                      serves bytes of that hash (polled every 20 ms)
+ *   node names-agent.js wait GATEWAY PATH SHA256 MS   {"polling":true}, then {"at","asked"} when the
+ *                                                      gateway serves bytes of that hash (polled every
+ *                                                      20 ms; asked: when that request was sent)
  */
 import { createHash } from 'node:crypto'
 import { createApiClient } from '../src/api/client.js'
@@ -29,11 +30,13 @@ async function wait ([gateway, path, sha, ms]: string[]): Promise<void> {
   line({ polling: true })
   const deadline = Date.now() + Number(ms)
   while (Date.now() < deadline) {
+    // when the request that saw it was sent: served - asked is the gateway's answer, the rest the poll's wait
+    const asked = Date.now()
     try {
       const res = await fetch(`http://${gateway}${path}`, { signal: AbortSignal.timeout(5000) })
       const body = Buffer.from(await res.arrayBuffer())
       if (res.status === 200 && createHash('sha256').update(body).digest('hex') === sha) {
-        line({ at: Date.now() })
+        line({ at: Date.now(), asked })
         return
       }
     } catch {}

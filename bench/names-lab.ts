@@ -74,26 +74,28 @@ export async function runInLab (o: LabRunOptions): Promise<RunFigures> {
     const files = Array.from({ length: o.files }, () => randomBytes(o.page))
     for (let f = 0; f < o.files; f++) await fs.writeFile(path.join(site, `page-${f}.bin`), files[f])
 
-    /** Agents polling every mirror for page `f` with its current bytes; resolve with when each served it */
-    const watch = async (f: number): Promise<Array<Promise<number>>> => {
+    /** Agents polling every mirror for page `f` with its current bytes; resolve with when each served it, and when the request that saw it was sent */
+    const watch = async (f: number): Promise<Array<Promise<{ at: number, asked: number }>>> => {
       const agents = await Promise.all(mirrors.map(async (i) => {
         const gw = lab.hosts[i].daemon?.gateway as string
         return { i, ...await lab.spawnNode(i, AGENT, ['wait', gw, `/ipns/${name}/page-${f}.bin`, sha(files[f]), String(DEADLINE)]) }
       }))
-      return agents.map(async ({ i, child, stdout }) => new Promise<number>((resolve, reject) => {
+      return agents.map(async ({ i, child, stdout }) => new Promise<{ at: number, asked: number }>((resolve, reject) => {
         const done = (): void => {
-          const at = stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).find(x => x.at != null)?.at
-          if (at == null) reject(new Error(`host ${i} did not serve page ${f} within ${DEADLINE} ms`))
-          else resolve(at)
+          const seen = stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).find(x => x.at != null)
+          if (seen == null) reject(new Error(`host ${i} did not serve page ${f} within ${DEADLINE} ms`))
+          else resolve({ at: seen.at, asked: seen.asked ?? seen.at })
         }
         closed(child).then(done, reject)
       }))
     }
-    const namePublish = async (cid: string): Promise<number> => {
+    /** When the name publish call was made, and when it returned (the record is pushed on gossip before it returns) */
+    const namePublish = async (cid: string): Promise<{ t0: number, done: number }> => {
       const { child, ready, stdout } = await lab.spawnNode(0, AGENT, ['publish', lab.hosts[0].repo, cid, 'site', String(o.ttlMs)])
       await closed(child)
-      if (!stdout().includes('"sequence"')) throw new Error(`name publish failed on host 0: ${stdout()}`)
-      return ready.t0
+      const done = stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).find(x => x.sequence != null)?.done
+      if (done == null) throw new Error(`name publish failed on host 0: ${stdout()}`)
+      return { t0: ready.t0, done }
     }
 
     const first = await watch(0)
@@ -108,17 +110,18 @@ export async function runInLab (o: LabRunOptions): Promise<RunFigures> {
       // stored first, untimed; the clock runs from the name publish call
       const { cid } = await cli(0, ['publish', site, '--no-announce'])
       const served = await watch(changed)
-      const t0 = await namePublish(cid)
-      const at = await Promise.all(served)
+      const { t0, done } = await namePublish(cid)
+      const seen = await Promise.all(served)
+      const at = seen.map(s => s.at)
       latencies.push(...at.map(t => t - t0))
       const steps: string[] = []
       for (const i of mirrors) {
         const [f] = (await cli(i, ['follow'])).names
         const v = f.versions.find((x: any) => x.cid === cid) ?? f.current
         if (v?.fetchedBytes != null) ratios.push(v.fetchedBytes / o.page)
-        steps.push(`${v?.heardAt - t0}/${v?.at - t0}/${at[i - 1] - t0}`)
+        steps.push(`${v?.heardAt - t0}/${v?.at - t0}/${seen[i - 1].asked - t0}/${at[i - 1] - t0}`)
       }
-      o.log(`    update ${u + 1}: every mirror serving after ${Math.max(...at) - t0} ms (first ${Math.min(...at) - t0} ms); per mirror, record heard / version whole / served, ms: ${steps.join(' ')}`)
+      o.log(`    update ${u + 1}: every mirror serving after ${Math.max(...at) - t0} ms (first ${Math.min(...at) - t0} ms); name publish returned after ${done - t0} ms; per mirror, record heard / version whole / the gateway asked / served, ms: ${steps.join(' ')}`)
     }
     return { latencies, ratios }
   } finally {

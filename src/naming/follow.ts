@@ -52,9 +52,11 @@ export interface FollowerComponents {
   /**
    * Fetch a DAG (only the blocks missing) and pin it by `pinName` with origin `follow`; `peers`
    * (peer ids) are likely to have it: the peer that published the record is asked at once,
-   * beside the connected peers that say they have the root
+   * beside the connected peers that say they have the root. `onWhole` is called once every block
+   * is in the store, before the size walk and the pin (up to seconds on a busy disk), while gc
+   * and eviction are still kept off the DAG until the pin is written
    */
-  fetch(cid: string, pinName: string, hints?: { peers?: string[] }): Promise<{ fetchedBytes: number } | undefined>
+  fetch(cid: string, pinName: string, hints?: { peers?: string[], onWhole?: () => void }): Promise<{ fetchedBytes: number } | undefined>
   pins: { get(cid: CID): Promise<Pin | undefined> }
   unpin(cid: CID): Promise<void>
   log: Logger
@@ -216,9 +218,25 @@ export class Follower {
         continue
       }
       let fetchedBytes: number | undefined
+      // served from the moment the DAG is whole: the pin that follows (a size walk and a write
+      // the disk may hold up for seconds) keeps it, it does not make it servable
+      let whole: Version | undefined
+      const onWhole = (): void => {
+        if (this.stopped || want.sequence <= (this.current(name)?.sequence ?? -1)) return
+        whole = { sequence: want.sequence, value: want.value, cid, heardAt: want.heardAt, at: Date.now() }
+        // the versions past keepVersions are unpinned once this one is pinned
+        this.state.versions[name] = [whole, ...(this.state.versions[name] ?? [])]
+      }
+      const without = (v: Version): Version[] => (this.state.versions[name] ?? []).filter(x => x !== v)
       try {
-        fetchedBytes = (await this.components.fetch(cid, `${name}@${want.sequence}`, want.author != null ? { peers: [want.author] } : undefined))?.fetchedBytes
+        fetchedBytes = (await this.components.fetch(cid, `${name}@${want.sequence}`, { ...(want.author != null ? { peers: [want.author] } : {}), onWhole }))?.fetchedBytes
       } catch (err: any) {
+        // whole but not pinned: what was served before is served again
+        if (whole != null) {
+          const rest = without(whole)
+          if (rest.length > 0) this.state.versions[name] = rest
+          else delete this.state.versions[name]
+        }
         const why = `sequence ${want.sequence} (${cid}) could not be fetched: ${String(err.message).split('\n')[0]}`
         this.failed.set(name, why)
         this.components.log('%s', why)
@@ -233,10 +251,10 @@ export class Follower {
         continue
       }
       // a newer version fetched meanwhile stays current
-      if (want.sequence <= (this.current(name)?.sequence ?? -1)) continue
+      if (whole == null && want.sequence <= (this.current(name)?.sequence ?? -1)) continue
       this.failed.delete(name)
-      const version: Version = { sequence: want.sequence, value: want.value, cid, heardAt: want.heardAt, at: Date.now(), ...(fetchedBytes != null ? { fetchedBytes } : {}) }
-      const versions = [version, ...(this.state.versions[name] ?? [])]
+      const version: Version = { sequence: want.sequence, value: want.value, cid, heardAt: want.heardAt, at: whole?.at ?? Date.now(), ...(fetchedBytes != null ? { fetchedBytes } : {}) }
+      const versions = [version, ...(whole != null ? without(whole) : this.state.versions[name] ?? [])]
       const kept = versions.slice(0, this.keep)
       this.state.versions[name] = kept
       await this.save()

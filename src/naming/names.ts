@@ -284,7 +284,10 @@ export class NamesRoom implements Names {
     if (network == null) return
     const held = await this.records.get(name.name)
     const take = async (found: { record: IPNSRecord, bytes: Uint8Array }, source: NameUpdate['source']): Promise<void> => {
-      if (await this.records.put(name.name, found.bytes, found.record)) this.updated(name, found.record, source)
+      // acted on once held, as a record from gossip is (gossip.ts)
+      const { kept, written } = await this.records.take(name.name, found.bytes, found.record)
+      if (kept) this.updated(name, found.record, source)
+      await written
     }
     // neighbours answer in a round trip: what they hold is taken as it comes, and the DHT's
     // newest after it, if newer still

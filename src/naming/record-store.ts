@@ -20,6 +20,8 @@ export class RecordStore {
   private readonly dir: string
   private readonly held = new Map<string, HeldRecord>()
   private readonly fsync: boolean
+  /** The comparison running or waiting for each name, and the write */
+  private readonly deciding = new Map<string, Promise<unknown>>()
   private readonly writing = new Map<string, Promise<unknown>>()
 
   constructor (dir: string, options: { fsync?: boolean } = {}) {
@@ -54,27 +56,57 @@ export class RecordStore {
 
   /**
    * Keep `bytes` (already checked) as the record of `name` if it is newer than the one held;
-   * returns whether it was kept
+   * resolves, once it is on disk too, with whether it was kept. What is published here goes out
+   * only after this: a record sent before it was written could be signed again, with the same
+   * sequence and another value, after a crash
    */
   async put (name: string, bytes: Uint8Array, record: IPNSRecord = unmarshalIPNSRecord(bytes)): Promise<boolean> {
-    // one put of a name at a time: two records arriving together (gossip and a DHT lookup) are
-    // each compared with what the other left, so an older one never lands last
-    const previous = this.writing.get(name) ?? Promise.resolve()
-    const next = previous.catch(() => {}).then(async () => this.putNow(name, bytes, record))
+    const { kept, written } = await this.take(name, bytes, record)
+    await written
+    return kept
+  }
+
+  /**
+   * `put` for a record that came from elsewhere: resolves as soon as it is compared with the one
+   * held and, if newer, held in its place (`get` answers with it), so whoever acts on it (the
+   * follower's fetch) does not wait for the disk; `written` settles once it is on disk. A write
+   * that fails leaves the record held before, as `put` would (a peer asks again after a restart)
+   */
+  async take (name: string, bytes: Uint8Array, record: IPNSRecord = unmarshalIPNSRecord(bytes)): Promise<{ kept: boolean, written: Promise<void> }> {
+    // one comparison of a name at a time, and its writes in the same order: two records arriving
+    // together (gossip and a DHT lookup) are each compared with what the other left, so an older
+    // one is never held, nor lands on disk, last
+    const previous = this.deciding.get(name) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(async () => this.decide(name, bytes, record))
     const tail = next.catch(() => {})
-    this.writing.set(name, tail)
-    void tail.then(() => { if (this.writing.get(name) === tail) this.writing.delete(name) })
+    this.deciding.set(name, tail)
+    void tail.then(() => { if (this.deciding.get(name) === tail) this.deciding.delete(name) })
     return next
   }
 
-  private async putNow (name: string, bytes: Uint8Array, record: IPNSRecord): Promise<boolean> {
-    const held = await this.get(name)
-    if (!isNewer(record, held?.record)) return false
+  private async decide (name: string, bytes: Uint8Array, record: IPNSRecord): Promise<{ kept: boolean, written: Promise<void> }> {
+    const before = await this.get(name)
+    if (!isNewer(record, before?.record)) return { kept: false, written: Promise.resolve() }
+    const entry = { record, bytes }
+    this.held.set(name, entry)
+    const written = (this.writing.get(name) ?? Promise.resolve()).catch(() => {}).then(async () => this.write(name, bytes)).catch((err) => {
+      // nothing newer came meanwhile: what was held before is held again
+      if (this.held.get(name) === entry) {
+        if (before != null) this.held.set(name, before)
+        else this.held.delete(name)
+      }
+      throw err
+    })
+    const tail = written.catch(() => {})
+    this.writing.set(name, tail)
+    void tail.then(() => { if (this.writing.get(name) === tail) this.writing.delete(name) })
+    return { kept: true, written }
+  }
+
+  private async write (name: string, bytes: Uint8Array): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 })
     const writeFileAtomic = (await import('write-file-atomic')).default
     await writeFileAtomic(path.join(this.dir, `${name}.ipns`), Buffer.from(bytes), { mode: 0o600, fsync: this.fsync })
-    this.held.set(name, { record, bytes })
-    return true
   }
 
   /** The names a record is held of */

@@ -60,12 +60,15 @@ export class OnlineContent {
  * Fetch a DAG into the store and pin it with `origin` (a root already pinned keeps its own), then
  * provide it in the background: a peer that has fetched content serves it, so it says so
  */
-export async function fetchAndPin (parts: FetchParts, cid: string, options: FetchOptions & Pick<ExchangeFetchOptions, 'maxBytes'>, origin: PinOrigin): Promise<FetchResult> {
+export async function fetchAndPin (parts: FetchParts, cid: string, options: FetchOptions & Pick<ExchangeFetchOptions, 'maxBytes'> & { onWhole?: () => void }, origin: PinOrigin): Promise<FetchResult> {
   const { store, node } = parts
   const root = parseCid(cid)
   const result = await store.withWriteGuard(async () => {
     const session = node.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress, maxBytes: options.maxBytes })
     const result = await session.result
+    // every block is stored: a follower serves the version from here; the guard keeps gc and
+    // eviction off it until the pin is written
+    options.onWhole?.()
     const size = await dagSize(store.blocks, root, options)
     // an unreadable record of this root is written anew, as a pin of the user's own: what it
     // was is unknown, and a replica's pin could be dropped by the replication policy

@@ -80,7 +80,7 @@ export async function openPeer (components: OpenPeerComponents, init: OpenPeerIn
           // first; one that is not is left to the DHT (a dial to it could hold the search up)
           const live = node
           const from = (hints?.peers ?? []).filter(p => live.host.getConnections().some(c => c.remotePeer.toString() === p && c.limits == null)).map(p => `/p2p/${p}`)
-          return await fetchAndPin({ store, node }, cid, { name, ...(from.length > 0 ? { from } : {}) }, 'follow')
+          return await fetchAndPin({ store, node }, cid, { name, ...(from.length > 0 ? { from } : {}), ...(hints?.onWhole != null ? { onWhole: hints.onWhole } : {}) }, 'follow')
         },
         pins: store.pins,
         unpin: async (cid) => { await store.unpin(cid) },

@@ -114,6 +114,50 @@ describe('names: following', () => {
     f.stop()
   })
 
+  it('serves a version from the moment it is whole, not once it is pinned; one whose pin fails leaves the previous one served', async () => {
+    const pins = new Map<string, Pin>()
+    // each fetch stores its blocks, then waits here before its pin is written
+    const pinning: Array<{ cid: string, done: (ok: boolean) => void }> = []
+    const f = new Follower({
+      file: path.join(tmp.dir, 'whole', 'follow.json'),
+      fetch: async (cid, pinName, hints) => {
+        hints?.onWhole?.()
+        const ok = await new Promise<boolean>(resolve => { pinning.push({ cid, done: resolve }) })
+        if (!ok) throw new Error('the pin could not be written')
+        pins.set(cid, { cid: CID.parse(cid), name: pinName, size: 1, pinnedAt: 0, origin: 'follow' })
+        return { fetchedBytes: 10 }
+      },
+      pins: { get: async (cid) => pins.get(cid.toString()) },
+      unpin: async (cid) => { pins.delete(cid.toString()) },
+      log: logger('test')
+    }, { follow: [], keepVersions: 2 })
+    const pinned = async (cid: string): Promise<void> => {
+      while (pinning[0]?.cid !== cid) await new Promise(resolve => setTimeout(resolve, 5))
+    }
+    await f.load()
+    f.start()
+    await f.add(NAME)
+    for (const [seq, cid] of [[1, CIDS[0]], [2, CIDS[1]], [3, CIDS[2]]] as const) {
+      f.offer(NAME, { sequence: seq, value: `/ipfs/${cid}` })
+      await pinned(cid)
+      assert.equal(f.current(NAME)?.cid, cid, `sequence ${seq} is served while its pin is written`)
+      pinning.shift()?.done(true)
+      await f.idle()
+    }
+    // two kept; the oldest is unpinned once the newest is pinned
+    assert.deepEqual(f.list()[0].versions.map(v => v.cid), [CIDS[2], CIDS[1]])
+    assert.deepEqual([...pins.keys()].sort(), [CIDS[1], CIDS[2]].sort())
+    f.offer(NAME, { sequence: 4, value: `/ipfs/${CIDS[3]}` })
+    await pinned(CIDS[3])
+    assert.equal(f.current(NAME)?.cid, CIDS[3])
+    pinning.shift()?.done(false)
+    await f.idle()
+    assert.equal(f.current(NAME)?.cid, CIDS[2], 'the version before is served again')
+    assert.deepEqual(f.list()[0].versions.map(v => v.cid), [CIDS[2], CIDS[1]])
+    assert.match(f.list()[0].failed ?? '', /sequence 4 .* could not be fetched: the pin could not be written/)
+    f.stop()
+  })
+
   it('names the peer that published a record to the fetch of its version', async () => {
     const file = path.join(tmp.dir, 'hints', 'follow.json')
     const fetched: string[] = []

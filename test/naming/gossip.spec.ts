@@ -105,4 +105,53 @@ describe('names: the names topic over gossipsub', function () {
     pub.stop()
     fol.stop()
   })
+
+  it('hands a record on before it is on disk: the follower does not wait for the write', async () => {
+    const [publisher, follower] = hosts
+    const topic = namesTopic('test-held')
+    const store = new RecordStore(path.join(tmp.dir, 'records-held'))
+    // the follower's disk holds every write until the test lets it go
+    let release: () => void = () => {}
+    const disk = new Promise<void>(resolve => { release = resolve })
+    let written = false
+    const heard: Array<{ sequence: number, written: boolean }> = []
+    const pub = new NameGossip({
+      pubsub: publisher.services.pubsub,
+      records: new RecordStore(path.join(tmp.dir, 'publisher-held')),
+      log: logger('test'),
+      onRecord: () => {}
+    }, 'test-held')
+    const fol = new NameGossip({
+      pubsub: follower.services.pubsub,
+      records: {
+        get: async (n) => store.get(n),
+        take: async (n, bytes, record) => {
+          const t = await store.take(n, bytes, record)
+          return { kept: t.kept, written: disk.then(async () => t.written).then(() => { written = true }) }
+        }
+      },
+      log: logger('test'),
+      onRecord: (_name, record) => { heard.push({ sequence: Number(record.sequence), written }) }
+    }, 'test-held')
+    pub.start()
+    fol.start()
+    try {
+      await until('the follower is subscribed as the publisher sees it', () =>
+        publisher.services.pubsub.getSubscribers(topic).some(p => p.equals(follower.peerId)))
+      const name = nameOfKey(key)
+      const v3 = await signRecord(key, CID_A, 3n, opts)
+      for (let i = 0; i < 5 && heard.length === 0; i++) {
+        await pub.push(name, v3)
+        await until('the record is handed on', () => heard.length > 0, 3000).catch(() => {})
+      }
+      assert.deepEqual(heard, [{ sequence: 3, written: false }])
+      assert.equal((await store.get(name.name))?.record.sequence, 3n, 'held while the write waits')
+      release()
+      await until('the record is on disk', async () => (await new RecordStore(path.join(tmp.dir, 'records-held')).get(name.name))?.record.sequence === 3n)
+    } finally {
+      release()
+      pub.stop()
+      fol.stop()
+    }
+  })
 })

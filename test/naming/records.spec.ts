@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { createIPNSRecord, createIPNSRecordWithExpiration, marshalIPNSRecord, unmarshalIPNSRecord } from 'ipns'
@@ -149,6 +150,33 @@ describe('names: records', () => {
       await Promise.all(records.map(async r => store.put(name, r)))
       assert.equal((await store.get(name))?.record.sequence, 9n)
       assert.equal((await new RecordStore(path.join(tmp.dir, 'records')).get(name))?.record.sequence, 9n, 'on disk too')
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('a record taken from elsewhere is held before it is on disk; one that cannot be written leaves the one before held', async () => {
+    const tmp = await tmpDir()
+    try {
+      const name = nameOfKey(key).name
+      const [r5, r6, r7] = await Promise.all([5n, 6n, 7n].map(async n => signRecord(key, CID_A, n, opts)))
+      // records taken at once are held and written in the order they were compared
+      const store = new RecordStore(path.join(tmp.dir, 'records'))
+      const taken = await Promise.all([r7, r5, r6].map(async r => store.take(name, r)))
+      assert.deepEqual(taken.map(t => t.kept), [true, false, false])
+      await Promise.all(taken.map(async t => t.written))
+      assert.equal((await new RecordStore(path.join(tmp.dir, 'records')).get(name))?.record.sequence, 7n, 'on disk')
+      // a directory that cannot be made (a file is in the way): the write fails, after the record was held
+      const blocked = path.join(tmp.dir, 'a-file')
+      await fs.writeFile(blocked, '')
+      const unwritable = new RecordStore(path.join(blocked, 'records'))
+      const { kept, written } = await unwritable.take(name, r6)
+      assert.equal(kept, true)
+      assert.equal((await unwritable.get(name))?.record.sequence, 6n, 'held before it is written')
+      await assert.rejects(written)
+      assert.equal(await unwritable.get(name), undefined, 'what was held before is held again')
+      await assert.rejects(unwritable.put(name, r7))
+      assert.equal(await unwritable.get(name), undefined, 'put fails as it did')
     } finally {
       await tmp.cleanup()
     }
