@@ -127,7 +127,7 @@ describe('lab: names over 8 hosts, 40 ms RTT, 1% loss', function () {
     }
     const q = (xs: number[], x: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(x * xs.length) - 1)]
     process.stderr.write(`      lab: name publish -> mirror gateway serving the new page, ms: p50 ${q(latencies, 0.5)}, p99 ${q(latencies, 0.99)} (${latencies.length} samples; the CLI's start and curl polls in the namespaces included)\n`)
-    process.stderr.write(`      lab: name publish -> record on the mirror, ms: p50 ${q(heard, 0.5)}, p99 ${q(heard, 0.99)}; -> version fetched and pinned: p50 ${q(fetched, 0.5)}, p99 ${q(fetched, 0.99)}\n`)
+    process.stderr.write(`      lab: name publish -> record on the mirror, ms: p50 ${q(heard, 0.5)}, p99 ${q(heard, 0.99)}; -> version whole (served; pinned after): p50 ${q(fetched, 0.5)}, p99 ${q(fetched, 0.99)}\n`)
     process.stderr.write(`      lab: publisher's name publish command (a process, DHT put included), ms: ${commands.join(', ')}\n`)
     for (const i of MIRRORS) {
       const [f] = (await cli(i, ['follow'])).names
