@@ -133,6 +133,15 @@ export const VOLUNTEER_WINDOW = 2 * second
 /** The least a publisher waits after its volunteers are as many as it asked for */
 export const VOLUNTEER_GRACE = second / 4
 
+/**
+ * How long a publisher waits for HELD from a holder it assigned before it assigns another
+ * volunteer in its place: this, plus the content's bytes at `HELD_RATE`
+ */
+export const HELD_DEADLINE = 4 * second
+export const HELD_RATE = MiB / second
+/** Holders a publisher assigns in place of ones not heard in time, at most, per request */
+export const HOLDER_REPLACEMENTS = 3
+
 /** How long a publisher waits for enough volunteers in all */
 export const REPLICATE_TIMEOUT = 30 * second
 

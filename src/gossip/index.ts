@@ -211,7 +211,8 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
       policy: init.replicate ?? { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
       log: components.logger.forComponent('shoal:gossip:replicate'),
       send: async (m) => { await this.send(this.topics.replicate, Replicate.encode(m)) },
-      room: async () => ({ free: (await components.load()).free, replicated: await components.replicated() }),
+      free: async () => (await components.load()).free,
+      replicated: async () => await components.replicated(),
       hold: async (a) => components.hold(a, this.presence.member(a.publisher))
     })
   }

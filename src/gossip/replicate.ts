@@ -1,4 +1,4 @@
-import { MAX_HOLDER_CIDS, MAX_HOLDERS_PER_CID, REPLICATE_TIMEOUT, VOLUNTEER_GRACE, VOLUNTEER_WINDOW } from '../constants.js'
+import { HELD_DEADLINE, HELD_RATE, HOLDER_REPLACEMENTS, MAX_HOLDER_CIDS, MAX_HOLDERS_PER_CID, REPLICATE_TIMEOUT, VOLUNTEER_GRACE, VOLUNTEER_WINDOW } from '../constants.js'
 import { Replicate } from './messages.js'
 import type { Announcement } from './index.js'
 import type { Logger } from '@libp2p/interface'
@@ -23,8 +23,10 @@ export interface ReplicatorInit {
   log: Logger
   /** Publish on the replicate topic */
   send(message: Replicate): Promise<void>
-  /** Bytes this peer can still store, and bytes of replicas it holds */
-  room(): Promise<{ free: number, replicated: number }>
+  /** Bytes this peer can still store */
+  free(): Promise<number>
+  /** Bytes of replicas this peer holds (read only when the policy has a `maxTotalBytes`) */
+  replicated(): Promise<number>
   /** Fetch, pin and provide announced content */
   hold(announcement: Announcement): Promise<void>
   onHeld?(cid: string, holder: string): void
@@ -41,6 +43,20 @@ interface Request {
   fullAt?: number
   /** Stop waiting for volunteers (enough came, or the request ends) */
   enough(): void
+  /** Every peer assigned so far, replacements too (none is assigned twice) */
+  assigned: Set<string>
+  /** Assigned holders not heard yet → what cancels their deadline */
+  awaited: Map<string, () => void>
+  /** Replacements left */
+  replacements: number
+}
+
+/**
+ * How long a publisher waits for HELD from a holder it assigned content of `size` bytes before it
+ * assigns a volunteer in its place
+ */
+export function heldDeadline (size: number): number {
+  return HELD_DEADLINE + Math.ceil(size / HELD_RATE)
 }
 
 /**
@@ -86,7 +102,12 @@ export class Replicator {
 
   stop (): void {
     this.stopped = true
-    for (const r of this.requests.values()) r.enough()
+    for (const r of this.requests.values()) {
+      r.enough()
+      for (const cancel of r.awaited.values()) cancel()
+      r.awaited.clear()
+    }
+    this.requests.clear()
   }
 
   /**
@@ -109,7 +130,10 @@ export class Replicator {
     if (!p.enabled || a.publisher === this.init.self) return undefined
     if (p.tags.length > 0 && !a.tags.some(t => p.tags.includes(t))) return undefined
     if (p.maxFileSize > 0 && a.size > p.maxFileSize) return undefined
-    const { free, replicated } = await this.init.room()
+    // the replicas held are read (every pin record) only when there is a limit to hold them to;
+    // both are read before the checks, so nothing is reserved between a check and the reservation
+    const replicated = p.maxTotalBytes > 0 ? await this.init.replicated() : 0
+    const free = await this.init.free()
     if (p.maxTotalBytes > 0 && replicated + this.reserved + a.size > p.maxTotalBytes) return undefined
     if (this.reserved + a.size > free) return undefined
     if (reserve) {
@@ -135,6 +159,7 @@ export class Replicator {
     if (m.kind === Replicate.Kind.VOLUNTEER) {
       const r = this.requests.get(m.cid)
       if (r == null) return
+      if (r.assigned.has(from)) return
       r.volunteers.set(from, m.free)
       if (r.volunteers.size >= r.replicas) {
         r.fullAt ??= this.now()
@@ -143,6 +168,8 @@ export class Replicator {
       return
     }
     if (m.kind === Replicate.Kind.HELD) {
+      const r = this.requests.get(m.cid)
+      if (r != null) this.heard(m.cid, r, from)
       this.noteHolder(m.cid, from)
       return
     }
@@ -185,7 +212,7 @@ export class Replicator {
   async request (a: Announcement, signal?: AbortSignal): Promise<string[]> {
     let enough!: () => void
     const full = new Promise<void>(resolve => { enough = resolve })
-    const r: Request = { replicas: a.replicas, volunteers: new Map(), enough }
+    const r: Request = { replicas: a.replicas, volunteers: new Map(), enough, assigned: new Set(), awaited: new Map(), replacements: HOLDER_REPLACEMENTS }
     this.requests.set(a.cid, r)
     const start = this.now()
     const onAbort = (): void => { enough() }
@@ -203,16 +230,55 @@ export class Replicator {
       // room that are about as near have their chance
       await wait(assignAt(start, undefined) - start, true)
       if (!this.stopped && signal?.aborted !== true) await wait(assignAt(start, r.fullAt) - this.now(), false)
-      const chosen = [...r.volunteers.entries()].sort((x, y) => y[1] - x[1]).slice(0, r.replicas).map(([id]) => id)
-      if (chosen.length > 0 && !this.stopped) {
-        await this.init.send({ kind: Replicate.Kind.ASSIGN, cid: a.cid, time: this.now(), free: 0, holders: chosen })
+      const chosen = this.best(r, r.replicas)
+      if (chosen.length > 0 && !this.stopped && signal?.aborted !== true) {
+        await this.assign(a, r, chosen)
       }
       this.init.log('assigned %s to %d of %d asked', a.cid, chosen.length, r.replicas)
       return chosen
     } finally {
       signal?.removeEventListener('abort', onAbort)
-      this.requests.delete(a.cid)
+      if (r.awaited.size === 0) this.requests.delete(a.cid)
     }
+  }
+
+  /** The `n` volunteers not yet assigned with the most room */
+  private best (r: Request, n: number): string[] {
+    return [...r.volunteers.entries()].filter(([id]) => !r.assigned.has(id)).sort((x, y) => y[1] - x[1]).slice(0, n).map(([id]) => id)
+  }
+
+  /**
+   * Send ASSIGN naming `holders` and wait for their HELD: a holder not heard within
+   * `heldDeadline` (it left, never heard the ASSIGN, or its fetch failed) has the volunteer with
+   * the most room not yet assigned put in its place, up to `HOLDER_REPLACEMENTS` times a request.
+   * The late holder may still send HELD; it counts as any holder does.
+   */
+  private async assign (a: Announcement, r: Request, holders: string[]): Promise<void> {
+    for (const holder of holders) {
+      r.assigned.add(holder)
+      r.awaited.set(holder, this.after(heldDeadline(a.size), () => { void this.replace(a, r, holder) }))
+    }
+    await this.init.send({ kind: Replicate.Kind.ASSIGN, cid: a.cid, time: this.now(), free: 0, holders })
+  }
+
+  private async replace (a: Announcement, r: Request, late: string): Promise<void> {
+    if (!r.awaited.delete(late) || this.stopped) return
+    const next = r.replacements > 0 ? this.best(r, 1) : []
+    if (next.length > 0) {
+      r.replacements--
+      this.init.log('no HELD for %s from %s in time: assigning %s', a.cid, late, next[0])
+      await this.assign(a, r, next).catch((err) => { this.init.log('could not assign %s: %s', a.cid, err.message) })
+    }
+    if (r.awaited.size === 0 && this.requests.get(a.cid) === r) this.requests.delete(a.cid)
+  }
+
+  /** As publisher: an assigned holder said HELD */
+  private heard (cid: string, r: Request, holder: string): void {
+    const cancel = r.awaited.get(holder)
+    if (cancel == null) return
+    cancel()
+    r.awaited.delete(holder)
+    if (r.awaited.size === 0 && this.requests.get(cid) === r) this.requests.delete(cid)
   }
 
   private noteHolder (cid: string, holder: string): void {

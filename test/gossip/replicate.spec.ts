@@ -1,13 +1,13 @@
 /**
  * The replication policy's limits hold against announcements that arrive together, and against
  * content larger than announced; a publisher assigns once enough volunteers came and a short grace
- * passed, not after a fixed window.
+ * passed, not after a fixed window, and assigns another volunteer in place of a holder not heard in time.
  */
 import assert from 'node:assert/strict'
 import { logger } from '@libp2p/logger'
 import { REPLICATE_TIMEOUT, VOLUNTEER_GRACE, VOLUNTEER_WINDOW } from '../../src/constants.js'
 import { Replicate } from '../../src/gossip/messages.js'
-import { Replicator, assignAt } from '../../src/gossip/replicate.js'
+import { Replicator, assignAt, heldDeadline } from '../../src/gossip/replicate.js'
 import { replicaLimit, replicationHooks } from '../../src/peer/replication.js'
 import type { Announcement } from '../../src/gossip/index.js'
 
@@ -25,7 +25,8 @@ describe('gossip: replication policy', () => {
       policy: { enabled: true, tags: ['t'], maxFileSize: 0, maxTotalBytes: 1_000_000 },
       log: logger('test'),
       send: async () => {},
-      room: async () => ({ free: 100_000_000, replicated }),
+      free: async () => 100_000_000,
+      replicated: async () => replicated,
       // each fetch takes a while; the pin counts once it is held
       hold: async (a) => {
         held.push(a.cid)
@@ -72,7 +73,8 @@ describe('gossip: replication policy', () => {
       policy: { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
       log: logger('test'),
       send: async (m) => { sent.push(m) },
-      room: async () => ({ free: 0, replicated: 0 }),
+      free: async () => 0,
+      replicated: async () => 0,
       hold: async () => {}
     })
     const a = { ...announcement('c', 10), replicas: 2 }
@@ -91,6 +93,56 @@ describe('gossip: replication policy', () => {
     assert.equal(sent[0].kind, Replicate.Kind.ASSIGN)
     assert.deepEqual(sent[0].holders, ['big', 'mid'])
     await late
+  })
+
+  it('a publisher assigns a volunteer in place of a holder not heard in time, a bounded number of times', async () => {
+    // a clock the test moves: timers run when it passes them
+    let now = 0
+    let timers: Array<{ at: number, fn: () => void }> = []
+    const settle = async (): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, 10)) }
+    const advance = async (ms: number): Promise<void> => {
+      await settle()
+      now += ms
+      const due = timers.filter(t => t.at <= now)
+      timers = timers.filter(t => t.at > now)
+      for (const t of due) t.fn()
+      await settle()
+    }
+    const sent: Replicate[] = []
+    const replicator = new Replicator({
+      self: 'publisher',
+      policy: { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
+      log: logger('test'),
+      send: async (m) => { sent.push(m) },
+      free: async () => 0,
+      replicated: async () => 0,
+      hold: async () => {},
+      now: () => now,
+      after: (ms, fn) => {
+        const t = { at: now + ms, fn }
+        timers.push(t)
+        return () => { timers = timers.filter(x => x !== t) }
+      }
+    })
+    const a = { ...announcement('c', 1024 * 1024), replicas: 2 }
+    const assigned = replicator.request(a)
+    const message = async (from: string, kind: Replicate.Kind, free = 0): Promise<void> => {
+      await replicator.onReplicate(from, { kind, cid: 'c', time: now, free, holders: [] })
+    }
+    for (const [id, free] of [['v1', 50], ['v2', 40], ['v3', 30], ['v4', 20], ['v5', 10], ['v6', 5]] as const) await message(id, Replicate.Kind.VOLUNTEER, free)
+    await advance(VOLUNTEER_GRACE)
+    assert.deepEqual(await assigned, ['v1', 'v2'])
+    // v1 holds it in time; v2 never says so
+    await message('v1', Replicate.Kind.HELD)
+    await advance(heldDeadline(a.size) - 1)
+    assert.equal(sent.length, 1, 'nobody replaced before the deadline')
+    await advance(1)
+    assert.deepEqual(sent.map(m => m.holders), [['v1', 'v2'], ['v3']], 'v2 replaced by the volunteer with the most room left, v1 kept')
+    // the replacements are silent too: they stop at the bound, though v6 is left
+    for (let i = 0; i < 5; i++) await advance(heldDeadline(a.size))
+    assert.deepEqual(sent.map(m => m.holders), [['v1', 'v2'], ['v3'], ['v4'], ['v5']])
+    assert.ok(sent.every(m => m.kind === Replicate.Kind.ASSIGN))
+    assert.equal(timers.length, 0, 'no timer left once the replacements are used up')
   })
 
   it('a holder names the publisher to its fetch when connected to it directly, not over a relay', async () => {
