@@ -1,16 +1,22 @@
 /**
- * The datastore libp2p is given: files on disk, with the peer store's records kept in memory and
- * written out in the background.
+ * The datastore libp2p is given: files on disk, with the peer store's records and the DHT's
+ * provider records kept in memory and written out in the background.
  *
  * libp2p merges the protocol into the remote peer's record each time a stream is opened, at both
  * ends, and a record it saves always differs from the one before (it carries the time of the
  * save), so on a plain file datastore every stream cost a file read and an atomic file write at
  * each end, in series per peer, all on libuv's four threads. Opening a stream to a busy peer then
- * waited behind every other stream's writes (seconds on a loaded machine; issue 20). Here a
- * record is read from disk once, kept, and written back at most once per `flushMs` and when the
- * host stops; a crash loses at most that much of the peer store's news. Other keys (DHT records)
- * go to disk as they come. Seen from outside, it answers as the file datastore does: values are
- * copies, a query of peer records lists those not yet written, a delete is final.
+ * waited behind every other stream's writes (seconds on a loaded machine; issue 20). A DHT server
+ * writes a file for every provider record it is given (a root provided to 20 servers is 20
+ * writes; at 30 hosts in one process, ~80-100 per replicated file, 0.2-1 s each behind one
+ * another), and reads them all back at every lookup of that root.
+ *
+ * Here a record is read from disk once, kept, and written back at most once per `flushMs` and
+ * when the host stops; a crash loses at most that much of the peer store's news and of the
+ * provider records received (providers provide again: kad-dht's reprovider, and shoal's at every
+ * fetch and pin). Other keys (DHT value records) go to disk as they come. Seen from outside, it
+ * answers as the file datastore does: values are copies, a query lists the records not yet
+ * written, a delete is final.
  */
 import { FsDatastore } from 'datastore-fs'
 import { Key } from 'interface-datastore'
@@ -28,6 +34,13 @@ const FLUSH_INTERVAL = 5 * minute
 const MAX_CACHED = 10_000
 /** libp2p's peer store keeps each peer's record under this namespace */
 const PEERS = '/peers/'
+/** kad-dht keeps provider records under this one (`/dht/provider/<multihash>/<peer id>`) */
+const PROVIDERS = '/dht/provider/'
+
+/** Whether a key is kept in memory */
+function kept (k: string): boolean {
+  return k.startsWith(PEERS) || k.startsWith(PROVIDERS)
+}
 
 export interface PeerRecordDatastoreInit {
   /**
@@ -108,7 +121,7 @@ export class PeerRecordDatastore extends FsDatastore {
 
   override async put (key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
     const k = key.toString()
-    if (!k.startsWith(PEERS)) return await super.put(key, value, options)
+    if (!kept(k)) return await super.put(key, value, options)
     options?.signal?.throwIfAborted()
     // a file datastore keeps what it was given when put: the caller's buffer is its own again
     this.cache.set(k, value.slice())
@@ -122,7 +135,7 @@ export class PeerRecordDatastore extends FsDatastore {
     const cached = this.cache.get(k)
     // a copy, as a file read gives: what the caller does with it stays out of the cache
     if (cached != null) return cached.slice()
-    if (!k.startsWith(PEERS)) return await super.get(key, options)
+    if (!kept(k)) return await super.get(key, options)
     const deletes = this.deletes
     const value = await super.get(key, options)
     // a put or a delete that came while the file was read is newer than the file
@@ -139,7 +152,7 @@ export class PeerRecordDatastore extends FsDatastore {
 
   override async delete (key: Key, options?: AbortOptions): Promise<void> {
     const k = key.toString()
-    if (!k.startsWith(PEERS)) return await super.delete(key, options)
+    if (!kept(k)) return await super.delete(key, options)
     this.cache.delete(k)
     this.dirty.delete(k)
     this.deletes++
@@ -165,17 +178,47 @@ export class PeerRecordDatastore extends FsDatastore {
   }
 
   /**
-   * A query over the files sees the records kept in memory: they are written first when it may
-   * list peer records (a query of DHT records, made at every provider lookup, does not wait)
+   * A query over the files sees the records kept in memory. One that may list peer records writes
+   * them first (the peer store's queries are rare); one of provider records (made at every
+   * provider lookup) does not wait: it lists the records in memory, then the files of those that
+   * are not. A query of neither reads the files only.
    */
   override async * _all (q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
-    if (coversPeers(q.prefix)) await this.flush()
+    if (covers(q.prefix, PEERS)) await this.flush()
+    else if (covers(q.prefix, PROVIDERS)) {
+      const listed = new Set<string>()
+      for (const [k, value] of this.providersIn(q.prefix)) {
+        listed.add(k)
+        yield { key: new Key(k), value: value.slice() }
+      }
+      for await (const pair of super._all(q, options)) {
+        if (!listed.has(pair.key.toString())) yield pair
+      }
+      return
+    }
     yield * super._all(q, options)
   }
 
   override async * _allKeys (q: KeyQuery, options?: AbortOptions): AsyncGenerator<Key> {
-    if (coversPeers(q.prefix)) await this.flush()
+    if (covers(q.prefix, PEERS)) await this.flush()
+    else if (covers(q.prefix, PROVIDERS)) {
+      const listed = new Set<string>()
+      for (const [k] of this.providersIn(q.prefix)) {
+        listed.add(k)
+        yield new Key(k)
+      }
+      for await (const key of super._allKeys(q, options)) {
+        if (!listed.has(key.toString())) yield key
+      }
+      return
+    }
     yield * super._allKeys(q, options)
+  }
+
+  /** The provider records in memory under a prefix, taken at once */
+  private providersIn (prefix: string | undefined): Array<[string, Uint8Array]> {
+    const p = prefix ?? ''
+    return [...this.cache].filter(([k]) => k.startsWith(PROVIDERS) && k.startsWith(p))
   }
 
   private async enqueue (work: () => Promise<void>): Promise<void> {
@@ -207,8 +250,8 @@ export function peerRecordFlushing (datastore: PeerRecordDatastore): () => Start
   })
 }
 
-/** Whether a query with this prefix may list peer records */
-function coversPeers (prefix: string | undefined): boolean {
+/** Whether a query with this prefix may list keys of this namespace */
+function covers (prefix: string | undefined, namespace: string): boolean {
   const p = prefix ?? ''
-  return PEERS.startsWith(p) || p.startsWith(PEERS.slice(0, -1))
+  return namespace.startsWith(p) || p.startsWith(namespace.slice(0, -1))
 }

@@ -1,6 +1,6 @@
 /**
- * libp2p's datastore: peer records are kept in memory and reach disk on a flush (the timer's, a
- * query's, or the host's stop); other keys reach disk at once. Seen through the datastore
+ * libp2p's datastore: peer records and provider records are kept in memory and reach disk on a
+ * flush (the timer's, a query's of peer records, or the host's stop); other keys reach disk at once. Seen through the datastore
  * interface, it answers as the file datastore does, for peer records and for the DHT's keys.
  */
 import assert from 'node:assert/strict'
@@ -140,21 +140,32 @@ describe('host: peer records in memory, written out in the background', () => {
     assert.deepEqual(keys.sort(), plainKeys.sort())
   })
 
-  it('a peer record is served from memory and written on flush; other keys are written at once', async () => {
+  it('peer and provider records are served from memory and written on flush; other keys are written at once', async () => {
     const ds = new PeerRecordDatastore(dir, { flushMs: 60_000 })
     await ds.open()
     ds.startFlushing()
     await ds.put(new Key(PEER_A), bytes('one'))
     await ds.put(new Key(PEER_A), bytes('two'))
     await ds.put(new Key(PROV_X1), bytes('prov'))
+    await ds.put(new Key(RECORD), bytes('rec'))
     assert.equal(text(await ds.get(new Key(PEER_A))), 'two')
     assert.equal(await onDisk(PEER_A), undefined, 'not written before a flush')
-    assert.equal(await onDisk(PROV_X1), 'prov')
-    // a query of the DHT's records (made at every provider lookup) does not wait on a flush
-    for await (const _ of ds.query({ prefix: `/dht/provider/${CID_X}` })) {}
+    assert.equal(await onDisk(PROV_X1), undefined, 'a provider record is not written before a flush')
+    assert.equal(await onDisk(RECORD), 'rec')
+    // a provider lookup's query lists the record in memory beside those on disk, and does not
+    // wait on a flush
+    const plain = new FsDatastore(dir)
+    await plain.open()
+    await plain.put(new Key(PROV_X2), bytes('from an earlier run'))
+    await plain.close()
+    const listed: string[] = []
+    for await (const { key, value } of ds.query({ prefix: `/dht/provider/${CID_X}` })) listed.push(`${key.toString()}=${text(value)}`)
+    assert.deepEqual(listed.sort(), [`${PROV_X1}=prov`, `${PROV_X2}=from an earlier run`].sort())
     assert.equal(await onDisk(PEER_A), undefined)
+    assert.equal(await onDisk(PROV_X1), undefined)
     await ds.stopFlushing()
     assert.equal(await onDisk(PEER_A), 'two')
+    assert.equal(await onDisk(PROV_X1), 'prov')
     await ds.close()
   })
 
