@@ -10,9 +10,24 @@ import { Replicate } from '../../src/gossip/messages.js'
 import { Replicator, assignAt, heldDeadline } from '../../src/gossip/replicate.js'
 import { replicaLimit, replicationHooks } from '../../src/peer/replication.js'
 import type { Announcement } from '../../src/gossip/index.js'
+import type { ReplicatorInit } from '../../src/gossip/replicate.js'
 
 function announcement (cid: string, size: number): Announcement {
   return { cid, name: cid, size, time: Date.now(), tags: ['t'], replicas: 0, publisher: 'publisher' } as unknown as Announcement
+}
+
+/** A publisher that replicates nothing itself and records what it sends */
+function publisher (sent: Replicate[], init: Partial<ReplicatorInit> = {}): Replicator {
+  return new Replicator({
+    self: 'publisher',
+    policy: { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
+    log: logger('test'),
+    send: async (m) => { sent.push(m) },
+    free: async () => 0,
+    replicated: async () => 0,
+    hold: async () => {},
+    ...init
+  })
 }
 
 describe('gossip: replication policy', () => {
@@ -68,15 +83,7 @@ describe('gossip: replication policy', () => {
 
   it('a request assigns the volunteers with most room among those in the grace, not a late one', async () => {
     const sent: Replicate[] = []
-    const replicator = new Replicator({
-      self: 'publisher',
-      policy: { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
-      log: logger('test'),
-      send: async (m) => { sent.push(m) },
-      free: async () => 0,
-      replicated: async () => 0,
-      hold: async () => {}
-    })
+    const replicator = publisher(sent)
     const a = { ...announcement('c', 10), replicas: 2 }
     const assigned = replicator.request(a)
     const volunteer = async (from: string, free: number): Promise<void> => {
@@ -109,14 +116,7 @@ describe('gossip: replication policy', () => {
       await settle()
     }
     const sent: Replicate[] = []
-    const replicator = new Replicator({
-      self: 'publisher',
-      policy: { enabled: false, tags: [], maxFileSize: 0, maxTotalBytes: 0 },
-      log: logger('test'),
-      send: async (m) => { sent.push(m) },
-      free: async () => 0,
-      replicated: async () => 0,
-      hold: async () => {},
+    const replicator = publisher(sent, {
       now: () => now,
       after: (ms, fn) => {
         const t = { at: now + ms, fn }
