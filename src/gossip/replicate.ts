@@ -156,6 +156,7 @@ export class Replicator {
   }
 
   async onReplicate (from: string, m: Replicate): Promise<void> {
+    this.init.log.trace?.('%s: %s for %s from %s, sent %d ms ago', this.init.self, Replicate.Kind[m.kind], m.cid, from, this.now() - m.time)
     if (m.kind === Replicate.Kind.VOLUNTEER) {
       const r = this.requests.get(m.cid)
       if (r == null) return
@@ -184,9 +185,11 @@ export class Replicator {
     try {
       if (this.stopped) return
       // a publisher that is slow to answer, or a record not yet in the DHT, is worth a retry
+      const start = this.now()
       for (let attempt = 1; ; attempt++) {
         try {
           await this.init.hold(a)
+          this.init.log.trace?.('%s: fetched and pinned %s in %d ms', this.init.self, a.cid, this.now() - start)
           break
         } catch (err: any) {
           this.init.log('attempt %d to replicate %s failed: %s', attempt, a.cid, err.message)

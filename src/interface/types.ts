@@ -99,6 +99,8 @@ export interface HolderInfo {
   sources: Array<'dht' | 'gossip'>
   /** Its state in our membership table, when it is a member */
   state?: import('../gossip/index.js').MemberState
+  /** When this peer heard its HELD on gossip (ms since the epoch), when it did */
+  heardAt?: number
 }
 
 export interface StatusResult {

@@ -47,15 +47,16 @@ export interface HoldersComponents {
 export async function holders (root: CID, components: HoldersComponents, options: AbortOptions & { timeoutMs?: number }): Promise<HolderInfo[]> {
   const { routing, gossip } = components
   const found = new Map<string, HolderInfo>()
-  const note = (peerId: string, source: 'dht' | 'gossip'): void => {
+  const note = (peerId: string, source: 'dht' | 'gossip', heardAt?: number): void => {
     const h = found.get(peerId) ?? { peerId, sources: [] }
     if (!h.sources.includes(source)) h.sources.push(source)
+    if (heardAt != null) h.heardAt = heardAt
     const state = gossip.member(peerId)?.state
     if (state != null) h.state = state
     found.set(peerId, h)
   }
   for (const h of gossip.holders(root.toString())) {
-    if (h.peerId !== components.self) note(h.peerId, 'gossip')
+    if (h.peerId !== components.self) note(h.peerId, 'gossip', h.heardAt)
   }
   for await (const p of routing.findProviders(root, { signal: options.signal, timeoutMs: options.timeoutMs ?? STATUS_FIND_TIMEOUT })) {
     note(p.id.toString(), 'dht')

@@ -63,9 +63,12 @@ export class OnlineContent {
 export async function fetchAndPin (parts: FetchParts, cid: string, options: FetchOptions & Pick<ExchangeFetchOptions, 'maxBytes'> & { onWhole?: () => void }, origin: PinOrigin): Promise<FetchResult> {
   const { store, node } = parts
   const root = parseCid(cid)
+  const began = Date.now()
   const result = await store.withWriteGuard(async () => {
+    const guarded = Date.now()
     const session = node.session(root, { from: options.from, signal: options.signal, onProgress: options.onProgress, maxBytes: options.maxBytes })
     const result = await session.result
+    const fetched = Date.now()
     // every block is stored: a follower serves the version from here; the guard keeps gc and
     // eviction off it until the pin is written
     options.onWhole?.()
@@ -75,6 +78,7 @@ export async function fetchAndPin (parts: FetchParts, cid: string, options: Fetc
     const existing = await readablePin(store, root)
     const unreadable = existing == null && await store.pins.has(root)
     await store.pin(root, { name: options.name ?? existing?.name ?? root.toString(), size, origin: existing?.origin ?? (unreadable && (origin === 'replica' || origin === 'follow') ? 'fetch' : origin) }, options)
+    node.log.trace?.('%s: guard %d ms, fetch %d ms, size and pin %d ms', root, guarded - began, fetched - guarded, Date.now() - fetched)
     return result
   })
   provideLater(node, root)

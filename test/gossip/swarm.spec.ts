@@ -129,11 +129,14 @@ describe('gossip and routing: ten peers in one process', function () {
 
   it('publish --replicas 3 assigns 3 volunteers, which fetch, pin and say they hold it', async () => {
     const bytes = randomBytes(300 * KiB)
+    const before = Date.now()
     const result = await publishBytes(peers[1], bytes, { tags: ['cdn'], replicas: 3 })
     assert.equal(result.assigned?.length, 3)
     const volunteers = peers.slice(6).map(p => p.peerId.toString())
     for (const id of result.assigned ?? []) assert.ok(volunteers.includes(id), 'only peers whose policy takes it volunteer')
     await waitFor(async () => (await peers[1].status(result.cid, { timeoutMs: 2000 })).holders.filter(h => h.sources.includes('gossip')).length === 3, 30_000, '3 holders')
+    const heard = (await peers[1].status(result.cid, { timeoutMs: 0 })).holders.filter(h => h.sources.includes('gossip'))
+    assert.ok(heard.every(h => h.heardAt != null && h.heardAt >= before && h.heardAt <= Date.now()), 'when each HELD was heard')
     for (const p of peers) {
       const pin = await p.store.pins.get((await import('multiformats/cid')).CID.parse(result.cid))
       const assigned = result.assigned?.includes(p.peerId.toString()) === true
