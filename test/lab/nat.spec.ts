@@ -304,5 +304,8 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     assert.ok(status.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), status.stdout)
     const peers = await lab!.cli(alone.index, ['peers'])
     assert.ok(peers.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), peers.stdout)
+    // and its log (the daemon's stderr) says it, a line per round while the wait grows
+    const daemon = lab!.hosts[alone.index].daemon!
+    await waitFor(async () => daemon.stderr().includes(`shoal: bootstrap: ${problem.split(';')[0]}`), 10_000, 'the daemon to log why no bootstrap peer answered')
   })
 })
