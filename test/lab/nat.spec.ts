@@ -4,7 +4,7 @@
  * a router namespace. The lab's internet range counts as public (`nat.publicRanges`).
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { lastJson } from '../helpers/cli.js'
@@ -158,6 +158,30 @@ describe('lab: NAT traversal', function () {
     const relayed = await relayedBytes(RELAY) + await relayedBytes(RELAY2)
     process.stderr.write(`      the relay's metrics count ${relayed} bytes relayed\n`)
     assert.ok(relayed >= 16 * MiB, `the relay counted ${relayed} bytes; 16 MiB crossed it`)
+  })
+
+  it('cat and the gateway work between two peers behind different NATs, through the relay', async () => {
+    const publishText = async (i: number): Promise<{ cid: string, text: string }> => {
+      const text = randomBytes(512 * 1024).toString('hex')
+      const file = path.join(tmp.dir, `text-${i}-${Date.now()}.txt`)
+      await fs.writeFile(file, text)
+      const r = await lab!.cli(i, ['--json', 'publish', file])
+      assert.equal(r.code, 0, r.stderr)
+      return { cid: lastJson(r.stdout).cid, text }
+    }
+    const one = await publishText(SYMMETRIC)
+    const cat = await lab!.cli(NATED, ['cat', one.cid], { timeoutMs: 120_000 })
+    assert.equal(cat.code, 0, cat.stderr.split('\n').slice(-5).join('\n'))
+    assert.ok(cat.stdout === one.text, `cat gave ${cat.stdout.length} bytes of ${one.text.length}, or other bytes`)
+    // the gateway on the NATed peer's loopback, asked from inside its namespace
+    const two = await publishText(SYMMETRIC)
+    const gateway = lab!.hosts[NATED].daemon!.gateway
+    assert.ok(gateway != null, 'the lab\'s daemons serve a gateway')
+    const script = `fetch('http://${gateway}/ipfs/${two.cid}').then(async r => console.log(JSON.stringify({ status: r.status, sha: require('node:crypto').createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex') })))`
+    const { child, ready } = await lab!.spawnNode(NATED, '-e', [script])
+    child.kill()
+    assert.equal(ready.status, 200)
+    assert.equal(ready.sha, createHash('sha256').update(two.text).digest('hex'), 'the gateway served the same bytes')
   })
 
   it('a NATed peer never enters a reachable peer\'s DHT routing table; the reachable ones hold each other', async () => {
