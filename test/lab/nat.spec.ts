@@ -92,7 +92,14 @@ describe('lab: NAT traversal', function () {
     relays = [relay.address, relay2.address]
     await lab.start(PUBLIC, c => { labNat(c, lab); c.relay.client = false; c.bootstrap = [relay.address] })
     for (const i of [NATED, SYMMETRIC]) {
-      await lab.start(i, c => { labNat(c, lab); c.relay.client = true; c.relay.relays = relays; c.bootstrap = [relay.address] })
+      await lab.start(i, c => {
+        labNat(c, lab)
+        c.relay.client = true
+        c.relay.relays = relays
+        c.bootstrap = [relay.address]
+        // the peer behind the symmetric NAT replicates what is announced with the tag "nat"
+        if (i === SYMMETRIC) c.replicate = { ...c.replicate, enabled: true, tags: ['nat'], maxFileSize: 0, maxTotalBytes: 0 }
+      })
     }
   })
   after(async () => {
@@ -182,6 +189,23 @@ describe('lab: NAT traversal', function () {
     child.kill()
     assert.equal(ready.status, 200)
     assert.equal(ready.sha, createHash('sha256').update(two.text).digest('hex'), 'the gateway served the same bytes')
+  })
+
+  it('replication between two peers behind different NATs: an announced file is fetched and pinned through the relay', async () => {
+    const bytes = randomBytes(4 * MiB)
+    const file = path.join(tmp.dir, `tagged-${Date.now()}.bin`)
+    await fs.writeFile(file, bytes)
+    const r = await lab!.cli(NATED, ['--json', 'publish', file, '--tag', 'nat'])
+    assert.equal(r.code, 0, r.stderr)
+    const { cid } = lastJson(r.stdout)
+    await waitFor(async () => {
+      const pins = await lab!.cli(SYMMETRIC, ['--json', 'pin', 'ls'])
+      return pins.code === 0 && lastJson(pins.stdout).pins.some((p: any) => p.cid === cid)
+    }, 60_000, 'the replicating peer to pin the announced file')
+    const out = path.join(tmp.dir, `replica-${cid.slice(-8)}.bin`)
+    const got = await lab!.cli(SYMMETRIC, ['get', cid, '-o', out])
+    assert.equal(got.code, 0, got.stderr)
+    assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
   })
 
   it('a NATed peer never enters a reachable peer\'s DHT routing table; the reachable ones hold each other', async () => {
