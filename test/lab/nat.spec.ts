@@ -223,6 +223,20 @@ describe('lab: NAT traversal', function () {
     assert.ok((await peers(RELAY)).some(p => nated.includes(p.peerId)) || (await peers(RELAY2)).some(p => nated.includes(p.peerId)), 'a relay is connected to a NATed peer')
   })
 
+  it('a NATed peer with no relay configured reserves on a swarm member that offers the service', async () => {
+    const host = await lab!.addHost({}, { nat: 'port-preserving' })
+    await lab!.start(host.index, c => { labNat(c, lab); c.relay.client = true; c.relay.relays = []; c.bootstrap = [relays[0]] })
+    let seen: any
+    await waitFor(async () => {
+      seen = await id(host.index)
+      return seen.reachability === 'private' && seen.relays.length > 0
+    }, 30_000, 'the peer to find itself private and hold a reservation on a relay it found')
+    const relayIds = [RELAY, RELAY2].map(i => lab!.hosts[i].daemon!.peerId)
+    assert.ok(seen.relays.every((r: string) => relayIds.includes(r)), `reserved on ${String(seen.relays)}`)
+    assert.ok(seen.addresses.length > 0 && seen.addresses.every((a: string) => a.includes('/p2p-circuit')), seen.addresses.join(' '))
+    await lab!.hosts[host.index].daemon!.stop()
+  })
+
   it('the relay dies: the NATed peer holds a reservation on the other relay within 10 s and stays fetchable', async () => {
     // at load a reservation can be between renewals for a moment: wait for one to be held
     let before: string[] = []
