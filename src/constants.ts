@@ -182,6 +182,9 @@ export const BOOTSTRAP_RETRY_INTERVAL = 5 * second
 /** The longest wait between two rounds of bootstrap dials while every one fails */
 export const BOOTSTRAP_MAX_RETRY_INTERVAL = 5 * 60 * second
 
+/** How often `shoal start` looks whether the bootstrap problem it logs has changed */
+export const BOOTSTRAP_LOG_INTERVAL = 2 * second
+
 /** Largest request head (request line and headers) the gateway reads; more is answered 431 */
 export const MAX_GATEWAY_HEADER_SIZE = 8 * KiB
 

@@ -4,7 +4,7 @@
  * a router namespace. The lab's internet range counts as public (`nat.publicRanges`).
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { lastJson } from '../helpers/cli.js'
@@ -92,7 +92,14 @@ describe('lab: NAT traversal', function () {
     relays = [relay.address, relay2.address]
     await lab.start(PUBLIC, c => { labNat(c, lab); c.relay.client = false; c.bootstrap = [relay.address] })
     for (const i of [NATED, SYMMETRIC]) {
-      await lab.start(i, c => { labNat(c, lab); c.relay.client = true; c.relay.relays = relays; c.bootstrap = [relay.address] })
+      await lab.start(i, c => {
+        labNat(c, lab)
+        c.relay.client = true
+        c.relay.relays = relays
+        c.bootstrap = [relay.address]
+        // the peer behind the symmetric NAT replicates what is announced with the tag "nat"
+        if (i === SYMMETRIC) c.replicate = { ...c.replicate, enabled: true, tags: ['nat'], maxFileSize: 0, maxTotalBytes: 0 }
+      })
     }
   })
   after(async () => {
@@ -160,6 +167,47 @@ describe('lab: NAT traversal', function () {
     assert.ok(relayed >= 16 * MiB, `the relay counted ${relayed} bytes; 16 MiB crossed it`)
   })
 
+  it('cat and the gateway work between two peers behind different NATs, through the relay', async () => {
+    const publishText = async (i: number): Promise<{ cid: string, text: string }> => {
+      const text = randomBytes(512 * 1024).toString('hex')
+      const file = path.join(tmp.dir, `text-${i}-${Date.now()}.txt`)
+      await fs.writeFile(file, text)
+      const r = await lab!.cli(i, ['--json', 'publish', file])
+      assert.equal(r.code, 0, r.stderr)
+      return { cid: lastJson(r.stdout).cid, text }
+    }
+    const one = await publishText(SYMMETRIC)
+    const cat = await lab!.cli(NATED, ['cat', one.cid], { timeoutMs: 120_000 })
+    assert.equal(cat.code, 0, cat.stderr.split('\n').slice(-5).join('\n'))
+    assert.ok(cat.stdout === one.text, `cat gave ${cat.stdout.length} bytes of ${one.text.length}, or other bytes`)
+    // the gateway on the NATed peer's loopback, asked from inside its namespace
+    const two = await publishText(SYMMETRIC)
+    const gateway = lab!.hosts[NATED].daemon!.gateway
+    assert.ok(gateway != null, 'the lab\'s daemons serve a gateway')
+    const script = `fetch('http://${gateway}/ipfs/${two.cid}').then(async r => console.log(JSON.stringify({ status: r.status, sha: require('node:crypto').createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex') })))`
+    const { child, ready } = await lab!.spawnNode(NATED, '-e', [script])
+    child.kill()
+    assert.equal(ready.status, 200)
+    assert.equal(ready.sha, createHash('sha256').update(two.text).digest('hex'), 'the gateway served the same bytes')
+  })
+
+  it('replication between two peers behind different NATs: an announced file is fetched and pinned through the relay', async () => {
+    const bytes = randomBytes(4 * MiB)
+    const file = path.join(tmp.dir, `tagged-${Date.now()}.bin`)
+    await fs.writeFile(file, bytes)
+    const r = await lab!.cli(NATED, ['--json', 'publish', file, '--tag', 'nat'])
+    assert.equal(r.code, 0, r.stderr)
+    const { cid } = lastJson(r.stdout)
+    await waitFor(async () => {
+      const pins = await lab!.cli(SYMMETRIC, ['--json', 'pin', 'ls'])
+      return pins.code === 0 && lastJson(pins.stdout).pins.some((p: any) => p.cid === cid)
+    }, 60_000, 'the replicating peer to pin the announced file')
+    const out = path.join(tmp.dir, `replica-${cid.slice(-8)}.bin`)
+    const got = await lab!.cli(SYMMETRIC, ['get', cid, '-o', out])
+    assert.equal(got.code, 0, got.stderr)
+    assert.ok((await fs.readFile(out)).equals(bytes), 'byte-identical')
+  })
+
   it('a NATed peer never enters a reachable peer\'s DHT routing table; the reachable ones hold each other', async () => {
     const nated = [NATED, SYMMETRIC].map(i => lab!.hosts[i].daemon!.peerId)
     const peers = async (i: number): Promise<any[]> => lastJson((await lab!.cli(i, ['--json', 'peers'])).stdout).peers
@@ -173,6 +221,20 @@ describe('lab: NAT traversal', function () {
     }
     // the relays hold reservations for the NATed peers, so they are connected and were looked at
     assert.ok((await peers(RELAY)).some(p => nated.includes(p.peerId)) || (await peers(RELAY2)).some(p => nated.includes(p.peerId)), 'a relay is connected to a NATed peer')
+  })
+
+  it('a NATed peer with no relay configured reserves on a swarm member that offers the service', async () => {
+    const host = await lab!.addHost({}, { nat: 'port-preserving' })
+    await lab!.start(host.index, c => { labNat(c, lab); c.relay.client = true; c.relay.relays = []; c.bootstrap = [relays[0]] })
+    let seen: any
+    await waitFor(async () => {
+      seen = await id(host.index)
+      return seen.reachability === 'private' && seen.relays.length > 0
+    }, 30_000, 'the peer to find itself private and hold a reservation on a relay it found')
+    const relayIds = [RELAY, RELAY2].map(i => lab!.hosts[i].daemon!.peerId)
+    assert.ok(seen.relays.every((r: string) => relayIds.includes(r)), `reserved on ${String(seen.relays)}`)
+    assert.ok(seen.addresses.length > 0 && seen.addresses.every((a: string) => a.includes('/p2p-circuit')), seen.addresses.join(' '))
+    await lab!.hosts[host.index].daemon!.stop()
   })
 
   it('the relay dies: the NATed peer holds a reservation on the other relay within 10 s and stays fetchable', async () => {
@@ -304,5 +366,8 @@ describe('lab: NAT traversal through a relay with default limits (128 KiB per ci
     assert.ok(status.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), status.stdout)
     const peers = await lab!.cli(alone.index, ['peers'])
     assert.ok(peers.stdout.includes(`bootstrap: ${problem.split(';')[0]}`), peers.stdout)
+    // and its log (the daemon's stderr) says it, a line per round while the wait grows
+    const daemon = lab!.hosts[alone.index].daemon!
+    await waitFor(async () => daemon.stderr().includes(`shoal: bootstrap: ${problem.split(';')[0]}`), 10_000, 'the daemon to log why no bootstrap peer answered')
   })
 })

@@ -1,4 +1,4 @@
-import { SHUTDOWN_TIMEOUT } from '../../constants.js'
+import { BOOTSTRAP_LOG_INTERVAL, SHUTDOWN_TIMEOUT } from '../../constants.js'
 import { collect, globalsOf } from '../context.js'
 import { printResult, reportError } from '../output.js'
 import type { Command } from 'commander'
@@ -28,6 +28,8 @@ export function register (command: Command): void {
         ], { peerId: id.peerId, addresses: id.addresses, api: daemon.apiAddress, dashboard: `http://${daemon.apiAddress}/dashboard`, repo: daemon.repo, swarm: daemon.peer.config.swarm, ...(daemon.gatewayAddress != null ? { gateway: daemon.gatewayAddress } : {}) })
       }
 
+      // the log (stderr) says when no bootstrap peer answers, as `shoal id`, `status` and `peers` do
+      const unwatch = watchBootstrap(daemon.peer, (line) => { process.stderr.write(`shoal: ${line}\n`) })
       await new Promise<void>((resolve) => {
         let stopping = false
         const shutdown = (signal: string): void => {
@@ -35,6 +37,7 @@ export function register (command: Command): void {
           // the timeout below bounds how long stopping may take
           if (stopping) return
           stopping = true
+          unwatch()
           if (globals.json !== true) process.stderr.write(`shoal: ${signal} received, shutting down\n`)
           const timer = setTimeout(() => {
             reportError(new Error(`shutdown took longer than ${SHUTDOWN_TIMEOUT} ms; exiting`))
@@ -60,4 +63,23 @@ export function register (command: Command): void {
         void announce().catch((err) => { reportError(err) })
       })
     })
+}
+
+/**
+ * Calls `say` with the peer's bootstrap problem (`none of N bootstrap peer(s) answered (...);
+ * trying again in S s`) each time its text changes, so each round of the backoff is logged until
+ * the wait stops growing, and once when a peer answers again. Returns what stops it.
+ */
+function watchBootstrap (peer: { id(): Promise<{ bootstrap?: string }> }, say: (line: string) => void): () => void {
+  let last: string | undefined
+  const timer = setInterval(() => {
+    peer.id().then(({ bootstrap }) => {
+      if (bootstrap === last) return
+      if (bootstrap != null) say(`bootstrap: ${bootstrap}`)
+      else say('bootstrap: connected to a peer again')
+      last = bootstrap
+    }, () => {})
+  }, BOOTSTRAP_LOG_INTERVAL)
+  timer.unref()
+  return () => { clearInterval(timer) }
 }
