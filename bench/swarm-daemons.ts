@@ -90,6 +90,10 @@ async function stopDaemons (peers: Peer[]): Promise<void> {
 export async function replicateOverDaemons (init: DaemonSwarmInit): Promise<DaemonSwarmResult> {
   const t0 = Date.now()
   const peers = await startDaemons(init)
+  // interrupted: the daemons stop with the bench
+  const interrupted = (): void => { void stopDaemons(peers).finally(() => process.exit(130)) }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
   try {
     out(`bench/swarm: ${init.peers} daemon processes on loopback, started in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
     const formedBy = Date.now() + FORM_TIMEOUT_MS
@@ -121,6 +125,8 @@ export async function replicateOverDaemons (init: DaemonSwarmInit): Promise<Daem
     }
     return { times, reached: times.length }
   } finally {
+    process.off('SIGINT', interrupted)
+    process.off('SIGTERM', interrupted)
     await stopDaemons(peers)
   }
 }
