@@ -212,14 +212,13 @@ export class NamesRoom implements Names {
     const result: PublishedName = infoOf(name, record)
     if (network != null) {
       const publishing = (async () => {
-        let pushed = started
         await Promise.all([(async () => {
           result.gossiped = await network.gossip?.push(name, bytes) ?? 0
-          pushed = Date.now()
+          network.log('%s sequence %d pushed on gossip to %d peers %d ms after the publish began', name.name, Number(record.sequence), result.gossiped, Date.now() - started)
           // the DHT is the fallback for peers that were away: it follows gossip
           result.dhtPeers = await this.put(name, bytes, options.signal)
         })(), written])
-        network.log('published %s sequence %d: pushed on gossip after %d ms, written and in the DHT after %d ms', name.name, record.sequence, pushed - started, Date.now() - started)
+        network.log('%s sequence %d written and put in the DHT (%d peers) %d ms after the publish began', name.name, Number(record.sequence), result.dhtPeers, Date.now() - started)
       })()
       this.publishing.add(publishing)
       try {
