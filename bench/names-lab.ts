@@ -121,7 +121,7 @@ export async function runInLab (o: LabRunOptions): Promise<RunFigures> {
         if (v?.fetchedBytes != null) ratios.push(v.fetchedBytes / o.page)
         steps.push(`${v?.heardAt - t0}/${v?.at - t0}/${seen[i - 1].asked - t0}/${at[i - 1] - t0}`)
       }
-      o.log(`    update ${u + 1}: every mirror serving after ${Math.max(...at) - t0} ms (first ${Math.min(...at) - t0} ms); name publish returned after ${done - t0} ms; per mirror, record heard / version whole / the gateway asked / served, ms: ${steps.join(' ')}`)
+      o.log(`    update ${u + 1} (name publish called at ${t0}): every mirror serving after ${Math.max(...at) - t0} ms (first ${Math.min(...at) - t0} ms); name publish returned after ${done - t0} ms; per mirror, record heard / version whole / the gateway asked / served, ms: ${steps.join(' ')}`)
     }
     return { latencies, ratios }
   } finally {

@@ -232,6 +232,13 @@ export class NameNotFoundError extends ShoalError {
 }
 
 /**
+ * The file of a name's reserved sequences (`names/sequences/<k51...>`) cannot be read: no record
+ * of the name is signed, as its next sequence is unknown
+ */
+export class UnreadableSequenceError extends ShoalError {
+}
+
+/**
  * A peer that holds the content can be reached only over a limited relayed connection (a relay's
  * per-circuit byte or time budget), too small to carry content, and no direct connection could be
  * made. The message names the peer, the relay and its limits.

@@ -56,9 +56,7 @@ export class RecordStore {
 
   /**
    * Keep `bytes` (already checked) as the record of `name` if it is newer than the one held;
-   * resolves, once it is on disk too, with whether it was kept. What is published here goes out
-   * only after this: a record sent before it was written could be signed again, with the same
-   * sequence and another value, after a crash
+   * resolves, once it is on disk too, with whether it was kept
    */
   async put (name: string, bytes: Uint8Array, record: IPNSRecord = unmarshalIPNSRecord(bytes)): Promise<boolean> {
     const { kept, written } = await this.take(name, bytes, record)
@@ -67,7 +65,8 @@ export class RecordStore {
   }
 
   /**
-   * `put` for a record that came from elsewhere: resolves as soon as it is compared with the one
+   * `put` for a record that came from elsewhere, or one published here whose sequence is
+   * reserved (sequences.ts): resolves as soon as it is compared with the one
    * held and, if newer, held in its place (`get` answers with it), so whoever acts on it (the
    * follower's fetch) does not wait for the disk; `written` settles once it is on disk. A write
    * that fails leaves the record held before, as `put` would (a peer asks again after a restart)
