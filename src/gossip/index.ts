@@ -61,7 +61,7 @@ export interface GossipComponents {
    * Fetch, pin and provide announced content (replication); `publisher` is the publisher's row in
    * the membership table, when it has one
    */
-  hold(announcement: Announcement, publisher: Member | undefined): Promise<void>
+  hold(announcement: Announcement, publisher: Member | undefined, whole?: () => void): Promise<void>
 }
 
 export interface GossipEvents {
@@ -213,7 +213,7 @@ class SwarmGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
       send: async (m) => { await this.send(this.topics.replicate, Replicate.encode(m)) },
       free: async () => (await components.load()).free,
       replicated: async () => await components.replicated(),
-      hold: async (a) => components.hold(a, this.presence.member(a.publisher))
+      hold: async (a, whole) => components.hold(a, this.presence.member(a.publisher), whole)
     })
   }
 

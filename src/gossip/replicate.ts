@@ -27,8 +27,11 @@ export interface ReplicatorInit {
   free(): Promise<number>
   /** Bytes of replicas this peer holds (read only when the policy has a `maxTotalBytes`) */
   replicated(): Promise<number>
-  /** Fetch, pin and provide announced content */
-  hold(announcement: Announcement): Promise<void>
+  /**
+   * Fetch, pin and provide announced content; `whole()` is called once every block is stored,
+   * while the pin is still being written (gc stays off the blocks until it is)
+   */
+  hold(announcement: Announcement, whole?: () => void): Promise<void>
   onHeld?(cid: string, holder: string): void
   /** The clock, ms since the epoch (the simulator passes its virtual one). @default Date.now */
   now?(): number
@@ -180,15 +183,30 @@ export class Replicator {
     if (await this.take(a)) await this.hold(a)
   }
 
-  /** Fetch, pin and provide content `take` reserved room for; the reservation ends with it */
+  /**
+   * Fetch, pin and provide content `take` reserved room for; the reservation ends with it. HELD
+   * goes out once every block is stored, not after the pin's write: the publisher's wait ends
+   * there, and the write guard keeps gc off the blocks until the pin is written
+   */
   private async hold (a: Announcement): Promise<void> {
+    let said: Promise<void> | undefined
+    const sayHeld = async (): Promise<void> => {
+      said ??= (async () => {
+        this.noteHolder(a.cid, this.init.self)
+        await this.init.send({ kind: Replicate.Kind.HELD, cid: a.cid, time: this.now(), free: 0, holders: [] })
+      })()
+      await said
+    }
     try {
       if (this.stopped) return
       // a publisher that is slow to answer, or a record not yet in the DHT, is worth a retry
       const start = this.now()
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.init.hold(a)
+          await this.init.hold(a, () => {
+            this.init.log.trace?.('%s: %s whole in %d ms', this.init.self, a.cid, this.now() - start)
+            sayHeld().catch((err) => { this.init.log('could not say HELD for %s: %s', a.cid, err.message) })
+          })
           this.init.log.trace?.('%s: fetched and pinned %s in %d ms', this.init.self, a.cid, this.now() - start)
           break
         } catch (err: any) {
@@ -198,8 +216,7 @@ export class Replicator {
           await new Promise<void>(resolve => { this.after(attempt * HOLD_RETRY_DELAY, resolve) })
         }
       }
-      this.noteHolder(a.cid, this.init.self)
-      await this.init.send({ kind: Replicate.Kind.HELD, cid: a.cid, time: this.now(), free: 0, holders: [] })
+      await sayHeld()
     } catch (err: any) {
       this.init.log('could not replicate %s: %s', a.cid, err.message)
     } finally {

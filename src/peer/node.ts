@@ -177,7 +177,7 @@ export async function startNode (components: NodeComponents, init: NodeInit): Pr
       ...replicationHooks({
         store,
         host,
-        fetch: async (cid, name, maxBytes, from) => fetchAndPin({ store, node: { session, routing, quota, log } }, cid, { name, maxBytes, from }, 'replica')
+        fetch: async (cid, name, maxBytes, from, whole) => fetchAndPin({ store, node: { session, routing, quota, log } }, cid, { name, maxBytes, from, ...(whole != null ? { onWhole: whole } : {}) }, 'replica')
       })
     }, {
       swarm: config.swarm,

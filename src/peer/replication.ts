@@ -8,8 +8,11 @@ import type { Store } from '../store/index.js'
 export interface ReplicationComponents {
   store: Pick<Store, 'pins'>
   host: Pick<Host, 'peerStore' | 'dial' | 'getConnections'>
-  /** Fetch a DAG of at most `maxBytes` (from the peers `from` names first), pin it as a replica and provide it */
-  fetch(cid: string, name: string, maxBytes: number, from: string[]): Promise<unknown>
+  /**
+   * Fetch a DAG of at most `maxBytes` (from the peers `from` names first), pin it as a replica and
+   * provide it; `whole()` once every block is stored, before the pin is written
+   */
+  fetch(cid: string, name: string, maxBytes: number, from: string[], whole?: () => void): Promise<unknown>
 }
 
 /** The hooks gossip calls to replicate content on this peer (its replication policy is in gossip/) */
@@ -17,7 +20,7 @@ export function replicationHooks (components: ReplicationComponents): Pick<Gossi
   return {
     // an unreadable record counts for nothing here; gc and eviction keep its content
     replicated: async () => (await components.store.pins.scan()).pins.filter(p => p.origin === 'replica').reduce((n, p) => n + p.size, 0),
-    hold: async (a, publisher) => { await hold(components, a, publisher) }
+    hold: async (a, publisher, whole) => { await hold(components, a, publisher, whole) }
   }
 }
 
@@ -26,7 +29,7 @@ export function replicationHooks (components: ReplicationComponents): Pick<Gossi
  * at once and without a `have` probe, whatever its load and however many peers are connected),
  * pin it as a replica, provide it
  */
-async function hold (components: ReplicationComponents, a: Announcement, member: Member | undefined): Promise<void> {
+async function hold (components: ReplicationComponents, a: Announcement, member: Member | undefined, whole?: () => void): Promise<void> {
   const host = components.host
   const id = peerIdFromString(a.publisher)
   const direct = (): boolean => host.getConnections(id).some(c => c.limits == null)
@@ -40,7 +43,7 @@ async function hold (components: ReplicationComponents, a: Announcement, member:
   const from = direct() ? [`/p2p/${a.publisher}`] : []
   // fetching provides it too (in the background). The policy took the size the announcement
   // gave: a DAG that grows past it (a publisher that understated it) is dropped, not pinned
-  await components.fetch(a.cid, a.name, replicaLimit(a.size), from)
+  await components.fetch(a.cid, a.name, replicaLimit(a.size), from, whole)
 }
 
 /**

@@ -145,6 +145,38 @@ describe('gossip: replication policy', () => {
     assert.equal(timers.length, 0, 'no timer left once the replacements are used up')
   })
 
+  it('an assigned holder says HELD once the content is whole, while its pin is still being written, and once', async () => {
+    const sent: Replicate[] = []
+    let pinned!: () => void
+    let holding!: () => void
+    const held = new Promise<void>((resolve) => { holding = resolve })
+    const replicator = new Replicator({
+      self: 'me',
+      policy: { enabled: true, tags: ['t'], maxFileSize: 0, maxTotalBytes: 0 },
+      log: logger('test'),
+      send: async (m) => { sent.push(m) },
+      free: async () => 100_000_000,
+      replicated: async () => 0,
+      hold: async (_a, whole) => {
+        whole?.()
+        // the pin's write, still under way
+        await new Promise<void>((resolve) => { pinned = resolve })
+        holding()
+      }
+    })
+    const a = { ...announcement('c', 1000), replicas: 1 }
+    await replicator.onAnnounce(a)
+    assert.deepEqual(sent.map(m => m.kind), [Replicate.Kind.VOLUNTEER])
+    const holds = replicator.onReplicate('publisher', { kind: Replicate.Kind.ASSIGN, cid: 'c', time: Date.now(), free: 0, holders: ['me'] })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.deepEqual(sent.map(m => m.kind), [Replicate.Kind.VOLUNTEER, Replicate.Kind.HELD], 'HELD before the pin is written')
+    assert.deepEqual(replicator.holdersOf('c').map(h => h.peerId), ['me'])
+    pinned()
+    await held
+    await holds
+    assert.deepEqual(sent.map(m => m.kind), [Replicate.Kind.VOLUNTEER, Replicate.Kind.HELD], 'not said again once the pin is written')
+  })
+
   it('a holder names the publisher to its fetch when connected to it directly, not over a relay', async () => {
     const publisher = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
     const fetched: string[][] = []

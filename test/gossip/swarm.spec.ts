@@ -137,8 +137,12 @@ describe('gossip and routing: ten peers in one process', function () {
     await waitFor(async () => (await peers[1].status(result.cid, { timeoutMs: 2000 })).holders.filter(h => h.sources.includes('gossip')).length === 3, 30_000, '3 holders')
     const heard = (await peers[1].status(result.cid, { timeoutMs: 0 })).holders.filter(h => h.sources.includes('gossip'))
     assert.ok(heard.every(h => h.heardAt != null && h.heardAt >= before && h.heardAt <= Date.now()), 'when each HELD was heard')
+    const { CID } = await import('multiformats/cid')
+    // HELD goes out once the content is whole; the pin's write may still be under way
+    const assignedPeers = peers.filter(p => result.assigned?.includes(p.peerId.toString()) === true)
+    await waitFor(async () => (await Promise.all(assignedPeers.map(async p => p.store.pins.has(CID.parse(result.cid))))).every(Boolean), 10_000, 'the holders\' pins')
     for (const p of peers) {
-      const pin = await p.store.pins.get((await import('multiformats/cid')).CID.parse(result.cid))
+      const pin = await p.store.pins.get(CID.parse(result.cid))
       const assigned = result.assigned?.includes(p.peerId.toString()) === true
       if (assigned) {
         assert.equal(pin?.origin, 'replica')
