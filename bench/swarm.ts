@@ -188,7 +188,8 @@ async function main (): Promise<void> {
     controllers.forEach(c => { c.abort() })
     const dupeCount = [...dupes.values()].reduce((a, b) => a + b, 0) - dupesBefore
     const dupesPerMessagePerPeer = dupeCount / ANNOUNCEMENTS / (N - 1)
-    const ratio = (x: number | undefined): string => x == null ? 'n/a' : `${fmt(x / ping50, 1)}x ping`
+    // ping times are whole milliseconds: on loopback the median is often 0, and no ratio is given
+    const ratio = (x: number | undefined): string => x == null || !(ping50 > 0) ? 'n/a' : `${fmt(x / ping50, 1)}x ping`
     out(`announce  delivery latency: p50 ${fmt(pct(latencies, 50))} ms (${ratio(pct(latencies, 50))}), p99 ${fmt(pct(latencies, 99))} ms (${ratio(pct(latencies, 99))}); delivered ${delivered} of ${ANNOUNCEMENTS * (N - 1)}`)
     out(`announce  duplicates per message per peer: ${fmt(dupesPerMessagePerPeer, 2)} (${dupeCount} duplicates of ${ANNOUNCEMENTS} messages at ${N - 1} peers)`)
 
