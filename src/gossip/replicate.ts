@@ -159,7 +159,6 @@ export class Replicator {
   }
 
   async onReplicate (from: string, m: Replicate): Promise<void> {
-    this.init.log.trace?.('%s: %s for %s from %s, sent %d ms ago', this.init.self, Replicate.Kind[m.kind], m.cid, from, this.now() - m.time)
     if (m.kind === Replicate.Kind.VOLUNTEER) {
       const r = this.requests.get(m.cid)
       if (r == null) return

@@ -29,7 +29,7 @@ export function register (command: Command): void {
       }
 
       // the log (stderr) says when no bootstrap peer answers, as `shoal id`, `status` and `peers` do
-      const unwatch = watchBootstrap(daemon.peer, (line) => { process.stderr.write(`shoal: ${line}\n`) })
+      const unwatch = watchBootstrap(daemon.peer.node.routing, (line) => { process.stderr.write(`shoal: ${line}\n`) })
       await new Promise<void>((resolve) => {
         let stopping = false
         const shutdown = (signal: string): void => {
@@ -70,15 +70,14 @@ export function register (command: Command): void {
  * trying again in S s`) each time its text changes, so each round of the backoff is logged until
  * the wait stops growing, and once when a peer answers again. Returns what stops it.
  */
-function watchBootstrap (peer: { id(): Promise<{ bootstrap?: string }> }, say: (line: string) => void): () => void {
+function watchBootstrap (routing: { bootstrapProblem(): string | undefined }, say: (line: string) => void): () => void {
   let last: string | undefined
   const timer = setInterval(() => {
-    peer.id().then(({ bootstrap }) => {
-      if (bootstrap === last) return
-      if (bootstrap != null) say(`bootstrap: ${bootstrap}`)
-      else say('bootstrap: connected to a peer again')
-      last = bootstrap
-    }, () => {})
+    const bootstrap = routing.bootstrapProblem()
+    if (bootstrap === last) return
+    if (bootstrap != null) say(`bootstrap: ${bootstrap}`)
+    else say('bootstrap: connected to a peer again')
+    last = bootstrap
   }, BOOTSTRAP_LOG_INTERVAL)
   timer.unref()
   return () => { clearInterval(timer) }
