@@ -96,13 +96,22 @@ export async function fetchOnce (fetcher: Daemon, cid: string, blockBytes: numbe
   }
 }
 
-export async function rawOnce (fetcher: Daemon, source: Daemon, bytes: number, timeoutMs: number, hash = false): Promise<{ MBps: number, wallMs: number, rss: RssWindow, cpu: { fetcher: number, sources: number[] } }> {
+export async function rawOnce (fetcher: Daemon, source: Daemon, bytes: number, timeoutMs: number, hash = false): Promise<{ MBps: number, wallMs: number, rss: RssWindow, cpu: { fetcher: number, sources: number[] }, fetcherThreads: Record<string, number>, sourceThreads: Record<string, number> }> {
   const cpu0 = [cpuSeconds(fetcher.pid), cpuSeconds(source.pid)]
+  const threads0 = [threadCpu(fetcher.pid), threadCpu(source.pid)]
   const [res, rss] = await watchRss(fetcher.pid, async () => await cli(['--repo', fetcher.repo, '--json', 'perf', source.addr, '--bytes', String(bytes), ...(hash ? ['--hash'] : [])], timeoutMs))
   const cpu1 = [cpuSeconds(fetcher.pid), cpuSeconds(source.pid)]
+  const threads1 = [threadCpu(fetcher.pid), threadCpu(source.pid)]
   if (res.json.bytes !== bytes) throw new Error(`perf returned ${JSON.stringify(res.json)}, expected ${bytes} bytes`)
   if (hash && res.json.hashed?.pieces !== Math.ceil(bytes / MiB)) throw new Error(`perf --hash returned ${JSON.stringify(res.json)}, expected ${Math.ceil(bytes / MiB)} pieces`)
-  return { MBps: res.json.bytes / MB / res.json.seconds, wallMs: res.ms, rss, cpu: { fetcher: cpu1[0] - cpu0[0], sources: [cpu1[1] - cpu0[1]] } }
+  return {
+    MBps: res.json.bytes / MB / res.json.seconds,
+    wallMs: res.ms,
+    rss,
+    cpu: { fetcher: cpu1[0] - cpu0[0], sources: [cpu1[1] - cpu0[1]] },
+    fetcherThreads: threadCpuDiff(threads0[0], threads1[0]),
+    sourceThreads: threadCpuDiff(threads0[1], threads1[1])
+  }
 }
 
 export const STOCK_STREAM = fileURLToPath(new URL('./stock-stream.js', import.meta.url))

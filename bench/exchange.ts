@@ -95,6 +95,7 @@ const mb = (bytes: number | undefined): number | undefined => bytes == null ? un
 const r1 = (n: number | undefined): number | null => n == null ? null : Math.round(n * 10) / 10
 const r3 = (n: number | undefined): number | null => n == null ? null : Math.round(n * 1000) / 1000
 const passText = (p: boolean): string => p ? 'PASS' : 'FAIL'
+const threadText = (threads: Record<string, number>): string => Object.entries(threads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')
 
 // ---- the bench -------------------------------------------------------------------------------
 
@@ -201,8 +202,9 @@ async function main (args: string[]): Promise<void> {
       out(`    stock libp2p stream (other processes) ${fmt(stockMBps)} MB/s; fetch = ${fmt(fetch.MBps / stockMBps, 3)} of it`)
       if (heliaMBps != null) out(`    Helia <- Helia over bitswap (file bytes, hashed) ${fmt(heliaMBps)} MB/s; fetch = ${fmt(fetch.MBps / heliaMBps, 2)}x it`)
       if (heliaError != null) out(`    Helia <- Helia over bitswap failed: ${heliaError.split('\n')[0]}`)
-      out(`    CPU s of B's fetch by thread: ${Object.entries(fetch.fetcherThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
-      out(`    CPU s of A's serving by thread: ${Object.entries(fetch.sourceThreads).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
+      out(`    CPU s of B's fetch by thread: ${threadText(fetch.fetcherThreads)}`)
+      out(`    CPU s of A's serving by thread: ${threadText(fetch.sourceThreads)}`)
+      out(`    CPU s of the ceiling by thread, B: ${threadText(hashed.fetcherThreads)}; A: ${threadText(hashed.sourceThreads)}`)
     }
     stock.child.stdin?.end()
     await stopHeliaSeeder(helia)
@@ -331,7 +333,7 @@ async function main (args: string[]): Promise<void> {
       targets: { fetchOfCeiling: TARGET_OF_CEILING, multiple: TARGET_MULTIPLE, peakRssMB: TARGET_RSS_MB },
       pass: { fetchOfCeiling: ceilingPass, multiple: multiPass, rss: rssPass, all: ceilingPass && multiPass && rssPass },
       perRound: {
-        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), heliaMBps: r1(r.heliaMBps), heliaError: r.heliaError ?? null, fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads, fetchAThreads: r.fetch.sourceThreads } })),
+        single: roundsA.map(r => ({ round: r.round, first: r.first, rawMBps: r1(r.raw.MBps), hashedMBps: r1(r.hashed.MBps), stockMBps: r1(r.stockMBps), heliaMBps: r1(r.heliaMBps), heliaError: r.heliaError ?? null, fetchMBps: r1(r.fetch.MBps), ratio: r3(r.ratio), fetchWallMs: Math.round(r.fetch.wallMs), fetchDurationMs: r.fetch.durationMs, firstBlockMs: r.fetch.firstBlockMs == null ? null : Math.round(r.fetch.firstBlockMs), duplicates: r.fetch.duplicates, peakRssMB: r1(mb(r.fetch.rss.peak)), sampledRssMB: r1(mb(r.fetch.rss.sampledPeak)), hwmMB: r1(mb(r.fetch.rss.hwm)), startRssMB: r1(mb(r.fetch.rss.startRss)), rawPeakRssMB: r1(mb(r.raw.rss.peak)), cpu: { rawA: r3(r.raw.cpu.sources[0]), rawB: r3(r.raw.cpu.fetcher), fetchA: r3(r.fetch.cpu.sources[0]), fetchB: r3(r.fetch.cpu.fetcher), fetchBThreads: r.fetch.fetcherThreads, fetchAThreads: r.fetch.sourceThreads, ceilingBThreads: r.hashed.fetcherThreads, ceilingAThreads: r.hashed.sourceThreads } })),
         multi: multis.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, r.joined.length, rate)), joined: r.joined.length, durationMs: r.durationMs, duplicates: r.duplicates, MBPerSeeder: r.bytesByPeer.map(b => r1(b / MB)) })),
         singleSeeder: singles.map((r, i) => ({ round: i + 1, MBps: r1(r.MBps), burstlessMBps: r1(burstless(r, 1, rate)), durationMs: r.durationMs }))
       }

@@ -221,6 +221,13 @@ export const BLOCK_BUFFER_SIZE = MiB
 export const BLOCK_BUFFERS_KEPT = MAX_PENDING_WRITES / BLOCK_BUFFER_SIZE + MAX_WINDOW
 
 /**
+ * Buffers the exchange server reads blocks into and uses again once noise has encrypted them
+ * (exchange/serve-buffers.ts): a stream's blocks read ahead and those waiting in its send queues,
+ * for a few streams at once. Once all are out, blocks are read into memory of their own.
+ */
+export const SERVE_BUFFERS_KEPT = 16
+
+/**
  * How long the block I/O thread (store/io-thread.ts) may sit idle before it is stopped: a worker
  * holds memory that is given back this way once a fetch is over, and starting it again is cheap
  * (docs/performance.md)

@@ -21,9 +21,10 @@ export interface ExchangeBlocks {
   getBytes(cid: CID): Promise<Uint8Array>
   /**
    * The whole block, as the server sends it: read off the event loop where the store can (the
-   * block I/O thread); throws BlockNotFoundError when it is not stored
+   * block I/O thread), into `into` (shared memory) when it fits there; throws BlockNotFoundError
+   * when it is not stored
    */
-  serveBytes(cid: CID): Promise<Uint8Array>
+  serveBytes(cid: CID, options?: { into?: Uint8Array }): Promise<Uint8Array>
   /** The block in one buffer, or in the chunks it arrived in, in order */
   put(cid: CID, bytes: Uint8Array | Uint8Array[]): Promise<CID>
   /**

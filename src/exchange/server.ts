@@ -7,9 +7,15 @@ import { blockResponseHead } from './block-frame.js'
 import { fits } from './limited.js'
 import { lpMessages } from './lp-read.js'
 import { send } from './send.js'
+import { returnServeBuffer, returnWhenEncrypted, takeServeBuffer } from './serve-buffers.js'
 
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
 const READ_AHEAD = 4
+/** The connection encrypter whose encryption tells when a sent block's buffer is free again */
+const NOISE = '/noise'
+
+/** Pooled buffers (serve-buffers.ts) that answers' blocks were read into */
+const reading = new WeakMap<Response, Uint8Array>()
 import type { ExchangeComponents, ExchangeStats, ResolvedExchangeInit } from './index.js'
 import type { Uploads } from './uploads.js'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
@@ -103,7 +109,7 @@ export class ExchangeServer {
           this.stats.busy++
           return Promise.resolve(no(req.id, No.Reason.BUSY, 'all upload slots are taken'))
         }
-        return this.answerWant(req)
+        return this.answerWant(req, connection)
       }
       return Promise.resolve(no(req.id, No.Reason.BAD_REQUEST, 'a request carries exactly one of have, want, cancel'))
     }
@@ -125,18 +131,23 @@ export class ExchangeServer {
         let res = await next
         // checked as the block goes out, after the answers written before it were counted
         if (res.block != null && !fits(connection, res.block.data.byteLength)) {
+          const pooled = reading.get(res)
+          if (pooled != null) returnServeBuffer(pooled)
           res = no(res.id, No.Reason.OVER_BUDGET, `a block of ${res.block.data.byteLength} bytes does not fit what is left of this relayed connection's budget (${connection.limits?.bytes ?? '?'} bytes, ${connection.limits?.seconds ?? '?'} s)`)
           this.stats.overBudget++
         }
         const data = res.block?.data
         if (data != null) {
-          await this.uploads.rate.take(data.byteLength)
+          const size = data.byteLength
+          await this.uploads.rate.take(size)
+          const pooled = reading.get(res)
+          if (pooled != null) returnWhenEncrypted(pooled, data)
           // the block goes out as it came from the store, after a hand-encoded head, in one
           // send: on its own the head took a muxer frame and a noise message of its own
-          await send(stream, new Uint8ArrayList(blockResponseHead(res.id, data.byteLength), data))
+          await send(stream, new Uint8ArrayList(blockResponseHead(res.id, size), data))
           this.stats.blocksSent++
-          this.stats.bytesSent += data.byteLength
-          streamBytes += data.byteLength
+          this.stats.bytesSent += size
+          streamBytes += size
         } else {
           await lp.write(Response.encode(res))
         }
@@ -167,20 +178,29 @@ export class ExchangeServer {
     return { id: req.id, have: { have, load: this.uploads.active } }
   }
 
-  private async answerWant (req: Request): Promise<Response> {
+  private async answerWant (req: Request, connection: Connection): Promise<Response> {
     const cid = decodeCid(req.want?.cid ?? new Uint8Array())
     if (cid == null) return no(req.id, No.Reason.BAD_REQUEST, 'invalid CID')
+    // over noise a block is read into a pooled buffer, back in the pool once it is encrypted
+    const into = connection.encryption === NOISE ? takeServeBuffer() : undefined
     let data: Uint8Array
     try {
-      data = await this.components.blocks.serveBytes(cid)
+      data = await this.components.blocks.serveBytes(cid, { into })
     } catch (err: any) {
+      if (into != null) returnServeBuffer(into)
       if (err.name === 'BlockTooLargeError') return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
       this.stats.notFound++
       return no(req.id, No.Reason.NOT_FOUND, 'not found')
     }
+    const res: Response = { id: req.id, block: { data: data as Uint8Array<ArrayBuffer> } }
+    if (into != null && data.buffer === into.buffer) {
+      reading.set(res, into)
+      return res
+    }
+    if (into != null) returnServeBuffer(into)
     // the store never accepts larger blocks; this guards a store edited by hand
     if (data.byteLength > MAX_BLOCK_SIZE) return no(req.id, No.Reason.TOO_LARGE, `block is over ${MAX_BLOCK_SIZE} bytes`)
-    return { id: req.id, block: { data: data as Uint8Array<ArrayBuffer> } }
+    return res
   }
 }
 

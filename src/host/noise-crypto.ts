@@ -39,16 +39,53 @@ export function keyObjectOf (k: Uint8Array): KeyObject {
   return key
 }
 
+/** Buffers whose owner is told once the bytes it sends from them were encrypted: how many are left, and whom to tell */
+const watched = new WeakMap<ArrayBufferLike, { left: number, done: () => void }>()
+
+/**
+ * Call `done` once every byte of `bytes` (a view from the start of its buffer) has been
+ * encrypted by a noise session of this process, when its plaintext is no longer read: a sender
+ * whose bytes may wait in the muxer's or noise's send queue after `stream.send` returns learns
+ * here when its buffer can be used again. Nothing else from the buffer may be sent while it is
+ * watched. On a connection without noise, or when the stream ends before every byte went out,
+ * `done` is never called. Returns false, watching nothing, when `bytes` does not start its
+ * buffer, is empty, or its buffer is watched already.
+ */
+export function whenEncrypted (bytes: Uint8Array, done: () => void): boolean {
+  const buffer = bytes.buffer
+  if (bytes.byteOffset !== 0 || bytes.byteLength === 0 || watched.has(buffer)) return false
+  watched.set(buffer, { left: bytes.byteLength, done })
+  return true
+}
+
+function encrypted (chunks: Iterable<Uint8Array>): void {
+  for (const chunk of chunks) {
+    const w = watched.get(chunk.buffer)
+    if (w == null) continue
+    w.left -= chunk.byteLength
+    if (w.left <= 0) {
+      watched.delete(chunk.buffer)
+      w.done()
+    }
+  }
+}
+
 function encrypt (plaintext: Uint8Array | Uint8ArrayList, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8Array | Uint8ArrayList {
-  if (plaintext.byteLength < SMALL) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+  const chunks = plaintext instanceof Uint8Array ? [plaintext] : [...plaintext]
+  if (plaintext.byteLength < SMALL) {
+    const sealed = defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+    encrypted(chunks)
+    return sealed
+  }
   const cipher = createCipheriv(CHACHA_POLY1305, keyObjectOf(k), nonce, { authTagLength: TAG_LENGTH })
   cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
   // the ciphertext and its tag go out as a list: noise frames them without joining them
   const out = new Uint8ArrayList()
-  for (const chunk of plaintext instanceof Uint8Array ? [plaintext] : plaintext) out.append(cipher.update(chunk))
+  for (const chunk of chunks) out.append(cipher.update(chunk))
   const last = cipher.final()
   if (last.byteLength > 0) out.append(last)
   out.append(cipher.getAuthTag())
+  encrypted(chunks)
   return out
 }
 

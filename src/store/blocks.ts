@@ -287,18 +287,25 @@ export class FsBlocks implements Blockstore {
    * The whole block, read by the block I/O thread into memory that is handed over, not copied
    * (io-thread.ts), for a server that sends it on: its event loop spends one message on the
    * block instead of the four file calls and the buffer of `getBytes`, which is used where the
-   * thread is missing. A file over `maxBlockSize` (a store edited by hand) is refused with
-   * BlockTooLargeError before it is read.
+   * thread is missing. With `into` (shared memory the caller uses again), a block that fits is
+   * read into it and a view of it returned, so serving makes no memory per block. A file over
+   * `maxBlockSize` (a store edited by hand) is refused with BlockTooLargeError before it is read.
    */
-  async serveBytes (cid: CID, options?: AbortOptions): Promise<Uint8Array> {
+  async serveBytes (cid: CID, options?: AbortOptions & { into?: Uint8Array }): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     const io = cid.multihash.code === identity.code ? undefined : (await loadWritePath()).io
     const thread = io?.ioThread()
     if (io == null || thread == null) return await this.getBytes(cid, options)
+    const into = options?.into
+    const file = this.pathOf(cid)
     let data: Uint8Array | undefined
     let failed = false
     try {
-      data = await thread.read(this.pathOf(cid), this.init.maxBlockSize)
+      if (into != null && io.isShared(into) && into.byteLength <= this.init.maxBlockSize) {
+        const size = await thread.readInto(file, into)
+        if (size !== undefined) return into.subarray(0, size)
+      }
+      data = await thread.read(file, this.init.maxBlockSize)
     } catch (err: any) {
       if (err.code === 'ENOENT') throw new BlockNotFoundError(`block ${cid} is not in the store`)
       if (err.code !== io.IO_THREAD_FAILED) throw err

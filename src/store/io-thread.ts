@@ -25,9 +25,13 @@ import { IO_THREAD_IDLE_STOP } from '../constants.js'
 export type IoJob = IoBufferJob | IoReadJob
 
 /** A job on bytes in shared memory the caller's thread holds */
-export type IoBufferJob = { id: number, buffer: number, share?: SharedArrayBuffer, offset: number, length: number } & (
+export type IoBufferJob = { id: number, buffer: number, share?: SharedArrayBuffer, offset: number, length: number } & Job
+
+/** What is done with a job's bytes in shared memory */
+type Job =
   | { op: 'sha256' }
-  | ({ op: 'write' } & DirectTarget))
+  | { op: 'readInto', file: string }
+  | ({ op: 'write' } & DirectTarget)
 
 /**
  * Read a whole file into memory of the thread's own, handed over (transferred, not copied) with
@@ -60,7 +64,9 @@ export interface IoReply {
   mismatch?: true
   /** A read's bytes */
   data?: ArrayBuffer
-  /** A read's file is larger than its `max`: its size */
+  /** How many bytes `readInto` read */
+  size?: number
+  /** A read's file is larger than its `max` (or than the memory to read it into): its size */
   tooLarge?: number
   error?: { message: string, code?: string }
 }
@@ -83,9 +89,13 @@ export interface IoThread {
    * file is larger than `max`; rejects with the file system's error (ENOENT for a missing file).
    */
   read(file: string, max: number): Promise<Uint8Array | undefined>
+  /**
+   * A whole file read into `into` (shared memory, kept by the caller and used again): like
+   * `read`, one message, and no memory made per file. Resolves the file's size, or undefined,
+   * reading nothing, when the file is larger than `into`.
+   */
+  readInto(file: string, into: Uint8Array): Promise<number | undefined>
 }
-
-type Job = Omit<IoBufferJob, 'id' | 'buffer' | 'share' | 'offset' | 'length'>
 
 /** Tells the thread to drop its handle on a buffer the caller's thread no longer holds */
 export interface IoForget { op: 'forget', buffer: number }
@@ -201,8 +211,15 @@ function start (): IoThread & { stop(): Promise<void> } {
       return (await send(view, { op: 'sha256' })).digest as Uint8Array
     },
     async writeDirect (view, target) {
-      const reply = await send(view, { op: 'write', ...target })
+      // a digest is often a view into a larger buffer (the parent block its CID was read from),
+      // and a message carries a view's whole buffer: its 32 bytes go in a buffer of their own
+      const digest = target.digest?.slice()
+      const reply = await send(view, { op: 'write', ...target, digest })
       return reply.stored === true ? 'stored' : reply.mismatch === true ? 'mismatch' : 'refused'
+    },
+    async readInto (file, into) {
+      const reply = await send(into, { op: 'readInto', file })
+      return reply.tooLarge != null ? undefined : reply.size
     },
     async read (file, max) {
       if (stopping) throw Object.assign(new Error('the block I/O thread was stopped'), { code: IO_THREAD_FAILED })

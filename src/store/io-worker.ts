@@ -42,11 +42,30 @@ function read (job: IoReadJob): { reply: IoReply, transfer: ArrayBuffer[] } {
   }
 }
 
+/** A whole file into shared memory the caller keeps; nothing is read when it does not fit */
+function readInto (id: number, file: string, view: Uint8Array): IoReply {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size > view.byteLength) return { id, tooLarge: size }
+    let done = 0
+    while (done < size) {
+      const n = fs.readSync(fd, view, done, size - done, done)
+      if (n === 0) break
+      done += n
+    }
+    return { id, size: done }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 async function run (job: IoBufferJob): Promise<IoReply> {
   if (job.share != null) buffers.set(job.buffer, job.share)
   const buffer = buffers.get(job.buffer)
   if (buffer == null) throw new Error(`no shared buffer ${job.buffer}`)
   const view = new Uint8Array(buffer, job.offset, job.length)
+  if (job.op === 'readInto') return readInto(job.id, job.file, view)
   if (job.op === 'sha256') {
     const digest = createHash('sha256').update(view).digest()
     return { id: job.id, digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) }

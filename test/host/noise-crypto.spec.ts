@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { defaultCrypto } from '@libp2p/noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { keyObjectOf, noiseCrypto } from '../../src/host/noise-crypto.js'
+import { keyObjectOf, noiseCrypto, whenEncrypted } from '../../src/host/noise-crypto.js'
 
 /** The bytes as a Buffer, whatever they came in, so that comparisons see bytes only */
 function bytesOf (b: Uint8Array | Uint8ArrayList): Buffer {
@@ -81,5 +81,33 @@ describe('host: noise crypto', () => {
     // what is sealed under the changed bytes opens with noise's crypto under the same bytes
     const sealed = noiseCrypto.chaCha20Poly1305Encrypt(plain, n1, ad, key)
     assert.deepEqual(bytesOf(defaultCrypto.chaCha20Poly1305Decrypt(bytesOf(sealed), n1, ad, key)), plain)
+  })
+
+  it('tells a watched buffer\'s owner once its last byte is encrypted, and not before', () => {
+    const block: Uint8Array = new Uint8Array(new SharedArrayBuffer(200_000)).subarray(0, 150_000)
+    const list = (...views: Uint8Array[]): Uint8ArrayList => { const l = new Uint8ArrayList(); for (const v of views) l.append(v as Uint8Array<ArrayBuffer>); return l }
+    let told = 0
+    assert.equal(whenEncrypted(block, () => { told++ }), true)
+    assert.equal(whenEncrypted(block, () => {}), false, 'a buffer watched already')
+    assert.equal(whenEncrypted(randomBytes(10).subarray(1), () => {}), false, 'a view that does not start its buffer')
+    assert.equal(whenEncrypted(new Uint8Array(0), () => {}), false, 'an empty view')
+    // sent as noise sends it: messages of at most 65519 bytes, here with other bytes around it
+    const other = randomBytes(3000)
+    const first = list(other.subarray(0, 12), block.subarray(0, 60_000))
+    const second = list(block.subarray(60_000, 125_519))
+    const small = block.subarray(125_519, 126_000)
+    const last = list(block.subarray(126_000), other.subarray(12, 40))
+    for (const message of [first, second, small]) {
+      noiseCrypto.chaCha20Poly1305Encrypt(message, nonce(), ad, k)
+      assert.equal(told, 0, 'told before every byte was encrypted')
+    }
+    noiseCrypto.chaCha20Poly1305Encrypt(last, nonce(), ad, k)
+    assert.equal(told, 1)
+    // the buffer is no longer watched: its next bytes tell nobody, and it can be watched again
+    noiseCrypto.chaCha20Poly1305Encrypt(block.subarray(0, 5000), nonce(), ad, k)
+    assert.equal(told, 1)
+    assert.equal(whenEncrypted(block.subarray(0, 10), () => { told++ }), true)
+    noiseCrypto.chaCha20Poly1305Encrypt(block.subarray(0, 10), nonce(), ad, k)
+    assert.equal(told, 2)
   })
 })
