@@ -85,10 +85,11 @@ export function shardOf (key: string): string {
 }
 
 /**
- * Every block file under `dir` (skipping the `tmpDir` of blocks being written), as a raw CIDv1
- * of its multihash, with its size on disk and last use (its mtime), in key order
+ * Every block file under `dir` (skipping the store's own directories, whose names start with a
+ * dot: blocks being written, free files), as a raw CIDv1 of its multihash, with its size on disk
+ * and last use (its mtime), in key order
  */
-export async function * listBlockFiles (dir: string, tmpDir: string, options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number, usedAt: number }> {
+export async function * listBlockFiles (dir: string, options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number, usedAt: number }> {
   let shards: string[]
   try {
     shards = await fs.readdir(dir)
@@ -97,7 +98,7 @@ export async function * listBlockFiles (dir: string, tmpDir: string, options?: A
     throw err
   }
   for (const shard of shards.sort()) {
-    if (shard === tmpDir) continue
+    if (shard.startsWith('.')) continue
     options?.signal?.throwIfAborted()
     const files = await fs.readdir(path.join(dir, shard)).catch(() => [] as string[])
     for (const file of files.sort()) {

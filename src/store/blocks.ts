@@ -5,12 +5,18 @@ import { identity } from 'multiformats/hashes/identity'
 import { BlockNotFoundError, BlockTooLargeError, StoreWriteError } from '../errors.js'
 import { directView } from './aligned.js'
 import { keyOf, listBlockFiles, readAt, shardOf, writeChunks, writeStreamed } from './block-files.js'
+import { FreeFiles } from './free-files.js'
 import { OpenFiles } from './open-files.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
 const TMP_DIR = '.tmp'
-/** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
+const FREE_DIR = '.free'
+/**
+ * Files of removed blocks kept (empty) for later blocks (free-files.ts): 4 GiB of 1 MiB blocks
+ * removed between fetches; an empty file costs an inode and a directory entry
+ */
+const FREE_FILES = 4096/** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
 const DIRECT_MIN = 64 * 1024
 /**
  * Block files kept open for reads of part of a block (`readRange`): enough for the hot leaves of
@@ -59,7 +65,8 @@ export interface FsBlocksInit {
  *
  * A block is written under a temporary name in `.tmp/` and renamed into place only when it is
  * complete (and, by default, synced), so a crash at any moment never leaves a partial block
- * under a block's name. `.tmp/` is emptied when the store opens.
+ * under a block's name. `.tmp/` is emptied when the store opens. A removed block's file is kept
+ * in `.free/` (empty, up to FREE_FILES) and written again by a later block (free-files.ts).
  */
 export class FsBlocks implements Blockstore {
   readonly dir: string
@@ -70,6 +77,7 @@ export class FsBlocks implements Blockstore {
   /** Whether direct writes work here: unknown until the first one */
   private direct?: boolean
   private readonly openFiles: OpenFiles
+  private readonly free: FreeFiles
 
   /** Whether large blocks are written past the page cache: undefined until one was tried */
   get directWrites (): boolean | undefined {
@@ -81,6 +89,13 @@ export class FsBlocks implements Blockstore {
     this.tmpDir = path.join(dir, TMP_DIR)
     this.init = init
     this.openFiles = new OpenFiles(init.maxOpenFiles ?? OPEN_BLOCK_FILES)
+    // unique enough among this store's processes: one at a time holds the repo's lock
+    this.free = new FreeFiles(path.join(dir, FREE_DIR), { max: FREE_FILES, prefix: `${Date.now().toString(36)}${process.pid.toString(36)}` })
+  }
+
+  /** How many files of removed blocks are kept for reuse */
+  get freeFiles (): number {
+    return this.free.size
   }
 
   /** Close the block files `readRange` keeps open */
@@ -196,18 +211,26 @@ export class FsBlocks implements Blockstore {
     if (view == null || thread == null) return 'skipped'
     const shard = path.dirname(final)
     const known = this.knownShards.has(shard)
+    await this.free.load()
+    const reused = this.free.take()
+    const file = reused ?? tmp
     let outcome: 'stored' | 'refused' | 'mismatch'
     try {
       // a copy of the digest's 32 bytes: a message carries the whole buffer under a view, and a
       // CID read from a DAG node is a view into that node's bytes
-      outcome = await thread.writeDirect(view, { tmp, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest: digest?.slice() })
+      outcome = await thread.writeDirect(view, { tmp: file, reuse: reused != null, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest: digest?.slice() })
     } catch (err: any) {
+      // the thread removed the file it failed to write
       if (err.code !== writing.io.IO_THREAD_FAILED) throw err
       // the thread died, perhaps part-way: write it here
-      await fs.rm(tmp, { force: true })
+      await fs.rm(file, { force: true })
       return 'skipped'
     }
-    if (outcome === 'mismatch') return outcome
+    if (outcome === 'mismatch') {
+      // nothing was written to it
+      if (reused != null) this.free.release(reused)
+      return outcome
+    }
     this.direct = outcome === 'stored'
     if (outcome === 'refused') return 'skipped'
     this.knownShards.add(shard)
@@ -274,7 +297,7 @@ export class FsBlocks implements Blockstore {
       return cid.multihash.digest
     }
     try {
-      return await fs.readFile(this.pathOf(cid), { signal: options?.signal })
+      return await this.free.reading(async () => await fs.readFile(this.pathOf(cid), { signal: options?.signal }))
     } catch (err: any) {
       if (err.code === 'ENOENT') {
         throw new BlockNotFoundError(`block ${cid} is not in the store`)
@@ -301,11 +324,14 @@ export class FsBlocks implements Blockstore {
     let data: Uint8Array | undefined
     let failed = false
     try {
-      if (into != null && io.isShared(into) && into.byteLength <= this.init.maxBlockSize) {
-        const size = await thread.readInto(file, into)
-        if (size !== undefined) return into.subarray(0, size)
+      const read = async (): Promise<Uint8Array | undefined> => {
+        if (into != null && io.isShared(into) && into.byteLength <= this.init.maxBlockSize) {
+          const size = await thread.readInto(file, into)
+          if (size !== undefined) return into.subarray(0, size)
+        }
+        return await thread.read(file, this.init.maxBlockSize)
       }
-      data = await thread.read(file, this.init.maxBlockSize)
+      data = await this.free.reading(read)
     } catch (err: any) {
       if (err.code === 'ENOENT') throw new BlockNotFoundError(`block ${cid} is not in the store`)
       if (err.code !== io.IO_THREAD_FAILED) throw err
@@ -335,7 +361,7 @@ export class FsBlocks implements Blockstore {
     if (into != null && into.byteLength < length) throw new RangeError(`a buffer of ${into.byteLength} bytes cannot take ${length}`)
     const buf = into != null ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length)
     try {
-      const read = await this.openFiles.use(this.pathOf(cid), async (fd) => readAt(fd, buf, offset))
+      const read = await this.free.reading(async () => await this.openFiles.use(this.pathOf(cid), async (fd) => readAt(fd, buf, offset)))
       return read < length ? buf.subarray(0, read) : buf
     } catch (err: any) {
       if (err.code === 'ENOENT') {
@@ -360,7 +386,7 @@ export class FsBlocks implements Blockstore {
     const file = this.pathOf(cid)
     // a kept descriptor would keep the removed block's space, and its bytes readable
     this.openFiles.forget(file)
-    await fs.rm(file, { force: true })
+    if (!await this.free.keep(file)) await fs.rm(file, { force: true })
   }
 
   async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
@@ -379,7 +405,7 @@ export class FsBlocks implements Blockstore {
 
   /** Every stored block, as a raw CIDv1 of its multihash, with its size on disk and last use */
   async * list (options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number, usedAt: number }> {
-    yield * listBlockFiles(this.dir, TMP_DIR, options)
+    yield * listBlockFiles(this.dir, options)
   }
 
   async * getAll (options?: AbortOptions): AsyncGenerator<Pair> {

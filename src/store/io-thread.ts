@@ -41,8 +41,10 @@ export interface IoReadJob { op: 'read', id: number, file: string, max: number }
 
 /** Where and how `writeDirect` stores a block */
 export interface DirectTarget {
-  /** Where to write (created, must not exist) */
+  /** Where to write (created, must not exist, unless `reuse`) */
   tmp: string
+  /** `tmp` is a free file (free-files.ts) of this caller's: written over and cut to `size` */
+  reuse?: boolean
   /** What to rename it to once written (and synced) */
   final: string
   /** A directory to create before the rename, if not known to exist */

@@ -15,6 +15,8 @@ import type { IoBufferJob, IoForget, IoJob, IoReadJob, IoReply } from './io-thre
 const buffers = new Map<number, SharedArrayBuffer>()
 
 const DIRECT_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DIRECT
+/** A free file (free-files.ts) is written where it is, whatever it held */
+const REUSE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_DIRECT
 
 /**
  * A whole file into a buffer made here, transferred with the reply. Synchronous: a served block
@@ -76,7 +78,7 @@ async function run (job: IoBufferJob): Promise<IoReply> {
   }
   let fd: number
   try {
-    fd = fs.openSync(job.tmp, DIRECT_FLAGS, 0o644)
+    fd = fs.openSync(job.tmp, job.reuse === true ? REUSE_FLAGS : DIRECT_FLAGS, 0o644)
   } catch (err: any) {
     if (err.code !== 'EINVAL') throw err
     // Linux creates the file before it refuses the flag
@@ -84,9 +86,11 @@ async function run (job: IoBufferJob): Promise<IoReply> {
     return { id: job.id, refused: true }
   }
   try {
+    // a free file is usually empty, but one a crash left may hold more than this block
+    const held = job.reuse === true ? fs.fstatSync(fd).size : 0
     let written = 0
     while (written < view.byteLength) written += fs.writeSync(fd, view, written, view.byteLength - written, written)
-    if (view.byteLength !== job.size) fs.ftruncateSync(fd, job.size)
+    if (view.byteLength !== job.size || held > job.size) fs.ftruncateSync(fd, job.size)
     // the one long wait, in the thread pool: the next block is hashed and written meanwhile
     if (job.fsync) await new Promise<void>((resolve, reject) => { fs.fdatasync(fd, (err) => { err != null ? reject(err) : resolve() }) })
   } catch (err: any) {
