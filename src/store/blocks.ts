@@ -16,7 +16,8 @@ const FREE_DIR = '.free'
  * Files of removed blocks kept (empty) for later blocks (free-files.ts): 4 GiB of 1 MiB blocks
  * removed between fetches; an empty file costs an inode and a directory entry
  */
-const FREE_FILES = 4096/** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
+const FREE_FILES = 4096
+/** Blocks smaller than this go through the page cache: direct I/O pays off for large writes only */
 const DIRECT_MIN = 64 * 1024
 /**
  * Block files kept open for reads of part of a block (`readRange`): enough for the hot leaves of
@@ -220,7 +221,7 @@ export class FsBlocks implements Blockstore {
       // CID read from a DAG node is a view into that node's bytes
       outcome = await thread.writeDirect(view, { tmp: file, reuse: reused != null, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest: digest?.slice() })
     } catch (err: any) {
-      // the thread removed the file it failed to write
+      // a failed job's file (a free one too) was removed by the thread
       if (err.code !== writing.io.IO_THREAD_FAILED) throw err
       // the thread died, perhaps part-way: write it here
       await fs.rm(file, { force: true })
