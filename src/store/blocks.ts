@@ -217,9 +217,7 @@ export class FsBlocks implements Blockstore {
     const file = reused ?? tmp
     let outcome: 'stored' | 'refused' | 'mismatch'
     try {
-      // a copy of the digest's 32 bytes: a message carries the whole buffer under a view, and a
-      // CID read from a DAG node is a view into that node's bytes
-      outcome = await thread.writeDirect(view, { tmp: file, reuse: reused != null, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest: digest?.slice() })
+      outcome = await thread.writeDirect(view, { tmp: file, reuse: reused != null, final, shard: known ? undefined : shard, size, fsync: this.init.fsync, digest })
     } catch (err: any) {
       // a failed job's file (a free one too) was removed by the thread
       if (err.code !== writing.io.IO_THREAD_FAILED) throw err
