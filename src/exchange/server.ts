@@ -9,6 +9,10 @@ import { lpMessages } from './lp-read.js'
 import { send } from './send.js'
 import { returnServeBuffer, returnWhenEncrypted, takeServeBuffer } from './serve-buffers.js'
 
+import type { ExchangeComponents, ExchangeStats, ResolvedExchangeInit } from './index.js'
+import type { Uploads } from './uploads.js'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+
 /** Answers prepared ahead of the one being written: up to this many blocks in memory per stream */
 const READ_AHEAD = 4
 /** The connection encrypter whose encryption tells when a sent block's buffer is free again */
@@ -16,9 +20,6 @@ const NOISE = '/noise'
 
 /** Pooled buffers (serve-buffers.ts) that answers' blocks were read into */
 const reading = new WeakMap<Response, Uint8Array>()
-import type { ExchangeComponents, ExchangeStats, ResolvedExchangeInit } from './index.js'
-import type { Uploads } from './uploads.js'
-import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /**
  * Serves blocks from the store. Each inbound stream has a reader that queues requests (at most

@@ -227,6 +227,26 @@ describe('store: direct block writes', () => {
       await assert.rejects(blocks.serveBytes(cid), { name: 'BlockTooLargeError' })
     })
 
+    it('serves a block into shared memory the caller gives when it fits, into memory of its own when not', async () => {
+      const blocks = new FsBlocks(tmp.dir, { maxBlockSize: MAX, fsync: false })
+      await blocks.open()
+      const small = await alignedBlock(5000)
+      const large = await alignedBlock(9000)
+      await blocks.put(small.cid, small.bytes)
+      await blocks.put(large.cid, large.bytes)
+      const into = new Uint8Array(new SharedArrayBuffer(8192))
+      const served = await blocks.serveBytes(small.cid, { into })
+      assert.equal(served.buffer, into.buffer, 'not read into the memory given')
+      assert.deepEqual(Buffer.from(served), small.bytes)
+      // a block larger than the memory given is read whole into memory of its own
+      const other = await blocks.serveBytes(large.cid, { into })
+      assert.notEqual(other.buffer, into.buffer)
+      assert.deepEqual(Buffer.from(other), large.bytes)
+      assert.deepEqual(Buffer.from(into.subarray(0, 5000)), small.bytes, 'the memory given was written to for a block that did not fit')
+      const missing = await alignedBlock(10)
+      await assert.rejects(blocks.serveBytes(missing.cid, { into }), { name: 'BlockNotFoundError' })
+    })
+
     it('stops once idle, and the next job starts a new thread', async () => {
       setIoThreadIdleStop(200)
       try {
