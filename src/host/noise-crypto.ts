@@ -71,7 +71,8 @@ function encrypted (chunks: Iterable<Uint8Array>): void {
 }
 
 function encrypt (plaintext: Uint8Array | Uint8ArrayList, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8Array | Uint8ArrayList {
-  const chunks = plaintext instanceof Uint8Array ? [plaintext] : [...plaintext]
+  // a list is walked twice (to encrypt, then to count watched bytes): no copy of its chunks
+  const chunks: Iterable<Uint8Array> = plaintext instanceof Uint8Array ? [plaintext] : plaintext
   if (plaintext.byteLength < SMALL) {
     const sealed = defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     encrypted(chunks)
